@@ -34,7 +34,8 @@ fn run(cases: u32) {
         (prop::collection::vec(any::<u8>(), 20..128), 0u8..16).prop_map(|(mut b, ihl)| {
             b[0] = 0x40 | ihl;
             let hlen = (usize::from(ihl) * 4).clamp(20, b.len());
-            b[2..4].copy_from_slice(&(b.len() as u16).to_be_bytes());
+            let total = b.len() as u16;
+            b[2..4].copy_from_slice(&total.to_be_bytes());
             b[10..12].copy_from_slice(&[0, 0]);
             let c = pmip_wire::checksum::checksum(&b[..hlen]);
             b[10..12].copy_from_slice(&c.to_be_bytes());
