@@ -24,6 +24,10 @@ pub enum Error {
     /// RFC 5944 section 1.9 says must not be skipped (types 0..=127).
     #[error("unknown non-skippable extension type {kind}")]
     UnknownExtension { kind: u8 },
+    /// Forwarding the packet would take its TTL to zero (RFC 2003
+    /// section 3.1: discard, and the sender should get ICMP Time Exceeded).
+    #[error("TTL exceeded in transit")]
+    TtlExceeded,
     /// Some other rule of the format is broken.
     #[error("{what} is malformed: {reason}")]
     Malformed {
