@@ -1,0 +1,9 @@
+//! Sans-IO protocol engines (DESIGN.md layer 2).
+//!
+//! An engine is fed events (a datagram arrived, a timer fired) with the
+//! current time passed in, and returns actions (send this, install that
+//! binding). Engines never read a clock or touch a socket, so tests run
+//! whole scenarios with simulated time.
+
+pub mod host_range;
+pub mod time;
