@@ -5,5 +5,6 @@
 //! binding). Engines never read a clock or touch a socket, so tests run
 //! whole scenarios with simulated time.
 
+pub mod binding;
 pub mod host_range;
 pub mod time;
