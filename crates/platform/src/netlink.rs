@@ -1,0 +1,321 @@
+//! Routes, addresses, links and proxy-ARP entries through rtnetlink, with
+//! a ledger of what we installed so it can all be removed on exit.
+
+use futures_util::TryStreamExt;
+use rtnetlink::packet_route::AddressFamily;
+use rtnetlink::packet_route::neighbour::{
+    NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage,
+};
+use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Mutex;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetlinkError {
+    #[error("no interface named {0}")]
+    NoSuchLink(String),
+    #[error("netlink: {0}")]
+    Netlink(#[from] rtnetlink::Error),
+    #[error("netlink socket: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Something installed in the kernel that must be undone on exit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Installed {
+    Address {
+        index: u32,
+        addr: Ipv4Addr,
+        prefix_len: u8,
+    },
+    Route {
+        dst: Ipv4Addr,
+        prefix_len: u8,
+        gateway: Option<Ipv4Addr>,
+        oif: Option<u32>,
+    },
+    ProxyNeighbour {
+        index: u32,
+        addr: Ipv4Addr,
+    },
+}
+
+/// A netlink connection plus the ledger of what went through it.
+pub struct Netlink {
+    handle: Handle,
+    ledger: Mutex<Vec<Installed>>,
+}
+
+impl Netlink {
+    /// Opens a route netlink socket in the current namespace; the
+    /// connection task runs on the current tokio runtime.
+    pub fn new() -> Result<Netlink, NetlinkError> {
+        let (conn, handle, _) = rtnetlink::new_connection()?;
+        tokio::spawn(conn);
+        Ok(Netlink {
+            handle,
+            ledger: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    fn record(&self, item: Installed) {
+        self.ledger
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(item);
+    }
+
+    fn forget(&self, item: &Installed) {
+        self.ledger
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|i| i != item);
+    }
+
+    /// Interface index of `name`.
+    pub async fn link_index(&self, name: &str) -> Result<u32, NetlinkError> {
+        let mut links = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_owned())
+            .execute();
+        match links.try_next().await {
+            Ok(Some(msg)) => Ok(msg.header.index),
+            Ok(None) => Err(NetlinkError::NoSuchLink(name.to_owned())),
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENODEV => {
+                Err(NetlinkError::NoSuchLink(name.to_owned()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn link_up(&self, index: u32) -> Result<(), NetlinkError> {
+        self.handle
+            .link()
+            .set(LinkUnspec::new_with_index(index).up().build())
+            .execute()
+            .await?;
+        Ok(())
+    }
+
+    /// Adds an address (like `ip addr add A/N dev IF`); an address already
+    /// present is left alone and not recorded, so we never remove what
+    /// the operator put there.
+    pub async fn add_address(
+        &self,
+        index: u32,
+        addr: Ipv4Addr,
+        prefix_len: u8,
+    ) -> Result<(), NetlinkError> {
+        match self
+            .handle
+            .address()
+            .add(index, IpAddr::V4(addr), prefix_len)
+            .execute()
+            .await
+        {
+            Ok(()) => {
+                self.record(Installed::Address {
+                    index,
+                    addr,
+                    prefix_len,
+                });
+                Ok(())
+            }
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::EEXIST => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn route_message(
+        dst: Ipv4Addr,
+        prefix_len: u8,
+        gateway: Option<Ipv4Addr>,
+        oif: Option<u32>,
+    ) -> rtnetlink::packet_route::route::RouteMessage {
+        let mut b = RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(dst, prefix_len);
+        if let Some(gw) = gateway {
+            b = b.gateway(gw);
+        }
+        if let Some(i) = oif {
+            b = b.output_interface(i);
+        }
+        b.build()
+    }
+
+    /// Adds a route (replacing one to the same prefix), as `ip route
+    /// replace` does, and records it.
+    pub async fn add_route(
+        &self,
+        dst: Ipv4Addr,
+        prefix_len: u8,
+        gateway: Option<Ipv4Addr>,
+        oif: Option<u32>,
+    ) -> Result<(), NetlinkError> {
+        let msg = Self::route_message(dst, prefix_len, gateway, oif);
+        self.handle.route().add(msg).replace().execute().await?;
+        let item = Installed::Route {
+            dst,
+            prefix_len,
+            gateway,
+            oif,
+        };
+        self.forget(&item);
+        self.record(item);
+        Ok(())
+    }
+
+    /// Removes a route we added; a route already gone is not an error.
+    pub async fn del_route(
+        &self,
+        dst: Ipv4Addr,
+        prefix_len: u8,
+        gateway: Option<Ipv4Addr>,
+        oif: Option<u32>,
+    ) -> Result<(), NetlinkError> {
+        let item = Installed::Route {
+            dst,
+            prefix_len,
+            gateway,
+            oif,
+        };
+        self.forget(&item);
+        let msg = Self::route_message(dst, prefix_len, gateway, oif);
+        match self.handle.route().del(msg).execute().await {
+            Ok(()) => Ok(()),
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ESRCH => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn proxy_message(index: u32, addr: Ipv4Addr) -> NeighbourMessage {
+        let mut m = NeighbourMessage::default();
+        m.header.family = AddressFamily::Inet;
+        m.header.ifindex = index;
+        m.header.flags = NeighbourFlags::Proxy;
+        m.attributes
+            .push(NeighbourAttribute::Destination(NeighbourAddress::Inet(
+                addr,
+            )));
+        m
+    }
+
+    /// Answers ARP for `addr` on the interface with our own address
+    /// (`ip neigh add proxy A dev IF`): the home agent's proxy ARP for a
+    /// mobile node away from home (RFC 5944 section 4.6).
+    pub async fn add_proxy_neighbour(
+        &self,
+        index: u32,
+        addr: Ipv4Addr,
+    ) -> Result<(), NetlinkError> {
+        match self
+            .handle
+            .neighbours()
+            .add(index, IpAddr::V4(addr))
+            .flags(NeighbourFlags::Proxy)
+            .execute()
+            .await
+        {
+            Ok(()) => {}
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::EEXIST => {}
+            Err(e) => return Err(e.into()),
+        }
+        let item = Installed::ProxyNeighbour { index, addr };
+        self.forget(&item);
+        self.record(item);
+        Ok(())
+    }
+
+    pub async fn del_proxy_neighbour(
+        &self,
+        index: u32,
+        addr: Ipv4Addr,
+    ) -> Result<(), NetlinkError> {
+        self.forget(&Installed::ProxyNeighbour { index, addr });
+        match self
+            .handle
+            .neighbours()
+            .del(Self::proxy_message(index, addr))
+            .execute()
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(rtnetlink::Error::NetlinkError(e))
+                if e.raw_code() == -libc::ENOENT || e.raw_code() == -libc::ESRCH =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// What is installed now, oldest first.
+    pub fn installed(&self) -> Vec<Installed> {
+        self.ledger
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Removes everything recorded, newest first; errors are logged and
+    /// the rest is still removed.
+    pub async fn remove_all(&self) {
+        let items: Vec<Installed> =
+            std::mem::take(&mut *self.ledger.lock().unwrap_or_else(|e| e.into_inner()));
+        for item in items.into_iter().rev() {
+            let result = match &item {
+                Installed::Route {
+                    dst,
+                    prefix_len,
+                    gateway,
+                    oif,
+                } => self.del_route(*dst, *prefix_len, *gateway, *oif).await,
+                Installed::ProxyNeighbour { index, addr } => {
+                    self.del_proxy_neighbour(*index, *addr).await
+                }
+                Installed::Address {
+                    index,
+                    addr,
+                    prefix_len,
+                } => {
+                    let mut req = self
+                        .handle
+                        .address()
+                        .get()
+                        .set_link_index_filter(*index)
+                        .execute();
+                    let mut res = Ok(());
+                    while let Ok(Some(msg)) = req.try_next().await {
+                        let hit = msg.attributes.iter().any(|a| {
+                            matches!(a, rtnetlink::packet_route::address::AddressAttribute::Address(IpAddr::V4(x)) if x == addr)
+                        });
+                        if hit && msg.header.prefix_len == *prefix_len {
+                            res = self
+                                .handle
+                                .address()
+                                .del(msg)
+                                .execute()
+                                .await
+                                .map_err(NetlinkError::from);
+                            break;
+                        }
+                    }
+                    res
+                }
+            };
+            if let Err(e) = result {
+                tracing::warn!(?item, error = %e, "could not remove on cleanup");
+            }
+        }
+    }
+}
+
+/// Writes a sysctl under /proc/sys (e.g. `net/ipv4/ip_forward`).
+pub fn set_sysctl(path: &str, value: &str) -> std::io::Result<()> {
+    std::fs::write(format!("/proc/sys/{path}"), value)
+}
