@@ -106,19 +106,27 @@ impl Netns {
         Ok(pid)
     }
 
-    /// Runs `f` on a new thread that has entered the namespace, and
-    /// returns its result. Only that thread changes namespace, so the
+    /// Starts `f` on a new thread that has entered the namespace. Only
+    /// that thread changes namespace (and the processes it forks), so the
     /// calling process stays where it was.
-    pub fn run<R: Send + 'static>(&self, f: impl FnOnce() -> R + Send + 'static) -> io::Result<R> {
+    pub fn thread<R: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> R + Send + 'static,
+    ) -> io::Result<std::thread::JoinHandle<io::Result<R>>> {
         let file = File::open(format!("/run/netns/{}", self.name))?;
-        let handle = std::thread::spawn(move || -> io::Result<R> {
+        Ok(std::thread::spawn(move || -> io::Result<R> {
             // SAFETY: setns on this thread only, with a descriptor we own.
             if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
                 return Err(io::Error::last_os_error());
             }
             Ok(f())
-        });
-        match handle.join() {
+        }))
+    }
+
+    /// Runs `f` on a thread inside the namespace and returns its result;
+    /// a panic in `f` is passed on.
+    pub fn run<R: Send + 'static>(&self, f: impl FnOnce() -> R + Send + 'static) -> io::Result<R> {
+        match self.thread(f)?.join() {
             Ok(r) => r,
             Err(panic) => std::panic::resume_unwind(panic),
         }

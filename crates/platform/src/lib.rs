@@ -3,7 +3,9 @@
 //! and raw sockets for the user-space tunnel data plane (this kernel has
 //! no ipip/gre modules).
 
+pub mod dataplane;
 pub mod netlink;
+pub mod packet;
 pub mod raw;
 pub mod tun;
 

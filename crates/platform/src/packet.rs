@@ -1,0 +1,83 @@
+//! AF_PACKET sockets: send a frame to a given link-layer address on a
+//! given interface (delivery to a visitor without ARP, RFC 5944 4.2.2;
+//! gratuitous ARP, RFC 5944 4.6).
+
+use crate::register;
+use socket2::{Domain, Protocol, Socket, Type};
+use std::io;
+use std::os::fd::AsRawFd;
+use tokio::io::unix::AsyncFd;
+
+const ETH_P_IP: u16 = 0x0800;
+const ETH_P_ARP: u16 = 0x0806;
+
+/// A cooked (SOCK_DGRAM) packet socket: the kernel writes the Ethernet
+/// header from the address we give.
+pub struct PacketSocket {
+    fd: AsyncFd<Socket>,
+}
+
+impl PacketSocket {
+    pub fn new() -> io::Result<PacketSocket> {
+        let s = Socket::new(
+            Domain::PACKET,
+            Type::DGRAM,
+            Some(Protocol::from(i32::from(ETH_P_IP.to_be()))),
+        )?;
+        s.set_nonblocking(true)?;
+        // We only send; do not queue every IPv4 frame the host sees.
+        s.set_recv_buffer_size(0)?;
+        Ok(PacketSocket { fd: register(s)? })
+    }
+
+    async fn send(
+        &self,
+        ifindex: u32,
+        mac: [u8; 6],
+        ethertype: u16,
+        payload: &[u8],
+    ) -> io::Result<()> {
+        // SAFETY: sockaddr_ll is plain data; zeroed is a valid start.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = ethertype.to_be();
+        sll.sll_ifindex = ifindex as i32;
+        sll.sll_halen = 6;
+        sll.sll_addr[..6].copy_from_slice(&mac);
+        loop {
+            let mut guard = self.fd.writable().await?;
+            let r = guard.try_io(|s| {
+                // SAFETY: valid buffer and sockaddr_ll of the given size.
+                let n = unsafe {
+                    libc::sendto(
+                        s.get_ref().as_raw_fd(),
+                        payload.as_ptr().cast(),
+                        payload.len(),
+                        0,
+                        (&sll as *const libc::sockaddr_ll).cast(),
+                        std::mem::size_of::<libc::sockaddr_ll>() as u32,
+                    )
+                };
+                if n < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(())
+                }
+            });
+            match r {
+                Ok(res) => return res,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Sends an IPv4 packet to `mac` on interface `ifindex`.
+    pub async fn send_ipv4(&self, ifindex: u32, mac: [u8; 6], packet: &[u8]) -> io::Result<()> {
+        self.send(ifindex, mac, ETH_P_IP, packet).await
+    }
+
+    /// Sends an ARP packet (the 28-byte ARP body) to `mac`.
+    pub async fn send_arp(&self, ifindex: u32, mac: [u8; 6], arp: &[u8]) -> io::Result<()> {
+        self.send(ifindex, mac, ETH_P_ARP, arp).await
+    }
+}
