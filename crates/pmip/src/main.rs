@@ -1,6 +1,8 @@
 //! The `pmip` command line (DESIGN.md layer 5, "tools").
 
 use clap::{Parser, Subcommand};
+use pmip_device::control::{self, Request};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -16,6 +18,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run one EXEC command on a running device (show ..., clear ..., configure LINE).
+    Exec {
+        /// The device's control socket (default: the only socket in /run/pmip).
+        #[arg(long)]
+        control: Option<PathBuf>,
+        /// Print the same data as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The command, e.g. `show ip mobile binding`.
+        #[arg(required = true, trailing_var_arg = true)]
+        words: Vec<String>,
+    },
     /// Build a campus of pmip devices in network namespaces and roam a client through it.
     Lab {
         #[command(subcommand)]
@@ -29,8 +43,74 @@ enum LabAction {
     Demo,
 }
 
+/// With no --control, the one device socket in /run/pmip.
+fn find_control(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
+    if let Some(p) = explicit {
+        return Ok(p);
+    }
+    let socks: Vec<PathBuf> = std::fs::read_dir("/run/pmip")
+        .map_err(|e| format!("no running device (/run/pmip: {e}); give --control PATH"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "sock"))
+        .collect();
+    match socks.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err("no running device in /run/pmip; give --control PATH".into()),
+        _ => Err(format!(
+            "{} devices in /run/pmip; choose one with --control PATH",
+            socks.len()
+        )),
+    }
+}
+
+fn exec(control_path: Option<PathBuf>, json: bool, words: Vec<String>) -> ExitCode {
+    let path = match find_control(control_path) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("pmip: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pmip: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(control::call(&path, &Request { words, json })) {
+        Ok(r) if r.ok => {
+            let out = r.output.unwrap_or_default();
+            print!("{out}");
+            if !out.is_empty() && !out.ends_with('\n') {
+                println!();
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(r) => {
+            eprintln!(
+                "pmip: {}",
+                r.error.unwrap_or_else(|| "command failed".into())
+            );
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("pmip: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Exec {
+            control,
+            json,
+            words,
+        } => exec(control, json, words),
         Command::Lab {
             action: LabAction::Demo,
         } => {
