@@ -103,6 +103,15 @@ impl Netlink {
         Ok(())
     }
 
+    pub async fn set_mtu(&self, index: u32, mtu: u32) -> Result<(), NetlinkError> {
+        self.handle
+            .link()
+            .set(LinkUnspec::new_with_index(index).mtu(mtu).build())
+            .execute()
+            .await?;
+        Ok(())
+    }
+
     /// Adds an address (like `ip addr add A/N dev IF`); an address already
     /// present is left alone and not recorded, so we never remove what
     /// the operator put there.

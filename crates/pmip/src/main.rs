@@ -5,6 +5,8 @@ use pmip_device::control::{self, Request};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod bench;
+
 #[derive(Parser)]
 #[command(
     name = "pmip",
@@ -30,10 +32,25 @@ enum Command {
         #[arg(required = true, trailing_var_arg = true)]
         words: Vec<String>,
     },
+    /// Measure: `pmip bench tunnel` (iperf3 through our tunnel next to kernel routing).
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
     /// Build a campus of pmip devices in network namespaces and roam a client through it.
     Lab {
         #[command(subcommand)]
         action: LabAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// TCP throughput through the home agent tunnel vs plain kernel routing.
+    Tunnel {
+        /// Seconds per iperf3 run.
+        #[arg(long, default_value_t = 5)]
+        seconds: u32,
     },
 }
 
@@ -111,6 +128,15 @@ fn main() -> ExitCode {
             json,
             words,
         } => exec(control, json, words),
+        Command::Bench {
+            what: BenchWhat::Tunnel { seconds },
+        } => match bench::tunnel(seconds) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("pmip: bench tunnel: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Lab {
             action: LabAction::Demo,
         } => {
