@@ -200,8 +200,11 @@ impl DataPlane {
             };
             (p.src_addr(), p.dst_addr())
         };
-        // Collect the tunnels under the lock, send after releasing it.
-        let mut sends: Vec<(Ipv4Addr, Vec<u8>)> = Vec::new();
+        // Encapsulate under the lock, send after releasing it. The last
+        // (usually only) tunnel encapsulates in place; copies are made
+        // only for simultaneous bindings.
+        let mut copies: Vec<(Ipv4Addr, Vec<u8>)> = Vec::new();
+        let mut in_place = None;
         {
             let mut t = self.write();
             let Tables {
@@ -219,17 +222,16 @@ impl DataPlane {
             }
             let n = encs.len();
             for (i, enc) in encs.into_iter().enumerate() {
-                // The last tunnel uses the buffer itself; copies for the
-                // others (simultaneous bindings).
-                let mut copy;
-                let target: &mut [u8] = if i + 1 == n {
-                    &mut buf[..]
+                let result = if i + 1 == n {
+                    enc.encapsulate(buf, HEADROOM, len, true)
+                        .map(|r| in_place = Some((enc.remote, r)))
                 } else {
-                    copy = buf[..HEADROOM + len].to_vec();
-                    &mut copy[..]
+                    let mut copy = buf[..HEADROOM + len].to_vec();
+                    enc.encapsulate(&mut copy, HEADROOM, len, true)
+                        .map(|r| copies.push((enc.remote, copy[r].to_vec())))
                 };
-                match enc.encapsulate(target, HEADROOM, len, true) {
-                    Ok(r) => sends.push((enc.remote, target[r].to_vec())),
+                match result {
+                    Ok(()) => {}
                     Err(pmip_wire::Error::TtlExceeded) => {
                         self.counters.ttl_exceeded.fetch_add(1, Ordering::Relaxed);
                     }
@@ -242,8 +244,9 @@ impl DataPlane {
             }
         }
         let mut sent = 0;
-        for (remote, pkt) in sends {
-            match sender.send_to(&pkt, remote).await {
+        let last = in_place.map(|(remote, r)| (remote, &buf[r]));
+        for (remote, pkt) in copies.iter().map(|(r, p)| (*r, &p[..])).chain(last) {
+            match sender.send_to(pkt, remote).await {
                 Ok(_) => {
                     sent += 1;
                     self.counters.encapsulated.fetch_add(1, Ordering::Relaxed);
