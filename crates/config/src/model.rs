@@ -1,0 +1,801 @@
+//! The typed configuration: what the parser builds and the printer prints.
+//!
+//! Every field holds the value as configured; where IOS has a default the
+//! field either holds the resolved value (documented on the field) or is an
+//! `Option` with an accessor that applies the default, so that printing a
+//! configuration and parsing it again gives an equal [`Config`].
+
+use std::net::Ipv4Addr;
+
+/// IOS default maximum registration lifetime a home agent grants, seconds
+/// (IOS `ip mobile home-agent lifetime`, "default 36000").
+pub const DEFAULT_HA_LIFETIME: u32 = 36_000;
+/// IOS default home-agent replay window, seconds (IOS `ip mobile home-agent
+/// replay`, default 7).
+pub const DEFAULT_HA_REPLAY: u32 = 7;
+/// IOS default timestamp tolerance of a security association, seconds
+/// (`replay timestamp [within N]`, default 7).
+pub const DEFAULT_REPLAY_WITHIN: u32 = 7;
+/// IOS default lifetime a foreign agent advertises, seconds (IOS `ip mobile
+/// registration-lifetime`, default 36000).
+pub const DEFAULT_REGISTRATION_LIFETIME: u32 = 36_000;
+/// IOS default time a foreign agent keeps a pending registration without a
+/// reply, seconds (IOS `ip mobile foreign-agent reg-wait`, default 15).
+pub const DEFAULT_REG_WAIT: u32 = 15;
+/// RFC 1256 / IOS default `ip irdp maxadvertinterval`, seconds.
+pub const DEFAULT_IRDP_MAX_ADVERT: u32 = 600;
+/// IOS default RADIUS authentication port (`radius-server host ... auth-port`).
+pub const DEFAULT_RADIUS_AUTH_PORT: u16 = 1645;
+/// IOS default RADIUS accounting port (`radius-server host ... acct-port`).
+pub const DEFAULT_RADIUS_ACCT_PORT: u16 = 1646;
+/// IOS default `radius-server timeout`, seconds.
+pub const DEFAULT_RADIUS_TIMEOUT: u32 = 5;
+/// IOS default `radius-server retransmit`, attempts.
+pub const DEFAULT_RADIUS_RETRANSMIT: u32 = 3;
+
+/// A whole device configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Config {
+    /// `hostname NAME`; `None` until configured (IOS prints `Router` or `ap`).
+    pub hostname: Option<String>,
+    /// Interfaces in the order they were first named.
+    pub interfaces: Vec<Interface>,
+    /// `ip route ...` lines, in order.
+    pub routes: Vec<StaticRoute>,
+    /// `ip default-gateway A` (an AP's gateway, seed 004 guidelines).
+    pub default_gateway: Option<Ipv4Addr>,
+    /// `router mobile` and the `ip mobile ...` global commands.
+    pub mobile: MobileIp,
+    /// The AP's global `ip proxy-mobile ...` commands (per-interface and
+    /// per-SSID enables live on [`Interface`] and [`Ssid`]).
+    pub proxy_mobile: ProxyMobile,
+    /// `aaa ...` and `radius-server ...` (issue 9).
+    pub aaa: Aaa,
+}
+
+/// One `interface NAME` block.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Interface {
+    /// Normalised name (see [`crate::normalize_interface_name`]).
+    pub name: String,
+    /// `description TEXT`.
+    pub description: Option<String>,
+    /// `ip address A M`.
+    pub address: Option<InterfaceAddress>,
+    /// `ip address A M secondary`, in order.
+    pub secondary: Vec<InterfaceAddress>,
+    /// `shutdown` (true) / `no shutdown` (false, the default here).
+    pub shutdown: bool,
+    /// `ip irdp ...` (RFC 1256 router discovery; carries the mobility
+    /// agent advertisement extension of RFC 5944 2.1).
+    pub irdp: Irdp,
+    /// `ip mobile foreign-service ...`: this interface offers foreign-agent
+    /// service (RFC 5944 3.7).
+    pub foreign_service: Option<ForeignService>,
+    /// `ip mobile registration-lifetime N`; see
+    /// [`Interface::registration_lifetime`].
+    pub registration_lifetime: Option<u32>,
+    /// `ip mobile prefix-length`: add the prefix-lengths extension
+    /// (RFC 5944 2.1.2) to agent advertisements.
+    pub prefix_length: bool,
+    /// `ip proxy-mobile` on the interface (seed 004, steps 6, 9, 14).
+    pub proxy_mobile: bool,
+    /// `station-role ...` (Dot11Radio only); `None` is the default, root.
+    pub station_role: Option<StationRole>,
+    /// `ssid NAME` sub-blocks (Dot11Radio only), in order.
+    pub ssids: Vec<Ssid>,
+}
+
+impl Interface {
+    /// A new interface with nothing configured.
+    pub fn new(name: impl Into<String>) -> Self {
+        Interface {
+            name: name.into(),
+            ..Interface::default()
+        }
+    }
+
+    /// Whether this is a radio interface (`Dot11Radio0`, `Dot11Radio1`),
+    /// the only kind that takes `ssid` and `station-role`.
+    pub fn is_radio(&self) -> bool {
+        is_radio_name(&self.name)
+    }
+
+    /// The lifetime this interface's foreign agent advertises and accepts:
+    /// `ip mobile registration-lifetime`, or IOS's default 36000 s.
+    pub fn registration_lifetime(&self) -> u32 {
+        self.registration_lifetime
+            .unwrap_or(DEFAULT_REGISTRATION_LIFETIME)
+    }
+
+    /// The station role in effect (IOS default: root).
+    pub fn station_role(&self) -> StationRole {
+        self.station_role.unwrap_or(StationRole::Root)
+    }
+
+    /// The SSID named `name` (case-sensitive, as 802.11 SSIDs are).
+    pub fn ssid(&self, name: &str) -> Option<&Ssid> {
+        self.ssids.iter().find(|s| s.name == name)
+    }
+
+    /// Every address of the interface, primary first.
+    pub fn addresses(&self) -> impl Iterator<Item = &InterfaceAddress> {
+        self.address.iter().chain(self.secondary.iter())
+    }
+}
+
+pub(crate) fn is_radio_name(name: &str) -> bool {
+    name.starts_with("Dot11Radio")
+}
+
+/// An interface address with its dotted mask, as `ip address A M` gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InterfaceAddress {
+    pub address: Ipv4Addr,
+    pub mask: Ipv4Addr,
+}
+
+impl InterfaceAddress {
+    /// Prefix length of the mask (the parser only admits contiguous masks).
+    pub fn prefix_len(&self) -> u8 {
+        u32::from(self.mask).leading_ones() as u8
+    }
+
+    /// The network address.
+    pub fn network(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.address) & u32::from(self.mask))
+    }
+
+    /// The directed broadcast address of the subnet.
+    pub fn broadcast(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.address) | !u32::from(self.mask))
+    }
+
+    /// Whether `addr` is on this subnet.
+    pub fn contains(&self, addr: Ipv4Addr) -> bool {
+        u32::from(addr) & u32::from(self.mask) == u32::from(self.network())
+    }
+}
+
+/// ICMP router discovery settings of one interface (IOS `ip irdp`).
+///
+/// Defaults are those of RFC 1256 section 4.1 and IOS: maxadvertinterval
+/// 600 s, minadvertinterval 0.75 × max (450 s), holdtime 3 × max (1800 s).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Irdp {
+    /// `ip irdp`: send router advertisements on this interface.
+    pub enabled: bool,
+    /// `ip irdp multicast`: advertise to 224.0.0.1 instead of the IOS
+    /// default 255.255.255.255.
+    pub multicast: bool,
+    /// `ip irdp preference N` (RFC 1256 preference level).
+    pub preference: Option<i32>,
+    /// `ip irdp maxadvertinterval N` as configured.
+    pub max_advert_interval: Option<u32>,
+    /// `ip irdp minadvertinterval N` as configured.
+    pub min_advert_interval: Option<u32>,
+    /// `ip irdp holdtime N` as configured.
+    pub holdtime: Option<u32>,
+}
+
+impl Irdp {
+    /// Maximum interval between advertisements in effect (default 600 s).
+    pub fn max_advert_interval(&self) -> u32 {
+        self.max_advert_interval.unwrap_or(DEFAULT_IRDP_MAX_ADVERT)
+    }
+
+    /// Minimum interval in effect (default 0.75 × max, so 450 s).
+    pub fn min_advert_interval(&self) -> u32 {
+        self.min_advert_interval
+            .unwrap_or(self.max_advert_interval() * 3 / 4)
+    }
+
+    /// Advertisement lifetime in effect (default 3 × max, so 1800 s).
+    pub fn holdtime(&self) -> u32 {
+        self.holdtime.unwrap_or(self.max_advert_interval() * 3)
+    }
+
+    /// Preference level in effect (default 0).
+    pub fn preference(&self) -> i32 {
+        self.preference.unwrap_or(0)
+    }
+}
+
+/// `ip mobile foreign-service [home-access ACL] [limit N]
+/// [registration-required] [reverse-tunnel [mandatory]]` (IOS Mobile IP
+/// command reference; reverse tunnelling per RFC 3024).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ForeignService {
+    /// `home-access ACL`: the access list naming reachable home agents.
+    pub home_access: Option<String>,
+    /// `limit N`: most visitors at once.
+    pub limit: Option<u32>,
+    /// `registration-required`: the R bit of the advertisement.
+    pub registration_required: bool,
+    /// `reverse-tunnel`: the T bit of the advertisement (RFC 3024).
+    pub reverse_tunnel: bool,
+    /// `reverse-tunnel mandatory`: refuse visitors that do not ask for it.
+    pub reverse_tunnel_mandatory: bool,
+}
+
+/// `station-role ...` of a radio (Aironet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StationRole {
+    /// `station-role root` (also `root access-point`, `root ap-only`): the
+    /// default, an AP on the wired LAN.
+    Root,
+    /// `station-role repeater`.
+    Repeater,
+    /// `station-role non-root`.
+    NonRoot,
+    /// `station-role workgroup-bridge`.
+    WorkgroupBridge,
+}
+
+impl StationRole {
+    /// The IOS keyword(s).
+    pub fn keyword(self) -> &'static str {
+        match self {
+            StationRole::Root => "root",
+            StationRole::Repeater => "repeater",
+            StationRole::NonRoot => "non-root",
+            StationRole::WorkgroupBridge => "workgroup-bridge",
+        }
+    }
+}
+
+/// One `ssid NAME` block in a radio interface.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ssid {
+    pub name: String,
+    /// `ip proxy-mobile` inside the SSID (seed 004, step 11).
+    pub proxy_mobile: bool,
+    /// `vlan N` inside the SSID. Never set together with `proxy_mobile`
+    /// (seed 004: "Proxy Mobile IP does not support VLANs").
+    pub vlan: Option<u16>,
+}
+
+/// `ip route PREFIX MASK {NEXTHOP | INTERFACE [NEXTHOP]} [DISTANCE]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticRoute {
+    pub prefix: Ipv4Addr,
+    pub mask: Ipv4Addr,
+    /// Outgoing interface, when given (normalised name).
+    pub interface: Option<String>,
+    /// Next hop, when given. At least one of `interface` and `next_hop`.
+    pub next_hop: Option<Ipv4Addr>,
+    /// Administrative distance, when given (IOS default 1).
+    pub distance: Option<u8>,
+}
+
+impl StaticRoute {
+    /// Prefix length of the mask.
+    pub fn prefix_len(&self) -> u8 {
+        u32::from(self.mask).leading_ones() as u8
+    }
+}
+
+/// An inclusive address range `LOW [HIGH]` as IOS writes it; a single
+/// address has `low == high`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AddrRange {
+    pub low: Ipv4Addr,
+    pub high: Ipv4Addr,
+}
+
+impl AddrRange {
+    /// The range holding one address.
+    pub fn single(addr: Ipv4Addr) -> Self {
+        AddrRange {
+            low: addr,
+            high: addr,
+        }
+    }
+
+    /// Whether `addr` is in the range.
+    pub fn contains(&self, addr: Ipv4Addr) -> bool {
+        self.low <= addr && addr <= self.high
+    }
+
+    /// Whether the two ranges share an address.
+    pub fn overlaps(&self, other: &AddrRange) -> bool {
+        self.low <= other.high && other.low <= self.high
+    }
+
+    /// Number of addresses in the range.
+    pub fn len(&self) -> u64 {
+        u64::from(u32::from(self.high)) - u64::from(u32::from(self.low)) + 1
+    }
+
+    /// Never true: a range holds at least one address.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+impl std::fmt::Display for AddrRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.low == self.high {
+            write!(f, "{}", self.low)
+        } else {
+            write!(f, "{} {}", self.low, self.high)
+        }
+    }
+}
+
+/// Authentication algorithm of a mobility security association.
+///
+/// IOS default and seed 004: keyed MD5 in prefix+suffix mode; HMAC-MD5 on
+/// request (RFC 5944 3.5.1). The wire crate has its own enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Algorithm {
+    /// `algorithm md5 mode prefix-suffix` (the default).
+    #[default]
+    KeyedMd5PrefixSuffix,
+    /// `algorithm hmac-md5`.
+    HmacMd5,
+}
+
+/// Replay protection of a mobility security association.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Replay {
+    /// `replay timestamp [within N]`: identification is a timestamp that
+    /// must lie within `within` seconds of ours (RFC 5944 5.7; IOS default
+    /// 7 s).
+    Timestamp { within: u32 },
+}
+
+impl Default for Replay {
+    fn default() -> Self {
+        Replay::Timestamp {
+            within: DEFAULT_REPLAY_WITHIN,
+        }
+    }
+}
+
+/// How the key was written, kept so the printed configuration uses the
+/// same form (an AP's `key ascii` must stay ascii: its `key hex` takes
+/// exactly 32 digits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyFormat {
+    Hex,
+    Ascii,
+}
+
+/// A mobility security association (RFC 5944 1.6, 3.5).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SecurityAssociation {
+    /// Security parameter index (configured in hexadecimal, as IOS does).
+    pub spi: u32,
+    /// The raw key: decoded bytes for `key hex`, the characters' bytes for
+    /// `key ascii`.
+    pub key: Vec<u8>,
+    /// How the key was written.
+    pub key_format: KeyFormat,
+    pub algorithm: Algorithm,
+    pub replay: Replay,
+}
+
+impl std::fmt::Debug for SecurityAssociation {
+    /// Never shows the key (it ends up in logs otherwise).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecurityAssociation")
+            .field("spi", &format_args!("{:x}", self.spi))
+            .field("key", &format_args!("<{} bytes>", self.key.len()))
+            .field("key_format", &self.key_format)
+            .field("algorithm", &self.algorithm)
+            .field("replay", &self.replay)
+            .finish()
+    }
+}
+
+/// Whom an `ip mobile secure ...` association is with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SaPeer {
+    /// `ip mobile secure host`: mobile nodes served by this home agent
+    /// (MHAE).
+    Host,
+    /// `ip mobile secure visitor`: mobile nodes visiting this foreign agent
+    /// (MFAE).
+    Visitor,
+    /// `ip mobile secure home-agent`: home agents this foreign agent talks
+    /// to (FHAE).
+    HomeAgent,
+    /// `ip mobile secure foreign-agent`: foreign agents this home agent
+    /// talks to (FHAE).
+    ForeignAgent,
+}
+
+impl SaPeer {
+    /// The IOS keyword after `ip mobile secure`.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            SaPeer::Host => "host",
+            SaPeer::Visitor => "visitor",
+            SaPeer::HomeAgent => "home-agent",
+            SaPeer::ForeignAgent => "foreign-agent",
+        }
+    }
+}
+
+/// One `ip mobile secure PEER LOW [HIGH] spi ...` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecureEntry {
+    pub peer: SaPeer,
+    pub range: AddrRange,
+    pub sa: SecurityAssociation,
+}
+
+/// `router mobile` and the global `ip mobile ...` commands of a router.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MobileIp {
+    /// `router mobile`: Mobile IP runs on this router (IOS needs it for
+    /// home- and foreign-agent service).
+    pub router_mobile: bool,
+    /// `ip mobile home-agent ...`.
+    pub home_agent: Option<HomeAgent>,
+    /// `ip mobile host ...`, in order; ranges never overlap.
+    pub hosts: Vec<MobileHost>,
+    /// `ip mobile secure ...`, in order; ranges of one peer kind never
+    /// overlap.
+    pub secure: Vec<SecureEntry>,
+    /// `ip mobile foreign-agent ...`.
+    pub foreign_agent: Option<ForeignAgent>,
+    /// `ip mobile bindupdate` (hidden IOS command, seed 004 note): send
+    /// (home agent) / accept (foreign agent) Binding Updates.
+    pub bindupdate: bool,
+    /// `ip mobile bindupdate ack` (seed 004 note): ask for / send Binding
+    /// Acknowledges.
+    pub bindupdate_ack: bool,
+}
+
+impl MobileIp {
+    /// The association of `peer` kind whose range holds `addr`.
+    pub fn sa(&self, peer: SaPeer, addr: Ipv4Addr) -> Option<&SecurityAssociation> {
+        self.secure
+            .iter()
+            .find(|e| e.peer == peer && e.range.contains(addr))
+            .map(|e| &e.sa)
+    }
+
+    /// The `ip mobile host` range holding `addr`.
+    pub fn host(&self, addr: Ipv4Addr) -> Option<&MobileHost> {
+        self.hosts.iter().find(|h| h.range.contains(addr))
+    }
+}
+
+/// `ip mobile home-agent [broadcast] [lifetime N] [replay N]
+/// [reverse-tunnel-off]`. Re-entering the line replaces every option.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HomeAgent {
+    /// `broadcast`: forward broadcasts to mobile nodes that asked (B bit).
+    pub broadcast: bool,
+    /// Longest lifetime granted, seconds (IOS default 36000).
+    pub lifetime: u32,
+    /// Replay window, seconds (IOS default 7).
+    pub replay: u32,
+    /// `reverse-tunnel-off`: refuse reverse tunnels (RFC 3024 code 137).
+    pub reverse_tunnel_off: bool,
+}
+
+impl Default for HomeAgent {
+    fn default() -> Self {
+        HomeAgent {
+            broadcast: false,
+            lifetime: DEFAULT_HA_LIFETIME,
+            replay: DEFAULT_HA_REPLAY,
+            reverse_tunnel_off: false,
+        }
+    }
+}
+
+/// `ip mobile host LOW [HIGH] {interface IF | aaa ...} [aaa [load-sa
+/// [permanent]]] [lifetime N]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MobileHost {
+    pub range: AddrRange,
+    /// Home interface (normalised). May be absent only when `aaa` is set
+    /// (issue 9 names `ip mobile host LOW [HIGH] aaa`).
+    pub interface: Option<String>,
+    /// `aaa`: fetch the hosts' security associations from RADIUS.
+    pub aaa: Option<AaaLoad>,
+    /// `lifetime N`: per-host lifetime limit (overrides the home agent's).
+    pub lifetime: Option<u32>,
+}
+
+/// How an `ip mobile host ... aaa` association is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AaaLoad {
+    /// `aaa`: ask the server at every registration.
+    OnDemand,
+    /// `aaa load-sa`: keep the association once fetched (cached).
+    LoadSa,
+    /// `aaa load-sa permanent`: keep it until cleared.
+    LoadSaPermanent,
+}
+
+/// `ip mobile foreign-agent [care-of IF] [reg-wait N]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignAgent {
+    /// Care-of interfaces, in order (their primary addresses are the
+    /// care-of addresses advertised).
+    pub care_of: Vec<String>,
+    /// Seconds a pending registration waits for a reply (IOS default 15;
+    /// RFC 5944 3.7.1 leaves it to the agent).
+    pub reg_wait: u32,
+}
+
+impl Default for ForeignAgent {
+    fn default() -> Self {
+        ForeignAgent {
+            care_of: Vec::new(),
+            reg_wait: DEFAULT_REG_WAIT,
+        }
+    }
+}
+
+/// The AP's global proxy Mobile IP settings (seed 004, "Configuring Proxy
+/// Mobile IP on Your Access Point").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxyMobile {
+    /// `ip proxy-mobile enable` (disabled by default, seed 004).
+    pub enabled: bool,
+    /// `ip proxy-mobile pause`: stopped, configuration kept.
+    pub paused: bool,
+    /// `ip proxy-mobile aap A [B] [C]`: authoritative APs, at most three,
+    /// by address or host name (seed 004 guidelines).
+    pub aaps: Vec<AapAddress>,
+    /// `ip proxy-mobile secure node ...`, in order, ranges never overlap.
+    pub nodes: Vec<SecureNode>,
+    /// `ip proxy-mobile tunnel gre`: ask for GRE instead of IP-in-IP.
+    pub tunnel_gre: bool,
+    /// `ip proxy-mobile tunnel reverse`: ask for a reverse tunnel.
+    pub tunnel_reverse: bool,
+}
+
+impl ProxyMobile {
+    /// The association for visiting client `addr`.
+    pub fn node_sa(&self, addr: Ipv4Addr) -> Option<&SecurityAssociation> {
+        self.nodes
+            .iter()
+            .find(|n| n.range.contains(addr))
+            .map(|n| &n.sa)
+    }
+
+    /// Whether proxy Mobile IP is enabled and not paused.
+    pub fn active(&self) -> bool {
+        self.enabled && !self.paused
+    }
+}
+
+/// An authoritative AP, by address or by host name (seed 004: "use the
+/// access point host names to specify the AAPs" when they use DHCP).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AapAddress {
+    Addr(Ipv4Addr),
+    Name(String),
+}
+
+impl std::fmt::Display for AapAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AapAddress::Addr(a) => write!(f, "{a}"),
+            AapAddress::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+/// One `ip proxy-mobile secure node START [END] spi N key ...` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecureNode {
+    pub range: AddrRange,
+    pub sa: SecurityAssociation,
+}
+
+/// `aaa ...` / `radius-server ...` (issue 9).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Aaa {
+    /// `aaa new-model`.
+    pub new_model: bool,
+    /// `aaa authorization ipmobile {default | radius} [group NAME]`.
+    pub authorization_ipmobile: Option<AaaAuthorization>,
+    /// `radius-server host ...`, tried in order.
+    pub radius_servers: Vec<RadiusServer>,
+    /// `radius-server timeout N`; see [`Aaa::radius_timeout`].
+    pub radius_timeout: Option<u32>,
+    /// `radius-server retransmit N`; see [`Aaa::radius_retransmit`].
+    pub radius_retransmit: Option<u32>,
+    /// `radius-server key SECRET`: shared secret for servers without one.
+    pub radius_key: Option<String>,
+}
+
+impl std::fmt::Debug for Aaa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Aaa")
+            .field("new_model", &self.new_model)
+            .field("authorization_ipmobile", &self.authorization_ipmobile)
+            .field("radius_servers", &self.radius_servers)
+            .field("radius_timeout", &self.radius_timeout)
+            .field("radius_retransmit", &self.radius_retransmit)
+            .field("radius_key", &self.radius_key.as_ref().map(|_| "<hidden>"))
+            .finish()
+    }
+}
+
+impl Aaa {
+    /// Seconds to wait for a RADIUS answer (IOS default 5).
+    pub fn radius_timeout(&self) -> u32 {
+        self.radius_timeout.unwrap_or(DEFAULT_RADIUS_TIMEOUT)
+    }
+
+    /// Times a RADIUS request is resent (IOS default 3).
+    pub fn radius_retransmit(&self) -> u32 {
+        self.radius_retransmit.unwrap_or(DEFAULT_RADIUS_RETRANSMIT)
+    }
+
+    /// Whether mobility security associations may come from RADIUS:
+    /// `aaa new-model` and `aaa authorization ipmobile` and a server.
+    pub fn radius_for_ipmobile(&self) -> bool {
+        self.new_model && self.authorization_ipmobile.is_some() && !self.radius_servers.is_empty()
+    }
+
+    /// The shared secret for `server`: its own key, else `radius-server key`.
+    pub fn key_for<'a>(&'a self, server: &'a RadiusServer) -> Option<&'a str> {
+        server.key.as_deref().or(self.radius_key.as_deref())
+    }
+}
+
+/// `aaa authorization ipmobile {default | radius} [group NAME]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AaaAuthorization {
+    /// The method list name: `default` or `radius`.
+    pub list: String,
+    /// `group NAME` (usually `radius`).
+    pub group: Option<String>,
+}
+
+/// `radius-server host A [auth-port N] [acct-port N] [timeout N]
+/// [retransmit N] [key SECRET]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RadiusServer {
+    pub address: Ipv4Addr,
+    /// Authentication port (IOS default 1645; FreeRADIUS listens on 1812).
+    pub auth_port: u16,
+    /// Accounting port (IOS default 1646).
+    pub acct_port: u16,
+    /// Per-server timeout, seconds.
+    pub timeout: Option<u32>,
+    /// Per-server retransmit count.
+    pub retransmit: Option<u32>,
+    /// Shared secret (the rest of the line after `key`, as IOS reads it).
+    pub key: Option<String>,
+}
+
+impl std::fmt::Debug for RadiusServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RadiusServer")
+            .field("address", &self.address)
+            .field("auth_port", &self.auth_port)
+            .field("acct_port", &self.acct_port)
+            .field("timeout", &self.timeout)
+            .field("retransmit", &self.retransmit)
+            .field("key", &self.key.as_ref().map(|_| "<hidden>"))
+            .finish()
+    }
+}
+
+impl Config {
+    /// The interface called `name` (any accepted spelling, e.g. `fa0`).
+    pub fn interface(&self, name: &str) -> Option<&Interface> {
+        let words: Vec<&str> = name.split_whitespace().collect();
+        let canonical = crate::ifname::normalize(&words).ok()?;
+        self.interfaces.iter().find(|i| i.name == canonical)
+    }
+
+    /// Whether this device is a home agent: `router mobile` and
+    /// `ip mobile home-agent`.
+    pub fn is_home_agent(&self) -> bool {
+        self.mobile.router_mobile && self.mobile.home_agent.is_some()
+    }
+
+    /// Whether this device is a foreign agent: `router mobile`,
+    /// `ip mobile foreign-agent` and at least one interface with
+    /// `ip mobile foreign-service`.
+    pub fn is_foreign_agent(&self) -> bool {
+        self.mobile.router_mobile
+            && self.mobile.foreign_agent.is_some()
+            && self.interfaces.iter().any(|i| i.foreign_service.is_some())
+    }
+
+    /// Whether this device is a proxy Mobile IP access point
+    /// (`ip proxy-mobile enable`, paused or not).
+    pub fn is_proxy_ap(&self) -> bool {
+        self.proxy_mobile.enabled
+    }
+
+    /// Things that parse but a device will likely refuse or regret, one
+    /// sentence each (the parser accepts lines in any order, so these are
+    /// whole-configuration checks, not line errors).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        let m = &self.mobile;
+        if !m.router_mobile && m.home_agent.is_some() {
+            w.push("`ip mobile home-agent` has no effect without `router mobile`".to_string());
+        }
+        if !m.router_mobile && m.foreign_agent.is_some() {
+            w.push("`ip mobile foreign-agent` has no effect without `router mobile`".to_string());
+        }
+        if m.foreign_agent.is_some() && !self.interfaces.iter().any(|i| i.foreign_service.is_some())
+        {
+            w.push(
+                "`ip mobile foreign-agent` but no interface has `ip mobile foreign-service`"
+                    .to_string(),
+            );
+        }
+        let missing = |name: &str| !self.interfaces.iter().any(|i| i.name == name);
+        for h in &m.hosts {
+            if let Some(i) = h.interface.as_deref().filter(|i| missing(i)) {
+                w.push(format!(
+                    "`ip mobile host {}` names interface {i}, which is not configured",
+                    h.range
+                ));
+            }
+        }
+        if let Some(fa) = &m.foreign_agent {
+            for c in &fa.care_of {
+                if missing(c) {
+                    w.push(format!("care-of interface {c} is not configured"));
+                } else if self.interface(c).is_some_and(|i| i.address.is_none()) {
+                    w.push(format!("care-of interface {c} has no `ip address`"));
+                }
+            }
+        }
+        for i in &self.interfaces {
+            if i.foreign_service.is_some() && !i.irdp.enabled {
+                w.push(format!("{}: `ip mobile foreign-service` without `ip irdp` sends no agent advertisements", i.name));
+            }
+            if !crate::ifname::is_linux_name(&i.name) {
+                w.push(format!(
+                    "{}: not a valid Linux interface name (at most 15 characters, no '/')",
+                    i.name
+                ));
+            }
+        }
+        let p = &self.proxy_mobile;
+        if p.enabled {
+            if self.default_gateway.is_none() {
+                w.push(
+                    "proxy Mobile IP needs a gateway: `ip default-gateway A` (seed 004 guidelines)"
+                        .to_string(),
+                );
+            }
+            if p.aaps.is_empty() {
+                w.push(
+                    "proxy Mobile IP needs an authoritative AP: `ip proxy-mobile aap A` (seed 001)"
+                        .to_string(),
+                );
+            } else if p.aaps.len() == 1 {
+                w.push("only one AAP: if it fails the subnet map is lost; configure at least two (seed 004)".to_string());
+            }
+            if !self
+                .interfaces
+                .iter()
+                .any(|i| i.ssids.iter().any(|s| s.proxy_mobile))
+            {
+                w.push(
+                    "no SSID has `ip proxy-mobile`: no client will be served (seed 001)"
+                        .to_string(),
+                );
+            }
+            if p.nodes.is_empty() && !self.aaa.radius_for_ipmobile() {
+                w.push("no `ip proxy-mobile secure node` and no RADIUS: no client can register (seed 001)".to_string());
+            }
+        }
+        if (self.aaa.authorization_ipmobile.is_some() || m.hosts.iter().any(|h| h.aaa.is_some()))
+            && !self.aaa.radius_for_ipmobile()
+        {
+            w.push("RADIUS for Mobile IP needs `aaa new-model`, `aaa authorization ipmobile default group radius` and a `radius-server host`".to_string());
+        }
+        w
+    }
+}

@@ -1,0 +1,321 @@
+//! Whole configurations: seed 004's walkthrough verbatim, a home agent, a
+//! foreign agent, both roles in one router, an access point, and the round
+//! trip through `running_config`.
+
+use std::net::Ipv4Addr;
+
+use pmip_config::*;
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+const SEED004: &str = include_str!("data/seed004_walkthrough.txt");
+const SEED004_PROMPTS: &str = include_str!("data/seed004_with_prompts.txt");
+const HA: &str = include_str!("data/ha.cfg");
+const FA: &str = include_str!("data/fa.cfg");
+const AP: &str = include_str!("data/ap.cfg");
+
+/// Parses, prints with keys shown, parses again: equal configurations,
+/// and printing is a fixed point.
+fn round_trip(c: &Config) {
+    let text = c.running_config(true);
+    let again = Config::parse(&text).unwrap_or_else(|e| panic!("{e}\n--- printed:\n{text}"));
+    assert_eq!(&again, c, "printed:\n{text}");
+    assert_eq!(again.running_config(true), text);
+}
+
+fn check_seed004(c: &Config) {
+    let p = &c.proxy_mobile;
+    assert!(p.enabled && !p.paused);
+    assert_eq!(
+        p.aaps,
+        vec![
+            AapAddress::Addr(ip("192.168.15.22")),
+            AapAddress::Addr(ip("192.168.15.24")),
+            AapAddress::Addr(ip("192.168.15.28")),
+        ]
+    );
+    assert_eq!(p.nodes.len(), 1);
+    let node = &p.nodes[0];
+    assert_eq!(
+        node.range,
+        AddrRange {
+            low: ip("10.91.7.151"),
+            high: ip("10.91.7.176")
+        }
+    );
+    assert_eq!(node.sa.spi, 0x102);
+    assert_eq!(node.sa.key, b"0987654".to_vec());
+    assert_eq!(node.sa.key_format, KeyFormat::Ascii);
+    assert_eq!(node.sa.algorithm, Algorithm::KeyedMd5PrefixSuffix);
+    assert_eq!(node.sa.replay, Replay::Timestamp { within: 7 });
+    assert!(p.node_sa(ip("10.91.7.151")).is_some());
+    assert!(p.node_sa(ip("10.91.7.176")).is_some());
+    assert!(p.node_sa(ip("10.91.7.177")).is_none());
+
+    let names: Vec<&str> = c.interfaces.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, ["FastEthernet0", "Dot11Radio0", "BVI1"]);
+    assert!(c.interfaces.iter().all(|i| i.proxy_mobile));
+    let radio = c.interface("dot11radio 0").unwrap();
+    assert_eq!(radio.ssids.len(), 1);
+    assert_eq!(radio.ssids[0].name, "tsunami");
+    assert!(radio.ssids[0].proxy_mobile);
+    assert_eq!(radio.ssids[0].vlan, None);
+    assert!(c.is_proxy_ap() && !c.is_home_agent() && !c.is_foreign_agent());
+}
+
+#[test]
+fn seed004_walkthrough_verbatim() {
+    let c = Config::parse(SEED004).unwrap();
+    check_seed004(&c);
+    round_trip(&c);
+}
+
+#[test]
+fn seed004_walkthrough_with_prompts() {
+    let c = Config::parse(SEED004_PROMPTS).unwrap();
+    check_seed004(&c);
+    assert_eq!(c, Config::parse(SEED004).unwrap());
+}
+
+#[test]
+fn seed004_modes_follow_the_prompts() {
+    // Each prompt of the seed's walkthrough names the mode the line before
+    // it left.
+    let mut c = Config::default();
+    let mut mode = Mode::Global;
+    let lines: Vec<&str> = SEED004_PROMPTS.lines().collect();
+    for pair in lines.windows(2) {
+        let cmd = pair[0].split_once(' ').unwrap().1;
+        c.apply_line(&mut mode, cmd).unwrap();
+        let mut next_prompt = pair[1].split_once(' ').unwrap().0;
+        if mode == Mode::Interface("BVI1".into()) && cmd == "ip proxy-mobile" {
+            // The seed's last prompt, `(config-if-ssid)` in BVI1, is a typo.
+            next_prompt = "ap1200(config-if)#";
+        }
+        assert_eq!(mode.prompt("ap1200"), next_prompt, "after {cmd:?}");
+    }
+}
+
+#[test]
+fn seed004_printed() {
+    let c = Config::parse(SEED004).unwrap();
+    let shown = c.running_config(true);
+    assert!(
+        shown.contains(
+            "ip proxy-mobile secure node 10.91.7.151 10.91.7.176 spi 102 key ascii 0987654\n"
+        ),
+        "{shown}"
+    );
+    assert!(shown.contains("ip proxy-mobile aap 192.168.15.22 192.168.15.24 192.168.15.28\n"));
+    assert!(shown.contains(
+        "interface Dot11Radio0\n ip proxy-mobile\n ssid tsunami\n  ip proxy-mobile\n!\n"
+    ));
+    let masked = c.running_config(false);
+    assert!(masked.contains("spi 102 key ascii ********\n"), "{masked}");
+    assert!(!masked.contains("0987654"));
+    assert_eq!(format!("{c}"), masked);
+}
+
+#[test]
+fn home_agent() {
+    let c = Config::parse(HA).unwrap();
+    assert_eq!(c.hostname.as_deref(), Some("ha1"));
+    assert!(c.is_home_agent() && !c.is_foreign_agent() && !c.is_proxy_ap());
+    let fa0 = c.interface("fa0").unwrap();
+    assert_eq!(fa0.description.as_deref(), Some("home link"));
+    assert_eq!(
+        fa0.address,
+        Some(InterfaceAddress {
+            address: ip("10.91.7.1"),
+            mask: ip("255.255.255.0")
+        })
+    );
+    assert!(fa0.irdp.enabled);
+    assert_eq!(fa0.irdp.max_advert_interval(), 10);
+    assert_eq!(fa0.irdp.min_advert_interval(), 7);
+    assert_eq!(fa0.irdp.holdtime(), 30);
+    let ha = c.mobile.home_agent.as_ref().unwrap();
+    assert_eq!((ha.lifetime, ha.replay, ha.broadcast), (600, 10, true));
+    let host = c.mobile.host(ip("10.91.7.150")).unwrap();
+    assert_eq!(host.interface.as_deref(), Some("FastEthernet0"));
+    let sa = c.mobile.sa(SaPeer::Host, ip("10.91.7.150")).unwrap();
+    assert_eq!(sa.spi, 0x100);
+    assert_eq!(sa.key, (0..16).map(|i| i * 0x11).collect::<Vec<u8>>());
+    assert_eq!(sa.algorithm, Algorithm::HmacMd5);
+    let sa2 = c.mobile.sa(SaPeer::Host, ip("10.91.7.200")).unwrap();
+    assert_eq!((sa2.spi, sa2.key.as_slice()), (0x101, &b"secret"[..]));
+    assert_eq!(sa2.algorithm, Algorithm::KeyedMd5PrefixSuffix);
+    assert!(c.mobile.sa(SaPeer::ForeignAgent, ip("192.0.2.2")).is_some());
+    assert!(c.mobile.sa(SaPeer::Host, ip("192.0.2.2")).is_none());
+    assert!(c.mobile.bindupdate && c.mobile.bindupdate_ack);
+    assert_eq!(
+        c.routes,
+        vec![StaticRoute {
+            prefix: ip("198.51.100.0"),
+            mask: ip("255.255.255.0"),
+            interface: None,
+            next_hop: Some(ip("192.0.2.2")),
+            distance: None,
+        }]
+    );
+    assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+    round_trip(&c);
+    let masked = c.running_config(false);
+    assert!(masked.contains(
+        "ip mobile secure host 10.91.7.100 10.91.7.199 spi 100 key hex ******** algorithm hmac-md5 replay timestamp within 7\n"
+    ), "{masked}");
+    assert!(!masked.contains("00112233"));
+}
+
+#[test]
+fn foreign_agent() {
+    let c = Config::parse(FA).unwrap();
+    assert!(c.is_foreign_agent() && !c.is_home_agent());
+    let fa0 = c.interface("FastEthernet0").unwrap();
+    assert_eq!(fa0.irdp.min_advert_interval(), 5);
+    assert_eq!(fa0.irdp.holdtime(), 30);
+    assert_eq!(fa0.registration_lifetime(), 600);
+    assert!(fa0.prefix_length);
+    let fs = fa0.foreign_service.as_ref().unwrap();
+    assert!(fs.registration_required && fs.reverse_tunnel && !fs.reverse_tunnel_mandatory);
+    let fa = c.mobile.foreign_agent.as_ref().unwrap();
+    assert_eq!(fa.care_of, vec!["FastEthernet0".to_string()]);
+    assert_eq!(fa.reg_wait, 20);
+    assert!(c.mobile.sa(SaPeer::HomeAgent, ip("192.0.2.1")).is_some());
+    assert_eq!(
+        c.mobile.sa(SaPeer::Visitor, ip("10.91.7.120")).unwrap().key,
+        b"visitors".to_vec()
+    );
+    assert_eq!(c.interface("eth1").unwrap().registration_lifetime(), 36000);
+    assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+    round_trip(&c);
+}
+
+#[test]
+fn both_roles_in_one_router() {
+    let text = "hostname hafa\n\
+        interface FastEthernet0\n ip address 10.1.0.1 255.255.255.0\n ip irdp\n\
+        ip mobile foreign-service reverse-tunnel\n\
+        interface FastEthernet1\n ip address 10.2.0.1 255.255.255.0\n\
+        router mobile\n\
+        ip mobile home-agent\n\
+        ip mobile host 10.2.0.10 10.2.0.50 interface fa1\n\
+        ip mobile secure host 10.2.0.10 10.2.0.50 spi 1000 key hex 0123456789abcdef0123456789abcdef\n\
+        ip mobile foreign-agent care-of fastethernet 0\n\
+        ip mobile secure visitor 10.9.0.1 10.9.0.9 spi 1001 key ascii v\n";
+    let c = Config::parse(text).unwrap();
+    assert!(c.is_home_agent() && c.is_foreign_agent());
+    let ha = c.mobile.home_agent.as_ref().unwrap();
+    assert_eq!((ha.lifetime, ha.replay), (36000, 7));
+    assert_eq!(c.mobile.foreign_agent.as_ref().unwrap().reg_wait, 15);
+    assert_eq!(
+        c.mobile.hosts[0].interface.as_deref(),
+        Some("FastEthernet1")
+    );
+    assert_eq!(c.mobile.secure.len(), 2);
+    round_trip(&c);
+}
+
+#[test]
+fn access_point() {
+    let c = Config::parse(AP).unwrap();
+    assert!(c.is_proxy_ap());
+    assert_eq!(c.default_gateway, Some(ip("198.51.100.1")));
+    assert_eq!(c.proxy_mobile.aaps[1], AapAddress::Name("aap2".into()));
+    let sa = c.proxy_mobile.node_sa(ip("10.91.8.1")).unwrap();
+    assert_eq!(sa.spi, 0x1f0);
+    assert_eq!(sa.key, (0u8..16).collect::<Vec<u8>>());
+    assert_eq!(sa.algorithm, Algorithm::HmacMd5);
+    assert!(c.proxy_mobile.tunnel_gre && c.proxy_mobile.tunnel_reverse);
+    let radio = c.interface("Dot11Radio0").unwrap();
+    assert_eq!(radio.station_role, Some(StationRole::Root));
+    assert_eq!(radio.ssid("guests").unwrap().vlan, Some(20));
+    assert!(!radio.ssid("guests").unwrap().proxy_mobile);
+    let a = &c.aaa;
+    assert!(a.new_model && a.radius_for_ipmobile());
+    assert_eq!(a.radius_servers.len(), 2);
+    assert_eq!(a.radius_servers[0].auth_port, 1812);
+    assert_eq!(a.radius_servers[0].acct_port, 1813);
+    assert_eq!(
+        a.radius_servers[0].key.as_deref(),
+        Some("s3cret with spaces")
+    );
+    assert_eq!(a.radius_servers[1].auth_port, 1645);
+    assert_eq!(a.radius_timeout(), 3);
+    assert_eq!(a.radius_retransmit(), 2);
+    assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+    round_trip(&c);
+    let masked = c.running_config(false);
+    assert!(!masked.contains("s3cret"), "{masked}");
+    assert!(
+        masked
+            .contains("radius-server host 198.51.100.5 auth-port 1812 acct-port 1813 key ********")
+    );
+}
+
+#[test]
+fn all_configs_together_round_trip() {
+    // Every command family in one configuration.
+    let text = format!("{HA}\n{FA}\n{AP}");
+    let (c, errors) = Config::parse_all(&text);
+    // The FA's `ip mobile secure home-agent 192.0.2.1` and the HA's
+    // interfaces coexist; nothing in the three overlaps except hostname.
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(c.hostname.as_deref(), Some("ap1"));
+    round_trip(&c);
+}
+
+#[test]
+fn running_config_layout() {
+    let c = Config::parse(HA).unwrap();
+    let text = c.running_config(true);
+    let expected = "\
+hostname ha1
+!
+interface FastEthernet0
+ description home link
+ ip address 10.91.7.1 255.255.255.0
+ ip irdp
+ ip irdp maxadvertinterval 10
+!
+interface eth1
+ description routed core
+ ip address 192.0.2.1 255.255.255.252
+!
+router mobile
+!
+ip route 198.51.100.0 255.255.255.0 192.0.2.2
+ip mobile home-agent broadcast lifetime 600 replay 10
+ip mobile host 10.91.7.100 10.91.7.199 interface FastEthernet0
+ip mobile secure host 10.91.7.100 10.91.7.199 spi 100 key hex 00112233445566778899aabbccddeeff algorithm hmac-md5 replay timestamp within 7
+ip mobile secure host 10.91.7.200 spi 101 key ascii secret algorithm md5 mode prefix-suffix replay timestamp within 7
+ip mobile secure foreign-agent 192.0.2.2 spi 200 key hex 0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f algorithm md5 mode prefix-suffix replay timestamp within 7
+ip mobile bindupdate
+ip mobile bindupdate ack
+end
+";
+    assert_eq!(text, expected);
+}
+
+#[test]
+fn masked_running_config_does_not_load() {
+    let c = Config::parse(AP).unwrap();
+    let err = Config::parse(&c.running_config(false)).unwrap_err();
+    assert!(err.reason.contains("the key is masked"), "{err}");
+}
+
+#[test]
+fn warnings_name_what_a_device_needs() {
+    let c = Config::parse(SEED004).unwrap();
+    let w = c.warnings().join("\n");
+    assert!(w.contains("ip default-gateway"), "{w}");
+    let c =
+        Config::parse("ip mobile home-agent\nip mobile host 10.0.0.1 interface eth9\n").unwrap();
+    let w = c.warnings().join("\n");
+    assert!(w.contains("without `router mobile`"), "{w}");
+    assert!(w.contains("eth9, which is not configured"), "{w}");
+    let c = Config::parse("interface GigabitEthernet0/1\n").unwrap();
+    assert!(c.warnings()[0].contains("not a valid Linux interface name"));
+}
