@@ -20,6 +20,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run one device from an IOS-style configuration file (in the current network namespace).
+    Run {
+        /// The configuration file.
+        config: PathBuf,
+        /// Control socket path (default /run/pmip/<hostname>.sock).
+        #[arg(long)]
+        control: Option<PathBuf>,
+    },
     /// Run one EXEC command on a running device (show ..., clear ..., configure LINE).
     Exec {
         /// The device's control socket (default: the only socket in /run/pmip).
@@ -121,8 +129,31 @@ fn exec(control_path: Option<PathBuf>, json: bool, words: Vec<String>) -> ExitCo
     }
 }
 
+fn run(config: PathBuf, control: Option<PathBuf>) -> ExitCode {
+    pmip_device::init_logging();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pmip: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(pmip_device::daemon::run(&config, control)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pmip: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Run { config, control } => run(config, control),
         Command::Exec {
             control,
             json,
