@@ -1,0 +1,156 @@
+//! `pmip run` and `pmip exec` as an operator uses them, in namespaces
+//! the test creates: configuration applied to the Linux interfaces,
+//! EXEC commands answered, bad lines refused with their number, and
+//! everything removed when the daemon stops.
+
+use pmip_netns::{Netns, unique_name};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PMIP: &str = env!("CARGO_BIN_EXE_pmip");
+
+fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("pmip-daemon-{}-{name}", std::process::id()))
+}
+
+fn exec(control: &Path, words: &[&str]) -> (bool, String, String) {
+    let out = Command::new(PMIP)
+        .arg("exec")
+        .arg("--control")
+        .arg(control)
+        .args(words)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn wait_for(path: &Path) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "daemon never opened {}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn runs_a_router_config_and_cleans_up() {
+    let mut r1 = Netns::new(&unique_name("pmipt-r1")).unwrap();
+    let peer = Netns::new(&unique_name("pmipt-pe")).unwrap();
+    r1.veth_to("eth1", &peer, "p1").unwrap();
+    let cfg = temp("r1.cfg");
+    std::fs::write(
+        &cfg,
+        "hostname r1\ninterface eth1\n ip address 10.9.0.1 255.255.255.0\nip route 10.8.0.0 255.255.0.0 10.9.0.2\n\
+         ip mobile secure host 10.9.0.5 spi 100 key hex 00112233445566778899aabbccddeeff\n",
+    )
+    .unwrap();
+    let control = temp("r1.sock");
+    let pid = r1
+        .spawn(
+            PMIP,
+            &[
+                "run",
+                cfg.to_str().unwrap(),
+                "--control",
+                control.to_str().unwrap(),
+            ],
+            Stdio::null(),
+            Stdio::null(),
+        )
+        .unwrap();
+    wait_for(&control);
+
+    let addrs = String::from_utf8(r1.ip(&["-4", "addr", "show", "eth1"]).unwrap().stdout).unwrap();
+    assert!(addrs.contains("10.9.0.1/24"), "{addrs}");
+    let routes = String::from_utf8(r1.ip(&["route"]).unwrap().stdout).unwrap();
+    assert!(routes.contains("10.8.0.0/16 via 10.9.0.2"), "{routes}");
+
+    let (ok, out, _) = exec(&control, &["show", "running-config"]);
+    assert!(ok);
+    assert!(
+        out.contains("interface eth1\n ip address 10.9.0.1 255.255.255.0"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("00112233445566778899aabbccddeeff"),
+        "keys masked: {out}"
+    );
+    let (_, out, _) = exec(&control, &["show", "running-config", "keys"]);
+    assert!(
+        out.contains("00112233445566778899aabbccddeeff"),
+        "keys shown when asked"
+    );
+    let (_, out, _) = exec(&control, &["--json", "show", "running-config"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v["running_config"]
+            .as_str()
+            .unwrap()
+            .contains("hostname r1")
+    );
+
+    let (ok, _, _) = exec(&control, &["configure", "ip mobile bindupdate"]);
+    assert!(ok);
+    let (_, out, _) = exec(&control, &["show", "running-config"]);
+    assert!(out.contains("ip mobile bindupdate"));
+    let (ok, _, err) = exec(&control, &["configure", "ip mobile bogus"]);
+    assert!(!ok);
+    assert!(err.starts_with("pmip: line 1:"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one-line reason");
+    let (ok, _, err) = exec(&control, &["show", "nonsense"]);
+    assert!(!ok && err.contains("Invalid input"), "{err}");
+
+    // SIGTERM: the daemon removes what it installed and its socket.
+    // SAFETY: plain kill(2) of our child.
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    let start = Instant::now();
+    while control.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "daemon did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let addrs = String::from_utf8(r1.ip(&["-4", "addr", "show", "eth1"]).unwrap().stdout).unwrap();
+    assert!(!addrs.contains("10.9.0.1"), "address removed: {addrs}");
+    let routes = String::from_utf8(r1.ip(&["route"]).unwrap().stdout).unwrap();
+    assert!(!routes.contains("10.8.0.0"), "route removed: {routes}");
+    let _ = std::fs::remove_file(&cfg);
+}
+
+#[test]
+fn refuses_a_bad_line_with_its_number() {
+    let ns = Netns::new(&unique_name("pmipt-bad")).unwrap();
+    let cfg = temp("bad.cfg");
+    std::fs::write(
+        &cfg,
+        "hostname r2\nrouter mobile\nip mobile home-agent lifetime forever\n",
+    )
+    .unwrap();
+    let out = ns
+        .exec(
+            PMIP,
+            &[
+                "run",
+                cfg.to_str().unwrap(),
+                "--control",
+                temp("bad.sock").to_str().unwrap(),
+            ],
+        )
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 3:"), "{err}");
+    assert!(err.contains("lifetime"), "{err}");
+    let _ = std::fs::remove_file(&cfg);
+}
