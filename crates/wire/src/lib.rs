@@ -9,7 +9,9 @@
 
 pub mod checksum;
 mod error;
+pub mod gre;
 pub mod ipv4;
+pub mod tunnel;
 pub mod udp;
 
 pub use error::{Error, Result};
