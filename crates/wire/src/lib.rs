@@ -7,10 +7,16 @@
 //! reads a clock or allocates; every parser returns a typed [`Error`]
 //! naming what is wrong instead of panicking.
 
+pub mod auth;
+pub mod binding_update;
 pub mod checksum;
 mod error;
+pub mod extension;
 pub mod gre;
+pub mod identification;
 pub mod ipv4;
+pub mod registration;
+mod reply_code;
 pub mod tunnel;
 pub mod udp;
 
