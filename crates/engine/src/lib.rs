@@ -6,5 +6,8 @@
 //! whole scenarios with simulated time.
 
 pub mod binding;
+pub mod codec;
+pub mod home_agent;
 pub mod host_range;
+pub mod security;
 pub mod time;
