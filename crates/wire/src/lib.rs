@@ -7,10 +7,12 @@
 //! reads a clock or allocates; every parser returns a typed [`Error`]
 //! naming what is wrong instead of panicking.
 
+pub mod arp;
 pub mod auth;
 pub mod binding_update;
 pub mod checksum;
 mod error;
+pub mod ethernet;
 pub mod extension;
 pub mod gre;
 pub mod identification;
