@@ -3,12 +3,21 @@
 //! control socket, and removes everything it installed on exit.
 
 use crate::control::{self, ControlSocket, Request, Response};
+use crate::home_agent::{self, BindingInstaller};
 use crate::interfaces;
+use crate::show;
+use crate::udp::{Datagram, PORT, Port434};
 use pmip_config::{Config, Mode};
+use pmip_engine::home_agent::{Action, HomeAgent};
+use pmip_engine::time::{Instant, Now};
+use pmip_platform::dataplane::DataPlane;
 use pmip_platform::netlink::Netlink;
+use pmip_platform::packet::PacketSocket;
+use pmip_platform::tun::Tun;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -35,10 +44,56 @@ pub enum DaemonError {
     Io(#[from] std::io::Error),
 }
 
+/// The engines' clocks: monotonic time since the daemon started, and the
+/// time of day for Mobile IP identification timestamps.
+#[derive(Clone, Copy)]
+pub struct Clock {
+    origin: std::time::Instant,
+}
+
+impl Clock {
+    pub fn new() -> Clock {
+        Clock {
+            origin: std::time::Instant::now(),
+        }
+    }
+    pub fn now(&self) -> Now {
+        let unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Now::new(Instant::from_duration(self.origin.elapsed()), unix)
+    }
+    pub fn at(&self, t: Instant) -> tokio::time::Instant {
+        tokio::time::Instant::from_std(self.origin + t.since_origin())
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The home agent role while it runs.
+pub struct HaRuntime {
+    pub engine: HomeAgent,
+    port: Port434,
+    installer: BindingInstaller,
+    dataplane_task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Drop for HaRuntime {
+    fn drop(&mut self) {
+        self.dataplane_task.abort();
+    }
+}
+
 /// What one running device holds.
 pub struct Device {
     pub config: Config,
     pub netlink: Arc<Netlink>,
+    pub clock: Clock,
+    pub home_agent: Option<HaRuntime>,
 }
 
 impl Device {
@@ -50,8 +105,23 @@ impl Device {
             // The operator asks for the keys explicitly (secrets rule).
             ["show", "running-config", "keys"] => Ok(self.running_config(true, json)),
             ["configure", rest @ ..] if !rest.is_empty() => self.configure(&rest.join(" ")),
+            ["show", "ip", "mobile", "binding"] => self
+                .ha()
+                .map(|ha| show::bindings(&ha.engine, self.clock.now().instant, json)),
+            ["show", "ip", "mobile", "traffic"] => {
+                self.ha().map(|ha| show::traffic(&ha.engine, json))
+            }
+            ["show", "ip", "mobile", "secure", "host"] | ["show", "ip", "mobile", "secure"] => {
+                Ok(show::secure_hosts(&self.config, json))
+            }
             _ => Err(format!("% Invalid input: \"{}\"", words.join(" "))),
         }
+    }
+
+    fn ha(&self) -> Result<&HaRuntime, String> {
+        self.home_agent.as_ref().ok_or_else(|| {
+            "% Mobile IP home agent is not enabled (router mobile; ip mobile home-agent)".to_owned()
+        })
     }
 
     fn running_config(&self, keys: bool, json: bool) -> String {
@@ -75,6 +145,10 @@ impl Device {
                 .map_err(|e| e.to_string())?;
         }
         self.config = candidate;
+        if let Some(ha) = &mut self.home_agent {
+            ha.engine
+                .set_config(home_agent::engine_config(&self.config));
+        }
         Ok(String::new())
     }
 }
@@ -100,16 +174,80 @@ pub async fn run(config_path: &Path, control_path: Option<PathBuf>) -> Result<()
     let hostname = config.hostname.clone().unwrap_or_else(|| "pmip".to_owned());
     let control_path = control_path.unwrap_or_else(|| control::default_path(&hostname));
     let netlink = Arc::new(Netlink::new()?);
-    let mut device = Device { config, netlink };
+    let mut device = Device {
+        config,
+        netlink,
+        clock: Clock::new(),
+        home_agent: None,
+    };
 
     let result = serve(&mut device, &control_path).await;
+    device.home_agent = None;
     device.netlink.remove_all().await;
     tracing::info!(host = %hostname, "stopped; everything installed was removed");
     result
 }
 
+/// Starts the home agent: TUN device and data plane, port 434 sockets on
+/// each home network's address and broadcast address.
+async fn start_home_agent(
+    device: &Device,
+    tx: mpsc::Sender<Datagram>,
+) -> Result<HaRuntime, DaemonError> {
+    let cfg = home_agent::engine_config(&device.config);
+    let nl = &device.netlink;
+    // A router forwards; proxy ARP for bound home addresses needs it on.
+    pmip_platform::netlink::set_sysctl("net/ipv4/ip_forward", "1")?;
+    let tun = Arc::new(Tun::create(home_agent::TUNNEL_DEVICE)?);
+    let tun_index = nl.link_index(home_agent::TUNNEL_DEVICE).await?;
+    // Room for the largest tunnel header on a 1500-byte path.
+    nl.set_mtu(tun_index, 1500 - pmip_platform::dataplane::HEADROOM as u32)
+        .await?;
+    nl.link_up(tun_index).await?;
+    let arp = Arc::new(PacketSocket::new()?);
+    let dataplane = DataPlane::new();
+    let dataplane_task = tokio::spawn(dataplane.clone().run(tun, Some(arp.clone())));
+    let unicast: Vec<_> = cfg.networks.iter().map(|n| n.address).collect();
+    let broadcast: Vec<_> = cfg.networks.iter().map(|n| n.broadcast()).collect();
+    if cfg.networks.is_empty() {
+        tracing::warn!(
+            "home agent has no home network: add `ip mobile host LOW HIGH interface IF` with an addressed interface"
+        );
+    }
+    let port = Port434::open(&unicast, &broadcast, PORT, tx)?;
+    tracing::info!(networks = ?unicast, "home agent listening on UDP 434");
+    Ok(HaRuntime {
+        engine: HomeAgent::new(cfg),
+        port,
+        installer: BindingInstaller {
+            netlink: device.netlink.clone(),
+            dataplane,
+            tun_index,
+            arp,
+        },
+        dataplane_task,
+    })
+}
+
+async fn apply_actions(ha: &mut HaRuntime, actions: Vec<Action>) {
+    for a in actions {
+        match &a {
+            Action::Send { from, to, payload } => {
+                if let Err(e) = ha.port.send(*from, *to, payload).await {
+                    tracing::warn!(%to, error = %e, "could not send");
+                }
+            }
+            _ => ha.installer.apply(&a).await,
+        }
+    }
+}
+
 async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonError> {
     interfaces::apply(&device.netlink, &device.config, &[]).await?;
+    let (tx, mut rx) = mpsc::channel::<Datagram>(1024);
+    if device.config.is_home_agent() {
+        device.home_agent = Some(start_home_agent(device, tx.clone()).await?);
+    }
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     // The control socket opens last: once it answers, the device is ready.
@@ -121,8 +259,35 @@ async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonErr
         })?;
     tracing::info!(control = %control_path.display(), "ready");
     loop {
+        let deadline = device
+            .home_agent
+            .as_ref()
+            .and_then(|ha| ha.engine.poll_timeout())
+            .map(|t| device.clock.at(t));
+        let timer = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = term.recv() => return Ok(()),
+            _ = timer => {
+                let now = device.clock.now();
+                if let Some(ha) = &mut device.home_agent {
+                    let mut out = Vec::new();
+                    ha.engine.handle_timeout(now, &mut out);
+                    apply_actions(ha, out).await;
+                }
+            }
+            Some(d) = rx.recv() => {
+                let now = device.clock.now();
+                if let Some(ha) = &mut device.home_agent {
+                    let mut out = Vec::new();
+                    ha.engine.handle_datagram(now, d.src, d.dst, &d.payload, &mut out);
+                    apply_actions(ha, out).await;
+                }
+            }
             _ = int.recv() => return Ok(()),
             req = control.next() => {
                 let (Request { words, json }, mut stream) = req?;

@@ -3,7 +3,11 @@
 
 pub mod control;
 pub mod daemon;
+pub mod home_agent;
 pub mod interfaces;
+mod linkaddr;
+pub mod show;
+pub mod udp;
 
 /// Logs to stderr; `RUST_LOG` overrides the default `info` level.
 pub fn init_logging() {

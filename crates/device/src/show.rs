@@ -1,0 +1,244 @@
+//! `show ip mobile ...` in IOS layout, and the same data as JSON.
+
+use pmip_engine::binding::Binding;
+use pmip_engine::home_agent::{Counters, HomeAgent};
+use pmip_engine::time::Instant;
+use pmip_wire::registration::ReplyCode;
+use pmip_wire::tunnel::Encapsulation;
+use serde_json::json;
+use std::fmt::Write;
+use std::time::Duration;
+
+fn hms(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+}
+
+/// IOS prints the flags of a binding as `SBDMGVT` letters, upper case when
+/// set (`show ip mobile binding`).
+fn flags(b: &Binding) -> String {
+    let f = |set: bool, c: char| if set { c.to_ascii_uppercase() } else { c };
+    let gre = matches!(b.encapsulation, Encapsulation::Gre { .. });
+    [
+        f(b.simultaneous, 's'),
+        f(b.broadcast, 'b'),
+        f(b.decapsulation_by_mn, 'd'),
+        'm',
+        f(gre, 'g'),
+        'v',
+        f(b.reverse_tunnel, 't'),
+    ]
+    .iter()
+    .collect()
+}
+
+fn ident(i: u64) -> String {
+    format!("{:08X}.{:08X}", i >> 32, i & 0xffff_ffff)
+}
+
+fn encapsulation(e: &Encapsulation) -> &'static str {
+    match e {
+        Encapsulation::IpInIp => "IP-in-IP",
+        Encapsulation::Gre { .. } => "GRE",
+    }
+}
+
+pub fn bindings(ha: &HomeAgent, now: Instant, json: bool) -> String {
+    let mut list: Vec<&Binding> = ha.bindings().iter().collect();
+    list.sort_by_key(|b| (u32::from(b.home_address), u32::from(b.care_of_address)));
+    if json {
+        let items: Vec<_> = list
+            .iter()
+            .map(|b| {
+                json!({
+                    "home_address": b.home_address.to_string(),
+                    "care_of_address": b.care_of_address.to_string(),
+                    "source": b.source.ip().to_string(),
+                    "home_agent": b.home_agent.to_string(),
+                    "lifetime_granted": b.lifetime,
+                    "lifetime_remaining": b.remaining(now).as_secs(),
+                    "flags": flags(b),
+                    "identification": ident(b.identification),
+                    "encapsulation": encapsulation(&b.encapsulation),
+                    "reverse_tunnel": b.reverse_tunnel,
+                })
+            })
+            .collect();
+        return json!({ "total": list.len(), "bindings": items }).to_string();
+    }
+    let mut s = String::from("Mobility Binding List:\n");
+    let _ = writeln!(s, "Total {}", list.len());
+    for b in list {
+        let _ = writeln!(s, "{}:", b.home_address);
+        let _ = writeln!(
+            s,
+            "    Care-of Addr {}, Src Addr {},",
+            b.care_of_address,
+            b.source.ip()
+        );
+        let _ = writeln!(
+            s,
+            "    Lifetime granted {} ({}), remaining {}",
+            hms(Duration::from_secs(u64::from(b.lifetime))),
+            b.lifetime,
+            hms(b.remaining(now))
+        );
+        let _ = writeln!(
+            s,
+            "    Flags {}, Identification {},",
+            flags(b),
+            ident(b.identification)
+        );
+        let _ = writeln!(
+            s,
+            "    Tunnel pmip0 src {} dest {}{}, {}",
+            b.home_agent,
+            b.care_of_address,
+            if b.reverse_tunnel {
+                " reverse-allowed"
+            } else {
+                ""
+            },
+            encapsulation(&b.encapsulation)
+        );
+    }
+    s
+}
+
+fn denied(c: &Counters, code: ReplyCode) -> u64 {
+    c.denied.get(&u8::from(code)).copied().unwrap_or(0)
+}
+
+pub fn traffic(ha: &HomeAgent, json: bool) -> String {
+    let c = &ha.counters;
+    let total_denied: u64 = c.denied.values().sum();
+    let ignored: u64 = c.dropped.values().sum();
+    if json {
+        let by_code: serde_json::Map<String, serde_json::Value> = c
+            .denied
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+        let dropped: serde_json::Map<String, serde_json::Value> = c
+            .dropped
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+        return json!({
+            "home_agent": {
+                "requests": c.requests,
+                "accepted": c.accepted,
+                "deregistrations": c.deregistrations,
+                "denied": total_denied,
+                "denied_by_code": by_code,
+                "ignored": ignored,
+                "ignored_by_reason": dropped,
+                "expired": c.expired,
+                "binding_updates_sent": c.bind_updates_sent,
+                "binding_acks_received": c.bind_acks_received,
+            }
+        })
+        .to_string();
+    }
+    let mut s = String::from("IP Mobility traffic:\nHome Agent Registrations:\n");
+    let _ = writeln!(
+        s,
+        "    Requests {}, Deregister {}",
+        c.requests, c.deregistrations
+    );
+    let _ = writeln!(s, "    Accepted {}, Expired {}", c.accepted, c.expired);
+    let _ = writeln!(s, "    Denied {total_denied}, Ignored {ignored}");
+    let _ = writeln!(
+        s,
+        "    Unspecified {}, Unknown HA {}",
+        denied(c, ReplyCode::UnspecifiedHa),
+        denied(c, ReplyCode::UnknownHomeAgentAddress)
+    );
+    let _ = writeln!(
+        s,
+        "    Administrative prohibited {}, No resource {}",
+        denied(c, ReplyCode::AdministrativelyProhibitedHa),
+        denied(c, ReplyCode::InsufficientResourcesHa)
+    );
+    let _ = writeln!(
+        s,
+        "    Authentication failed MN {}, FA {}",
+        denied(c, ReplyCode::MobileNodeFailedAuthenticationHa),
+        denied(c, ReplyCode::ForeignAgentFailedAuthentication)
+    );
+    let _ = writeln!(
+        s,
+        "    Bad identification {}, Bad request form {}",
+        denied(c, ReplyCode::IdentificationMismatch),
+        denied(c, ReplyCode::PoorlyFormedRequest)
+    );
+    let _ = writeln!(
+        s,
+        "    Unavailable encap {}, reverse tunnel {}",
+        denied(c, ReplyCode::EncapsulationUnavailableHa),
+        denied(c, ReplyCode::ReverseTunnelUnavailableHa)
+    );
+    let _ = writeln!(
+        s,
+        "    Binding updates sent {}, acknowledges received {}",
+        c.bind_updates_sent, c.bind_acks_received
+    );
+    if !c.dropped.is_empty() {
+        let _ = writeln!(s, "Ignored:");
+        let mut reasons: Vec<_> = c.dropped.iter().collect();
+        reasons.sort();
+        for (r, n) in reasons {
+            let _ = writeln!(s, "    {r} {n}");
+        }
+    }
+    s
+}
+
+pub fn secure_hosts(config: &pmip_config::Config, json: bool) -> String {
+    let entries: Vec<_> = config
+        .mobile
+        .secure
+        .iter()
+        .filter(|e| e.peer == pmip_config::SaPeer::Host)
+        .collect();
+    if json {
+        let items: Vec<_> = entries
+            .iter()
+            .map(|e| {
+                json!({
+                    "low": e.range.low.to_string(),
+                    "high": e.range.high.to_string(),
+                    "spi": format!("{:X}", e.sa.spi),
+                    "algorithm": format!("{:?}", e.sa.algorithm),
+                    "replay": format!("{:?}", e.sa.replay),
+                })
+            })
+            .collect();
+        return json!({ "hosts": items }).to_string();
+    }
+    let mut s = String::from("Security Associations (algorithm,mode,replay protection,key):\n");
+    for e in entries {
+        let (alg, mode) = match e.sa.algorithm {
+            pmip_config::Algorithm::KeyedMd5PrefixSuffix => ("MD5", "Prefix-suffix"),
+            pmip_config::Algorithm::HmacMd5 => ("HMAC-MD5", "-"),
+        };
+        let pmip_config::Replay::Timestamp { within } = e.sa.replay;
+        let _ = writeln!(
+            s,
+            "{}{}:",
+            e.range.low,
+            if e.range.low == e.range.high {
+                String::new()
+            } else {
+                format!(" - {}", e.range.high)
+            }
+        );
+        let _ = writeln!(
+            s,
+            "    SPI {:X},  {alg}, {mode}, Timestamp +/- {within},",
+            e.sa.spi
+        );
+        let _ = writeln!(s, "    Key {}", pmip_config::KEY_MASK);
+    }
+    s
+}

@@ -1,0 +1,400 @@
+//! The home agent daemon with real packets (issue 4): a test-built mobile
+//! node on a co-located care-of address registers with `pmip run`; an
+//! unmodified correspondent on the home link pings the home address and
+//! the packets come out IP-in-IP (then GRE) at the care-of address; a
+//! reverse-tunnelled datagram reaches the correspondent; deregistration
+//! stops the tunnel and removes what the daemon installed.
+
+use pmip_netns::{Netns, unique_name};
+use pmip_platform::raw::RawSocket;
+use pmip_wire::auth::Algorithm;
+use pmip_wire::extension::{self, Extensions, kind};
+use pmip_wire::identification::Identification;
+use pmip_wire::ipv4::{self, protocol};
+use pmip_wire::registration::{ReplyCode, ReplyPacket, ReplyRepr, RequestFlags, RequestRepr};
+use pmip_wire::tunnel::{self, Encapsulation, Encapsulator};
+use std::net::{Ipv4Addr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const PMIP: &str = env!("CARGO_BIN_EXE_pmip");
+const HA: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 1);
+const CN: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 9);
+const HOME: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 50);
+const COA: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const KEY: [u8; 16] = [
+    0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
+];
+
+const CONFIG: &str = "hostname ha1
+interface FastEthernet0
+ ip address 10.1.0.1 255.255.255.0
+interface eth1
+ ip address 192.0.2.1 255.255.255.0
+router mobile
+ip mobile home-agent lifetime 600
+ip mobile host 10.1.0.10 10.1.0.99 interface FastEthernet0
+ip mobile secure host 10.1.0.10 10.1.0.99 spi 100 key hex 00112233445566778899aabbccddeeff algorithm hmac-md5
+";
+
+fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("pmip-ha-{}-{name}", std::process::id()))
+}
+
+fn exec(control: &Path, words: &[&str]) -> String {
+    let out = Command::new(PMIP)
+        .arg("exec")
+        .arg("--control")
+        .arg(control)
+        .args(words)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The mobile node's registration: lifetime, flags; returns the reply code.
+fn register(lifetime: u16, flags: RequestFlags) -> ReplyCode {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    let mut msg = RequestRepr {
+        flags: RequestFlags {
+            decapsulation_by_mn: true,
+            ..flags
+        },
+        lifetime,
+        home_address: HOME,
+        home_agent: HA,
+        care_of_address: COA,
+        identification: Identification::from_unix(now),
+        extensions: Extensions::new(),
+    }
+    .to_vec();
+    extension::append_authentication(
+        &mut msg,
+        kind::MOBILE_HOME_AUTH,
+        0x100,
+        Algorithm::HmacMd5,
+        &KEY,
+    );
+    let s = UdpSocket::bind((COA, 434)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.send_to(&msg, (HA, 434)).unwrap();
+    let mut buf = [0u8; 512];
+    let (n, from) = s.recv_from(&mut buf).expect("a registration reply");
+    assert_eq!(from.ip(), std::net::IpAddr::V4(HA));
+    let p = ReplyPacket::new_checked(&buf[..n]).unwrap();
+    let r = ReplyRepr::parse(&p).unwrap();
+    let at = pmip_wire::registration::find_extension(
+        &buf[..n],
+        pmip_wire::registration::REPLY_LEN,
+        kind::MOBILE_HOME_AUTH,
+    )
+    .expect("reply carries an MHAE");
+    assert!(extension::verify_authentication(
+        &buf[..n],
+        at,
+        Algorithm::HmacMd5,
+        &KEY
+    ));
+    r.code
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Waits for one tunnel packet of `proto` carrying an ICMP echo to the
+/// home address; returns how it was encapsulated.
+fn catch_tunnelled_ping(proto: u8, wait: Duration) -> Option<Encapsulation> {
+    rt().block_on(async move {
+        let rx = RawSocket::receiver(proto).unwrap();
+        let mut buf = vec![0u8; 2048];
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let n = match tokio::time::timeout_at(deadline, rx.recv(&mut buf)).await {
+                Ok(Ok(n)) => n,
+                _ => return None,
+            };
+            let Ok(d) = tunnel::decapsulate(&buf[..n]) else {
+                continue;
+            };
+            let inner = ipv4::Packet::new_checked(&buf[d.inner.clone()]).unwrap();
+            if d.outer_src == HA
+                && d.outer_dst == COA
+                && inner.dst_addr() == HOME
+                && inner.protocol() == protocol::ICMP
+            {
+                return Some(d.encapsulation);
+            }
+        }
+    })
+}
+
+/// Sends one UDP datagram from the home address to the correspondent
+/// through the reverse tunnel.
+fn reverse_tunnel_datagram(payload: &[u8]) {
+    rt().block_on(async {
+        let ip = ipv4::Repr::new(HOME, CN, protocol::UDP, 64, 8 + payload.len());
+        let room = Encapsulation::IpInIp.overhead();
+        let mut pkt = vec![0u8; room + ip.buffer_len()];
+        {
+            let mut p = ipv4::Packet::new_unchecked(&mut pkt[room..]);
+            ip.emit(&mut p);
+            let body = p.payload_mut();
+            body[8..].copy_from_slice(payload);
+            pmip_wire::udp::Repr {
+                src_port: 4000,
+                dst_port: 5000,
+                payload_len: payload.len(),
+            }
+            .emit(&mut pmip_wire::udp::Packet::new_unchecked(body), HOME, CN);
+        }
+        let len = pkt.len() - room;
+        let r = Encapsulator::new(COA, HA, Encapsulation::IpInIp)
+            .encapsulate(&mut pkt, room, len, false)
+            .unwrap();
+        pmip_platform::raw::RawSocket::sender()
+            .unwrap()
+            .send_to(&pkt[r], HA)
+            .await
+            .unwrap();
+    })
+}
+
+fn mac(ns: &Netns, dev: &str) -> String {
+    String::from_utf8(
+        ns.exec_ok("cat", &[&format!("/sys/class/net/{dev}/address")])
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned()
+}
+
+#[test]
+fn registration_tunnel_reverse_tunnel_and_deregistration() {
+    let mut ha = Netns::new(&unique_name("pmipt-ha")).unwrap();
+    let cn = Netns::new(&unique_name("pmipt-cn")).unwrap();
+    let mn = Netns::new(&unique_name("pmipt-mn")).unwrap();
+    ha.veth_to("FastEthernet0", &cn, "c0").unwrap();
+    cn.addr("c0", "10.1.0.9/24").unwrap();
+    ha.veth_to("eth1", &mn, "m0").unwrap();
+    mn.addr("m0", "192.0.2.2/24").unwrap();
+    mn.ip(&["route", "add", "10.1.0.0/24", "via", "192.0.2.1"])
+        .unwrap();
+    // The correspondent still has the mobile node's old MAC cached.
+    cn.ip(&[
+        "neigh",
+        "replace",
+        "10.1.0.50",
+        "lladdr",
+        "02:00:00:00:00:99",
+        "dev",
+        "c0",
+        "nud",
+        "stale",
+    ])
+    .unwrap();
+
+    let cfg = temp("ha1.cfg");
+    std::fs::write(&cfg, CONFIG).unwrap();
+    let control = temp("ha1.sock");
+    let log = std::fs::File::create(temp("ha1.log")).unwrap();
+    ha.spawn(
+        PMIP,
+        &[
+            "run",
+            cfg.to_str().unwrap(),
+            "--control",
+            control.to_str().unwrap(),
+        ],
+        Stdio::null(),
+        log.into(),
+    )
+    .unwrap();
+    let start = Instant::now();
+    while !control.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "daemon did not start: {}",
+            std::fs::read_to_string(temp("ha1.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // 1. Register (IP-in-IP, reverse tunnel allowed).
+    let code = mn
+        .run(|| {
+            register(
+                300,
+                RequestFlags {
+                    reverse_tunnel: true,
+                    ..Default::default()
+                },
+            )
+        })
+        .unwrap();
+    assert_eq!(code, ReplyCode::Accepted);
+    let bindings = exec(&control, &["show", "ip", "mobile", "binding"]);
+    assert!(
+        bindings.contains("10.1.0.50:") && bindings.contains("Care-of Addr 192.0.2.2"),
+        "{bindings}"
+    );
+    assert!(bindings.contains("Total 1"), "{bindings}");
+
+    // Gratuitous ARP moved the correspondent's cache to the home agent.
+    std::thread::sleep(Duration::from_millis(200));
+    let neigh = String::from_utf8(cn.ip(&["neigh", "show", "10.1.0.50"]).unwrap().stdout).unwrap();
+    assert!(
+        neigh.contains(&mac(&ha, "FastEthernet0")),
+        "gratuitous ARP: {neigh}"
+    );
+
+    // 2. The correspondent pings the home address: out IP-in-IP at the CoA.
+    let catcher = mn
+        .thread(|| catch_tunnelled_ping(protocol::IPIP, Duration::from_secs(5)))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let _ = cn.exec("ping", &["-c", "3", "-i", "0.2", "-W", "1", "10.1.0.50"]);
+    assert_eq!(
+        catcher.join().unwrap().unwrap(),
+        Some(Encapsulation::IpInIp)
+    );
+
+    // 3. Reverse tunnel: a datagram from the home address reaches the CN.
+    let listener = cn
+        .thread(|| {
+            let s = UdpSocket::bind((CN, 5000)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut b = [0u8; 64];
+            s.recv_from(&mut b).map(|(n, from)| (b[..n].to_vec(), from))
+        })
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    mn.run(|| reverse_tunnel_datagram(b"reverse")).unwrap();
+    let (data, from) = listener
+        .join()
+        .unwrap()
+        .unwrap()
+        .expect("reverse-tunnelled datagram at the correspondent");
+    assert_eq!(data, b"reverse");
+    assert_eq!(from.ip(), std::net::IpAddr::V4(HOME));
+
+    // 4. Re-register asking for GRE: pings now come out in GRE.
+    let code = mn
+        .run(|| {
+            register(
+                300,
+                RequestFlags {
+                    gre: true,
+                    ..Default::default()
+                },
+            )
+        })
+        .unwrap();
+    assert_eq!(code, ReplyCode::Accepted);
+    let catcher = mn
+        .thread(|| catch_tunnelled_ping(protocol::GRE, Duration::from_secs(5)))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let _ = cn.exec("ping", &["-c", "3", "-i", "0.2", "-W", "1", "10.1.0.50"]);
+    assert!(matches!(
+        catcher.join().unwrap().unwrap(),
+        Some(Encapsulation::Gre { .. })
+    ));
+
+    // 5. Deregister: no more tunnel, route and proxy entry gone.
+    let code = mn.run(|| register(0, RequestFlags::default())).unwrap();
+    assert_eq!(code, ReplyCode::Accepted);
+    let catcher = mn
+        .thread(|| catch_tunnelled_ping(protocol::GRE, Duration::from_secs(2)))
+        .unwrap();
+    let _ = cn.exec("ping", &["-c", "2", "-i", "0.2", "-W", "1", "10.1.0.50"]);
+    assert_eq!(
+        catcher.join().unwrap().unwrap(),
+        None,
+        "nothing tunnelled after deregistration"
+    );
+    let routes = String::from_utf8(ha.ip(&["route"]).unwrap().stdout).unwrap();
+    assert!(!routes.contains("10.1.0.50"), "{routes}");
+    let proxies = String::from_utf8(ha.ip(&["neigh", "show", "proxy"]).unwrap().stdout).unwrap();
+    assert!(!proxies.contains("10.1.0.50"), "{proxies}");
+
+    let traffic = exec(&control, &["show", "ip", "mobile", "traffic"]);
+    assert!(traffic.contains("Accepted 3"), "{traffic}");
+    assert!(traffic.contains("Deregister 1"), "{traffic}");
+    let _ = std::fs::remove_file(&cfg);
+}
+
+#[test]
+fn garbage_flood_leaves_registrations_served() {
+    let mut ha = Netns::new(&unique_name("pmipt-hg")).unwrap();
+    let cn = Netns::new(&unique_name("pmipt-cg")).unwrap();
+    let mn = Netns::new(&unique_name("pmipt-mg")).unwrap();
+    ha.veth_to("FastEthernet0", &cn, "c0").unwrap();
+    ha.veth_to("eth1", &mn, "m0").unwrap();
+    mn.addr("m0", "192.0.2.2/24").unwrap();
+    mn.ip(&["route", "add", "10.1.0.0/24", "via", "192.0.2.1"])
+        .unwrap();
+    let cfg = temp("hg.cfg");
+    std::fs::write(&cfg, CONFIG).unwrap();
+    let control = temp("hg.sock");
+    ha.spawn(
+        PMIP,
+        &[
+            "run",
+            cfg.to_str().unwrap(),
+            "--control",
+            control.to_str().unwrap(),
+        ],
+        Stdio::null(),
+        Stdio::null(),
+    )
+    .unwrap();
+    let start = Instant::now();
+    while !control.exists() {
+        assert!(start.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    mn.run(|| {
+        let s = UdpSocket::bind((COA, 0)).unwrap();
+        let mut x: u32 = 12345;
+        for i in 0..5000u32 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let len = (x % 120) as usize;
+            let mut b: Vec<u8> = (0..len)
+                .map(|j| (x.wrapping_mul(j as u32 + 1) >> 8) as u8)
+                .collect();
+            if i % 2 == 0 && !b.is_empty() {
+                b[0] = 1; // looks like a registration request
+            }
+            let _ = s.send_to(&b, (HA, 434));
+        }
+    })
+    .unwrap();
+    let code = mn.run(|| register(300, RequestFlags::default())).unwrap();
+    assert_eq!(
+        code,
+        ReplyCode::Accepted,
+        "a valid registration is served after the flood"
+    );
+    let traffic = exec(&control, &["--json", "show", "ip", "mobile", "traffic"]);
+    let v: serde_json::Value = serde_json::from_str(&traffic).unwrap();
+    assert_eq!(v["home_agent"]["accepted"], 1);
+    assert!(
+        v["home_agent"]["requests"].as_u64().unwrap() > 100,
+        "{traffic}"
+    );
+    let _ = std::fs::remove_file(&cfg);
+}
