@@ -130,7 +130,7 @@ pub struct RequestRepr<'a> {
 
 impl<'a> RequestRepr<'a> {
     pub fn parse<T: AsRef<[u8]> + ?Sized>(
-        packet: &'a RequestPacket<&'a T>,
+        packet: &RequestPacket<&'a T>,
     ) -> Result<RequestRepr<'a>> {
         packet.check_len()?;
         if packet.msg_type() != TYPE_REQUEST {
@@ -139,7 +139,8 @@ impl<'a> RequestRepr<'a> {
                 value: packet.msg_type().into(),
             });
         }
-        let ext: &'a [u8] = &packet.buffer.as_ref()[REQUEST_LEN..];
+        let buffer: &'a T = packet.buffer;
+        let ext: &'a [u8] = &buffer.as_ref()[REQUEST_LEN..];
         Ok(RequestRepr {
             flags: packet.flags(),
             lifetime: packet.lifetime(),
@@ -239,7 +240,7 @@ pub struct ReplyRepr<'a> {
 }
 
 impl<'a> ReplyRepr<'a> {
-    pub fn parse<T: AsRef<[u8]> + ?Sized>(packet: &'a ReplyPacket<&'a T>) -> Result<ReplyRepr<'a>> {
+    pub fn parse<T: AsRef<[u8]> + ?Sized>(packet: &ReplyPacket<&'a T>) -> Result<ReplyRepr<'a>> {
         packet.check_len()?;
         if packet.msg_type() != TYPE_REPLY {
             return Err(Error::Unsupported {
@@ -247,7 +248,8 @@ impl<'a> ReplyRepr<'a> {
                 value: packet.msg_type().into(),
             });
         }
-        let ext: &'a [u8] = &packet.buffer.as_ref()[REPLY_LEN..];
+        let buffer: &'a T = packet.buffer;
+        let ext: &'a [u8] = &buffer.as_ref()[REPLY_LEN..];
         Ok(ReplyRepr {
             code: packet.code(),
             lifetime: packet.lifetime(),

@@ -84,6 +84,8 @@ pub fn tshark_fields(frames: &[Vec<u8>], fields: &[&str]) -> Vec<Vec<String>> {
     let path = temp_pcap();
     write_pcap(&path, frames);
     let mut cmd = Command::new("tshark");
+    // Absolute times (the NTP Identification) in UTC wherever CI runs.
+    cmd.env("TZ", "UTC");
     cmd.args([
         "-n",
         "-o",
