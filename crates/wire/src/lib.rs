@@ -15,6 +15,7 @@ mod error;
 pub mod ethernet;
 pub mod extension;
 pub mod gre;
+pub mod icmp;
 pub mod identification;
 pub mod ipv4;
 pub mod registration;
