@@ -190,6 +190,9 @@ impl<'a> Advertisement<'a> {
 }
 
 /// An ICMP router discovery message.
+// The advertisement stays inline (bounded arrays): the wire layer does not
+// allocate, and a 600-byte value on the stack is cheap.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Repr<'a> {
     Advertisement(Advertisement<'a>),
