@@ -78,7 +78,7 @@ fn agent_advertisements() {
         (&[], 0x2000, false, false),              // H only, no care-of address
         (&[c1], 0x9500, true, false),             // R F G T
         (&[c1, c2], 0x5800 | 0x00c0, true, true), // B F M U X
-        (&[c1], !0x0200, false, true),   // everything but r
+        (&[c1], !0x0200, false, true),            // everything but r
     ];
     let frames: Vec<Vec<u8>> = cases
         .iter()
