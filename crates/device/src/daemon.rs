@@ -78,13 +78,17 @@ impl Default for Clock {
 pub struct HaRuntime {
     pub engine: HomeAgent,
     port: Port434,
-    installer: BindingInstaller,
+    /// Binding changes go to the installer task in order; the engine
+    /// loop answers the next registration meanwhile.
+    installs: mpsc::UnboundedSender<Action>,
+    installer_task: tokio::task::JoinHandle<()>,
     dataplane_task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl Drop for HaRuntime {
     fn drop(&mut self) {
         self.dataplane_task.abort();
+        self.installer_task.abort();
     }
 }
 
@@ -216,15 +220,23 @@ async fn start_home_agent(
     }
     let port = Port434::open(&unicast, &broadcast, PORT, tx)?;
     tracing::info!(networks = ?unicast, "home agent listening on UDP 434");
+    let installer = BindingInstaller {
+        netlink: device.netlink.clone(),
+        dataplane,
+        tun_index,
+        arp,
+    };
+    let (installs, mut queue) = mpsc::unbounded_channel::<Action>();
+    let installer_task = tokio::spawn(async move {
+        while let Some(a) = queue.recv().await {
+            installer.apply(&a).await;
+        }
+    });
     Ok(HaRuntime {
         engine: HomeAgent::new(cfg),
         port,
-        installer: BindingInstaller {
-            netlink: device.netlink.clone(),
-            dataplane,
-            tun_index,
-            arp,
-        },
+        installs,
+        installer_task,
         dataplane_task,
     })
 }
@@ -237,7 +249,9 @@ async fn apply_actions(ha: &mut HaRuntime, actions: Vec<Action>) {
                     tracing::warn!(%to, error = %e, "could not send");
                 }
             }
-            _ => ha.installer.apply(&a).await,
+            _ => {
+                let _ = ha.installs.send(a);
+            }
         }
     }
 }

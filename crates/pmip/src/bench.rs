@@ -234,3 +234,221 @@ pub fn tunnel(seconds: u32) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// The home agent daemon's registration rate: `count` Registration
+/// Requests (distinct home addresses, HMAC-MD5) from a co-located
+/// care-of address, `window` outstanding at a time, next to a bare UDP
+/// echo over the same path with the same window. Also the daemon's
+/// resident memory before and after holding `count` bindings.
+pub fn home_agent(count: u32, window: u32) -> io::Result<()> {
+    use pmip_wire::auth::Algorithm;
+    use pmip_wire::extension::{self, Extensions, kind};
+    use pmip_wire::identification::Identification;
+    use pmip_wire::registration::{RequestFlags, RequestRepr};
+
+    const PMIP_HA: Ipv4Addr = Ipv4Addr::new(10, 16, 0, 1);
+    const COA: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+    let key: [u8; 16] = *b"0123456789abcdef";
+    println!(
+        "pmip bench ha: {count} registrations (HMAC-MD5, distinct home addresses), {window} outstanding"
+    );
+
+    let mut ha = Netns::new(&unique_name("pmipb-ha"))?;
+    let mn = Netns::new(&unique_name("pmipb-mn"))?;
+    let home = Netns::new(&unique_name("pmipb-hl"))?;
+    ha.veth_to("FastEthernet0", &home, "h0")?;
+    ha.veth_to("eth1", &mn, "m0")?;
+    mn.addr("m0", "192.0.2.2/24")?;
+    mn.ip(&["route", "add", "10.16.0.0/12", "via", "192.0.2.1"])?;
+    let dir = std::env::temp_dir().join(unique_name("pmip-bench-ha"));
+    std::fs::create_dir_all(&dir)?;
+    let cfg = dir.join("ha.cfg");
+    std::fs::write(
+        &cfg,
+        "hostname benchha\n\
+         interface FastEthernet0\n ip address 10.16.0.1 255.240.0.0\n\
+         interface eth1\n ip address 192.0.2.1 255.255.255.0\n\
+         router mobile\n\
+         ip mobile home-agent lifetime 3600\n\
+         ip mobile host 10.16.0.2 10.31.255.254 interface FastEthernet0\n\
+         ip mobile secure host 10.16.0.2 10.31.255.254 spi 100 key hex 30313233343536373839616263646566 algorithm hmac-md5\n",
+    )?;
+    let control = dir.join("ha.sock");
+    let me = std::env::current_exe()?;
+    let me = me.to_str().unwrap_or("pmip");
+    let pid = ha.spawn(
+        me,
+        &[
+            "run",
+            cfg.to_str().unwrap_or_default(),
+            "--control",
+            control.to_str().unwrap_or_default(),
+        ],
+        Stdio::null(),
+        Stdio::null(),
+    )?;
+    let start = std::time::Instant::now();
+    while !control.exists() {
+        if start.elapsed() > Duration::from_secs(10) {
+            return Err(io::Error::other("home agent did not start"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let rss_before = rss_kib(pid)?;
+
+    // Baseline: a bare UDP echo in the home agent's namespace.
+    let echo = ha.thread(|| -> io::Result<()> {
+        let s = std::net::UdpSocket::bind((Ipv4Addr::new(192, 0, 2, 1), 7777))?;
+        s.set_read_timeout(Some(Duration::from_secs(3)))?;
+        let mut b = [0u8; 2048];
+        while let Ok((n, from)) = s.recv_from(&mut b) {
+            s.send_to(&b[..n], from)?;
+        }
+        Ok(())
+    })?;
+    std::thread::sleep(Duration::from_millis(100));
+    let (echo_time, _, echoed) = mn.run(move || {
+        drive(
+            std::net::SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 7777),
+            count,
+            window,
+            |i| i.to_be_bytes().repeat(16),
+            |_| true,
+        )
+    })??;
+    let _ = echo.join();
+
+    let (reg_time, replies, accepted) = mn.run(move || {
+        let base = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        drive(
+            std::net::SocketAddrV4::new(PMIP_HA, 434),
+            count,
+            window,
+            |i| {
+                let home = Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 16, 0, 2)) + i);
+                let mut m = RequestRepr {
+                    flags: RequestFlags {
+                        decapsulation_by_mn: true,
+                        ..Default::default()
+                    },
+                    lifetime: 3600,
+                    home_address: home,
+                    home_agent: PMIP_HA,
+                    care_of_address: COA,
+                    identification: Identification::from_unix(base),
+                    extensions: Extensions::new(),
+                }
+                .to_vec();
+                extension::append_authentication(
+                    &mut m,
+                    kind::MOBILE_HOME_AUTH,
+                    0x100,
+                    Algorithm::HmacMd5,
+                    &key,
+                );
+                m
+            },
+            |reply| reply.len() > 1 && reply[0] == 3 && reply[1] == 0,
+        )
+    })??;
+    let rss_after = rss_kib(pid)?;
+    let bindings = std::process::Command::new(me)
+        .args([
+            "exec",
+            "--control",
+            control.to_str().unwrap_or_default(),
+            "--json",
+            "show",
+            "ip",
+            "mobile",
+            "binding",
+        ])
+        .output()?;
+    let v: serde_json::Value = serde_json::from_slice(&bindings.stdout).unwrap_or_default();
+    let held = v["total"].as_u64().unwrap_or(0);
+    drop(ha);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let echo_rate = f64::from(echoed) / echo_time.as_secs_f64();
+    let reg_rate = f64::from(accepted) / reg_time.as_secs_f64();
+    println!("  bare UDP echo (same path)        {echo_rate:>10.0} /s  ({echoed} of {count})");
+    println!(
+        "  registrations accepted           {reg_rate:>10.0} /s  ({accepted} accepted, {replies} replies)   {:.2} of echo",
+        reg_rate / echo_rate
+    );
+    println!(
+        "  daemon memory: {rss_before} KiB idle, {rss_after} KiB with {held} bindings ({:.0} bytes per binding)",
+        (rss_after.saturating_sub(rss_before) as f64 * 1024.0) / held.max(1) as f64
+    );
+    Ok(())
+}
+
+fn rss_kib(pid: u32) -> io::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .ok_or_else(|| io::Error::other("no VmRSS"))
+}
+
+/// Sends `count` datagrams made by `make`, at most `window` unanswered,
+/// and counts answers and the ones `good` accepts. Returns the time from
+/// first send to last answer.
+fn drive(
+    to: std::net::SocketAddrV4,
+    count: u32,
+    window: u32,
+    make: impl Fn(u32) -> Vec<u8>,
+    good: impl Fn(&[u8]) -> bool + Send + 'static,
+) -> io::Result<(Duration, u32, u32)> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let s = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
+    s.set_read_timeout(Some(Duration::from_secs(3)))?;
+    let rx = s.try_clone()?;
+    let answered = Arc::new(AtomicU32::new(0));
+    let counter = answered.clone();
+    let receiver = std::thread::spawn(move || {
+        let mut b = [0u8; 2048];
+        let mut good_count = 0u32;
+        let mut last = std::time::Instant::now();
+        while counter.load(Ordering::Relaxed) < count {
+            match rx.recv(&mut b) {
+                Ok(n) => {
+                    if good(&b[..n]) {
+                        good_count += 1;
+                    }
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    last = std::time::Instant::now();
+                }
+                Err(_) => break,
+            }
+        }
+        (good_count, last)
+    });
+    let start = std::time::Instant::now();
+    let mut retry_at = std::time::Instant::now() + Duration::from_secs(1);
+    let mut i = 0;
+    while i < count {
+        if i - answered.load(Ordering::Relaxed).min(i) >= window {
+            // Window full; if answers stopped (loss), let one more go.
+            if std::time::Instant::now() < retry_at {
+                std::thread::yield_now();
+                continue;
+            }
+        }
+        s.send_to(&make(i), to)?;
+        i += 1;
+        retry_at = std::time::Instant::now() + Duration::from_millis(200);
+    }
+    let (good_count, last) = receiver
+        .join()
+        .map_err(|_| io::Error::other("receiver panicked"))?;
+    Ok((
+        last.duration_since(start),
+        answered.load(Ordering::Relaxed),
+        good_count,
+    ))
+}

@@ -54,6 +54,15 @@ enum Command {
 
 #[derive(Subcommand)]
 enum BenchWhat {
+    /// Registrations/s accepted by the home agent daemon vs a bare UDP echo, and memory per binding.
+    Ha {
+        /// Registrations to send (distinct home addresses).
+        #[arg(long, default_value_t = 100_000)]
+        count: u32,
+        /// Requests outstanding at once.
+        #[arg(long, default_value_t = 64)]
+        window: u32,
+    },
     /// TCP throughput through the home agent tunnel vs plain kernel routing.
     Tunnel {
         /// Seconds per iperf3 run.
@@ -159,6 +168,15 @@ fn main() -> ExitCode {
             json,
             words,
         } => exec(control, json, words),
+        Command::Bench {
+            what: BenchWhat::Ha { count, window },
+        } => match bench::home_agent(count, window) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("pmip: bench ha: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Bench {
             what: BenchWhat::Tunnel { seconds },
         } => match bench::tunnel(seconds) {
