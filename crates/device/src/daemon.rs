@@ -80,7 +80,7 @@ pub struct HaRuntime {
     port: Port434,
     /// Binding changes go to the installer task in order; the engine
     /// loop answers the next registration meanwhile.
-    installs: mpsc::UnboundedSender<Action>,
+    installs: mpsc::UnboundedSender<(Action, Option<tokio::sync::oneshot::Sender<()>>)>,
     installer_task: tokio::task::JoinHandle<()>,
     dataplane_task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -226,10 +226,14 @@ async fn start_home_agent(
         tun_index,
         arp,
     };
-    let (installs, mut queue) = mpsc::unbounded_channel::<Action>();
+    let (installs, mut queue) =
+        mpsc::unbounded_channel::<(Action, Option<tokio::sync::oneshot::Sender<()>>)>();
     let installer_task = tokio::spawn(async move {
-        while let Some(a) = queue.recv().await {
+        while let Some((a, done)) = queue.recv().await {
             installer.apply(&a).await;
+            if let Some(done) = done {
+                let _ = done.send(());
+            }
         }
     });
     Ok(HaRuntime {
@@ -241,16 +245,29 @@ async fn start_home_agent(
     })
 }
 
+/// Binding changes go to the installer queue in order. Replies do not
+/// wait for them, except after a home address's last binding ends: its
+/// host route must be gone before the reply, or the reply to a node that
+/// came home would be tunnelled to where it was.
 async fn apply_actions(ha: &mut HaRuntime, actions: Vec<Action>) {
+    let mut wait = Vec::new();
     for a in actions {
         match &a {
             Action::Send { from, to, payload } => {
+                for done in wait.drain(..) {
+                    let _ = done.await;
+                }
                 if let Err(e) = ha.port.send(*from, *to, payload).await {
                     tracing::warn!(%to, error = %e, "could not send");
                 }
             }
+            Action::BindingDown { last: true, .. } => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let _ = ha.installs.send((a, Some(tx)));
+                wait.push(rx);
+            }
             _ => {
-                let _ = ha.installs.send(a);
+                let _ = ha.installs.send((a, None));
             }
         }
     }

@@ -161,11 +161,40 @@ impl BindingInstaller {
                             .netlink
                             .del_proxy_neighbour(idx, binding.home_address)
                             .await;
+                        self.announce_return(idx, binding.home_agent, binding.home_address);
                     }
                 }
             }
             Action::Send { .. } => {}
         }
+    }
+
+    /// The binding ended: hosts on the home link still map the home
+    /// address to our MAC. If the node answers ARP on the home link (it
+    /// came home), announce its own MAC with a gratuitous ARP on its
+    /// behalf (RFC 5944 4.6 asks the node to; an unmodified client does
+    /// not). Runs on its own task so the probe does not hold up installs.
+    fn announce_return(&self, ifindex: u32, our_ip: Ipv4Addr, home: Ipv4Addr) {
+        let arp = self.arp.clone();
+        tokio::spawn(async move {
+            let Ok(our_mac) = crate::linkaddr::mac_of_index(ifindex) else {
+                return;
+            };
+            let found = pmip_platform::packet::arp_resolve(
+                ifindex,
+                our_mac,
+                our_ip,
+                home,
+                std::time::Duration::from_secs(1),
+            )
+            .await;
+            if let Ok(Some(mac)) = found {
+                for frame in pmip_wire::arp::gratuitous(mac.into(), home) {
+                    let _ = arp.send_arp(ifindex, [0xff; 6], &frame).await;
+                }
+                tracing::info!(%home, "mobile node is home; announced its own link-layer address");
+            }
+        });
     }
 
     /// RFC 5944 4.6: announce that the home address is now reached through

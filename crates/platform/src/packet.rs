@@ -81,3 +81,88 @@ impl PacketSocket {
         self.send(ifindex, mac, ETH_P_ARP, arp).await
     }
 }
+
+/// Asks who has `target` on interface `ifindex` (an ARP request from
+/// `our_mac`/`our_ip`) and returns the link-layer address that answers
+/// within `wait`. The home agent uses it when a mobile node comes home,
+/// to announce the node's own address again (RFC 5944 4.6).
+pub async fn arp_resolve(
+    ifindex: u32,
+    our_mac: [u8; 6],
+    our_ip: std::net::Ipv4Addr,
+    target: std::net::Ipv4Addr,
+    wait: std::time::Duration,
+) -> io::Result<Option<[u8; 6]>> {
+    use pmip_wire::arp;
+    use pmip_wire::ethernet::EthernetAddress;
+    let s = Socket::new(
+        Domain::PACKET,
+        Type::DGRAM,
+        Some(Protocol::from(i32::from(ETH_P_ARP.to_be()))),
+    )?;
+    s.set_nonblocking(true)?;
+    // SAFETY: sockaddr_ll is plain data; zeroed is a valid start.
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_protocol = ETH_P_ARP.to_be();
+    sll.sll_ifindex = ifindex as i32;
+    // SAFETY: binding with a valid sockaddr_ll of the right size.
+    let r = unsafe {
+        libc::bind(
+            s.as_raw_fd(),
+            (&sll as *const libc::sockaddr_ll).cast(),
+            std::mem::size_of::<libc::sockaddr_ll>() as u32,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let sock = PacketSocket { fd: register(s)? };
+    let request = arp::Repr {
+        operation: arp::Operation::Request,
+        sender_hardware_addr: EthernetAddress(our_mac),
+        sender_protocol_addr: our_ip,
+        target_hardware_addr: EthernetAddress([0; 6]),
+        target_protocol_addr: target,
+    };
+    sock.send_arp(ifindex, [0xff; 6], &request.to_bytes())
+        .await?;
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut buf = [0u8; 128];
+    loop {
+        let read = async {
+            loop {
+                let mut guard = sock.fd.readable().await?;
+                match guard.try_io(|s| {
+                    // SAFETY: reading into a valid buffer.
+                    let n = unsafe {
+                        libc::recv(
+                            s.get_ref().as_raw_fd(),
+                            buf.as_mut_ptr().cast(),
+                            buf.len(),
+                            0,
+                        )
+                    };
+                    if n < 0 {
+                        Err(io::Error::last_os_error())
+                    } else {
+                        Ok(n as usize)
+                    }
+                }) {
+                    Ok(r) => return r,
+                    Err(_would_block) => continue,
+                }
+            }
+        };
+        let n = match tokio::time::timeout_at(deadline, read).await {
+            Ok(r) => r?,
+            Err(_) => return Ok(None),
+        };
+        if let Ok(reply) = arp::Repr::parse(&arp::Packet::new_unchecked(&buf[..n]))
+            && reply.operation == arp::Operation::Reply
+            && reply.sender_protocol_addr == target
+        {
+            return Ok(Some(reply.sender_hardware_addr.0));
+        }
+    }
+}

@@ -60,6 +60,19 @@ fn exec(control: &Path, words: &[&str]) -> String {
 
 /// The mobile node's registration: lifetime, flags; returns the reply code.
 fn register(lifetime: u16, flags: RequestFlags) -> ReplyCode {
+    register_from(
+        COA,
+        COA,
+        lifetime,
+        RequestFlags {
+            decapsulation_by_mn: true,
+            ..flags
+        },
+    )
+}
+
+/// A registration sent from `src` naming care-of address `coa`.
+fn register_from(src: Ipv4Addr, coa: Ipv4Addr, lifetime: u16, flags: RequestFlags) -> ReplyCode {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     let mut msg = RequestRepr {
         flags: RequestFlags {
@@ -81,7 +94,7 @@ fn register(lifetime: u16, flags: RequestFlags) -> ReplyCode {
         Algorithm::HmacMd5,
         &KEY,
     );
-    let s = UdpSocket::bind((COA, 434)).unwrap();
+    let s = UdpSocket::bind((src, 434)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     s.send_to(&msg, (HA, 434)).unwrap();
     let mut buf = [0u8; 512];
@@ -396,5 +409,101 @@ fn garbage_flood_leaves_registrations_served() {
         v["home_agent"]["requests"].as_u64().unwrap() > 100,
         "{traffic}"
     );
+    let _ = std::fs::remove_file(&cfg);
+}
+
+/// The client comes home (RFC 5944 4.6): the home link is a real bridge
+/// with the home agent, an unmodified correspondent and, once back, the
+/// client. Deregistering from home removes the tunnel, the reply reaches
+/// the client on the home link, and a gratuitous ARP on the client's
+/// behalf moves the correspondent's cache from the home agent's MAC back
+/// to the client's own.
+#[test]
+fn client_returns_home() {
+    let mut ha = Netns::new(&unique_name("pmipt-hh")).unwrap();
+    let sw = Netns::new(&unique_name("pmipt-sw")).unwrap();
+    let cn = Netns::new(&unique_name("pmipt-ch")).unwrap();
+    let away = Netns::new(&unique_name("pmipt-aw")).unwrap();
+    let home = Netns::new(&unique_name("pmipt-ho")).unwrap();
+    sw.ip(&["link", "add", "br0", "type", "bridge"]).unwrap();
+    sw.ip(&["link", "set", "br0", "up"]).unwrap();
+    for (ns, dev, port) in [
+        (&ha, "FastEthernet0", "pha"),
+        (&cn, "c0", "pcn"),
+        (&home, "m1", "pmn"),
+    ] {
+        ns.veth_to(dev, &sw, port).unwrap();
+        sw.ip(&["link", "set", port, "master", "br0"]).unwrap();
+    }
+    cn.addr("c0", "10.1.0.9/24").unwrap();
+    ha.veth_to("eth1", &away, "m0").unwrap();
+    away.addr("m0", "192.0.2.2/24").unwrap();
+    away.ip(&["route", "add", "10.1.0.0/24", "via", "192.0.2.1"])
+        .unwrap();
+
+    let cfg = temp("hh.cfg");
+    std::fs::write(&cfg, CONFIG).unwrap();
+    let control = temp("hh.sock");
+    ha.spawn(
+        PMIP,
+        &[
+            "run",
+            cfg.to_str().unwrap(),
+            "--control",
+            control.to_str().unwrap(),
+        ],
+        Stdio::null(),
+        Stdio::null(),
+    )
+    .unwrap();
+    let start = Instant::now();
+    while !control.exists() {
+        assert!(start.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Away: registered through its co-located care-of address.
+    assert_eq!(
+        away.run(|| register(300, RequestFlags::default())).unwrap(),
+        ReplyCode::Accepted
+    );
+    // The correspondent talks to the client: the home agent proxy-ARPs.
+    let _ = cn.exec("ping", &["-c", "1", "-W", "1", "10.1.0.50"]);
+    let ha_mac = mac(&ha, "FastEthernet0");
+    let neigh = String::from_utf8(cn.ip(&["neigh", "show", "10.1.0.50"]).unwrap().stdout).unwrap();
+    assert!(
+        neigh.contains(&ha_mac),
+        "while away, the home agent answers for the client: {neigh}"
+    );
+
+    // Home again: the client has its address on the home link and
+    // deregisters all bindings (care-of address = home address).
+    home.addr("m1", "10.1.0.50/24").unwrap();
+    let code = home
+        .run(|| register_from(HOME, HOME, 0, RequestFlags::default()))
+        .unwrap();
+    assert_eq!(
+        code,
+        ReplyCode::Accepted,
+        "the reply reached the client at home, not the old tunnel"
+    );
+    let client_mac = mac(&home, "m1");
+    let start = Instant::now();
+    loop {
+        let neigh =
+            String::from_utf8(cn.ip(&["neigh", "show", "10.1.0.50"]).unwrap().stdout).unwrap();
+        if neigh.contains(&client_mac) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "gratuitous ARP for the client never came: {neigh}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // And traffic flows directly on the home link.
+    cn.exec_ok("ping", &["-c", "1", "-W", "2", "10.1.0.50"])
+        .unwrap();
+    let bindings = exec(&control, &["show", "ip", "mobile", "binding"]);
+    assert!(bindings.contains("Total 0"), "{bindings}");
     let _ = std::fs::remove_file(&cfg);
 }
