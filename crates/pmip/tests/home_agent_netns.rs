@@ -82,7 +82,7 @@ fn register_from(src: Ipv4Addr, coa: Ipv4Addr, lifetime: u16, flags: RequestFlag
         lifetime,
         home_address: HOME,
         home_agent: HA,
-        care_of_address: COA,
+        care_of_address: coa,
         identification: Identification::from_unix(now),
         extensions: Extensions::new(),
     }
