@@ -75,10 +75,7 @@ fn register(lifetime: u16, flags: RequestFlags) -> ReplyCode {
 fn register_from(src: Ipv4Addr, coa: Ipv4Addr, lifetime: u16, flags: RequestFlags) -> ReplyCode {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     let mut msg = RequestRepr {
-        flags: RequestFlags {
-            decapsulation_by_mn: true,
-            ..flags
-        },
+        flags,
         lifetime,
         home_address: HOME,
         home_agent: HA,
