@@ -7,6 +7,7 @@
 
 pub mod binding;
 pub mod codec;
+pub mod foreign_agent;
 pub mod home_agent;
 pub mod host_range;
 pub mod security;

@@ -1,0 +1,703 @@
+//! The foreign agent engine (RFC 5944 sections 2 and 3.7, RFC 3024),
+//! sans-IO: agent advertisements, relaying registrations between visiting
+//! mobile nodes and their home agents (pending list, visitor list), and
+//! Binding Updates from home agents (`ip mobile bindupdate`).
+
+use crate::host_range::HostRanges;
+use crate::security::SecurityAssociation;
+use crate::time::{Instant, Now};
+use arrayvec::ArrayVec;
+use core::net::{Ipv4Addr, SocketAddrV4};
+use core::time::Duration;
+use pmip_wire::binding_update::{AckRepr, UpdateRepr};
+use pmip_wire::extension::{self, Extensions, kind};
+use pmip_wire::icmp::{self, Advertisement, AdvertisementExtension, AgentFlags, MobilityAgent};
+use pmip_wire::identification::Identification;
+use pmip_wire::registration::{
+    self, ReplyCode, ReplyPacket, ReplyRepr, RequestPacket, RequestRepr,
+};
+use pmip_wire::tunnel::Encapsulation;
+use std::collections::HashMap;
+
+/// An interface with `ip mobile foreign-service` (and `ip irdp`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceInterface {
+    pub name: String,
+    pub address: Ipv4Addr,
+    pub prefix_len: u8,
+    /// `ip mobile registration-lifetime` (IOS default 36000 s).
+    pub registration_lifetime: u16,
+    pub registration_required: bool,
+    pub reverse_tunnel: bool,
+    /// `reverse-tunnel mandatory`: refuse requests without T (code 75).
+    pub reverse_tunnel_mandatory: bool,
+    /// `ip irdp`: advertise on this interface.
+    pub advertise: bool,
+    pub min_advert_interval: Duration,
+    pub max_advert_interval: Duration,
+    pub holdtime: u16,
+    /// Also a home agent on this link (the H bit).
+    pub home_agent: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ForeignAgentConfig {
+    pub interfaces: Vec<ServiceInterface>,
+    /// The care-of address (`ip mobile foreign-agent care-of IF`).
+    pub care_of_address: Ipv4Addr,
+    /// How long a pending request waits for the home agent (`reg-wait`).
+    pub reg_wait: Duration,
+    /// `ip mobile secure home-agent`: FHAE associations.
+    pub home_agent_sas: HashMap<Ipv4Addr, SecurityAssociation>,
+    /// `ip mobile secure visitor`: MFAE associations.
+    pub visitor_sas: HostRanges<SecurityAssociation>,
+    /// Accept Binding Updates from home agents (`ip mobile bindupdate`).
+    pub bind_update: bool,
+    /// Most pending requests at once (insufficient resources beyond).
+    pub max_pending: usize,
+}
+
+impl Default for ForeignAgentConfig {
+    fn default() -> Self {
+        ForeignAgentConfig {
+            interfaces: Vec::new(),
+            care_of_address: Ipv4Addr::UNSPECIFIED,
+            reg_wait: Duration::from_secs(15),
+            home_agent_sas: HashMap::new(),
+            visitor_sas: HostRanges::new(),
+            bind_update: false,
+            max_pending: 4096,
+        }
+    }
+}
+
+/// A registered visiting mobile node (RFC 5944 3.7.1 visitor list entry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visitor {
+    pub home_address: Ipv4Addr,
+    pub home_agent: Ipv4Addr,
+    /// Link-layer address learned from the request (RFC 5944 3.7.1).
+    pub mac: [u8; 6],
+    pub interface: String,
+    /// The mobile node's UDP source port.
+    pub port: u16,
+    pub lifetime: u16,
+    pub registered: Instant,
+    pub expires: Instant,
+    pub identification: u64,
+    pub encapsulation: Encapsulation,
+    pub reverse_tunnel: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Pending {
+    visitor: Visitor,
+    expires: Instant,
+}
+
+/// What the engine asks the platform to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// UDP from port 434 of `from` to a mobile node on its link: to its
+    /// link-layer address, since its home address is not on this link.
+    SendToVisitor {
+        interface: String,
+        mac: [u8; 6],
+        from: Ipv4Addr,
+        to: SocketAddrV4,
+        payload: Vec<u8>,
+    },
+    /// UDP from port 434 of `from` (the care-of address) to a home agent.
+    SendToNetwork {
+        from: Ipv4Addr,
+        to: SocketAddrV4,
+        payload: Vec<u8>,
+    },
+    /// An ICMP message (agent advertisement) out of `interface` to `to`.
+    Advertise {
+        interface: String,
+        from: Ipv4Addr,
+        to: Ipv4Addr,
+        payload: Vec<u8>,
+    },
+    VisitorUp(Visitor),
+    VisitorDown(Visitor),
+}
+
+/// Counters for `show ip mobile traffic` (foreign agent part).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub solicitations: u64,
+    pub advertisements: u64,
+    pub requests: u64,
+    pub relayed: u64,
+    pub denied: HashMap<u8, u64>,
+    pub replies: u64,
+    pub replies_accepted: u64,
+    pub timeouts: u64,
+    pub expired: u64,
+    pub bind_updates: u64,
+    pub bind_acks_sent: u64,
+    pub dropped: HashMap<&'static str, u64>,
+}
+
+impl Counters {
+    fn drop_reason(&mut self, reason: &'static str) -> bool {
+        let n = self.dropped.entry(reason).or_default();
+        *n += 1;
+        *n == 1
+    }
+}
+
+/// A datagram from a mobile node, with where it came from on the link.
+#[derive(Debug, Clone, Copy)]
+pub struct FromVisitor<'a> {
+    pub interface: &'a str,
+    pub mac: [u8; 6],
+    pub src: SocketAddrV4,
+    pub payload: &'a [u8],
+}
+
+pub struct ForeignAgent {
+    config: ForeignAgentConfig,
+    pending: HashMap<(Ipv4Addr, u32), Pending>,
+    visitors: HashMap<Ipv4Addr, Visitor>,
+    /// RFC 5944 2.1.1: 0 after a reboot, then 256 after wrapping.
+    sequence: u16,
+    next_advert: HashMap<String, Instant>,
+    pub counters: Counters,
+}
+
+const ALL_SYSTEMS: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 1);
+
+impl ForeignAgent {
+    pub fn new(config: ForeignAgentConfig) -> ForeignAgent {
+        ForeignAgent {
+            config,
+            pending: HashMap::new(),
+            visitors: HashMap::new(),
+            sequence: 0,
+            next_advert: HashMap::new(),
+            counters: Counters::default(),
+        }
+    }
+
+    pub fn config(&self) -> &ForeignAgentConfig {
+        &self.config
+    }
+
+    pub fn set_config(&mut self, config: ForeignAgentConfig) {
+        self.config = config;
+    }
+
+    pub fn visitors(&self) -> impl Iterator<Item = &Visitor> {
+        self.visitors.values()
+    }
+
+    pub fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+
+    fn interface(&self, name: &str) -> Option<&ServiceInterface> {
+        self.config.interfaces.iter().find(|i| i.name == name)
+    }
+
+    /// When `handle_timeout` should next run.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let adverts = self.next_advert.values().copied().min();
+        let pend = self.pending.values().map(|p| p.expires).min();
+        let vis = self.visitors.values().map(|v| v.expires).min();
+        [adverts, pend, vis].into_iter().flatten().min()
+    }
+
+    fn next_sequence(&mut self) -> u16 {
+        let s = self.sequence;
+        self.sequence = if s == u16::MAX { 256 } else { s + 1 };
+        s
+    }
+
+    /// The agent advertisement for `intf` (RFC 5944 2.1).
+    fn advertisement(&mut self, intf: &ServiceInterface) -> Vec<u8> {
+        let mut routers = ArrayVec::new();
+        routers.push((intf.address, 0));
+        let mut care_of_addresses = ArrayVec::new();
+        care_of_addresses.push(self.config.care_of_address);
+        let mut extensions = ArrayVec::new();
+        extensions.push(AdvertisementExtension::MobilityAgent(MobilityAgent {
+            sequence: self.next_sequence(),
+            registration_lifetime: intf.registration_lifetime,
+            flags: AgentFlags {
+                registration_required: intf.registration_required,
+                home_agent: intf.home_agent,
+                foreign_agent: true,
+                gre: true,
+                reverse_tunnel: intf.reverse_tunnel,
+                ..Default::default()
+            },
+            care_of_addresses,
+        }));
+        // The prefix length lets a listener (the proxy AP) learn its
+        // subnet (RFC 5944 2.1.2).
+        let mut p = ArrayVec::new();
+        p.push(intf.prefix_len);
+        extensions.push(AdvertisementExtension::PrefixLengths(p));
+        self.counters.advertisements += 1;
+        icmp::Repr::Advertisement(Advertisement {
+            code: 0,
+            lifetime: intf.holdtime,
+            routers,
+            extensions,
+        })
+        .to_vec()
+    }
+
+    /// An Agent Solicitation arrived on `interface` from `src`: answer at
+    /// once (RFC 5944 2.4), to the soliciting host or all systems.
+    pub fn handle_solicitation(
+        &mut self,
+        _now: Now,
+        interface: &str,
+        src: Ipv4Addr,
+        out: &mut Vec<Action>,
+    ) {
+        self.counters.solicitations += 1;
+        let Some(intf) = self.interface(interface).cloned() else {
+            return;
+        };
+        let to = if src.is_unspecified() {
+            ALL_SYSTEMS
+        } else {
+            src
+        };
+        let payload = self.advertisement(&intf);
+        out.push(Action::Advertise {
+            interface: intf.name.clone(),
+            from: intf.address,
+            to,
+            payload,
+        });
+    }
+
+    /// Timers: periodic advertisements, pending requests that timed out
+    /// (code 78 to the mobile node), expired visitors.
+    pub fn handle_timeout(&mut self, now: Now, out: &mut Vec<Action>) {
+        let intfs: Vec<ServiceInterface> = self
+            .config
+            .interfaces
+            .iter()
+            .filter(|i| i.advertise)
+            .cloned()
+            .collect();
+        for intf in intfs {
+            let due = *self
+                .next_advert
+                .entry(intf.name.clone())
+                .or_insert(now.instant);
+            if due <= now.instant {
+                let payload = self.advertisement(&intf);
+                out.push(Action::Advertise {
+                    interface: intf.name.clone(),
+                    from: intf.address,
+                    to: ALL_SYSTEMS,
+                    payload,
+                });
+                // RFC 1256: uniformly between min and max interval; a hash
+                // of the time stands in for randomness (deterministic in
+                // tests, different per interval in practice).
+                let span = intf
+                    .max_advert_interval
+                    .saturating_sub(intf.min_advert_interval);
+                let jitter = if span.is_zero() {
+                    Duration::ZERO
+                } else {
+                    let h = (now.unix.as_nanos() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11;
+                    Duration::from_nanos(h % span.as_nanos().max(1) as u64)
+                };
+                self.next_advert.insert(
+                    intf.name.clone(),
+                    now.instant + intf.min_advert_interval + jitter,
+                );
+            }
+        }
+        let timed_out: Vec<(Ipv4Addr, u32)> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.expires <= now.instant)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in timed_out {
+            if let Some(p) = self.pending.remove(&k) {
+                self.counters.timeouts += 1;
+                self.deny_visitor(&p.visitor, ReplyCode::RegistrationTimeout, out);
+            }
+        }
+        let expired: Vec<Ipv4Addr> = self
+            .visitors
+            .values()
+            .filter(|v| v.expires <= now.instant)
+            .map(|v| v.home_address)
+            .collect();
+        for h in expired {
+            if let Some(v) = self.visitors.remove(&h) {
+                self.counters.expired += 1;
+                out.push(Action::VisitorDown(v));
+            }
+        }
+    }
+
+    /// A registration request (or anything else) from a mobile node on a
+    /// foreign-service interface.
+    pub fn handle_from_visitor(&mut self, now: Now, d: FromVisitor<'_>, out: &mut Vec<Action>) {
+        let Some(intf) = self.interface(d.interface).cloned() else {
+            self.counters
+                .drop_reason("request on an interface without foreign service");
+            return;
+        };
+        self.counters.requests += 1;
+        let Ok(packet) = RequestPacket::new_checked(d.payload) else {
+            if self.counters.drop_reason("unreadable registration request") {
+                tracing::warn!(src = %d.src, "dropped unreadable registration request (logged once)");
+            }
+            return;
+        };
+        let visitor = Visitor {
+            home_address: packet.home_address(),
+            home_agent: packet.home_agent(),
+            mac: d.mac,
+            interface: intf.name.clone(),
+            port: d.src.port(),
+            lifetime: 0,
+            registered: now.instant,
+            expires: now.instant,
+            identification: packet.identification().0,
+            encapsulation: if packet.flags().gre {
+                Encapsulation::Gre {
+                    key: None,
+                    sequence: false,
+                }
+            } else {
+                Encapsulation::IpInIp
+            },
+            reverse_tunnel: packet.flags().reverse_tunnel,
+        };
+        let deny = |fa: &mut ForeignAgent, code, out: &mut Vec<Action>| {
+            *fa.counters.denied.entry(u8::from(code)).or_default() += 1;
+            fa.deny_visitor_on(&visitor, &intf, code, out);
+        };
+        if packet.msg_type() != registration::TYPE_REQUEST {
+            self.counters.drop_reason("not a registration request");
+            return;
+        }
+        let repr = match RequestRepr::parse(&packet) {
+            Ok(r) => r,
+            Err(_) => return deny(self, ReplyCode::PoorlyFormedRequestFa, out),
+        };
+        // RFC 5944 3.7.2.1 checks, in its order.
+        let mhae_end = match registration::find_extension(
+            d.payload,
+            registration::REQUEST_LEN,
+            kind::MOBILE_HOME_AUTH,
+        ) {
+            Some(at) => at + 2 + usize::from(d.payload[at + 1]),
+            None => return deny(self, ReplyCode::PoorlyFormedRequestFa, out),
+        };
+        if let Some((_, _, sa)) = self.config.visitor_sas.get(repr.home_address) {
+            let ok = registration::find_extension(
+                d.payload,
+                registration::REQUEST_LEN,
+                kind::MOBILE_FOREIGN_AUTH,
+            )
+            .is_some_and(|at| {
+                spi_at(d.payload, at) == Some(sa.spi)
+                    && extension::verify_authentication(d.payload, at, sa.algorithm, &sa.key)
+            });
+            if !ok {
+                return deny(self, ReplyCode::MobileNodeFailedAuthenticationFa, out);
+            }
+        }
+        if repr.lifetime > intf.registration_lifetime {
+            return deny(self, ReplyCode::LifetimeTooLong, out);
+        }
+        if repr.flags.minimal_encapsulation {
+            return deny(self, ReplyCode::EncapsulationUnavailableFa, out);
+        }
+        if repr.flags.reverse_tunnel && !intf.reverse_tunnel {
+            return deny(self, ReplyCode::ReverseTunnelUnavailableFa, out);
+        }
+        if !repr.flags.reverse_tunnel && intf.reverse_tunnel_mandatory {
+            return deny(self, ReplyCode::ReverseTunnelMandatoryFa, out);
+        }
+        if !repr.flags.decapsulation_by_mn && repr.care_of_address != self.config.care_of_address {
+            return deny(self, ReplyCode::InvalidCareOfAddress, out);
+        }
+        if self.pending.len() >= self.config.max_pending {
+            return deny(self, ReplyCode::InsufficientResourcesFa, out);
+        }
+        // Relay: everything up to and including the MHAE, then our FHAE
+        // when we share an SA with the home agent (RFC 5944 3.7.2.2).
+        let mut relay = d.payload[..mhae_end].to_vec();
+        if let Some(sa) = self.config.home_agent_sas.get(&repr.home_agent) {
+            extension::append_authentication(
+                &mut relay,
+                kind::FOREIGN_HOME_AUTH,
+                sa.spi,
+                sa.algorithm,
+                &sa.key,
+            );
+        }
+        self.pending.insert(
+            (repr.home_address, repr.identification.low()),
+            Pending {
+                visitor: visitor.clone(),
+                expires: now.instant + self.config.reg_wait,
+            },
+        );
+        self.counters.relayed += 1;
+        out.push(Action::SendToNetwork {
+            from: self.config.care_of_address,
+            to: SocketAddrV4::new(repr.home_agent, registration_port()),
+            payload: relay,
+        });
+    }
+
+    fn deny_visitor(&mut self, v: &Visitor, code: ReplyCode, out: &mut Vec<Action>) {
+        let Some(intf) = self.interface(&v.interface).cloned() else {
+            return;
+        };
+        self.deny_visitor_on(v, &intf, code, out);
+    }
+
+    /// A reply of ours (a foreign agent denial) to the mobile node.
+    fn deny_visitor_on(
+        &self,
+        v: &Visitor,
+        intf: &ServiceInterface,
+        code: ReplyCode,
+        out: &mut Vec<Action>,
+    ) {
+        tracing::debug!(home = %v.home_address, code = u8::from(code), "registration denied by foreign agent: {code}");
+        let payload = ReplyRepr {
+            code,
+            lifetime: if code == ReplyCode::LifetimeTooLong {
+                intf.registration_lifetime
+            } else {
+                0
+            },
+            home_address: v.home_address,
+            home_agent: v.home_agent,
+            identification: Identification(v.identification),
+            extensions: Extensions::new(),
+        }
+        .to_vec();
+        out.push(Action::SendToVisitor {
+            interface: v.interface.clone(),
+            mac: v.mac,
+            from: intf.address,
+            to: SocketAddrV4::new(v.home_address, v.port),
+            payload,
+        });
+    }
+
+    /// A datagram on port 434 from the network side: a Registration Reply
+    /// from a home agent, or a Binding Update.
+    pub fn handle_from_network(
+        &mut self,
+        now: Now,
+        src: SocketAddrV4,
+        payload: &[u8],
+        out: &mut Vec<Action>,
+    ) {
+        match payload.first() {
+            Some(&registration::TYPE_REPLY) => self.handle_reply(now, src, payload, out),
+            Some(&pmip_wire::binding_update::TYPE_BINDING_UPDATE) => {
+                self.handle_binding_update(now, src, payload, out)
+            }
+            _ => {
+                if self
+                    .counters
+                    .drop_reason("unexpected message from the network")
+                {
+                    tracing::warn!(%src, "dropped an unexpected datagram on port 434 (logged once)");
+                }
+            }
+        }
+    }
+
+    fn handle_reply(&mut self, now: Now, src: SocketAddrV4, payload: &[u8], out: &mut Vec<Action>) {
+        self.counters.replies += 1;
+        let Ok(packet) = ReplyPacket::new_checked(payload) else {
+            self.counters.drop_reason("unreadable registration reply");
+            return;
+        };
+        let Ok(reply) = ReplyRepr::parse(&packet) else {
+            self.counters.drop_reason("malformed registration reply");
+            return;
+        };
+        // RFC 5944 3.7.3.1: the reply must match a pending request (home
+        // address and the low 32 bits of the Identification).
+        let key = (reply.home_address, reply.identification.low());
+        let Some(pending) = self.pending.get(&key).cloned() else {
+            if self
+                .counters
+                .drop_reason("reply matching no pending request")
+            {
+                tracing::warn!(%src, home = %reply.home_address, "dropped a reply that matches no pending request (logged once)");
+            }
+            return;
+        };
+        // It must come from the home agent asked; a 136 to a broadcast
+        // request comes from that agent's unicast address instead.
+        if *src.ip() != pending.visitor.home_agent
+            && reply.code != ReplyCode::UnknownHomeAgentAddress
+        {
+            self.counters
+                .drop_reason("reply from another address than the home agent");
+            return;
+        }
+        self.pending.remove(&key);
+        // FHAE when we share an SA with this home agent (RFC 5944 3.7.3.1).
+        let fhae_at =
+            registration::find_extension(payload, registration::REPLY_LEN, kind::FOREIGN_HOME_AUTH);
+        if let Some(sa) = self.config.home_agent_sas.get(src.ip()) {
+            let ok = fhae_at.is_some_and(|at| {
+                spi_at(payload, at) == Some(sa.spi)
+                    && extension::verify_authentication(payload, at, sa.algorithm, &sa.key)
+            });
+            if !ok {
+                *self
+                    .counters
+                    .denied
+                    .entry(u8::from(ReplyCode::HomeAgentFailedAuthentication))
+                    .or_default() += 1;
+                return self.deny_visitor(
+                    &pending.visitor,
+                    ReplyCode::HomeAgentFailedAuthentication,
+                    out,
+                );
+            }
+        }
+        // Relay to the mobile node without the extensions meant for us.
+        let relay_len = fhae_at.unwrap_or(payload.len());
+        let relay = payload[..relay_len].to_vec();
+        let Some(intf) = self.interface(&pending.visitor.interface).cloned() else {
+            return;
+        };
+        if reply.code.is_accepted() {
+            self.counters.replies_accepted += 1;
+            if reply.lifetime == 0 {
+                if let Some(v) = self.visitors.remove(&reply.home_address) {
+                    out.push(Action::VisitorDown(v));
+                }
+            } else {
+                let mut v = pending.visitor.clone();
+                v.lifetime = reply.lifetime;
+                v.registered = now.instant;
+                v.expires = now.instant + Duration::from_secs(u64::from(reply.lifetime));
+                v.identification = reply.identification.0;
+                // The home agent's unicast address, from the reply.
+                v.home_agent = reply.home_agent;
+                let changed = self.visitors.get(&v.home_address).is_none_or(|old| {
+                    old.mac != v.mac
+                        || old.interface != v.interface
+                        || old.encapsulation != v.encapsulation
+                        || old.reverse_tunnel != v.reverse_tunnel
+                        || old.home_agent != v.home_agent
+                });
+                self.visitors.insert(v.home_address, v.clone());
+                if changed {
+                    out.push(Action::VisitorUp(v));
+                }
+            }
+        }
+        out.push(Action::SendToVisitor {
+            interface: intf.name.clone(),
+            mac: pending.visitor.mac,
+            from: intf.address,
+            to: SocketAddrV4::new(pending.visitor.home_address, pending.visitor.port),
+            payload: relay,
+        });
+    }
+
+    /// A Binding Update from a home agent: the visitor moved on, so drop
+    /// it (or it came back to us: keep it), and acknowledge when asked.
+    fn handle_binding_update(
+        &mut self,
+        _now: Now,
+        src: SocketAddrV4,
+        payload: &[u8],
+        out: &mut Vec<Action>,
+    ) {
+        if !self.config.bind_update {
+            self.counters
+                .drop_reason("binding update while bindupdate is off");
+            return;
+        }
+        let Ok(u) = UpdateRepr::parse(payload) else {
+            self.counters.drop_reason("malformed binding update");
+            return;
+        };
+        let Some(sa) = self.config.home_agent_sas.get(src.ip()).cloned() else {
+            if self
+                .counters
+                .drop_reason("binding update from a home agent without an SA")
+            {
+                tracing::warn!(%src, "dropped a Binding Update from a home agent we share no SA with (logged once)");
+            }
+            return;
+        };
+        let at = pmip_wire::binding_update::UPDATE_LEN
+            + extension::RawIter::new(&payload[pmip_wire::binding_update::UPDATE_LEN..])
+                .map_while(|r| r.ok())
+                .find(|r| r.kind == kind::ROUTE_OPTIMIZATION_AUTH)
+                .map_or(usize::MAX / 2, |r| r.offset);
+        if spi_at(payload, at) != Some(sa.spi)
+            || !extension::verify_authentication(payload, at, sa.algorithm, &sa.key)
+        {
+            if self.counters.drop_reason("forged binding update") {
+                tracing::warn!(%src, "dropped a Binding Update that fails authentication (logged once)");
+            }
+            return;
+        }
+        self.counters.bind_updates += 1;
+        if u.care_of_address != self.config.care_of_address
+            && let Some(v) = self.visitors.get(&u.home_address)
+            && v.home_agent == *src.ip()
+        {
+            let v = self.visitors.remove(&u.home_address).expect("just found");
+            tracing::info!(home = %v.home_address, coa = %u.care_of_address, "visitor moved on (Binding Update)");
+            out.push(Action::VisitorDown(v));
+        }
+        if u.acknowledge {
+            let mut ack = AckRepr {
+                negative: false,
+                reserved: 0,
+                home_address: u.home_address,
+                identification: u.identification,
+                extensions: Extensions::new(),
+            }
+            .to_vec();
+            extension::append_authentication(
+                &mut ack,
+                kind::ROUTE_OPTIMIZATION_AUTH,
+                sa.spi,
+                sa.algorithm,
+                &sa.key,
+            );
+            self.counters.bind_acks_sent += 1;
+            out.push(Action::SendToNetwork {
+                from: self.config.care_of_address,
+                to: src,
+                payload: ack,
+            });
+        }
+    }
+}
+
+fn spi_at(payload: &[u8], at: usize) -> Option<u32> {
+    let b = payload.get(at.checked_add(2)?..at.checked_add(6)?)?;
+    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+fn registration_port() -> u16 {
+    pmip_wire::udp::MOBILE_IP_PORT
+}

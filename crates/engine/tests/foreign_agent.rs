@@ -1,0 +1,585 @@
+//! The foreign agent engine with simulated time: advertisements, every
+//! relay step and denial, pending timeout, reply without request, visitor
+//! expiry and Binding Updates.
+
+use core::net::{Ipv4Addr, SocketAddrV4};
+use core::time::Duration;
+use pmip_engine::foreign_agent::{
+    Action, ForeignAgent, ForeignAgentConfig, FromVisitor, ServiceInterface, Visitor,
+};
+use pmip_engine::security::SecurityAssociation;
+use pmip_engine::time::{Instant, Now};
+use pmip_wire::auth::Algorithm;
+use pmip_wire::binding_update::{AckRepr, UpdateRepr};
+use pmip_wire::extension::{self, Extensions, kind};
+use pmip_wire::icmp;
+use pmip_wire::identification::Identification;
+use pmip_wire::registration::{
+    self, ReplyCode, ReplyPacket, ReplyRepr, RequestFlags, RequestPacket, RequestRepr,
+};
+use pmip_wire::tunnel::Encapsulation;
+
+const FA: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+const HA: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 1);
+const MN: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 50);
+const MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x50];
+const MN_KEY: &[u8] = b"mn-ha";
+const HA_KEY: &[u8] = b"fa-ha";
+const V_KEY: &[u8] = b"mn-fa";
+
+fn sa(spi: u32, key: &[u8]) -> SecurityAssociation {
+    SecurityAssociation {
+        spi,
+        key: key.to_vec(),
+        algorithm: Algorithm::HmacMd5,
+        replay_window: Duration::from_secs(7),
+    }
+}
+
+fn intf() -> ServiceInterface {
+    ServiceInterface {
+        name: "FastEthernet0".into(),
+        address: FA,
+        prefix_len: 24,
+        registration_lifetime: 600,
+        registration_required: true,
+        reverse_tunnel: true,
+        reverse_tunnel_mandatory: false,
+        advertise: true,
+        min_advert_interval: Duration::from_secs(3),
+        max_advert_interval: Duration::from_secs(4),
+        holdtime: 12,
+        home_agent: false,
+    }
+}
+
+fn config() -> ForeignAgentConfig {
+    ForeignAgentConfig {
+        interfaces: vec![intf()],
+        care_of_address: FA,
+        reg_wait: Duration::from_secs(15),
+        ..Default::default()
+    }
+}
+
+fn t0() -> Now {
+    Now::new(Instant::ZERO, Duration::from_secs(1_795_564_800))
+}
+
+struct Rrq {
+    flags: RequestFlags,
+    lifetime: u16,
+    coa: Ipv4Addr,
+    ident: u64,
+    mfae: Option<(u32, &'static [u8])>,
+}
+
+impl Rrq {
+    fn new() -> Rrq {
+        Rrq {
+            flags: RequestFlags::default(),
+            lifetime: 300,
+            coa: FA,
+            ident: Identification::from_unix(t0().unix).0,
+            mfae: None,
+        }
+    }
+    fn bytes(&self) -> Vec<u8> {
+        let mut m = RequestRepr {
+            flags: self.flags,
+            lifetime: self.lifetime,
+            home_address: MN,
+            home_agent: HA,
+            care_of_address: self.coa,
+            identification: Identification(self.ident),
+            extensions: Extensions::new(),
+        }
+        .to_vec();
+        extension::append_authentication(
+            &mut m,
+            kind::MOBILE_HOME_AUTH,
+            0x100,
+            Algorithm::HmacMd5,
+            MN_KEY,
+        );
+        if let Some((spi, key)) = self.mfae {
+            extension::append_authentication(
+                &mut m,
+                kind::MOBILE_FOREIGN_AUTH,
+                spi,
+                Algorithm::HmacMd5,
+                key,
+            );
+        }
+        m
+    }
+}
+
+fn from_mn(fa: &mut ForeignAgent, now: Now, payload: &[u8]) -> Vec<Action> {
+    let mut out = Vec::new();
+    fa.handle_from_visitor(
+        now,
+        FromVisitor {
+            interface: "FastEthernet0",
+            mac: MAC,
+            src: SocketAddrV4::new(MN, 434),
+            payload,
+        },
+        &mut out,
+    );
+    out
+}
+
+fn to_mn(out: &[Action]) -> Option<ReplyRepr<'static>> {
+    out.iter().find_map(|a| match a {
+        Action::SendToVisitor {
+            mac,
+            to,
+            payload,
+            from,
+            ..
+        } => {
+            assert_eq!(*mac, MAC, "sent to the MAC learned from the request");
+            assert_eq!(*to, SocketAddrV4::new(MN, 434));
+            assert_eq!(*from, FA);
+            let b: &'static [u8] = Box::leak(payload.clone().into_boxed_slice());
+            Some(ReplyRepr::parse(&ReplyPacket::new_unchecked(b)).unwrap())
+        }
+        _ => None,
+    })
+}
+
+fn relayed(out: &[Action]) -> Option<Vec<u8>> {
+    out.iter().find_map(|a| match a {
+        Action::SendToNetwork { from, to, payload } => {
+            assert_eq!(*from, FA);
+            assert_eq!(*to, SocketAddrV4::new(HA, 434));
+            Some(payload.clone())
+        }
+        _ => None,
+    })
+}
+
+fn ha_reply(code: ReplyCode, lifetime: u16, ident: u64, fhae: Option<&[u8]>) -> Vec<u8> {
+    let mut m = ReplyRepr {
+        code,
+        lifetime,
+        home_address: MN,
+        home_agent: HA,
+        identification: Identification(ident),
+        extensions: Extensions::new(),
+    }
+    .to_vec();
+    extension::append_authentication(
+        &mut m,
+        kind::MOBILE_HOME_AUTH,
+        0x100,
+        Algorithm::HmacMd5,
+        MN_KEY,
+    );
+    if let Some(key) = fhae {
+        extension::append_authentication(
+            &mut m,
+            kind::FOREIGN_HOME_AUTH,
+            0x200,
+            Algorithm::HmacMd5,
+            key,
+        );
+    }
+    m
+}
+
+fn from_ha(fa: &mut ForeignAgent, now: Now, payload: &[u8]) -> Vec<Action> {
+    let mut out = Vec::new();
+    fa.handle_from_network(now, SocketAddrV4::new(HA, 434), payload, &mut out);
+    out
+}
+
+fn advert(out: &[Action]) -> icmp::Advertisement<'static> {
+    let payload = out
+        .iter()
+        .find_map(|a| match a {
+            Action::Advertise { payload, .. } => Some(payload.clone()),
+            _ => None,
+        })
+        .expect("an advertisement");
+    let b: &'static [u8] = Box::leak(payload.into_boxed_slice());
+    match icmp::Repr::parse(&icmp::Packet::new_checked(b).unwrap()).unwrap() {
+        icmp::Repr::Advertisement(a) => a,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn periodic_advertisements_and_solicitations() {
+    let mut fa = ForeignAgent::new(config());
+    let mut out = Vec::new();
+    fa.handle_timeout(t0(), &mut out);
+    let a = advert(&out);
+    let m = a.mobility_agent().unwrap();
+    assert_eq!(m.sequence, 0, "starts at 0 after boot");
+    assert_eq!(m.registration_lifetime, 600);
+    assert!(
+        m.flags.foreign_agent
+            && m.flags.registration_required
+            && m.flags.reverse_tunnel
+            && m.flags.gre
+    );
+    assert!(!m.flags.home_agent && !m.flags.busy);
+    assert_eq!(m.care_of_addresses.as_slice(), &[FA]);
+    assert_eq!(a.routers[0].0, FA);
+    assert_eq!(a.lifetime, 12);
+    assert_eq!(a.prefix_lengths(), Some(&[24u8][..]));
+    assert!(matches!(&out[0], Action::Advertise { to, .. } if *to == Ipv4Addr::new(224, 0, 0, 1)));
+    // The next one is due between min and max interval.
+    let next = fa.poll_timeout().unwrap();
+    assert!(
+        next >= Instant::from_secs(3) && next <= Instant::from_secs(4),
+        "{next:?}"
+    );
+    let mut out = Vec::new();
+    fa.handle_timeout(t0().advance(Duration::from_secs(2)), &mut out);
+    assert!(out.is_empty());
+    // A solicitation is answered at once, to the asker.
+    let mut out = Vec::new();
+    fa.handle_solicitation(
+        t0(),
+        "FastEthernet0",
+        Ipv4Addr::new(198, 51, 100, 20),
+        &mut out,
+    );
+    assert_eq!(advert(&out).mobility_agent().unwrap().sequence, 1);
+    assert!(
+        matches!(&out[0], Action::Advertise { to, .. } if *to == Ipv4Addr::new(198, 51, 100, 20))
+    );
+    assert_eq!(fa.counters.solicitations, 1);
+}
+
+#[test]
+fn sequence_wraps_to_256() {
+    let mut fa = ForeignAgent::new(config());
+    let mut last = 0;
+    for _ in 0..=65536u32 {
+        let mut out = Vec::new();
+        fa.handle_solicitation(t0(), "FastEthernet0", FA, &mut out);
+        last = advert(&out).mobility_agent().unwrap().sequence;
+        if last == 256 && fa.counters.advertisements > 300 {
+            break;
+        }
+    }
+    assert_eq!(last, 256, "after 0xffff comes 256, not 0 (RFC 5944 2.1.1)");
+}
+
+#[test]
+fn relay_reply_and_visitor() {
+    let mut c = config();
+    c.home_agent_sas.insert(HA, sa(0x200, HA_KEY));
+    c.visitor_sas.insert(MN, MN, sa(0x300, V_KEY)).unwrap();
+    let mut fa = ForeignAgent::new(c);
+    let mut r = Rrq::new();
+    r.mfae = Some((0x300, V_KEY));
+    r.flags.reverse_tunnel = true;
+    r.flags.gre = true;
+    let out = from_mn(&mut fa, t0(), &r.bytes());
+    let relay = relayed(&out).expect("relayed to the home agent");
+    // MHAE kept, MFAE removed, FHAE appended and valid.
+    let p = RequestPacket::new_checked(&relay[..]).unwrap();
+    let kinds: Vec<u8> = RequestRepr::parse(&p)
+        .unwrap()
+        .extensions
+        .iter()
+        .map(|e| e.kind())
+        .collect();
+    assert_eq!(kinds, vec![kind::MOBILE_HOME_AUTH, kind::FOREIGN_HOME_AUTH]);
+    let at =
+        registration::find_extension(&relay, registration::REQUEST_LEN, kind::FOREIGN_HOME_AUTH)
+            .unwrap();
+    assert!(extension::verify_authentication(
+        &relay,
+        at,
+        Algorithm::HmacMd5,
+        HA_KEY
+    ));
+    assert!(
+        extension::verify_authentication(&relay, 24, Algorithm::HmacMd5, MN_KEY),
+        "MHAE untouched"
+    );
+    assert_eq!(fa.pending_count(), 1);
+
+    let out = from_ha(
+        &mut fa,
+        t0(),
+        &ha_reply(ReplyCode::Accepted, 300, r.ident, Some(HA_KEY)),
+    );
+    let up = out.iter().find_map(|a| match a {
+        Action::VisitorUp(v) => Some(v.clone()),
+        _ => None,
+    });
+    let v: Visitor = up.expect("visitor entry");
+    assert_eq!((v.home_address, v.home_agent, v.mac), (MN, HA, MAC));
+    assert!(v.reverse_tunnel);
+    assert!(matches!(v.encapsulation, Encapsulation::Gre { .. }));
+    let rep = to_mn(&out).expect("reply relayed to the MN");
+    assert_eq!(rep.code, ReplyCode::Accepted);
+    assert_eq!(rep.extensions.len(), 1, "FHAE removed before relaying");
+    assert_eq!(fa.pending_count(), 0);
+    assert_eq!(fa.visitors().count(), 1);
+
+    // Visitor expiry.
+    let mut out = Vec::new();
+    fa.handle_timeout(t0().advance(Duration::from_secs(299)), &mut out);
+    assert!(!out.iter().any(|a| matches!(a, Action::VisitorDown(_))));
+    fa.handle_timeout(t0().advance(Duration::from_secs(300)), &mut out);
+    assert!(
+        out.iter()
+            .any(|a| matches!(a, Action::VisitorDown(v) if v.home_address == MN))
+    );
+    assert_eq!(fa.visitors().count(), 0);
+}
+
+#[test]
+fn every_foreign_agent_denial() {
+    let mut c = config();
+    c.visitor_sas.insert(MN, MN, sa(0x300, V_KEY)).unwrap();
+    let case = |c: &ForeignAgentConfig, r: &Rrq| {
+        let mut fa = ForeignAgent::new(c.clone());
+        let out = from_mn(&mut fa, t0(), &r.bytes());
+        assert!(relayed(&out).is_none(), "a denied request is not relayed");
+        to_mn(&out).expect("denial sent to the MN").code
+    };
+    let ok = || {
+        let mut r = Rrq::new();
+        r.mfae = Some((0x300, V_KEY));
+        r
+    };
+    let mut r = Rrq::new();
+    assert_eq!(
+        case(&c, &r),
+        ReplyCode::MobileNodeFailedAuthenticationFa,
+        "no MFAE"
+    );
+    r.mfae = Some((0x300, b"wrong"));
+    assert_eq!(
+        case(&c, &r),
+        ReplyCode::MobileNodeFailedAuthenticationFa,
+        "bad MFAE"
+    );
+    let mut r = ok();
+    r.lifetime = 601;
+    assert_eq!(case(&c, &r), ReplyCode::LifetimeTooLong);
+    let mut fa = ForeignAgent::new(c.clone());
+    let rep = to_mn(&from_mn(&mut fa, t0(), &r.bytes())).unwrap();
+    assert_eq!(
+        rep.lifetime, 600,
+        "69 carries the longest lifetime we accept"
+    );
+    let mut r = ok();
+    r.flags.minimal_encapsulation = true;
+    assert_eq!(case(&c, &r), ReplyCode::EncapsulationUnavailableFa);
+    let mut r = ok();
+    r.coa = Ipv4Addr::new(198, 51, 100, 99);
+    assert_eq!(case(&c, &r), ReplyCode::InvalidCareOfAddress);
+    let mut no_rt = c.clone();
+    no_rt.interfaces[0].reverse_tunnel = false;
+    let mut r = ok();
+    r.flags.reverse_tunnel = true;
+    assert_eq!(case(&no_rt, &r), ReplyCode::ReverseTunnelUnavailableFa);
+    let mut mandatory = c.clone();
+    mandatory.interfaces[0].reverse_tunnel_mandatory = true;
+    assert_eq!(case(&mandatory, &ok()), ReplyCode::ReverseTunnelMandatoryFa);
+    // Poorly formed: an unknown non-skippable extension, or no MHAE.
+    let mut m = ok().bytes();
+    m.truncate(registration::REQUEST_LEN);
+    m.extend_from_slice(&[99, 0]);
+    let mut fa = ForeignAgent::new(c.clone());
+    assert_eq!(
+        to_mn(&from_mn(&mut fa, t0(), &m)).unwrap().code,
+        ReplyCode::PoorlyFormedRequestFa
+    );
+    let mut m = ok().bytes();
+    m.truncate(registration::REQUEST_LEN);
+    let mut fa = ForeignAgent::new(c.clone());
+    assert_eq!(
+        to_mn(&from_mn(&mut fa, t0(), &m)).unwrap().code,
+        ReplyCode::PoorlyFormedRequestFa
+    );
+    // Too short to answer: dropped, counted.
+    let mut fa = ForeignAgent::new(c.clone());
+    assert!(from_mn(&mut fa, t0(), &[1, 2, 3]).is_empty());
+    assert_eq!(fa.counters.dropped.values().sum::<u64>(), 1);
+    // Busy.
+    let mut full = c.clone();
+    full.max_pending = 0;
+    assert_eq!(case(&full, &ok()), ReplyCode::InsufficientResourcesFa);
+}
+
+#[test]
+fn pending_timeout_and_reply_without_request() {
+    let mut fa = ForeignAgent::new(config());
+    let r = Rrq::new();
+    from_mn(&mut fa, t0(), &r.bytes());
+    let mut out = Vec::new();
+    fa.handle_timeout(t0().advance(Duration::from_secs(14)), &mut out);
+    assert!(to_mn(&out).is_none());
+    let mut out = Vec::new();
+    fa.handle_timeout(t0().advance(Duration::from_secs(15)), &mut out);
+    assert_eq!(to_mn(&out).unwrap().code, ReplyCode::RegistrationTimeout);
+    assert_eq!(fa.counters.timeouts, 1);
+    // The late reply now matches nothing: dropped and counted.
+    let out = from_ha(
+        &mut fa,
+        t0().advance(Duration::from_secs(16)),
+        &ha_reply(ReplyCode::Accepted, 300, r.ident, None),
+    );
+    assert!(out.is_empty());
+    assert_eq!(
+        fa.counters.dropped.get("reply matching no pending request"),
+        Some(&1)
+    );
+    assert_eq!(fa.visitors().count(), 0);
+}
+
+#[test]
+fn bad_fhae_in_reply_is_68_and_denials_are_relayed() {
+    let mut c = config();
+    c.home_agent_sas.insert(HA, sa(0x200, HA_KEY));
+    let mut fa = ForeignAgent::new(c.clone());
+    let r = Rrq::new();
+    from_mn(&mut fa, t0(), &r.bytes());
+    let out = from_ha(
+        &mut fa,
+        t0(),
+        &ha_reply(ReplyCode::Accepted, 300, r.ident, Some(b"forged")),
+    );
+    assert_eq!(
+        to_mn(&out).unwrap().code,
+        ReplyCode::HomeAgentFailedAuthentication
+    );
+    assert_eq!(fa.visitors().count(), 0);
+    // A home agent denial goes to the MN as it is, and makes no visitor.
+    let mut fa = ForeignAgent::new(c);
+    from_mn(&mut fa, t0(), &r.bytes());
+    let out = from_ha(
+        &mut fa,
+        t0(),
+        &ha_reply(ReplyCode::IdentificationMismatch, 0, r.ident, Some(HA_KEY)),
+    );
+    assert_eq!(to_mn(&out).unwrap().code, ReplyCode::IdentificationMismatch);
+    assert_eq!(fa.visitors().count(), 0);
+}
+
+#[test]
+fn deregistration_removes_the_visitor() {
+    let mut fa = ForeignAgent::new(config());
+    let r = Rrq::new();
+    from_mn(&mut fa, t0(), &r.bytes());
+    from_ha(
+        &mut fa,
+        t0(),
+        &ha_reply(ReplyCode::Accepted, 300, r.ident, None),
+    );
+    let mut d = Rrq::new();
+    d.lifetime = 0;
+    d.ident += 1;
+    from_mn(&mut fa, t0(), &d.bytes());
+    let out = from_ha(
+        &mut fa,
+        t0(),
+        &ha_reply(ReplyCode::Accepted, 0, d.ident, None),
+    );
+    assert!(out.iter().any(|a| matches!(a, Action::VisitorDown(_))));
+    assert_eq!(fa.visitors().count(), 0);
+}
+
+#[test]
+fn binding_updates_from_the_home_agent() {
+    let mut c = config();
+    c.home_agent_sas.insert(HA, sa(0x200, HA_KEY));
+    c.bind_update = true;
+    let mut fa = ForeignAgent::new(c.clone());
+    let r = Rrq::new();
+    from_mn(&mut fa, t0(), &r.bytes());
+    let mut reply = ha_reply(ReplyCode::Accepted, 300, r.ident, None);
+    extension::append_authentication(
+        &mut reply,
+        kind::FOREIGN_HOME_AUTH,
+        0x200,
+        Algorithm::HmacMd5,
+        HA_KEY,
+    );
+    from_ha(&mut fa, t0(), &reply);
+    assert_eq!(fa.visitors().count(), 1);
+    let bu = |key: &[u8]| {
+        let mut m = UpdateRepr {
+            acknowledge: true,
+            identification_present: true,
+            minimal_encapsulation: false,
+            gre: false,
+            reserved: 0,
+            lifetime: 300,
+            home_address: MN,
+            care_of_address: Ipv4Addr::new(203, 0, 113, 1),
+            identification: Identification(77),
+            extensions: Extensions::new(),
+        }
+        .to_vec();
+        extension::append_authentication(
+            &mut m,
+            kind::ROUTE_OPTIMIZATION_AUTH,
+            0x200,
+            Algorithm::HmacMd5,
+            key,
+        );
+        m
+    };
+    // Forged: dropped, visitor kept.
+    assert!(from_ha(&mut fa, t0(), &bu(b"forged")).is_empty());
+    assert_eq!(fa.visitors().count(), 1);
+    assert_eq!(fa.counters.dropped.get("forged binding update"), Some(&1));
+    // Genuine: the visitor goes, and the acknowledge is signed.
+    let out = from_ha(&mut fa, t0(), &bu(HA_KEY));
+    assert!(
+        out.iter()
+            .any(|a| matches!(a, Action::VisitorDown(v) if v.home_address == MN))
+    );
+    let ack = out
+        .iter()
+        .find_map(|a| match a {
+            Action::SendToNetwork { payload, to, .. } if *to.ip() == HA => Some(payload.clone()),
+            _ => None,
+        })
+        .expect("Binding Acknowledge");
+    let a = AckRepr::parse(&ack).unwrap();
+    assert!(!a.negative);
+    assert_eq!((a.home_address, a.identification), (MN, Identification(77)));
+    assert!(extension::verify_authentication(
+        &ack,
+        16,
+        Algorithm::HmacMd5,
+        HA_KEY
+    ));
+    // With bindupdate off, updates are ignored.
+    c.bind_update = false;
+    let mut off = ForeignAgent::new(c);
+    assert!(from_ha(&mut off, t0(), &bu(HA_KEY)).is_empty());
+}
+
+mod garbage {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn arbitrary_datagrams_never_panic(b in prop::collection::vec(any::<u8>(), 0..100), first in prop_oneof![Just(1u8), Just(3u8), Just(18u8), any::<u8>()]) {
+            let mut c = config();
+            c.bind_update = true;
+            c.home_agent_sas.insert(HA, sa(0x200, HA_KEY));
+            let mut fa = ForeignAgent::new(c);
+            let mut b = b;
+            if let Some(f) = b.first_mut() { *f = first; }
+            let _ = from_mn(&mut fa, t0(), &b);
+            let _ = from_ha(&mut fa, t0(), &b);
+            prop_assert_eq!(fa.visitors().count(), 0);
+        }
+    }
+}
