@@ -3,17 +3,22 @@
 //! control socket, and removes everything it installed on exit.
 
 use crate::control::{self, ControlSocket, Request, Response};
+use crate::foreign_agent::{self as fa_glue, VisitorInstaller};
 use crate::home_agent::{self, BindingInstaller};
 use crate::interfaces;
 use crate::show;
 use crate::udp::{Datagram, PORT, Port434};
 use pmip_config::{Config, Mode};
+use pmip_engine::foreign_agent::{self as fa, ForeignAgent, FromVisitor};
 use pmip_engine::home_agent::{Action, HomeAgent};
 use pmip_engine::time::{Instant, Now};
 use pmip_platform::dataplane::DataPlane;
 use pmip_platform::netlink::Netlink;
 use pmip_platform::packet::PacketSocket;
 use pmip_platform::tun::Tun;
+use pmip_platform::visited_link::{LinkPacket, VisitedLink};
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::signal::unix::{SignalKind, signal};
@@ -74,22 +79,61 @@ impl Default for Clock {
     }
 }
 
+/// What the mobility roles share: the TUN device and its data plane, the
+/// packet socket, and the port 434 sockets.
+pub struct Shared {
+    dataplane: DataPlane,
+    arp: Arc<PacketSocket>,
+    port: Port434,
+    tun_index: u32,
+    dataplane_task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.dataplane_task.abort();
+    }
+}
+
 /// The home agent role while it runs.
 pub struct HaRuntime {
     pub engine: HomeAgent,
-    port: Port434,
     /// Binding changes go to the installer task in order; the engine
     /// loop answers the next registration meanwhile.
     installs: mpsc::UnboundedSender<(Action, Option<tokio::sync::oneshot::Sender<()>>)>,
     installer_task: tokio::task::JoinHandle<()>,
-    dataplane_task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl Drop for HaRuntime {
     fn drop(&mut self) {
-        self.dataplane_task.abort();
         self.installer_task.abort();
     }
+}
+
+/// The foreign agent role while it runs.
+pub struct FaRuntime {
+    pub engine: ForeignAgent,
+    installer: VisitorInstaller,
+    link_tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Link-layer addresses of hosts that solicited, to answer them.
+    solicitors: HashMap<Ipv4Addr, [u8; 6]>,
+}
+
+impl Drop for FaRuntime {
+    fn drop(&mut self) {
+        for t in &self.link_tasks {
+            t.abort();
+        }
+    }
+}
+
+/// What arrives for the engines.
+pub enum Event {
+    Udp(Datagram),
+    Link {
+        interface: String,
+        packet: LinkPacket,
+    },
 }
 
 /// What one running device holds.
@@ -97,7 +141,9 @@ pub struct Device {
     pub config: Config,
     pub netlink: Arc<Netlink>,
     pub clock: Clock,
+    pub shared: Option<Shared>,
     pub home_agent: Option<HaRuntime>,
+    pub foreign_agent: Option<FaRuntime>,
 }
 
 impl Device {
@@ -113,8 +159,19 @@ impl Device {
                 .ha()
                 .map(|ha| show::bindings(&ha.engine, self.clock.now().instant, json)),
             ["show", "ip", "mobile", "traffic"] => {
-                self.ha().map(|ha| show::traffic(&ha.engine, json))
+                if self.home_agent.is_none() && self.foreign_agent.is_none() {
+                    return Err("% Mobile IP is not enabled".into());
+                }
+                Ok(show::traffic(
+                    self.home_agent.as_ref().map(|h| &h.engine),
+                    self.foreign_agent.as_ref().map(|f| &f.engine),
+                    json,
+                ))
             }
+            ["show", "ip", "mobile", "visitor"] => match &self.foreign_agent {
+                Some(f) => Ok(show::visitors(&f.engine, self.clock.now().instant, json)),
+                None => Err("% Mobile IP foreign agent is not enabled (router mobile; ip mobile foreign-agent; ip mobile foreign-service)".into()),
+            },
             ["show", "ip", "mobile", "secure", "host"] | ["show", "ip", "mobile", "secure"] => {
                 Ok(show::secure_hosts(&self.config, json))
             }
@@ -182,23 +239,24 @@ pub async fn run(config_path: &Path, control_path: Option<PathBuf>) -> Result<()
         config,
         netlink,
         clock: Clock::new(),
+        shared: None,
         home_agent: None,
+        foreign_agent: None,
     };
 
     let result = serve(&mut device, &control_path).await;
     device.home_agent = None;
+    device.foreign_agent = None;
+    device.shared = None;
     device.netlink.remove_all().await;
     tracing::info!(host = %hostname, "stopped; everything installed was removed");
     result
 }
 
-/// Starts the home agent: TUN device and data plane, port 434 sockets on
-/// each home network's address and broadcast address.
-async fn start_home_agent(
-    device: &Device,
-    tx: mpsc::Sender<Datagram>,
-) -> Result<HaRuntime, DaemonError> {
-    let cfg = home_agent::engine_config(&device.config);
+/// Starts what the roles share: the TUN device and data plane, the
+/// packet socket, and port 434 on the home networks' unicast and
+/// broadcast addresses and the care-of address.
+async fn start_shared(device: &Device, tx: mpsc::Sender<Event>) -> Result<Shared, DaemonError> {
     let nl = &device.netlink;
     // A router forwards; proxy ARP for bound home addresses needs it on.
     pmip_platform::netlink::set_sysctl("net/ipv4/ip_forward", "1")?;
@@ -211,20 +269,49 @@ async fn start_home_agent(
     let arp = Arc::new(PacketSocket::new()?);
     let dataplane = DataPlane::new();
     let dataplane_task = tokio::spawn(dataplane.clone().run(tun, Some(arp.clone())));
-    let unicast: Vec<_> = cfg.networks.iter().map(|n| n.address).collect();
-    let broadcast: Vec<_> = cfg.networks.iter().map(|n| n.broadcast()).collect();
-    if cfg.networks.is_empty() {
-        tracing::warn!(
-            "home agent has no home network: add `ip mobile host LOW HIGH interface IF` with an addressed interface"
-        );
+    let mut unicast = Vec::new();
+    let mut broadcast = Vec::new();
+    if device.config.is_home_agent() {
+        let cfg = home_agent::engine_config(&device.config);
+        if cfg.networks.is_empty() {
+            tracing::warn!(
+                "home agent has no home network: add `ip mobile host LOW HIGH interface IF` with an addressed interface"
+            );
+        }
+        unicast.extend(cfg.networks.iter().map(|n| n.address));
+        broadcast.extend(cfg.networks.iter().map(|n| n.broadcast()));
     }
-    let port = Port434::open(&unicast, &broadcast, PORT, tx)?;
-    tracing::info!(networks = ?unicast, "home agent listening on UDP 434");
+    if device.config.is_foreign_agent() {
+        let coa = fa_glue::engine_config(&device.config).care_of_address;
+        if !coa.is_unspecified() && !unicast.contains(&coa) {
+            unicast.push(coa);
+        }
+    }
+    let (utx, mut urx) = mpsc::channel::<Datagram>(1024);
+    let port = Port434::open(&unicast, &broadcast, PORT, utx)?;
+    tokio::spawn(async move {
+        while let Some(d) = urx.recv().await {
+            if tx.send(Event::Udp(d)).await.is_err() {
+                return;
+            }
+        }
+    });
+    tracing::info!(addresses = ?unicast, "listening on UDP 434");
+    Ok(Shared {
+        dataplane,
+        arp,
+        port,
+        tun_index,
+        dataplane_task,
+    })
+}
+
+fn start_home_agent(device: &Device, shared: &Shared) -> HaRuntime {
     let installer = BindingInstaller {
         netlink: device.netlink.clone(),
-        dataplane,
-        tun_index,
-        arp,
+        dataplane: shared.dataplane.clone(),
+        tun_index: shared.tun_index,
+        arp: shared.arp.clone(),
     };
     let (installs, mut queue) =
         mpsc::unbounded_channel::<(Action, Option<tokio::sync::oneshot::Sender<()>>)>();
@@ -236,20 +323,161 @@ async fn start_home_agent(
             }
         }
     });
-    Ok(HaRuntime {
-        engine: HomeAgent::new(cfg),
-        port,
+    HaRuntime {
+        engine: HomeAgent::new(home_agent::engine_config(&device.config)),
         installs,
         installer_task,
-        dataplane_task,
+    }
+}
+
+/// Starts the foreign agent: a packet socket on each foreign-service
+/// interface, the reverse-tunnel routing table, relaxed reverse-path
+/// filtering (visitors' packets carry home addresses from elsewhere).
+async fn start_foreign_agent(
+    device: &Device,
+    shared: &Shared,
+    tx: mpsc::Sender<Event>,
+) -> Result<FaRuntime, DaemonError> {
+    let cfg = fa_glue::engine_config(&device.config);
+    if cfg.care_of_address.is_unspecified() {
+        tracing::warn!(
+            "foreign agent has no care-of address: add `ip mobile foreign-agent care-of INTERFACE`"
+        );
+    }
+    let nl = &device.netlink;
+    for key in ["all", "default"] {
+        pmip_platform::netlink::set_sysctl(&format!("net/ipv4/conf/{key}/rp_filter"), "0")?;
+    }
+    nl.add_table_default(shared.tun_index, fa_glue::REVERSE_TUNNEL_TABLE)
+        .await?;
+    let mut ifindex = HashMap::new();
+    let mut link_tasks = Vec::new();
+    for intf in &cfg.interfaces {
+        let idx = nl.link_index(&intf.name).await?;
+        let _ = pmip_platform::netlink::set_sysctl(
+            &format!("net/ipv4/conf/{}/rp_filter", intf.name),
+            "0",
+        );
+        ifindex.insert(intf.name.clone(), idx);
+        let link = VisitedLink::open(idx)?;
+        let tx = tx.clone();
+        let name = intf.name.clone();
+        link_tasks.push(tokio::spawn(async move {
+            while let Ok(packet) = link.recv().await {
+                if tx
+                    .send(Event::Link {
+                        interface: name.clone(),
+                        packet,
+                    })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }));
+    }
+    tracing::info!(interfaces = ?ifindex.keys().collect::<Vec<_>>(), coa = %cfg.care_of_address, "foreign agent serving");
+    Ok(FaRuntime {
+        installer: VisitorInstaller {
+            netlink: device.netlink.clone(),
+            dataplane: shared.dataplane.clone(),
+            care_of_address: cfg.care_of_address,
+            ifindex,
+        },
+        engine: ForeignAgent::new(cfg),
+        link_tasks,
+        solicitors: HashMap::new(),
     })
+}
+
+async fn apply_fa_actions(f: &mut FaRuntime, shared: &Shared, actions: Vec<fa::Action>) {
+    for a in actions {
+        match a {
+            fa::Action::SendToVisitor {
+                interface,
+                mac,
+                from,
+                to,
+                payload,
+            } => {
+                let Some(&idx) = f.installer.ifindex.get(&interface) else {
+                    continue;
+                };
+                let pkt = fa_glue::udp_packet(from, to, &payload);
+                if let Err(e) = shared.arp.send_ipv4(idx, mac, &pkt).await {
+                    tracing::warn!(%to, error = %e, "could not send to the visitor");
+                }
+            }
+            fa::Action::SendToNetwork { from, to, payload } => {
+                if let Err(e) = shared.port.send(from, to, &payload).await {
+                    tracing::warn!(%to, error = %e, "could not send");
+                }
+            }
+            fa::Action::Advertise {
+                interface,
+                from,
+                to,
+                payload,
+            } => {
+                let Some(&idx) = f.installer.ifindex.get(&interface) else {
+                    continue;
+                };
+                let pkt = fa_glue::icmp_packet(from, to, &payload);
+                let mac = fa_glue::link_destination(to, &f.solicitors);
+                if let Err(e) = shared.arp.send_ipv4(idx, mac, &pkt).await {
+                    tracing::debug!(error = %e, "advertisement not sent");
+                }
+            }
+            fa::Action::VisitorUp(v) => f.installer.up(&v).await,
+            fa::Action::VisitorDown(v) => f.installer.down(&v).await,
+        }
+    }
+}
+
+/// A packet from a visited link: a registration request or a solicitation.
+async fn visited_link_packet(device: &mut Device, interface: &str, packet: LinkPacket) {
+    let now = device.clock.now();
+    let (Some(f), Some(shared)) = (&mut device.foreign_agent, &device.shared) else {
+        return;
+    };
+    let Ok(ip) = pmip_wire::ipv4::Packet::new_checked(&packet.packet[..]) else {
+        return;
+    };
+    let (src, proto) = (ip.src_addr(), ip.protocol());
+    let mut out = Vec::new();
+    match proto {
+        pmip_wire::ipv4::protocol::UDP => {
+            let Ok(u) = pmip_wire::udp::Packet::new_checked(ip.payload()) else {
+                return;
+            };
+            f.engine.handle_from_visitor(
+                now,
+                FromVisitor {
+                    interface,
+                    mac: packet.mac,
+                    src: SocketAddrV4::new(src, u.src_port()),
+                    payload: u.payload(),
+                },
+                &mut out,
+            );
+        }
+        pmip_wire::ipv4::protocol::ICMP => {
+            if !src.is_unspecified() {
+                f.solicitors.insert(src, packet.mac);
+            }
+            f.engine.handle_solicitation(now, interface, src, &mut out);
+        }
+        _ => return,
+    }
+    apply_fa_actions(f, shared, out).await;
 }
 
 /// Binding changes go to the installer queue in order. Replies do not
 /// wait for them, except after a home address's last binding ends: its
 /// host route must be gone before the reply, or the reply to a node that
 /// came home would be tunnelled to where it was.
-async fn apply_actions(ha: &mut HaRuntime, actions: Vec<Action>) {
+async fn apply_actions(ha: &mut HaRuntime, shared: &Shared, actions: Vec<Action>) {
     let mut wait = Vec::new();
     for a in actions {
         match &a {
@@ -257,7 +485,7 @@ async fn apply_actions(ha: &mut HaRuntime, actions: Vec<Action>) {
                 for done in wait.drain(..) {
                     let _ = done.await;
                 }
-                if let Err(e) = ha.port.send(*from, *to, payload).await {
+                if let Err(e) = shared.port.send(*from, *to, payload).await {
                     tracing::warn!(%to, error = %e, "could not send");
                 }
             }
@@ -275,9 +503,16 @@ async fn apply_actions(ha: &mut HaRuntime, actions: Vec<Action>) {
 
 async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonError> {
     interfaces::apply(&device.netlink, &device.config, &[]).await?;
-    let (tx, mut rx) = mpsc::channel::<Datagram>(1024);
-    if device.config.is_home_agent() {
-        device.home_agent = Some(start_home_agent(device, tx.clone()).await?);
+    let (tx, mut rx) = mpsc::channel::<Event>(1024);
+    if device.config.is_home_agent() || device.config.is_foreign_agent() {
+        let shared = start_shared(device, tx.clone()).await?;
+        if device.config.is_home_agent() {
+            device.home_agent = Some(start_home_agent(device, &shared));
+        }
+        if device.config.is_foreign_agent() {
+            device.foreign_agent = Some(start_foreign_agent(device, &shared, tx.clone()).await?);
+        }
+        device.shared = Some(shared);
     }
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -290,10 +525,18 @@ async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonErr
         })?;
     tracing::info!(control = %control_path.display(), "ready");
     loop {
-        let deadline = device
+        let ha_deadline = device
             .home_agent
             .as_ref()
-            .and_then(|ha| ha.engine.poll_timeout())
+            .and_then(|ha| ha.engine.poll_timeout());
+        let fa_deadline = device
+            .foreign_agent
+            .as_ref()
+            .and_then(|f| f.engine.poll_timeout());
+        let deadline = [ha_deadline, fa_deadline]
+            .into_iter()
+            .flatten()
+            .min()
             .map(|t| device.clock.at(t));
         let timer = async {
             match deadline {
@@ -308,17 +551,41 @@ async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonErr
                 if let Some(ha) = &mut device.home_agent {
                     let mut out = Vec::new();
                     ha.engine.handle_timeout(now, &mut out);
-                    apply_actions(ha, out).await;
+                    if let Some(shared) = &device.shared {
+                        apply_actions(ha, shared, out).await;
+                    }
                 }
-            }
-            Some(d) = rx.recv() => {
-                let now = device.clock.now();
-                if let Some(ha) = &mut device.home_agent {
+                if let (Some(f), Some(shared)) = (&mut device.foreign_agent, &device.shared) {
                     let mut out = Vec::new();
-                    ha.engine.handle_datagram(now, d.src, d.dst, &d.payload, &mut out);
-                    apply_actions(ha, out).await;
+                    f.engine.handle_timeout(now, &mut out);
+                    apply_fa_actions(f, shared, out).await;
                 }
             }
+            Some(ev) = rx.recv() => match ev {
+                Event::Udp(d) => {
+                    let now = device.clock.now();
+                    let kind = d.payload.first().copied();
+                    // Replies and Binding Updates are for the foreign agent;
+                    // requests and acknowledges for the home agent. Requests
+                    // from visitors reach the foreign agent through the
+                    // visited link's packet socket instead.
+                    let for_fa = matches!(kind, Some(3) | Some(18)) || device.home_agent.is_none();
+                    if for_fa {
+                        if let (Some(f), Some(shared)) = (&mut device.foreign_agent, &device.shared) {
+                            if kind != Some(1) {
+                                let mut out = Vec::new();
+                                f.engine.handle_from_network(now, d.src, &d.payload, &mut out);
+                                apply_fa_actions(f, shared, out).await;
+                            }
+                        }
+                    } else if let (Some(ha), Some(shared)) = (&mut device.home_agent, &device.shared) {
+                        let mut out = Vec::new();
+                        ha.engine.handle_datagram(now, d.src, d.dst, &d.payload, &mut out);
+                        apply_actions(ha, shared, out).await;
+                    }
+                }
+                Event::Link { interface, packet } => visited_link_packet(device, &interface, packet).await,
+            },
             _ = int.recv() => return Ok(()),
             req = control.next() => {
                 let (Request { words, json }, mut stream) = req?;

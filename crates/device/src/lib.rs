@@ -3,6 +3,7 @@
 
 pub mod control;
 pub mod daemon;
+pub mod foreign_agent;
 pub mod home_agent;
 pub mod interfaces;
 mod linkaddr;

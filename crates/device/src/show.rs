@@ -1,6 +1,7 @@
 //! `show ip mobile ...` in IOS layout, and the same data as JSON.
 
 use pmip_engine::binding::Binding;
+use pmip_engine::foreign_agent::{ForeignAgent, Visitor};
 use pmip_engine::home_agent::{Counters, HomeAgent};
 use pmip_engine::time::Instant;
 use pmip_wire::registration::ReplyCode;
@@ -109,7 +110,167 @@ fn denied(c: &Counters, code: ReplyCode) -> u64 {
     c.denied.get(&u8::from(code)).copied().unwrap_or(0)
 }
 
-pub fn traffic(ha: &HomeAgent, json: bool) -> String {
+/// `show ip mobile traffic`: the home agent and foreign agent parts.
+pub fn traffic(ha: Option<&HomeAgent>, fa: Option<&ForeignAgent>, json: bool) -> String {
+    if json {
+        let mut v = serde_json::Map::new();
+        if let Some(ha) = ha
+            && let Ok(serde_json::Value::Object(m)) = serde_json::from_str(&ha_traffic(ha, true))
+        {
+            v.extend(m);
+        }
+        if let Some(fa) = fa {
+            v.insert("foreign_agent".into(), fa_traffic_json(&fa.counters));
+        }
+        return serde_json::Value::Object(v).to_string();
+    }
+    let mut s = String::new();
+    if let Some(ha) = ha {
+        s.push_str(&ha_traffic(ha, false));
+    } else {
+        s.push_str("IP Mobility traffic:\n");
+    }
+    if let Some(fa) = fa {
+        let c = &fa.counters;
+        let _ = writeln!(s, "Advertisements:");
+        let _ = writeln!(s, "    Solicitations received {}", c.solicitations);
+        let _ = writeln!(s, "    Advertisements sent {}", c.advertisements);
+        let _ = writeln!(s, "Foreign Agent Registrations:");
+        let _ = writeln!(s, "    Request in {}, Forwarded {}", c.requests, c.relayed);
+        let _ = writeln!(
+            s,
+            "    Replies in {}, Accepted {}",
+            c.replies, c.replies_accepted
+        );
+        let _ = writeln!(
+            s,
+            "    Timeouts {}, Visitors expired {}",
+            c.timeouts, c.expired
+        );
+        let mut denied: Vec<_> = c.denied.iter().collect();
+        denied.sort();
+        let total: u64 = c.denied.values().sum();
+        let _ = writeln!(s, "    Denied {total}");
+        for (code, n) in denied {
+            let _ = writeln!(s, "      {} {n}", ReplyCode::from(*code));
+        }
+        let _ = writeln!(
+            s,
+            "    Binding updates received {}, acknowledges sent {}",
+            c.bind_updates, c.bind_acks_sent
+        );
+        if !c.dropped.is_empty() {
+            let _ = writeln!(s, "    Ignored:");
+            let mut reasons: Vec<_> = c.dropped.iter().collect();
+            reasons.sort();
+            for (r, n) in reasons {
+                let _ = writeln!(s, "      {r} {n}");
+            }
+        }
+    }
+    s
+}
+
+fn fa_traffic_json(c: &pmip_engine::foreign_agent::Counters) -> serde_json::Value {
+    let denied: serde_json::Map<String, serde_json::Value> = c
+        .denied
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    let dropped: serde_json::Map<String, serde_json::Value> = c
+        .dropped
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    json!({
+        "solicitations": c.solicitations,
+        "advertisements": c.advertisements,
+        "requests": c.requests,
+        "relayed": c.relayed,
+        "replies": c.replies,
+        "replies_accepted": c.replies_accepted,
+        "timeouts": c.timeouts,
+        "expired": c.expired,
+        "denied_by_code": denied,
+        "ignored_by_reason": dropped,
+        "binding_updates": c.bind_updates,
+        "binding_acks_sent": c.bind_acks_sent,
+    })
+}
+
+fn mac(m: &[u8; 6]) -> String {
+    // IOS writes MAC addresses as three dotted groups.
+    format!(
+        "{:02x}{:02x}.{:02x}{:02x}.{:02x}{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
+}
+
+/// `show ip mobile visitor` in IOS layout.
+pub fn visitors(fa: &ForeignAgent, now: Instant, json: bool) -> String {
+    let mut list: Vec<&Visitor> = fa.visitors().collect();
+    list.sort_by_key(|v| u32::from(v.home_address));
+    let coa = fa.config().care_of_address;
+    if json {
+        let items: Vec<_> = list
+            .iter()
+            .map(|v| {
+                json!({
+                    "home_address": v.home_address.to_string(),
+                    "interface": v.interface,
+                    "mac": mac(&v.mac),
+                    "home_agent": v.home_agent.to_string(),
+                    "udp_src_port": v.port,
+                    "identification": ident(v.identification),
+                    "lifetime_granted": v.lifetime,
+                    "lifetime_remaining": v.expires.saturating_since(now).as_secs(),
+                    "encapsulation": encapsulation(&v.encapsulation),
+                    "reverse_tunnel": v.reverse_tunnel,
+                })
+            })
+            .collect();
+        return json!({ "total": list.len(), "visitors": items }).to_string();
+    }
+    let mut s = String::from("Mobility Visitor List:\n");
+    let _ = writeln!(s, "Total {}", list.len());
+    for v in list {
+        let _ = writeln!(s, "{}:", v.home_address);
+        let _ = writeln!(s, "    Interface {}, MAC addr {}", v.interface, mac(&v.mac));
+        let _ = writeln!(
+            s,
+            "    IP src {}, dest {}, UDP src port {}",
+            v.home_address, coa, v.port
+        );
+        let _ = writeln!(
+            s,
+            "    HA addr {}, Identification {}",
+            v.home_agent,
+            ident(v.identification)
+        );
+        let _ = writeln!(
+            s,
+            "    Lifetime {} ({}) Remaining {}",
+            hms(Duration::from_secs(u64::from(v.lifetime))),
+            v.lifetime,
+            hms(v.expires.saturating_since(now))
+        );
+        let _ = writeln!(
+            s,
+            "    Tunnel pmip0 src {}, dest {}{}, {}",
+            coa,
+            v.home_agent,
+            if v.reverse_tunnel {
+                ", reverse-allowed"
+            } else {
+                ""
+            },
+            encapsulation(&v.encapsulation)
+        );
+    }
+    s
+}
+
+fn ha_traffic(ha: &HomeAgent, json: bool) -> String {
     let c = &ha.counters;
     let total_denied: u64 = c.denied.values().sum();
     let ignored: u64 = c.dropped.values().sum();

@@ -8,6 +8,7 @@ pub mod netlink;
 pub mod packet;
 pub mod raw;
 pub mod tun;
+pub mod visited_link;
 
 use std::os::fd::AsRawFd;
 use tokio::io::unix::AsyncFd;

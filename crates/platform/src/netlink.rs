@@ -38,6 +38,16 @@ pub enum Installed {
         index: u32,
         addr: Ipv4Addr,
     },
+    /// `ip route add default dev OIF table T`.
+    TableDefault {
+        oif: u32,
+        table: u32,
+    },
+    /// `ip rule add from SRC/32 lookup T`.
+    SourceRule {
+        src: Ipv4Addr,
+        table: u32,
+    },
 }
 
 /// A netlink connection plus the ledger of what went through it.
@@ -263,6 +273,59 @@ impl Netlink {
         }
     }
 
+    /// A default route out of `oif` in routing table `table`: where the
+    /// foreign agent's reverse-tunnel rules send visitors' packets.
+    pub async fn add_table_default(&self, oif: u32, table: u32) -> Result<(), NetlinkError> {
+        let msg = RouteMessageBuilder::<Ipv4Addr>::new()
+            .output_interface(oif)
+            .table_id(table)
+            .build();
+        self.handle.route().add(msg).replace().execute().await?;
+        let item = Installed::TableDefault { oif, table };
+        self.forget(&item);
+        self.record(item);
+        Ok(())
+    }
+
+    fn source_rule(&self, src: Ipv4Addr, table: u32) -> rtnetlink::RuleAddRequest<Ipv4Addr> {
+        self.handle
+            .rule()
+            .add()
+            .v4()
+            .source_prefix(src, 32)
+            .table_id(table)
+            .action(rtnetlink::packet_route::rule::RuleAction::ToTable)
+    }
+
+    /// Routes packets from `src` by table `table` (`ip rule add from SRC
+    /// lookup T`): a visitor's packets into the reverse tunnel (RFC 3024).
+    pub async fn add_source_rule(&self, src: Ipv4Addr, table: u32) -> Result<(), NetlinkError> {
+        match self.source_rule(src, table).execute().await {
+            Ok(()) => {}
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::EEXIST => {}
+            Err(e) => return Err(e.into()),
+        }
+        let item = Installed::SourceRule { src, table };
+        self.forget(&item);
+        self.record(item);
+        Ok(())
+    }
+
+    pub async fn del_source_rule(&self, src: Ipv4Addr, table: u32) -> Result<(), NetlinkError> {
+        self.forget(&Installed::SourceRule { src, table });
+        let mut req = self.source_rule(src, table);
+        let msg = req.message_mut().clone();
+        match self.handle.rule().del(msg).execute().await {
+            Ok(()) => Ok(()),
+            Err(rtnetlink::Error::NetlinkError(e))
+                if e.raw_code() == -libc::ENOENT || e.raw_code() == -libc::ESRCH =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// What is installed now, oldest first.
     pub fn installed(&self) -> Vec<Installed> {
         self.ledger
@@ -286,6 +349,19 @@ impl Netlink {
                 } => self.del_route(*dst, *prefix_len, *gateway, *oif).await,
                 Installed::ProxyNeighbour { index, addr } => {
                     self.del_proxy_neighbour(*index, *addr).await
+                }
+                Installed::SourceRule { src, table } => self.del_source_rule(*src, *table).await,
+                Installed::TableDefault { oif, table } => {
+                    let msg = RouteMessageBuilder::<Ipv4Addr>::new()
+                        .output_interface(*oif)
+                        .table_id(*table)
+                        .build();
+                    self.handle
+                        .route()
+                        .del(msg)
+                        .execute()
+                        .await
+                        .map_err(NetlinkError::from)
                 }
                 Installed::Address {
                     index,

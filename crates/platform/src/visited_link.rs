@@ -1,0 +1,139 @@
+//! A foreign agent's view of a visited link: Registration Requests (UDP
+//! port 434) and Agent Solicitations (ICMP type 10) received with the
+//! sender's link-layer address, which the foreign agent needs to answer a
+//! mobile node whose home address is not on this link (RFC 5944 3.7.1,
+//! 4.2.2). A classic BPF filter keeps all other traffic out of user space.
+
+use crate::register;
+use socket2::{Domain, Protocol, Socket, Type};
+use std::io;
+use std::os::fd::AsRawFd;
+use tokio::io::unix::AsyncFd;
+
+const ETH_P_IP: u16 = 0x0800;
+
+/// `udp dst port 434 or icmp[0] == 10`, for a cooked socket whose data
+/// starts at the IPv4 header. Unfragmented UDP only.
+const FILTER: [libc::sock_filter; 13] = [
+    bpf(0x30, 0, 0, 9),      // A = ip[9] (protocol)
+    bpf(0x15, 0, 5, 17),     // UDP? else -> 7
+    bpf(0x28, 0, 0, 6),      // A = ip[6:2] (flags, fragment offset)
+    bpf(0x45, 8, 0, 0x1fff), // a fragment -> drop
+    bpf(0xb1, 0, 0, 0),      // X = header length
+    bpf(0x48, 0, 0, 2),      // A = udp dst port
+    bpf(0x15, 4, 5, 434),    // 434 -> accept, else drop
+    bpf(0x15, 0, 4, 1),      // ICMP? else drop
+    bpf(0xb1, 0, 0, 0),      // X = header length
+    bpf(0x50, 0, 0, 0),      // A = icmp type
+    bpf(0x15, 0, 1, 10),     // router solicitation -> accept
+    bpf(0x06, 0, 0, 0x40000),
+    bpf(0x06, 0, 0, 0),
+];
+
+const fn bpf(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
+    libc::sock_filter { code, jt, jf, k }
+}
+
+/// One received IPv4 packet and the MAC it came from.
+#[derive(Debug, Clone)]
+pub struct LinkPacket {
+    pub mac: [u8; 6],
+    pub packet: Vec<u8>,
+}
+
+pub struct VisitedLink {
+    fd: AsyncFd<Socket>,
+    pub ifindex: u32,
+}
+
+impl VisitedLink {
+    pub fn open(ifindex: u32) -> io::Result<VisitedLink> {
+        let s = Socket::new(
+            Domain::PACKET,
+            Type::DGRAM,
+            Some(Protocol::from(i32::from(ETH_P_IP.to_be()))),
+        )?;
+        let prog = libc::sock_fprog {
+            len: FILTER.len() as u16,
+            filter: FILTER.as_ptr() as *mut libc::sock_filter,
+        };
+        // SAFETY: attaching a valid classic BPF program of FILTER.len() insns.
+        let r = unsafe {
+            libc::setsockopt(
+                s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ATTACH_FILTER,
+                (&prog as *const libc::sock_fprog).cast(),
+                std::mem::size_of::<libc::sock_fprog>() as u32,
+            )
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: sockaddr_ll is plain data.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = ETH_P_IP.to_be();
+        sll.sll_ifindex = ifindex as i32;
+        // SAFETY: binding with a valid sockaddr_ll.
+        if unsafe {
+            libc::bind(
+                s.as_raw_fd(),
+                (&sll as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as u32,
+            )
+        } != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        s.set_nonblocking(true)?;
+        Ok(VisitedLink {
+            fd: register(s)?,
+            ifindex,
+        })
+    }
+
+    /// The next packet addressed to someone (not one we sent).
+    pub async fn recv(&self) -> io::Result<LinkPacket> {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let mut guard = self.fd.readable().await?;
+            // SAFETY: sockaddr_ll is plain data.
+            let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+            let res = guard.try_io(|s| {
+                let mut len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+                // SAFETY: valid buffer and address out-parameters.
+                let n = unsafe {
+                    libc::recvfrom(
+                        s.get_ref().as_raw_fd(),
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                        0,
+                        (&mut sll as *mut libc::sockaddr_ll).cast(),
+                        &mut len,
+                    )
+                };
+                if n < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(n as usize)
+                }
+            });
+            match res {
+                Ok(Ok(n)) => {
+                    if sll.sll_pkttype == libc::PACKET_OUTGOING {
+                        continue;
+                    }
+                    let mut mac = [0u8; 6];
+                    mac.copy_from_slice(&sll.sll_addr[..6]);
+                    return Ok(LinkPacket {
+                        mac,
+                        packet: buf[..n].to_vec(),
+                    });
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}
