@@ -571,12 +571,12 @@ async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonErr
                     // visited link's packet socket instead.
                     let for_fa = matches!(kind, Some(3) | Some(18)) || device.home_agent.is_none();
                     if for_fa {
-                        if let (Some(f), Some(shared)) = (&mut device.foreign_agent, &device.shared) {
-                            if kind != Some(1) {
-                                let mut out = Vec::new();
-                                f.engine.handle_from_network(now, d.src, &d.payload, &mut out);
-                                apply_fa_actions(f, shared, out).await;
-                            }
+                        if let (Some(f), Some(shared)) = (&mut device.foreign_agent, &device.shared)
+                            && kind != Some(1)
+                        {
+                            let mut out = Vec::new();
+                            f.engine.handle_from_network(now, d.src, &d.payload, &mut out);
+                            apply_fa_actions(f, shared, out).await;
                         }
                     } else if let (Some(ha), Some(shared)) = (&mut device.home_agent, &device.shared) {
                         let mut out = Vec::new();
