@@ -204,7 +204,18 @@ impl ForeignAgent {
 
     /// When `handle_timeout` should next run.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let adverts = self.next_advert.values().copied().min();
+        // An advertising interface not yet scheduled is due now (the
+        // first advertisement goes out at start).
+        let unscheduled = self
+            .config
+            .interfaces
+            .iter()
+            .any(|i| i.advertise && !self.next_advert.contains_key(&i.name));
+        let adverts = if unscheduled {
+            Some(Instant::ZERO)
+        } else {
+            self.next_advert.values().copied().min()
+        };
         let pend = self.pending.values().map(|p| p.expires).min();
         let vis = self.visitors.values().map(|v| v.expires).min();
         [adverts, pend, vis].into_iter().flatten().min()

@@ -213,6 +213,11 @@ fn advert(out: &[Action]) -> icmp::Advertisement<'static> {
 #[test]
 fn periodic_advertisements_and_solicitations() {
     let mut fa = ForeignAgent::new(config());
+    assert_eq!(
+        fa.poll_timeout(),
+        Some(Instant::ZERO),
+        "the first advertisement is due at start"
+    );
     let mut out = Vec::new();
     fa.handle_timeout(t0(), &mut out);
     let a = advert(&out);

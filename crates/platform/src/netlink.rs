@@ -300,6 +300,10 @@ impl Netlink {
     /// Routes packets from `src` by table `table` (`ip rule add from SRC
     /// lookup T`): a visitor's packets into the reverse tunnel (RFC 3024).
     pub async fn add_source_rule(&self, src: Ipv4Addr, table: u32) -> Result<(), NetlinkError> {
+        // The kernel accepts duplicate rules; add only when absent.
+        if self.find_source_rule(src, table).await?.is_some() {
+            return Ok(());
+        }
         match self.source_rule(src, table).execute().await {
             Ok(()) => {}
             Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::EEXIST => {}
@@ -311,19 +315,38 @@ impl Netlink {
         Ok(())
     }
 
+    async fn find_source_rule(
+        &self,
+        src: Ipv4Addr,
+        table: u32,
+    ) -> Result<Option<rtnetlink::packet_route::rule::RuleMessage>, NetlinkError> {
+        use rtnetlink::packet_route::rule::RuleAttribute;
+        let mut rules = self.handle.rule().get(rtnetlink::IpVersion::V4).execute();
+        while let Some(msg) = rules.try_next().await? {
+            let from = msg
+                .attributes
+                .iter()
+                .any(|a| matches!(a, RuleAttribute::Source(IpAddr::V4(x)) if *x == src));
+            let in_table = msg
+                .attributes
+                .iter()
+                .any(|a| matches!(a, RuleAttribute::Table(t) if *t == table))
+                || u32::from(msg.header.table) == table;
+            if from && in_table && msg.header.src_len == 32 {
+                return Ok(Some(msg));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Removes every `from SRC/32 lookup T` rule, found in the kernel's
+    /// rule dump and deleted as the kernel describes it.
     pub async fn del_source_rule(&self, src: Ipv4Addr, table: u32) -> Result<(), NetlinkError> {
         self.forget(&Installed::SourceRule { src, table });
-        let mut req = self.source_rule(src, table);
-        let msg = req.message_mut().clone();
-        match self.handle.rule().del(msg).execute().await {
-            Ok(()) => Ok(()),
-            Err(rtnetlink::Error::NetlinkError(e))
-                if e.raw_code() == -libc::ENOENT || e.raw_code() == -libc::ESRCH =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(e.into()),
+        while let Some(msg) = self.find_source_rule(src, table).await? {
+            self.handle.rule().del(msg).execute().await?;
         }
+        Ok(())
     }
 
     /// What is installed now, oldest first.

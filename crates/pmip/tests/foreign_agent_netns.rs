@@ -1,0 +1,315 @@
+//! The foreign agent daemon with the home agent daemon and real packets
+//! (issue 5): a mobile node on the foreign agent's link registers through
+//! it with its home agent across a routed core; a correspondent behind the
+//! home agent pings the home address and holds a TCP conversation with
+//! it, with IP-in-IP and GRE, with and without the reverse tunnel; tshark
+//! on the visited link decodes our agent advertisements.
+
+use pmip_netns::{Netns, unique_name};
+use pmip_wire::auth::Algorithm;
+use pmip_wire::extension::{self, Extensions, kind};
+use pmip_wire::identification::Identification;
+use pmip_wire::registration::{ReplyCode, ReplyPacket, ReplyRepr, RequestFlags, RequestRepr};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const PMIP: &str = env!("CARGO_BIN_EXE_pmip");
+const HA: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 1);
+const CN: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 9);
+const HOME: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 50);
+const FA: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+const KEY: [u8; 16] = [
+    0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
+];
+
+const HA_CONFIG: &str = "hostname ha1
+interface FastEthernet0
+ ip address 10.1.0.1 255.255.255.0
+interface eth1
+ ip address 192.0.2.1 255.255.255.252
+ip route 198.51.100.0 255.255.255.0 192.0.2.2
+router mobile
+ip mobile home-agent lifetime 600
+ip mobile host 10.1.0.10 10.1.0.99 interface FastEthernet0
+ip mobile secure host 10.1.0.10 10.1.0.99 spi 100 key hex 00112233445566778899aabbccddeeff algorithm hmac-md5
+ip mobile secure foreign-agent 198.51.100.1 spi 200 key ascii fa-secret algorithm hmac-md5
+";
+
+const FA_CONFIG: &str = "hostname fa1
+interface FastEthernet0
+ ip address 198.51.100.1 255.255.255.0
+ ip irdp
+ ip irdp maxadvertinterval 4
+ ip irdp minadvertinterval 3
+ ip irdp holdtime 12
+ ip mobile foreign-service reverse-tunnel
+ ip mobile registration-lifetime 600
+interface eth1
+ ip address 192.0.2.2 255.255.255.252
+ip route 10.1.0.0 255.255.255.0 192.0.2.1
+router mobile
+ip mobile foreign-agent care-of FastEthernet0
+ip mobile secure home-agent 10.1.0.1 spi 200 key ascii fa-secret algorithm hmac-md5
+";
+
+fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("pmip-fa-{}-{name}", std::process::id()))
+}
+
+fn exec(control: &Path, words: &[&str]) -> String {
+    let out = Command::new(PMIP)
+        .arg("exec")
+        .arg("--control")
+        .arg(control)
+        .args(words)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn start(ns: &mut Netns, name: &str, config: &str) -> PathBuf {
+    let cfg = temp(&format!("{name}.cfg"));
+    std::fs::write(&cfg, config).unwrap();
+    let control = temp(&format!("{name}.sock"));
+    let log = std::fs::File::create(temp(&format!("{name}.log"))).unwrap();
+    ns.spawn(
+        PMIP,
+        &[
+            "run",
+            cfg.to_str().unwrap(),
+            "--control",
+            control.to_str().unwrap(),
+        ],
+        Stdio::null(),
+        log.into(),
+    )
+    .unwrap();
+    let start = Instant::now();
+    while !control.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{name} did not start: {}",
+            std::fs::read_to_string(temp(&format!("{name}.log"))).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    control
+}
+
+/// The mobile node registers through the foreign agent.
+fn register(lifetime: u16, flags: RequestFlags) -> ReplyCode {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    let mut msg = RequestRepr {
+        flags,
+        lifetime,
+        home_address: HOME,
+        home_agent: HA,
+        care_of_address: FA,
+        identification: Identification::from_unix(now),
+        extensions: Extensions::new(),
+    }
+    .to_vec();
+    extension::append_authentication(
+        &mut msg,
+        kind::MOBILE_HOME_AUTH,
+        0x100,
+        Algorithm::HmacMd5,
+        &KEY,
+    );
+    let s = UdpSocket::bind((HOME, 434)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.send_to(&msg, (FA, 434)).unwrap();
+    let mut buf = [0u8; 512];
+    let (n, from) = s
+        .recv_from(&mut buf)
+        .expect("a registration reply through the foreign agent");
+    assert_eq!(from.ip(), std::net::IpAddr::V4(FA));
+    let r = ReplyRepr::parse(&ReplyPacket::new_checked(&buf[..n]).unwrap()).unwrap();
+    r.code
+}
+
+fn tcp_round_trip(cn: &Netns, mn: &Netns) {
+    let server = mn
+        .thread(|| {
+            let l = TcpListener::bind((HOME, 5001)).unwrap();
+            let (mut s, peer) = l.accept().unwrap();
+            let mut b = [0u8; 5];
+            s.read_exact(&mut b).unwrap();
+            s.write_all(b"world").unwrap();
+            (b, peer)
+        })
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let got = cn
+        .run(|| {
+            let mut s =
+                TcpStream::connect_timeout(&(HOME, 5001).into(), Duration::from_secs(5)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s.write_all(b"hello").unwrap();
+            let mut b = [0u8; 5];
+            s.read_exact(&mut b).unwrap();
+            b
+        })
+        .unwrap();
+    let (heard, peer) = server.join().unwrap().unwrap();
+    assert_eq!(&heard, b"hello");
+    assert_eq!(&got, b"world");
+    assert_eq!(peer.ip(), std::net::IpAddr::V4(CN));
+}
+
+#[test]
+fn mobile_node_away_through_the_foreign_agent() {
+    let cn = Netns::new(&unique_name("pmipt-fcn")).unwrap();
+    let mut ha = Netns::new(&unique_name("pmipt-fha")).unwrap();
+    let mut fa = Netns::new(&unique_name("pmipt-ffa")).unwrap();
+    let mn = Netns::new(&unique_name("pmipt-fmn")).unwrap();
+    ha.veth_to("FastEthernet0", &cn, "c0").unwrap();
+    cn.addr("c0", "10.1.0.9/24").unwrap();
+    cn.ip(&["route", "add", "default", "via", "10.1.0.1"])
+        .unwrap();
+    ha.veth_to("eth1", &fa, "eth1").unwrap();
+    fa.veth_to("FastEthernet0", &mn, "m0").unwrap();
+    // An unmodified host that keeps its home address; the foreign agent
+    // is its router on the visited link (RFC 5944 4.2.2).
+    mn.addr("m0", "10.1.0.50/32").unwrap();
+    mn.ip(&[
+        "route",
+        "add",
+        "default",
+        "via",
+        "198.51.100.1",
+        "dev",
+        "m0",
+        "onlink",
+    ])
+    .unwrap();
+
+    // tshark on the visited link, before the foreign agent starts.
+    let capture = temp("visited.pcap");
+    let mut tshark = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            mn.name(),
+            "tshark",
+            "-q",
+            "-i",
+            "m0",
+            "-a",
+            "duration:4",
+            "-f",
+            "icmp",
+            "-w",
+        ])
+        .arg(&capture)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+
+    let ha_ctl = start(&mut ha, "ha", HA_CONFIG);
+    let fa_ctl = start(&mut fa, "fa", FA_CONFIG);
+    let _ = tshark.wait();
+    let out = Command::new("tshark")
+        .env("TZ", "UTC")
+        .args(["-n", "-r"])
+        .arg(&capture)
+        .args([
+            "-Y",
+            "icmp.type == 9",
+            "-T",
+            "fields",
+            "-e",
+            "_ws.col.Info",
+            "-e",
+            "icmp.mip.coa",
+            "-e",
+            "icmp.mip.f",
+            "-e",
+            "icmp.mip.rt",
+            "-e",
+            "icmp.mip.g",
+            "-e",
+            "icmp.mip.life",
+            "-e",
+            "icmp.mip.seq",
+            "-e",
+            "ip.ttl",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let first = text
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("no advertisement seen on the visited link: {text}"));
+    let f: Vec<&str> = first.split('\t').collect();
+    assert!(f[0].contains("Mobile IP Advertisement"), "{first}");
+    assert_eq!(
+        &f[1..],
+        &["198.51.100.1", "1", "1", "1", "600", "0", "1"],
+        "CoA, F, T, G, lifetime, first sequence 0, TTL 1"
+    );
+    let _ = std::fs::remove_file(&capture);
+
+    for flags in [
+        RequestFlags::default(),
+        RequestFlags {
+            gre: true,
+            ..Default::default()
+        },
+        RequestFlags {
+            reverse_tunnel: true,
+            ..Default::default()
+        },
+        RequestFlags {
+            reverse_tunnel: true,
+            gre: true,
+            ..Default::default()
+        },
+    ] {
+        let code = mn.run(move || register(300, flags)).unwrap();
+        assert_eq!(code, ReplyCode::Accepted, "{flags:?}");
+        let visitors = exec(&fa_ctl, &["show", "ip", "mobile", "visitor"]);
+        assert!(
+            visitors.contains("Total 1") && visitors.contains("10.1.0.50:"),
+            "{visitors}"
+        );
+        assert!(visitors.contains("HA addr 10.1.0.1"), "{visitors}");
+        assert_eq!(
+            visitors.contains("reverse-allowed"),
+            flags.reverse_tunnel,
+            "{visitors}"
+        );
+        let bindings = exec(&ha_ctl, &["show", "ip", "mobile", "binding"]);
+        assert!(bindings.contains("Care-of Addr 198.51.100.1"), "{bindings}");
+        assert_eq!(bindings.contains("GRE"), flags.gre, "{bindings}");
+        cn.exec_ok("ping", &["-c", "2", "-i", "0.2", "-W", "2", "10.1.0.50"])
+            .unwrap_or_else(|e| panic!("{flags:?}: {e}"));
+        tcp_round_trip(&cn, &mn);
+    }
+
+    // Deregistration through the foreign agent removes the visitor.
+    assert_eq!(
+        mn.run(|| register(0, RequestFlags::default())).unwrap(),
+        ReplyCode::Accepted
+    );
+    assert!(exec(&fa_ctl, &["show", "ip", "mobile", "visitor"]).contains("Total 0"));
+    assert!(exec(&ha_ctl, &["show", "ip", "mobile", "binding"]).contains("Total 0"));
+    let traffic = exec(&fa_ctl, &["show", "ip", "mobile", "traffic"]);
+    assert!(traffic.contains("Request in 5, Forwarded 5"), "{traffic}");
+    let rules = String::from_utf8(fa.ip(&["rule"]).unwrap().stdout).unwrap();
+    assert!(
+        !rules.contains("10.1.0.50"),
+        "reverse-tunnel rule removed: {rules}"
+    );
+}
