@@ -1,7 +1,7 @@
 //! `pmip bench tunnel`: TCP throughput (iperf3) from a correspondent to a
-//! mobile node away from home, through our user-space home agent tunnel
-//! and foreign agent delivery, next to the same iperf3 through plain
-//! kernel routing over the same namespaces' shape, in the same run.
+//! mobile node away from home, through the `pmip` home agent and foreign
+//! agent daemons (HA tunnel, FA delivery), next to the same iperf3 over
+//! the same namespaces with plain kernel routing, in the same run.
 //!
 //! Topology (every piece in a namespace this command creates and removes):
 //!
@@ -11,27 +11,26 @@
 //! ```
 
 use pmip_netns::{Netns, unique_name};
-use pmip_platform::dataplane::{DataPlane, Delivery};
-use pmip_platform::netlink::Netlink;
-use pmip_platform::packet::PacketSocket;
-use pmip_platform::tun::Tun;
-use pmip_wire::tunnel::Encapsulation;
 use std::io;
 use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::mpsc;
 use std::time::Duration;
-
-const HA: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
-const FA: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
-const MN: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 50);
 
 struct Campus {
     cn: Netns,
     ha: Netns,
     fa: Netns,
     mn: Netns,
+    _home_link: Netns,
+    dir: PathBuf,
+}
+
+impl Drop for Campus {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 fn build() -> io::Result<Campus> {
@@ -40,40 +39,43 @@ fn build() -> io::Result<Campus> {
         ha: Netns::new(&unique_name("pmipb-ha"))?,
         fa: Netns::new(&unique_name("pmipb-fa"))?,
         mn: Netns::new(&unique_name("pmipb-mn"))?,
+        _home_link: Netns::new(&unique_name("pmipb-hl"))?,
+        dir: std::env::temp_dir().join(unique_name("pmip-bench-tunnel")),
     };
+    std::fs::create_dir_all(&c.dir)?;
     c.cn.veth_to("c0", &c.ha, "hc")?;
     c.cn.addr("c0", "203.0.113.10/24")?;
     c.cn.ip(&["route", "add", "default", "via", "203.0.113.1"])?;
     c.ha.addr("hc", "203.0.113.1/24")?;
-    c.ha.veth_to("h0", &c.fa, "f0")?;
-    c.ha.addr("h0", "192.0.2.1/24")?;
-    c.fa.addr("f0", "192.0.2.2/24")?;
-    c.fa.veth_to("f1", &c.mn, "m0")?;
-    c.fa.addr("f1", "198.51.100.1/24")?;
+    c.ha.veth_to("FastEthernet0", &c._home_link, "h0")?;
+    c.ha.addr("FastEthernet0", "10.1.0.1/24")?;
+    c.ha.veth_to("eth1", &c.fa, "eth1")?;
+    c.ha.addr("eth1", "192.0.2.1/24")?;
+    c.fa.addr("eth1", "192.0.2.2/24")?;
+    c.ha.ip(&["route", "add", "198.51.100.0/24", "via", "192.0.2.2"])?;
+    c.fa.veth_to("FastEthernet0", &c.mn, "m0")?;
+    c.fa.addr("FastEthernet0", "198.51.100.1/24")?;
     c.fa.ip(&["route", "add", "203.0.113.0/24", "via", "192.0.2.1"])?;
-    // The mobile node keeps its home address and nothing else; the foreign
-    // agent answers its ARP for off-link destinations (proxy_arp), as the
-    // proxy AP will arrange on a real visited link.
+    c.fa.ip(&["route", "add", "10.1.0.0/24", "via", "192.0.2.1"])?;
+    // The mobile node keeps its home address; the foreign agent is its
+    // router on the visited link (RFC 5944 4.2.2).
     c.mn.addr("m0", "10.1.0.50/32")?;
-    c.mn.ip(&["route", "add", "default", "dev", "m0"])?;
+    c.mn.ip(&[
+        "route",
+        "add",
+        "default",
+        "via",
+        "198.51.100.1",
+        "dev",
+        "m0",
+        "onlink",
+    ])?;
     for ns in [&c.ha, &c.fa] {
         ns.sysctl("net.ipv4.ip_forward=1")?;
         ns.sysctl("net.ipv4.conf.all.rp_filter=0")?;
         ns.sysctl("net.ipv4.conf.default.rp_filter=0")?;
     }
-    c.fa.sysctl("net.ipv4.conf.f1.rp_filter=0")?;
-    c.fa.sysctl("net.ipv4.conf.f1.proxy_arp=1")?;
     Ok(c)
-}
-
-fn mac_of(ns: &Netns, dev: &str) -> io::Result<[u8; 6]> {
-    let out = ns.exec_ok("cat", &[&format!("/sys/class/net/{dev}/address")])?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut mac = [0u8; 6];
-    for (m, part) in mac.iter_mut().zip(text.trim().split(':')) {
-        *m = u8::from_str_radix(part, 16).map_err(io::Error::other)?;
-    }
-    Ok(mac)
 }
 
 /// iperf3 from cn to mn; returns received bits per second.
@@ -94,99 +96,91 @@ fn iperf(c: &mut Campus, seconds: u32) -> io::Result<f64> {
         .ok_or_else(|| io::Error::other("iperf3 printed no throughput"))
 }
 
-fn rt() -> io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+const HA_CONFIG: &str = "hostname benchha
+interface FastEthernet0
+ ip address 10.1.0.1 255.255.255.0
+router mobile
+ip mobile home-agent lifetime 3600
+ip mobile host 10.1.0.10 10.1.0.99 interface FastEthernet0
+ip mobile secure host 10.1.0.10 10.1.0.99 spi 100 key hex 30313233343536373839616263646566 algorithm hmac-md5
+";
+
+const FA_CONFIG: &str = "hostname benchfa
+interface FastEthernet0
+ ip address 198.51.100.1 255.255.255.0
+ ip irdp
+ ip mobile foreign-service reverse-tunnel
+router mobile
+ip mobile foreign-agent care-of FastEthernet0
+";
+
+/// Starts `pmip run` in `ns` with `config`; returns when it is ready.
+fn run_daemon(ns: &mut Netns, dir: &Path, name: &str, config: &str) -> io::Result<PathBuf> {
+    let cfg = dir.join(format!("{name}.cfg"));
+    std::fs::write(&cfg, config)?;
+    let control = dir.join(format!("{name}.sock"));
+    let me = std::env::current_exe()?;
+    ns.spawn(
+        me.to_str().unwrap_or("pmip"),
+        &[
+            "run",
+            cfg.to_str().unwrap_or_default(),
+            "--control",
+            control.to_str().unwrap_or_default(),
+        ],
+        Stdio::null(),
+        Stdio::null(),
+    )?;
+    let start = std::time::Instant::now();
+    while !control.exists() {
+        if start.elapsed() > Duration::from_secs(10) {
+            return Err(io::Error::other(format!("{name} did not start")));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(control)
 }
 
-/// Runs the home agent and foreign agent data planes in their namespaces
-/// until `stop` is dropped.
-type Stop = Vec<mpsc::Sender<()>>;
-type Threads = Vec<std::thread::JoinHandle<io::Result<io::Result<()>>>>;
-
-fn start_tunnel(c: &Campus, enc: Encapsulation) -> io::Result<(Stop, Threads)> {
-    let (stop_tx, stop_rx) = mpsc::channel::<()>();
-    let (stop_tx2, stop_rx2) = mpsc::channel::<()>();
-    let (ready_tx, ready_rx) = mpsc::channel::<io::Result<()>>();
-    let mn_mac = mac_of(&c.mn, "m0")?;
-    let ready_fa = ready_tx.clone();
-    let fa = c.fa.thread(move || -> io::Result<()> {
-        rt()?.block_on(async move {
-            let setup = async {
-                let nl = Netlink::new().map_err(io::Error::other)?;
-                let tun = Arc::new(Tun::create("pmip0")?);
-                let idx = nl.link_index("pmip0").await.map_err(io::Error::other)?;
-                nl.link_up(idx).await.map_err(io::Error::other)?;
-                let f1 = nl.link_index("f1").await.map_err(io::Error::other)?;
-                let dp = DataPlane::new();
-                dp.add_visitor(
-                    MN,
-                    FA,
-                    HA,
-                    Delivery::Link {
-                        ifindex: f1,
-                        mac: mn_mac,
-                    },
-                    None,
-                );
-                let link = Arc::new(PacketSocket::new()?);
-                Ok::<_, io::Error>(tokio::spawn(dp.run(tun, Some(link))))
-            };
-            let task = match setup.await {
-                Ok(t) => {
-                    let _ = ready_fa.send(Ok(()));
-                    t
-                }
-                Err(e) => {
-                    let _ = ready_fa.send(Err(io::Error::new(e.kind(), e.to_string())));
-                    return Err(e);
-                }
-            };
-            let _ = tokio::task::spawn_blocking(move || stop_rx.recv()).await;
-            task.abort();
-            Ok(())
-        })
-    })?;
-    let ha = c.ha.thread(move || -> io::Result<()> {
-        rt()?.block_on(async move {
-            let setup = async {
-                let nl = Netlink::new().map_err(io::Error::other)?;
-                let tun = Arc::new(Tun::create("pmip0")?);
-                let idx = nl.link_index("pmip0").await.map_err(io::Error::other)?;
-                // Path MTU: the tunnel header must fit in the 1500-byte links.
-                nl.set_mtu(idx, 1500 - enc.overhead() as u32)
-                    .await
-                    .map_err(io::Error::other)?;
-                nl.link_up(idx).await.map_err(io::Error::other)?;
-                nl.add_route(MN, 32, None, Some(idx))
-                    .await
-                    .map_err(io::Error::other)?;
-                let dp = DataPlane::new();
-                dp.add_binding_tunnel(MN, HA, FA, enc, false);
-                Ok::<_, io::Error>(tokio::spawn(dp.run(tun, None)))
-            };
-            let task = match setup.await {
-                Ok(t) => {
-                    let _ = ready_tx.send(Ok(()));
-                    t
-                }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(io::Error::new(e.kind(), e.to_string())));
-                    return Err(e);
-                }
-            };
-            let _ = tokio::task::spawn_blocking(move || stop_rx2.recv()).await;
-            task.abort();
-            Ok(())
-        })
-    })?;
-    for _ in 0..2 {
-        ready_rx
-            .recv_timeout(Duration::from_secs(10))
-            .map_err(|_| io::Error::other("data plane did not start"))??;
+/// The mobile node registers through the foreign agent (as the proxy AP
+/// will on its behalf).
+fn register_via_fa(gre: bool, reverse: bool) -> io::Result<u8> {
+    use pmip_wire::auth::Algorithm;
+    use pmip_wire::extension::{self, Extensions, kind};
+    use pmip_wire::identification::Identification;
+    use pmip_wire::registration::{RequestFlags, RequestRepr};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut m = RequestRepr {
+        flags: RequestFlags {
+            gre,
+            reverse_tunnel: reverse,
+            ..Default::default()
+        },
+        lifetime: 3600,
+        home_address: Ipv4Addr::new(10, 1, 0, 50),
+        home_agent: Ipv4Addr::new(10, 1, 0, 1),
+        care_of_address: Ipv4Addr::new(198, 51, 100, 1),
+        identification: Identification::from_unix(now),
+        extensions: Extensions::new(),
     }
-    Ok((vec![stop_tx, stop_tx2], vec![fa, ha]))
+    .to_vec();
+    extension::append_authentication(
+        &mut m,
+        kind::MOBILE_HOME_AUTH,
+        0x100,
+        Algorithm::HmacMd5,
+        b"0123456789abcdef",
+    );
+    let s = std::net::UdpSocket::bind((Ipv4Addr::new(10, 1, 0, 50), 434))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.send_to(&m, (Ipv4Addr::new(198, 51, 100, 1), 434))?;
+    let mut b = [0u8; 256];
+    let n = s.recv(&mut b)?;
+    if n < 2 {
+        return Err(io::Error::other("short registration reply"));
+    }
+    Ok(b[1])
 }
 
 pub fn tunnel(seconds: u32) -> io::Result<()> {
@@ -200,37 +194,36 @@ pub fn tunnel(seconds: u32) -> io::Result<()> {
         .ip(&["route", "add", "10.1.0.50/32", "via", "192.0.2.2"])?;
     baseline
         .fa
-        .ip(&["route", "add", "10.1.0.50/32", "dev", "f1"])?;
+        .ip(&["route", "add", "10.1.0.50/32", "dev", "FastEthernet0"])?;
     let kernel = iperf(&mut baseline, seconds)?;
     drop(baseline);
-    println!("  kernel-routed path          {:>8.0} Mbit/s", kernel / 1e6);
+    println!(
+        "  kernel-routed path                 {:>8.0} Mbit/s",
+        kernel / 1e6
+    );
 
-    let mut rows = Vec::new();
-    for (label, enc) in [
-        ("pmip IP-in-IP tunnel", Encapsulation::IpInIp),
-        (
-            "pmip GRE tunnel (key)",
-            Encapsulation::Gre {
-                key: Some(1),
-                sequence: false,
-            },
-        ),
+    for (label, gre, reverse) in [
+        ("pmip HA+FA, IP-in-IP", false, false),
+        ("pmip HA+FA, GRE", true, false),
+        ("pmip HA+FA, IP-in-IP, reverse tunnel", false, true),
     ] {
         let mut campus = build()?;
-        let (stop, threads) = start_tunnel(&campus, enc)?;
-        let r = iperf(&mut campus, seconds);
-        drop(stop);
-        for t in threads {
-            let _ = t.join();
+        let dir = campus.dir.clone();
+        run_daemon(&mut campus.ha, &dir, "ha", HA_CONFIG)?;
+        run_daemon(&mut campus.fa, &dir, "fa", FA_CONFIG)?;
+        let code = campus.mn.run(move || register_via_fa(gre, reverse))??;
+        if code != 0 {
+            return Err(io::Error::other(format!(
+                "registration refused with code {code}"
+            )));
         }
+        let bps = iperf(&mut campus, seconds)?;
         drop(campus);
-        let bps = r?;
         println!(
-            "  {label:<27} {:>8.0} Mbit/s   {:.2} of kernel",
+            "  {label:<34} {:>8.0} Mbit/s   {:.2} of kernel",
             bps / 1e6,
             bps / kernel
         );
-        rows.push((label, bps));
     }
     Ok(())
 }
