@@ -198,7 +198,7 @@ pub fn tunnel(seconds: u32) -> io::Result<()> {
     let kernel = iperf(&mut baseline, seconds)?;
     drop(baseline);
     println!(
-        "  kernel-routed path                 {:>8.0} Mbit/s",
+        "  kernel-routed path                    {:>8.0} Mbit/s",
         kernel / 1e6
     );
 
@@ -220,7 +220,7 @@ pub fn tunnel(seconds: u32) -> io::Result<()> {
         let bps = iperf(&mut campus, seconds)?;
         drop(campus);
         println!(
-            "  {label:<34} {:>8.0} Mbit/s   {:.2} of kernel",
+            "  {label:<37} {:>8.0} Mbit/s   {:.2} of kernel",
             bps / 1e6,
             bps / kernel
         );
