@@ -261,6 +261,30 @@ fn mobile_node_away_through_the_foreign_agent() {
     );
     let _ = std::fs::remove_file(&capture);
 
+    // An Agent Solicitation is answered at once.
+    mn.run(|| {
+        let s = socket2::Socket::new(
+            socket2::Domain::IPV4,
+            socket2::Type::RAW,
+            Some(socket2::Protocol::ICMPV4),
+        )
+        .unwrap();
+        let sol = pmip_wire::icmp::Repr::Solicitation { reserved: 0 }.to_vec();
+        s.send_to(
+            &sol,
+            &std::net::SocketAddrV4::new(Ipv4Addr::new(224, 0, 0, 2), 0).into(),
+        )
+        .unwrap();
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let v: serde_json::Value = serde_json::from_str(&exec(
+        &fa_ctl,
+        &["--json", "show", "ip", "mobile", "traffic"],
+    ))
+    .unwrap();
+    assert_eq!(v["foreign_agent"]["solicitations"], 1, "{v}");
+
     for flags in [
         RequestFlags::default(),
         RequestFlags {
