@@ -10,5 +10,7 @@ pub mod codec;
 pub mod foreign_agent;
 pub mod home_agent;
 pub mod host_range;
+pub mod proxy_ap;
 pub mod security;
+pub mod subnet_map;
 pub mod time;
