@@ -461,22 +461,17 @@ impl ProxyAp {
         };
         let sa = sa.clone();
         let ident = self.identification(now, ha);
-        let mut msg = RequestRepr {
-            flags: RequestFlags::default(),
-            lifetime: 0,
-            home_address: addr,
-            home_agent: ha,
-            care_of_address: addr,
-            identification: Identification(ident),
-            extensions: Extensions::new(),
-        }
-        .to_vec();
-        extension::append_authentication(
-            &mut msg,
-            kind::MOBILE_HOME_AUTH,
-            sa.spi,
-            sa.algorithm,
-            &sa.key,
+        let msg = signed_request(
+            RequestRepr {
+                flags: RequestFlags::default(),
+                lifetime: 0,
+                home_address: addr,
+                home_agent: ha,
+                care_of_address: addr,
+                identification: Identification(ident),
+                extensions: Extensions::new(),
+            },
+            &sa,
         );
         self.counters.deregistrations += 1;
         // Straight to the home agent on our own link: it is on this subnet.
@@ -524,26 +519,21 @@ impl ProxyAp {
             ident = s.ident + 1;
         }
         let reregistration = matches!(s.state, State::Registered { .. });
-        let mut msg = RequestRepr {
-            flags: RequestFlags {
-                gre: self.config.tunnel_gre && fa.gre,
-                reverse_tunnel: self.config.tunnel_reverse && fa.reverse_tunnel,
-                ..Default::default()
+        let msg = signed_request(
+            RequestRepr {
+                flags: RequestFlags {
+                    gre: self.config.tunnel_gre && fa.gre,
+                    reverse_tunnel: self.config.tunnel_reverse && fa.reverse_tunnel,
+                    ..Default::default()
+                },
+                lifetime,
+                home_address: addr,
+                home_agent: ha,
+                care_of_address: fa.care_of_address,
+                identification: Identification(ident),
+                extensions: Extensions::new(),
             },
-            lifetime,
-            home_address: addr,
-            home_agent: ha,
-            care_of_address: fa.care_of_address,
-            identification: Identification(ident),
-            extensions: Extensions::new(),
-        }
-        .to_vec();
-        extension::append_authentication(
-            &mut msg,
-            kind::MOBILE_HOME_AUTH,
-            sa.spi,
-            sa.algorithm,
-            &sa.key,
+            &sa,
         );
         let s = self.stations.get_mut(&mac).expect("checked above");
         s.ident = ident;
@@ -752,6 +742,20 @@ impl ProxyAp {
             }
         }
     }
+}
+
+/// A Registration Request in the client's name, signed with its SA (the
+/// MHAE, RFC 5944 3.5.2).
+fn signed_request(request: RequestRepr<'_>, sa: &SecurityAssociation) -> Vec<u8> {
+    let mut msg = request.to_vec();
+    extension::append_authentication(
+        &mut msg,
+        kind::MOBILE_HOME_AUTH,
+        sa.spi,
+        sa.algorithm,
+        &sa.key,
+    );
+    msg
 }
 
 /// When to re-register: with a fifth of the lifetime left (at least 2 s

@@ -114,13 +114,14 @@ router mobile
 ip mobile foreign-agent care-of FastEthernet0
 ";
 
-/// Starts `pmip run` in `ns` with `config`; returns when it is ready.
-fn run_daemon(ns: &mut Netns, dir: &Path, name: &str, config: &str) -> io::Result<PathBuf> {
+/// Starts `pmip run` in `ns` with `config`; returns its control socket
+/// and process id once it is ready.
+fn run_daemon(ns: &mut Netns, dir: &Path, name: &str, config: &str) -> io::Result<(PathBuf, u32)> {
     let cfg = dir.join(format!("{name}.cfg"));
     std::fs::write(&cfg, config)?;
     let control = dir.join(format!("{name}.sock"));
     let me = std::env::current_exe()?;
-    ns.spawn(
+    let pid = ns.spawn(
         me.to_str().unwrap_or("pmip"),
         &[
             "run",
@@ -138,7 +139,7 @@ fn run_daemon(ns: &mut Netns, dir: &Path, name: &str, config: &str) -> io::Resul
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    Ok(control)
+    Ok((control, pid))
 }
 
 /// The mobile node registers through the foreign agent (as the proxy AP
@@ -255,9 +256,10 @@ pub fn home_agent(count: u32, window: u32) -> io::Result<()> {
     mn.ip(&["route", "add", "10.16.0.0/12", "via", "192.0.2.1"])?;
     let dir = std::env::temp_dir().join(unique_name("pmip-bench-ha"));
     std::fs::create_dir_all(&dir)?;
-    let cfg = dir.join("ha.cfg");
-    std::fs::write(
-        &cfg,
+    let (control, pid) = run_daemon(
+        &mut ha,
+        &dir,
+        "ha",
         "hostname benchha\n\
          interface FastEthernet0\n ip address 10.16.0.1 255.240.0.0\n\
          interface eth1\n ip address 192.0.2.1 255.255.255.0\n\
@@ -266,27 +268,6 @@ pub fn home_agent(count: u32, window: u32) -> io::Result<()> {
          ip mobile host 10.16.0.2 10.31.255.254 interface FastEthernet0\n\
          ip mobile secure host 10.16.0.2 10.31.255.254 spi 100 key hex 30313233343536373839616263646566 algorithm hmac-md5\n",
     )?;
-    let control = dir.join("ha.sock");
-    let me = std::env::current_exe()?;
-    let me = me.to_str().unwrap_or("pmip");
-    let pid = ha.spawn(
-        me,
-        &[
-            "run",
-            cfg.to_str().unwrap_or_default(),
-            "--control",
-            control.to_str().unwrap_or_default(),
-        ],
-        Stdio::null(),
-        Stdio::null(),
-    )?;
-    let start = std::time::Instant::now();
-    while !control.exists() {
-        if start.elapsed() > Duration::from_secs(10) {
-            return Err(io::Error::other("home agent did not start"));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
     let rss_before = rss_kib(pid)?;
 
     // Baseline: a bare UDP echo in the home agent's namespace.
@@ -347,6 +328,7 @@ pub fn home_agent(count: u32, window: u32) -> io::Result<()> {
         )
     })??;
     let rss_after = rss_kib(pid)?;
+    let me = std::env::current_exe()?;
     let bindings = std::process::Command::new(me)
         .args([
             "exec",

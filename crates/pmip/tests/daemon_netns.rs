@@ -4,42 +4,13 @@
 //! everything removed when the daemon stops.
 
 use pmip_netns::{Netns, unique_name};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-const PMIP: &str = env!("CARGO_BIN_EXE_pmip");
+mod common;
 
-fn temp(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("pmip-daemon-{}-{name}", std::process::id()))
-}
-
-fn exec(control: &Path, words: &[&str]) -> (bool, String, String) {
-    let out = Command::new(PMIP)
-        .arg("exec")
-        .arg("--control")
-        .arg(control)
-        .args(words)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn wait_for(path: &Path) {
-    let start = Instant::now();
-    while !path.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "daemon never opened {}",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use common::{PMIP, exec, temp, wait_for};
 
 #[test]
 fn runs_a_router_config_and_cleans_up() {
@@ -67,7 +38,7 @@ fn runs_a_router_config_and_cleans_up() {
             Stdio::null(),
         )
         .unwrap();
-    wait_for(&control);
+    wait_for(&control, Path::new("/dev/null"));
 
     let addrs = String::from_utf8(r1.ip(&["-4", "addr", "show", "eth1"]).unwrap().stdout).unwrap();
     assert!(addrs.contains("10.9.0.1/24"), "{addrs}");

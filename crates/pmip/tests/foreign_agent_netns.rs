@@ -6,24 +6,19 @@
 //! on the visited link decodes our agent advertisements.
 
 use pmip_netns::{Netns, unique_name};
-use pmip_wire::auth::Algorithm;
-use pmip_wire::extension::{self, Extensions, kind};
-use pmip_wire::identification::Identification;
-use pmip_wire::registration::{ReplyCode, ReplyPacket, ReplyRepr, RequestFlags, RequestRepr};
+use pmip_wire::registration::{ReplyCode, RequestFlags};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-const PMIP: &str = env!("CARGO_BIN_EXE_pmip");
+mod common;
+
+use common::{exec_ok as exec, temp};
 const HA: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 1);
 const CN: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 9);
 const HOME: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 50);
 const FA: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
-const KEY: [u8; 16] = [
-    0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
-];
 
 const HA_CONFIG: &str = "hostname ha1
 interface FastEthernet0
@@ -55,85 +50,9 @@ ip mobile foreign-agent care-of FastEthernet0
 ip mobile secure home-agent 10.1.0.1 spi 200 key ascii fa-secret algorithm hmac-md5
 ";
 
-fn temp(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("pmip-fa-{}-{name}", std::process::id()))
-}
-
-fn exec(control: &Path, words: &[&str]) -> String {
-    let out = Command::new(PMIP)
-        .arg("exec")
-        .arg("--control")
-        .arg(control)
-        .args(words)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn start(ns: &mut Netns, name: &str, config: &str) -> PathBuf {
-    let cfg = temp(&format!("{name}.cfg"));
-    std::fs::write(&cfg, config).unwrap();
-    let control = temp(&format!("{name}.sock"));
-    let log = std::fs::File::create(temp(&format!("{name}.log"))).unwrap();
-    ns.spawn(
-        PMIP,
-        &[
-            "run",
-            cfg.to_str().unwrap(),
-            "--control",
-            control.to_str().unwrap(),
-        ],
-        Stdio::null(),
-        log.into(),
-    )
-    .unwrap();
-    let start = Instant::now();
-    while !control.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "{name} did not start: {}",
-            std::fs::read_to_string(temp(&format!("{name}.log"))).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    control
-}
-
 /// The mobile node registers through the foreign agent.
 fn register(lifetime: u16, flags: RequestFlags) -> ReplyCode {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    let mut msg = RequestRepr {
-        flags,
-        lifetime,
-        home_address: HOME,
-        home_agent: HA,
-        care_of_address: FA,
-        identification: Identification::from_unix(now),
-        extensions: Extensions::new(),
-    }
-    .to_vec();
-    extension::append_authentication(
-        &mut msg,
-        kind::MOBILE_HOME_AUTH,
-        0x100,
-        Algorithm::HmacMd5,
-        &KEY,
-    );
-    let s = UdpSocket::bind((HOME, 434)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.send_to(&msg, (FA, 434)).unwrap();
-    let mut buf = [0u8; 512];
-    let (n, from) = s
-        .recv_from(&mut buf)
-        .expect("a registration reply through the foreign agent");
-    assert_eq!(from.ip(), std::net::IpAddr::V4(FA));
-    let r = ReplyRepr::parse(&ReplyPacket::new_checked(&buf[..n]).unwrap()).unwrap();
-    r.code
+    common::ask(HOME, FA, &common::request(HOME, HA, FA, lifetime, flags))
 }
 
 fn tcp_round_trip(cn: &Netns, mn: &Netns) {
@@ -216,8 +135,8 @@ fn mobile_node_away_through_the_foreign_agent() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(800));
 
-    let ha_ctl = start(&mut ha, "ha", HA_CONFIG);
-    let fa_ctl = start(&mut fa, "fa", FA_CONFIG);
+    let (ha_ctl, _) = common::start(&mut ha, "ha", HA_CONFIG);
+    let (fa_ctl, _) = common::start(&mut fa, "fa", FA_CONFIG);
     let _ = tshark.wait();
     let out = Command::new("tshark")
         .env("TZ", "UTC")

@@ -7,25 +7,19 @@
 
 use pmip_netns::{Netns, unique_name};
 use pmip_platform::raw::RawSocket;
-use pmip_wire::auth::Algorithm;
-use pmip_wire::extension::{self, Extensions, kind};
-use pmip_wire::identification::Identification;
 use pmip_wire::ipv4::{self, protocol};
-use pmip_wire::registration::{ReplyCode, ReplyPacket, ReplyRepr, RequestFlags, RequestRepr};
+use pmip_wire::registration::{ReplyCode, RequestFlags};
 use pmip_wire::tunnel::{self, Encapsulation, Encapsulator};
 use std::net::{Ipv4Addr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-const PMIP: &str = env!("CARGO_BIN_EXE_pmip");
+mod common;
+
+use common::{exec_ok as exec, mac};
 const HA: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 1);
 const CN: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 9);
 const HOME: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 50);
 const COA: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
-const KEY: [u8; 16] = [
-    0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
-];
 
 const CONFIG: &str = "hostname ha1
 interface FastEthernet0
@@ -38,27 +32,7 @@ ip mobile host 10.1.0.10 10.1.0.99 interface FastEthernet0
 ip mobile secure host 10.1.0.10 10.1.0.99 spi 100 key hex 00112233445566778899aabbccddeeff algorithm hmac-md5
 ";
 
-fn temp(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("pmip-ha-{}-{name}", std::process::id()))
-}
-
-fn exec(control: &Path, words: &[&str]) -> String {
-    let out = Command::new(PMIP)
-        .arg("exec")
-        .arg("--control")
-        .arg(control)
-        .args(words)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The mobile node's registration: lifetime, flags; returns the reply code.
+/// The mobile node's registration from its co-located care-of address.
 fn register(lifetime: u16, flags: RequestFlags) -> ReplyCode {
     register_from(
         COA,
@@ -73,45 +47,7 @@ fn register(lifetime: u16, flags: RequestFlags) -> ReplyCode {
 
 /// A registration sent from `src` naming care-of address `coa`.
 fn register_from(src: Ipv4Addr, coa: Ipv4Addr, lifetime: u16, flags: RequestFlags) -> ReplyCode {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    let mut msg = RequestRepr {
-        flags,
-        lifetime,
-        home_address: HOME,
-        home_agent: HA,
-        care_of_address: coa,
-        identification: Identification::from_unix(now),
-        extensions: Extensions::new(),
-    }
-    .to_vec();
-    extension::append_authentication(
-        &mut msg,
-        kind::MOBILE_HOME_AUTH,
-        0x100,
-        Algorithm::HmacMd5,
-        &KEY,
-    );
-    let s = UdpSocket::bind((src, 434)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.send_to(&msg, (HA, 434)).unwrap();
-    let mut buf = [0u8; 512];
-    let (n, from) = s.recv_from(&mut buf).expect("a registration reply");
-    assert_eq!(from.ip(), std::net::IpAddr::V4(HA));
-    let p = ReplyPacket::new_checked(&buf[..n]).unwrap();
-    let r = ReplyRepr::parse(&p).unwrap();
-    let at = pmip_wire::registration::find_extension(
-        &buf[..n],
-        pmip_wire::registration::REPLY_LEN,
-        kind::MOBILE_HOME_AUTH,
-    )
-    .expect("reply carries an MHAE");
-    assert!(extension::verify_authentication(
-        &buf[..n],
-        at,
-        Algorithm::HmacMd5,
-        &KEY
-    ));
-    r.code
+    common::ask(src, HA, &common::request(HOME, HA, coa, lifetime, flags))
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -179,17 +115,6 @@ fn reverse_tunnel_datagram(payload: &[u8]) {
     })
 }
 
-fn mac(ns: &Netns, dev: &str) -> String {
-    String::from_utf8(
-        ns.exec_ok("cat", &[&format!("/sys/class/net/{dev}/address")])
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_owned()
-}
-
 #[test]
 fn registration_tunnel_reverse_tunnel_and_deregistration() {
     let mut ha = Netns::new(&unique_name("pmipt-ha")).unwrap();
@@ -215,31 +140,7 @@ fn registration_tunnel_reverse_tunnel_and_deregistration() {
     ])
     .unwrap();
 
-    let cfg = temp("ha1.cfg");
-    std::fs::write(&cfg, CONFIG).unwrap();
-    let control = temp("ha1.sock");
-    let log = std::fs::File::create(temp("ha1.log")).unwrap();
-    ha.spawn(
-        PMIP,
-        &[
-            "run",
-            cfg.to_str().unwrap(),
-            "--control",
-            control.to_str().unwrap(),
-        ],
-        Stdio::null(),
-        log.into(),
-    )
-    .unwrap();
-    let start = Instant::now();
-    while !control.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "daemon did not start: {}",
-            std::fs::read_to_string(temp("ha1.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (control, _) = common::start(&mut ha, "ha1", CONFIG);
 
     // 1. Register (IP-in-IP, reverse tunnel allowed).
     let code = mn
@@ -342,7 +243,6 @@ fn registration_tunnel_reverse_tunnel_and_deregistration() {
     let traffic = exec(&control, &["show", "ip", "mobile", "traffic"]);
     assert!(traffic.contains("Accepted 3"), "{traffic}");
     assert!(traffic.contains("Deregister 1"), "{traffic}");
-    let _ = std::fs::remove_file(&cfg);
 }
 
 #[test]
@@ -355,26 +255,7 @@ fn garbage_flood_leaves_registrations_served() {
     mn.addr("m0", "192.0.2.2/24").unwrap();
     mn.ip(&["route", "add", "10.1.0.0/24", "via", "192.0.2.1"])
         .unwrap();
-    let cfg = temp("hg.cfg");
-    std::fs::write(&cfg, CONFIG).unwrap();
-    let control = temp("hg.sock");
-    ha.spawn(
-        PMIP,
-        &[
-            "run",
-            cfg.to_str().unwrap(),
-            "--control",
-            control.to_str().unwrap(),
-        ],
-        Stdio::null(),
-        Stdio::null(),
-    )
-    .unwrap();
-    let start = Instant::now();
-    while !control.exists() {
-        assert!(start.elapsed() < Duration::from_secs(10));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (control, _) = common::start(&mut ha, "hg", CONFIG);
     mn.run(|| {
         let s = UdpSocket::bind((COA, 0)).unwrap();
         let mut x: u32 = 12345;
@@ -406,7 +287,6 @@ fn garbage_flood_leaves_registrations_served() {
         v["home_agent"]["requests"].as_u64().unwrap() > 100,
         "{traffic}"
     );
-    let _ = std::fs::remove_file(&cfg);
 }
 
 /// The client comes home (RFC 5944 4.6): the home link is a real bridge
@@ -438,26 +318,7 @@ fn client_returns_home() {
     away.ip(&["route", "add", "10.1.0.0/24", "via", "192.0.2.1"])
         .unwrap();
 
-    let cfg = temp("hh.cfg");
-    std::fs::write(&cfg, CONFIG).unwrap();
-    let control = temp("hh.sock");
-    ha.spawn(
-        PMIP,
-        &[
-            "run",
-            cfg.to_str().unwrap(),
-            "--control",
-            control.to_str().unwrap(),
-        ],
-        Stdio::null(),
-        Stdio::null(),
-    )
-    .unwrap();
-    let start = Instant::now();
-    while !control.exists() {
-        assert!(start.elapsed() < Duration::from_secs(10));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (control, _) = common::start(&mut ha, "hh", CONFIG);
     // Away: registered through its co-located care-of address.
     assert_eq!(
         away.run(|| register(300, RequestFlags::default())).unwrap(),
@@ -502,5 +363,4 @@ fn client_returns_home() {
         .unwrap();
     let bindings = exec(&control, &["show", "ip", "mobile", "binding"]);
     assert!(bindings.contains("Total 0"), "{bindings}");
-    let _ = std::fs::remove_file(&cfg);
 }
