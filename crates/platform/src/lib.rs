@@ -6,6 +6,7 @@
 pub mod dataplane;
 pub mod netlink;
 pub mod packet;
+pub mod radio;
 pub mod raw;
 pub mod tun;
 pub mod visited_link;

@@ -43,6 +43,10 @@ pub enum Installed {
         oif: u32,
         table: u32,
     },
+    /// A link we created (the AP's bridge): deleted on exit.
+    Link {
+        index: u32,
+    },
     /// `ip rule add from SRC/32 lookup T`.
     SourceRule {
         src: Ipv4Addr,
@@ -77,6 +81,10 @@ impl Netlink {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(item);
+    }
+
+    pub(crate) fn record_link(&self, index: u32) {
+        self.record(Installed::Link { index });
     }
 
     fn forget(&self, item: &Installed) {
@@ -374,6 +382,13 @@ impl Netlink {
                     self.del_proxy_neighbour(*index, *addr).await
                 }
                 Installed::SourceRule { src, table } => self.del_source_rule(*src, *table).await,
+                Installed::Link { index } => self
+                    .handle
+                    .link()
+                    .del(*index)
+                    .execute()
+                    .await
+                    .map_err(NetlinkError::from),
                 Installed::TableDefault { oif, table } => {
                     let msg = RouteMessageBuilder::<Ipv4Addr>::new()
                         .output_interface(*oif)

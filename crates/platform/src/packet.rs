@@ -166,3 +166,105 @@ pub async fn arp_resolve(
         }
     }
 }
+
+const ETH_P_ALL: u16 = 0x0003;
+
+/// A raw packet socket on one interface: whole Ethernet frames in and
+/// out, any source MAC. The proxy AP uses it on a station's port (to see
+/// the station's frames, and to answer its ARP with the foreign agent's
+/// MAC) and on its wired port (to register in the station's name).
+pub struct RawLink {
+    fd: AsyncFd<Socket>,
+    pub ifindex: u32,
+}
+
+impl RawLink {
+    pub fn open(ifindex: u32) -> io::Result<RawLink> {
+        let s = Socket::new(
+            Domain::PACKET,
+            Type::RAW,
+            Some(Protocol::from(i32::from(ETH_P_ALL.to_be()))),
+        )?;
+        // SAFETY: sockaddr_ll is plain data.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = ETH_P_ALL.to_be();
+        sll.sll_ifindex = ifindex as i32;
+        // SAFETY: binding with a valid sockaddr_ll.
+        if unsafe {
+            libc::bind(
+                s.as_raw_fd(),
+                (&sll as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as u32,
+            )
+        } != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        s.set_nonblocking(true)?;
+        Ok(RawLink {
+            fd: register(s)?,
+            ifindex,
+        })
+    }
+
+    /// The next frame that arrived on the interface (frames we or the
+    /// kernel sent out of it are skipped).
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let mut guard = self.fd.readable().await?;
+            // SAFETY: sockaddr_ll is plain data.
+            let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+            let res = guard.try_io(|s| {
+                let mut len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+                // SAFETY: valid buffer and address out-parameters.
+                let n = unsafe {
+                    libc::recvfrom(
+                        s.get_ref().as_raw_fd(),
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                        0,
+                        (&mut sll as *mut libc::sockaddr_ll).cast(),
+                        &mut len,
+                    )
+                };
+                if n < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(n as usize)
+                }
+            });
+            match res {
+                Ok(Ok(_)) if sll.sll_pkttype == libc::PACKET_OUTGOING => continue,
+                Ok(r) => return r,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Sends one whole Ethernet frame as it is.
+    pub async fn send(&self, frame: &[u8]) -> io::Result<()> {
+        loop {
+            let mut guard = self.fd.writable().await?;
+            match guard.try_io(|s| {
+                // SAFETY: sending from a valid buffer on a bound socket.
+                let n = unsafe {
+                    libc::send(
+                        s.get_ref().as_raw_fd(),
+                        frame.as_ptr().cast(),
+                        frame.len(),
+                        0,
+                    )
+                };
+                if n < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(())
+                }
+            }) {
+                Ok(r) => return r,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! The emulated radio (DESIGN.md "The radio, emulated", a fixed
+//! contract): the AP's bridge `BVI1` holds its wired port and one port per
+//! associated station; a station's port carries the alias
+//! `Dot11Radio0 ssid=NAME`. Associating is attaching such a port,
+//! disassociating is its going away. A real deployment would take the
+//! same events from hostapd; the engine does not care which.
+
+use crate::netlink::{Netlink, NetlinkError};
+use futures_util::TryStreamExt;
+use rtnetlink::packet_route::link::LinkAttribute;
+use rtnetlink::{LinkBridge, LinkUnspec};
+
+/// One station port on the bridge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StationPort {
+    pub ifindex: u32,
+    pub name: String,
+    /// The radio from the alias, e.g. `Dot11Radio0`.
+    pub radio: String,
+    pub ssid: String,
+}
+
+/// Reads `Dot11Radio0 ssid=NAME` (the radio, then `ssid=` and the SSID,
+/// which may contain spaces).
+pub fn parse_alias(alias: &str) -> Option<(String, String)> {
+    let (radio, rest) = alias.trim().split_once(char::is_whitespace)?;
+    if !radio.starts_with("Dot11Radio") {
+        return None;
+    }
+    let ssid = rest.trim().strip_prefix("ssid=")?;
+    (!ssid.is_empty()).then(|| (radio.to_owned(), ssid.to_owned()))
+}
+
+impl Netlink {
+    /// Creates the bridge `name` (up) and enslaves `wired`; the bridge is
+    /// recorded and removed on exit. An existing bridge is reused.
+    pub async fn create_bridge(
+        &self,
+        name: &str,
+        wired: Option<&str>,
+    ) -> Result<u32, NetlinkError> {
+        let index = match self.link_index(name).await {
+            Ok(i) => i,
+            Err(NetlinkError::NoSuchLink(_)) => {
+                self.handle()
+                    .link()
+                    .add(LinkBridge::new(name).build())
+                    .execute()
+                    .await?;
+                let i = self.link_index(name).await?;
+                self.record_link(i);
+                i
+            }
+            Err(e) => return Err(e),
+        };
+        self.link_up(index).await?;
+        if let Some(w) = wired {
+            let port = self.link_index(w).await?;
+            self.handle()
+                .link()
+                .set(
+                    LinkUnspec::new_with_index(port)
+                        .controller(index)
+                        .up()
+                        .build(),
+                )
+                .execute()
+                .await?;
+        }
+        Ok(index)
+    }
+
+    /// The station ports on `bridge`: ports whose alias names a radio
+    /// and an SSID.
+    pub async fn station_ports(&self, bridge: u32) -> Result<Vec<StationPort>, NetlinkError> {
+        let mut out = Vec::new();
+        let mut links = self.handle().link().get().execute();
+        while let Some(msg) = links.try_next().await? {
+            let mut on_bridge = false;
+            let mut alias = None;
+            let mut name = String::new();
+            for a in &msg.attributes {
+                match a {
+                    LinkAttribute::Controller(c) if *c == bridge => on_bridge = true,
+                    LinkAttribute::IfAlias(s) => alias = Some(s.clone()),
+                    LinkAttribute::IfName(n) => name = n.clone(),
+                    _ => {}
+                }
+            }
+            if let (true, Some(alias)) = (on_bridge, alias)
+                && let Some((radio, ssid)) = parse_alias(&alias)
+            {
+                out.push(StationPort {
+                    ifindex: msg.header.index,
+                    name,
+                    radio,
+                    ssid,
+                });
+            }
+        }
+        out.sort_by_key(|p| p.ifindex);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases() {
+        assert_eq!(
+            parse_alias("Dot11Radio0 ssid=tsunami"),
+            Some(("Dot11Radio0".into(), "tsunami".into()))
+        );
+        assert_eq!(
+            parse_alias("Dot11Radio1 ssid=guest net"),
+            Some(("Dot11Radio1".into(), "guest net".into()))
+        );
+        assert_eq!(parse_alias("Dot11Radio0"), None);
+        assert_eq!(parse_alias("Dot11Radio0 ssid="), None);
+        assert_eq!(parse_alias("uplink ssid=x"), None);
+        assert_eq!(parse_alias(""), None);
+    }
+}
