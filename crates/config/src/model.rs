@@ -551,6 +551,11 @@ pub struct ProxyMobile {
     pub tunnel_gre: bool,
     /// `ip proxy-mobile tunnel reverse`: ask for a reverse tunnel.
     pub tunnel_reverse: bool,
+    /// `ip proxy-mobile subnet-map HA MASK`: subnet map entries given by
+    /// the operator (a pmip addition: the seeds' AP learns the table from
+    /// its AAP; static entries serve where no AAP does and are kept when
+    /// the learnt table changes).
+    pub subnet_map: Vec<(Ipv4Addr, Ipv4Addr)>,
 }
 
 impl ProxyMobile {

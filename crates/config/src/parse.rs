@@ -1133,8 +1133,18 @@ impl Config {
             self.proxy_mobile.paused = !neg;
             return Ok(());
         }
+        if c.eat("subnet-map") {
+            let ha = c.ipv4("the home agent address")?;
+            let mask = parse_mask(c)?;
+            c.end()?;
+            self.proxy_mobile.subnet_map.retain(|(h, _)| *h != ha);
+            if !neg {
+                self.proxy_mobile.subnet_map.push((ha, mask));
+            }
+            return Ok(());
+        }
         Err(Fail::Bad(expected(
-            "`enable`, `aap`, `secure node`, `tunnel` or `pause` after ip proxy-mobile",
+            "`enable`, `aap`, `secure node`, `tunnel`, `pause` or `subnet-map` after ip proxy-mobile",
             c.peek(),
         )))
     }

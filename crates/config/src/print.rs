@@ -253,6 +253,9 @@ impl Config {
         if p.tunnel_reverse {
             line("ip proxy-mobile tunnel reverse");
         }
+        for (ha, mask) in &p.subnet_map {
+            line(&format!("ip proxy-mobile subnet-map {ha} {mask}"));
+        }
         if p.paused {
             line("ip proxy-mobile pause");
         }

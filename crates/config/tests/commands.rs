@@ -712,3 +712,44 @@ fn radius_host_reentered_replaces() {
     assert_eq!(c.aaa.radius_servers.len(), 1);
     assert_eq!(c.aaa.radius_servers[0].key.as_deref(), Some("b"));
 }
+
+#[test]
+fn static_subnet_map_entries() {
+    let mut c = pmip_config::Config::parse(
+        "ip proxy-mobile enable\nip proxy-mobile subnet-map 10.1.0.1 255.255.255.0\nip proxy-mobile subnet-map 10.2.0.1 255.255.0.0\n",
+    )
+    .unwrap();
+    assert_eq!(
+        c.proxy_mobile.subnet_map,
+        vec![
+            (
+                "10.1.0.1".parse().unwrap(),
+                "255.255.255.0".parse().unwrap()
+            ),
+            ("10.2.0.1".parse().unwrap(), "255.255.0.0".parse().unwrap())
+        ]
+    );
+    assert!(
+        c.running_config(false)
+            .contains("ip proxy-mobile subnet-map 10.2.0.1 255.255.0.0")
+    );
+    let mut mode = pmip_config::Mode::Global;
+    c.apply_line(
+        &mut mode,
+        "no ip proxy-mobile subnet-map 10.1.0.1 255.255.255.0",
+    )
+    .unwrap();
+    assert_eq!(c.proxy_mobile.subnet_map.len(), 1);
+    let e = c
+        .apply_line(&mut mode, "ip proxy-mobile subnet-map 10.1.0.1 255.0.255.0")
+        .unwrap_err();
+    assert!(e.to_string().contains("contiguous"), "{e}");
+    let e = c
+        .apply_line(&mut mode, "ip proxy-mobile subnet-map 10.1.0.1")
+        .unwrap_err();
+    assert!(e.to_string().contains("subnet mask"), "{e}");
+    // `no ip proxy-mobile enable` clears it with the rest.
+    c.apply_line(&mut mode, "no ip proxy-mobile enable")
+        .unwrap();
+    assert!(c.proxy_mobile.subnet_map.is_empty());
+}

@@ -135,7 +135,7 @@ refusals! {
     bindupdate_trailing: "ip mobile bindupdate acknowledge", 1, "unexpected \"acknowledge\"; expected `ack` or end of line";
 
     // --- proxy Mobile IP, global
-    proxy_unknown: "ip proxy-mobile start", 1, "expected `enable`, `aap`, `secure node`, `tunnel` or `pause` after ip proxy-mobile, found \"start\"";
+    proxy_unknown: "ip proxy-mobile start", 1, "expected `enable`, `aap`, `secure node`, `tunnel`, `pause` or `subnet-map` after ip proxy-mobile, found \"start\"";
     proxy_enable_trailing: "ip proxy-mobile enable now", 1, "unexpected \"now\"; expected end of line";
     proxy_enable_on_repeater: "interface dot11radio 0\nstation-role repeater\nexit\nip proxy-mobile enable", 4, "proxy Mobile IP works only on a root access point, and Dot11Radio0 is `station-role repeater`";
     aap_none: "ip proxy-mobile aap", 1, "expected the address of an authoritative access point at end of line";
