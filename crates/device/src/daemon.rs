@@ -6,6 +6,7 @@ use crate::control::{self, ControlSocket, Request, Response};
 use crate::foreign_agent::{self as fa_glue, VisitorInstaller};
 use crate::home_agent::{self, BindingInstaller};
 use crate::interfaces;
+use crate::proxy_ap::{ApEvent, ApRuntime};
 use crate::show;
 use crate::udp::{Datagram, PORT, Port434};
 use pmip_config::{Config, Mode};
@@ -130,6 +131,7 @@ impl Drop for FaRuntime {
 /// What arrives for the engines.
 pub enum Event {
     Udp(Datagram),
+    Ap(ApEvent),
     Link {
         interface: String,
         packet: LinkPacket,
@@ -144,6 +146,10 @@ pub struct Device {
     pub shared: Option<Shared>,
     pub home_agent: Option<HaRuntime>,
     pub foreign_agent: Option<FaRuntime>,
+    pub access_point: Option<ApRuntime>,
+    /// Actions of the AP engine produced outside the main loop (by
+    /// `configure`), carried out on its next turn.
+    pub pending_ap_actions: Vec<pmip_engine::proxy_ap::Action>,
 }
 
 impl Device {
@@ -167,6 +173,16 @@ impl Device {
                     self.foreign_agent.as_ref().map(|f| &f.engine),
                     json,
                 ))
+            }
+            ["show", "ip", "proxy-mobile"] => match &self.access_point {
+                Some(ap) => Ok(show::proxy_status(&self.config, &ap.engine, json)),
+                None => Err("% Proxy Mobile IP is not enabled (ip proxy-mobile enable)".into()),
+            },
+            ["show", "ip", "proxy-mobile", "visitor"] | ["show", "ip", "proxy-mobile", "visitors"] => {
+                match &self.access_point {
+                    Some(ap) => Ok(show::proxy_visitors(&ap.engine, self.clock.now().instant, json)),
+                    None => Err("% Proxy Mobile IP is not enabled (ip proxy-mobile enable)".into()),
+                }
             }
             ["show", "ip", "mobile", "visitor"] => match &self.foreign_agent {
                 Some(f) => Ok(show::visitors(&f.engine, self.clock.now().instant, json)),
@@ -242,11 +258,14 @@ pub async fn run(config_path: &Path, control_path: Option<PathBuf>) -> Result<()
         shared: None,
         home_agent: None,
         foreign_agent: None,
+        access_point: None,
+        pending_ap_actions: Vec::new(),
     };
 
     let result = serve(&mut device, &control_path).await;
     device.home_agent = None;
     device.foreign_agent = None;
+    device.access_point = None;
     device.shared = None;
     device.netlink.remove_all().await;
     tracing::info!(host = %hostname, "stopped; everything installed was removed");
@@ -502,8 +521,30 @@ async fn apply_actions(ha: &mut HaRuntime, shared: &Shared, actions: Vec<Action>
 }
 
 async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonError> {
+    let bridge = if device.config.is_proxy_ap() {
+        Some(ApRuntime::create_bridge(&device.netlink).await?)
+    } else {
+        None
+    };
     interfaces::apply(&device.netlink, &device.config, &[]).await?;
     let (tx, mut rx) = mpsc::channel::<Event>(1024);
+    let (ap_tx, mut ap_rx) = mpsc::channel::<ApEvent>(1024);
+    if let Some(bridge) = bridge {
+        let now = device.clock.now();
+        let (ap, out) =
+            ApRuntime::start(&device.config, &device.netlink, bridge, ap_tx.clone(), now).await?;
+        device.access_point = Some(ap);
+        device.pending_ap_actions.extend(out);
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(e) = ap_rx.recv().await {
+                if tx.send(Event::Ap(e)).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    let mut port_poll = tokio::time::interval(std::time::Duration::from_millis(200));
     if device.config.is_home_agent() || device.config.is_foreign_agent() {
         let shared = start_shared(device, tx.clone()).await?;
         if device.config.is_home_agent() {
@@ -560,6 +601,21 @@ async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonErr
                     f.engine.handle_timeout(now, &mut out);
                     apply_fa_actions(f, shared, out).await;
                 }
+                if let Some(ap) = &mut device.access_point {
+                    let mut out = Vec::new();
+                    ap.engine.handle_timeout(now, &mut out);
+                    ap.apply(out).await;
+                }
+            }
+            _ = port_poll.tick(), if device.access_point.is_some() => {
+                let now = device.clock.now();
+                if let Some(ap) = &mut device.access_point
+                    && let Ok(ports) = device.netlink.station_ports(ap.bridge).await
+                {
+                    let mut out = Vec::new();
+                    ap.sync_ports(now, ports, &ap_tx, &mut out);
+                    ap.apply(out).await;
+                }
             }
             Some(ev) = rx.recv() => match ev {
                 Event::Udp(d) => {
@@ -585,6 +641,17 @@ async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonErr
                     }
                 }
                 Event::Link { interface, packet } => visited_link_packet(device, &interface, packet).await,
+                Event::Ap(e) => {
+                    let now = device.clock.now();
+                    if let Some(ap) = &mut device.access_point {
+                        let mut out = Vec::new();
+                        match e {
+                            ApEvent::Station { ifindex, frame } => ap.station_frame(now, ifindex, &frame, &mut out).await,
+                            ApEvent::Wired { frame } => ap.wired_frame(now, &frame, &mut out),
+                        }
+                        ap.apply(out).await;
+                    }
+                }
             },
             _ = int.recv() => return Ok(()),
             req = control.next() => {

@@ -7,6 +7,7 @@ pub mod foreign_agent;
 pub mod home_agent;
 pub mod interfaces;
 mod linkaddr;
+pub mod proxy_ap;
 pub mod show;
 pub mod udp;
 

@@ -403,3 +403,168 @@ pub fn secure_hosts(config: &pmip_config::Config, json: bool) -> String {
     }
     s
 }
+
+/// `show ip proxy-mobile`: the AP's proxy Mobile IP status.
+pub fn proxy_status(
+    config: &pmip_config::Config,
+    ap: &pmip_engine::proxy_ap::ProxyAp,
+    json: bool,
+) -> String {
+    let p = &config.proxy_mobile;
+    let state = if !p.enabled {
+        "disabled"
+    } else if p.paused {
+        "paused"
+    } else {
+        "enabled"
+    };
+    let aaps: Vec<String> = p.aaps.iter().map(|a| a.to_string()).collect();
+    let fa = ap.foreign_agent();
+    let ha = ap.own_home_agent();
+    let c = &ap.counters;
+    if json {
+        return json!({
+            "state": state,
+            "aaps": aaps,
+            "home_agent": ha.map(|h| json!({"address": h.home_agent.to_string(), "mask": h.mask_addr().to_string()})),
+            "foreign_agent": fa.map(|f| json!({
+                "address": f.address.to_string(),
+                "care_of_address": f.care_of_address.to_string(),
+                "registration_lifetime": f.registration_lifetime,
+                "reverse_tunnel": f.reverse_tunnel,
+                "gre": f.gre,
+            })),
+            "subnet_map": ap.subnet_map().entries().iter().map(|e| json!({"home_agent": e.home_agent.to_string(), "mask": e.mask_addr().to_string()})).collect::<Vec<_>>(),
+            "statistics": {
+                "registrations_sent": c.registrations_sent,
+                "reregistrations": c.reregistrations,
+                "deregistrations": c.deregistrations,
+                "accepted": c.accepted,
+                "retransmissions": c.retransmissions,
+                "resyncs": c.resyncs,
+                "denied_by_code": c.denied.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            },
+        })
+        .to_string();
+    }
+    let mut s = format!("Proxy Mobile IP: {state}\n");
+    let _ = writeln!(
+        s,
+        "AAPs: {}",
+        if aaps.is_empty() {
+            "none".to_owned()
+        } else {
+            aaps.join(" ")
+        }
+    );
+    match ha {
+        Some(h) => {
+            let _ = writeln!(
+                s,
+                "Home agent of this subnet: {} mask {}",
+                h.home_agent,
+                h.mask_addr()
+            );
+        }
+        None => {
+            let _ = writeln!(s, "Home agent of this subnet: not heard");
+        }
+    }
+    match fa {
+        Some(f) => {
+            let _ = writeln!(
+                s,
+                "Foreign agent: {} care-of {}, lifetime {}, services{}{}",
+                f.address,
+                f.care_of_address,
+                f.registration_lifetime,
+                if f.reverse_tunnel {
+                    " reverse-tunnel"
+                } else {
+                    ""
+                },
+                if f.gre { " GRE" } else { "" }
+            );
+        }
+        None => {
+            let _ = writeln!(s, "Foreign agent: not heard");
+        }
+    }
+    let _ = writeln!(s, "Subnet map:");
+    for e in ap.subnet_map().entries() {
+        let _ = writeln!(s, "    {:<15} {}", e.home_agent, e.mask_addr());
+    }
+    let _ = writeln!(
+        s,
+        "Statistics: registrations sent {}, re-registrations {}, deregistrations {}, accepted {}, retransmissions {}, resyncs {}",
+        c.registrations_sent,
+        c.reregistrations,
+        c.deregistrations,
+        c.accepted,
+        c.retransmissions,
+        c.resyncs
+    );
+    let mut denied: Vec<_> = c.denied.iter().collect();
+    denied.sort();
+    for (code, n) in denied {
+        let _ = writeln!(s, "    denied {} {n}", ReplyCode::from(*code));
+    }
+    s
+}
+
+/// `show ip proxy-mobile visitor`: the stations and what the AP does for them.
+pub fn proxy_visitors(ap: &pmip_engine::proxy_ap::ProxyAp, now: Instant, json: bool) -> String {
+    use pmip_engine::proxy_ap::State;
+    let mut list: Vec<_> = ap.stations().collect();
+    list.sort_by_key(|s| s.mac);
+    let state = |st: &State| -> (String, Option<u64>) {
+        match st {
+            State::Learning => ("learning address".into(), None),
+            State::Home => ("at home".into(), None),
+            State::NotProxied(r) => (format!("not proxied ({r:?})"), None),
+            State::WaitingForAgent => ("waiting for an agent".into(), None),
+            State::Registering { tries, .. } => (format!("registering (try {})", tries + 1), None),
+            State::Registered { expires, .. } => (
+                "registered".into(),
+                Some(expires.saturating_since(now).as_secs()),
+            ),
+            State::BackingOff { code, .. } => (format!("denied {code}, backing off"), None),
+        }
+    };
+    let coa = ap.foreign_agent().map(|f| f.care_of_address);
+    if json {
+        let items: Vec<_> = list
+            .iter()
+            .map(|s| {
+                let (st, left) = state(&s.state);
+                json!({
+                    "mac": mac(&s.mac),
+                    "ssid": s.ssid,
+                    "address": s.address.map(|a| a.to_string()),
+                    "home_agent": s.home_agent.map(|a| a.to_string()),
+                    "care_of_address": coa.map(|a| a.to_string()),
+                    "state": st,
+                    "lifetime_remaining": left,
+                })
+            })
+            .collect();
+        return json!({ "total": list.len(), "visitors": items }).to_string();
+    }
+    let mut s = String::from("Proxy Mobile IP visitors:\n");
+    let _ = writeln!(s, "Total {}", list.len());
+    for v in list {
+        let (st, left) = state(&v.state);
+        let _ = writeln!(
+            s,
+            "{} ssid {}: address {}, home agent {}, care-of {}, {}{}",
+            mac(&v.mac),
+            v.ssid,
+            v.address.map_or("-".into(), |a| a.to_string()),
+            v.home_agent.map_or("-".into(), |a| a.to_string()),
+            coa.map_or("-".into(), |a| a.to_string()),
+            st,
+            left.map_or(String::new(), |l| format!(", {l} s left"))
+        );
+    }
+    s
+}
