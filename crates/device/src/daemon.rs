@@ -625,6 +625,16 @@ async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonErr
                     // requests and acknowledges for the home agent. Requests
                     // from visitors reach the foreign agent through the
                     // visited link's packet socket instead.
+                    // A request sent to our care-of address that names
+                    // another home agent came from a visitor: the foreign
+                    // agent has it from the visited link already.
+                    let names_us = d.payload.get(8..12).is_some_and(|h| Ipv4Addr::new(h[0], h[1], h[2], h[3]) == d.dst);
+                    let visitor_request = kind == Some(1)
+                        && device.foreign_agent.as_ref().is_some_and(|f| f.engine.config().care_of_address == d.dst)
+                        && !names_us;
+                    if visitor_request {
+                        continue;
+                    }
                     let for_fa = matches!(kind, Some(3) | Some(18)) || device.home_agent.is_none();
                     if for_fa {
                         if let (Some(f), Some(shared)) = (&mut device.foreign_agent, &device.shared)
