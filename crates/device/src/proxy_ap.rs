@@ -372,6 +372,11 @@ impl ApRuntime {
                         .and_then(|s| s.home_agent)
                         .unwrap_or(Ipv4Addr::UNSPECIFIED);
                     self.intercepting.insert(client_mac, (gateway, fa_mac));
+                    if let Some(port) = self.port_of(client_mac)
+                        && let Err(e) = pmip_platform::isolation::isolate(&port)
+                    {
+                        tracing::warn!(%port, error = %e, "cannot keep broadcasts and registration replies from the visitor");
+                    }
                     // Its cache still maps its home gateway to a MAC that is
                     // not on this link: correct it at once.
                     self.tell_client(client_mac, home_address, gateway, fa_mac)
@@ -380,6 +385,9 @@ impl ApRuntime {
                 }
                 Action::Release { client_mac, .. } => {
                     self.intercepting.remove(&client_mac);
+                    if let Some(port) = self.port_of(client_mac) {
+                        let _ = pmip_platform::isolation::release(&port);
+                    }
                 }
                 Action::AnnounceHome {
                     client_mac,
@@ -403,6 +411,13 @@ impl ApRuntime {
                 }
             }
         }
+    }
+
+    fn port_of(&self, client_mac: Mac) -> Option<String> {
+        self.ports
+            .values()
+            .find(|p| p.mac == Some(client_mac))
+            .map(|p| p.station.name.clone())
     }
 
     /// An unsolicited ARP reply to the client: `ip` is at `mac`.

@@ -4,6 +4,7 @@
 //! no ipip/gre modules).
 
 pub mod dataplane;
+pub mod isolation;
 pub mod netlink;
 pub mod packet;
 pub mod radio;

@@ -272,6 +272,14 @@ fn client_roams_away_and_home_keeping_its_tcp_connection() {
     );
     let binding = exec(&ra_ctl, &["show", "ip", "mobile", "binding"]);
     assert!(binding.contains("Care-of Addr 10.2.0.1"), "{binding}");
+    // The visitor's port drops broadcasts and registration replies.
+    let filters = String::from_utf8(
+        apb.exec_ok("tc", &["filter", "show", "dev", "sta1", "egress"])
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert!(filters.contains("bpf"), "{filters}");
     sta.exec_ok("ping", &["-c", "2", "-W", "2", "203.0.113.10"])
         .unwrap();
     cn.exec_ok("ping", &["-c", "2", "-W", "2", "10.1.0.50"])
