@@ -178,6 +178,9 @@ impl Device {
                 Some(ap) => Ok(show::proxy_status(&self.config, &ap.engine, json)),
                 None => Err("% Proxy Mobile IP is not enabled (ip proxy-mobile enable)".into()),
             },
+            ["show", "ip", "proxy-mobile", "secure"] | ["show", "ip", "proxy-mobile", "sa-binding"] => {
+                Ok(show::proxy_secure(&self.config, json))
+            }
             ["show", "ip", "proxy-mobile", "visitor"] | ["show", "ip", "proxy-mobile", "visitors"] => {
                 match &self.access_point {
                     Some(ap) => Ok(show::proxy_visitors(&ap.engine, self.clock.now().instant, json)),
@@ -521,6 +524,11 @@ async fn apply_actions(ha: &mut HaRuntime, shared: &Shared, actions: Vec<Action>
 }
 
 async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonError> {
+    if device.config.is_proxy_ap() && device.config.default_gateway.is_none() {
+        return Err(DaemonError::Io(std::io::Error::other(
+            "an access point with proxy Mobile IP needs a gateway: add `ip default-gateway ADDRESS` (seed 004 guidelines)",
+        )));
+    }
     let bridge = if device.config.is_proxy_ap() {
         Some(ApRuntime::create_bridge(&device.netlink).await?)
     } else {

@@ -568,3 +568,40 @@ pub fn proxy_visitors(ap: &pmip_engine::proxy_ap::ProxyAp, now: Instant, json: b
     }
     s
 }
+
+/// `show ip proxy-mobile secure`: the SA bindings (seed 001's SA Binding
+/// page), keys masked.
+pub fn proxy_secure(config: &pmip_config::Config, json: bool) -> String {
+    let nodes = &config.proxy_mobile.nodes;
+    if json {
+        let items: Vec<_> = nodes
+            .iter()
+            .map(|n| {
+                json!({
+                    "start": n.range.low.to_string(),
+                    "end": n.range.high.to_string(),
+                    "spi": format!("{:X}", n.sa.spi),
+                    "algorithm": format!("{:?}", n.sa.algorithm),
+                    "key": pmip_config::KEY_MASK,
+                })
+            })
+            .collect();
+        return json!({ "sa_bindings": items }).to_string();
+    }
+    let mut s = String::from("Proxy Mobile IP security associations:\n");
+    for n in nodes {
+        let alg = match n.sa.algorithm {
+            pmip_config::Algorithm::KeyedMd5PrefixSuffix => "MD5 prefix-suffix",
+            pmip_config::Algorithm::HmacMd5 => "HMAC-MD5",
+        };
+        let _ = writeln!(
+            s,
+            "    {} - {}  SPI {:X}  {alg}  key {}",
+            n.range.low,
+            n.range.high,
+            n.sa.spi,
+            pmip_config::KEY_MASK
+        );
+    }
+    s
+}

@@ -125,3 +125,24 @@ fn refuses_a_bad_line_with_its_number() {
     assert!(err.contains("lifetime"), "{err}");
     let _ = std::fs::remove_file(&cfg);
 }
+
+#[test]
+fn an_access_point_needs_a_gateway() {
+    let ns = Netns::new(&unique_name("pmipt-gw")).unwrap();
+    let cfg = temp("nogw.cfg");
+    std::fs::write(&cfg, "hostname ap9\nip proxy-mobile enable\n").unwrap();
+    let out = ns
+        .exec(
+            PMIP,
+            &[
+                "run",
+                cfg.to_str().unwrap(),
+                "--control",
+                temp("nogw.sock").to_str().unwrap(),
+            ],
+        )
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ip default-gateway"));
+    let _ = std::fs::remove_file(&cfg);
+}

@@ -310,6 +310,11 @@ fn client_roams_away_and_home_keeping_its_tcp_connection() {
         "the TCP connection carried data at home, away and home again"
     );
     assert_eq!(peer, local, "one and the same connection");
+    let sas = exec(&apb_ctl, &["show", "ip", "proxy-mobile", "secure"]);
+    assert!(
+        sas.contains("10.1.0.10 - 10.1.0.99") && !sas.contains("0987654"),
+        "keys masked: {sas}"
+    );
     let status = exec(&apb_ctl, &["show", "ip", "proxy-mobile"]);
     assert!(
         status.contains("Foreign agent: 10.2.0.1 care-of 10.2.0.1"),
