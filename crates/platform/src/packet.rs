@@ -95,28 +95,7 @@ pub async fn arp_resolve(
 ) -> io::Result<Option<[u8; 6]>> {
     use pmip_wire::arp;
     use pmip_wire::ethernet::EthernetAddress;
-    let s = Socket::new(
-        Domain::PACKET,
-        Type::DGRAM,
-        Some(Protocol::from(i32::from(ETH_P_ARP.to_be()))),
-    )?;
-    s.set_nonblocking(true)?;
-    // SAFETY: sockaddr_ll is plain data; zeroed is a valid start.
-    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    sll.sll_family = libc::AF_PACKET as u16;
-    sll.sll_protocol = ETH_P_ARP.to_be();
-    sll.sll_ifindex = ifindex as i32;
-    // SAFETY: binding with a valid sockaddr_ll of the right size.
-    let r = unsafe {
-        libc::bind(
-            s.as_raw_fd(),
-            (&sll as *const libc::sockaddr_ll).cast(),
-            std::mem::size_of::<libc::sockaddr_ll>() as u32,
-        )
-    };
-    if r != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let s = bound_socket(Type::DGRAM, ETH_P_ARP, ifindex, |_| Ok(()))?;
     let sock = PacketSocket { fd: register(s)? };
     let request = arp::Repr {
         operation: arp::Operation::Request,
@@ -130,32 +109,9 @@ pub async fn arp_resolve(
     let deadline = tokio::time::Instant::now() + wait;
     let mut buf = [0u8; 128];
     loop {
-        let read = async {
-            loop {
-                let mut guard = sock.fd.readable().await?;
-                match guard.try_io(|s| {
-                    // SAFETY: reading into a valid buffer.
-                    let n = unsafe {
-                        libc::recv(
-                            s.get_ref().as_raw_fd(),
-                            buf.as_mut_ptr().cast(),
-                            buf.len(),
-                            0,
-                        )
-                    };
-                    if n < 0 {
-                        Err(io::Error::last_os_error())
-                    } else {
-                        Ok(n as usize)
-                    }
-                }) {
-                    Ok(r) => return r,
-                    Err(_would_block) => continue,
-                }
-            }
-        };
+        let read = recv_arrived(&sock.fd, &mut buf);
         let n = match tokio::time::timeout_at(deadline, read).await {
-            Ok(r) => r?,
+            Ok(r) => r?.0,
             Err(_) => return Ok(None),
         };
         if let Ok(reply) = arp::Repr::parse(&arp::Packet::new_unchecked(&buf[..n]))
@@ -180,28 +136,7 @@ pub struct RawLink {
 
 impl RawLink {
     pub fn open(ifindex: u32) -> io::Result<RawLink> {
-        let s = Socket::new(
-            Domain::PACKET,
-            Type::RAW,
-            Some(Protocol::from(i32::from(ETH_P_ALL.to_be()))),
-        )?;
-        // SAFETY: sockaddr_ll is plain data.
-        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_protocol = ETH_P_ALL.to_be();
-        sll.sll_ifindex = ifindex as i32;
-        // SAFETY: binding with a valid sockaddr_ll.
-        if unsafe {
-            libc::bind(
-                s.as_raw_fd(),
-                (&sll as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as u32,
-            )
-        } != 0
-        {
-            return Err(io::Error::last_os_error());
-        }
-        s.set_nonblocking(true)?;
+        let s = bound_socket(Type::RAW, ETH_P_ALL, ifindex, |_| Ok(()))?;
         Ok(RawLink {
             fd: register(s)?,
             ifindex,
@@ -211,35 +146,7 @@ impl RawLink {
     /// The next frame that arrived on the interface (frames we or the
     /// kernel sent out of it are skipped).
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            let mut guard = self.fd.readable().await?;
-            // SAFETY: sockaddr_ll is plain data.
-            let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-            let res = guard.try_io(|s| {
-                let mut len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-                // SAFETY: valid buffer and address out-parameters.
-                let n = unsafe {
-                    libc::recvfrom(
-                        s.get_ref().as_raw_fd(),
-                        buf.as_mut_ptr().cast(),
-                        buf.len(),
-                        0,
-                        (&mut sll as *mut libc::sockaddr_ll).cast(),
-                        &mut len,
-                    )
-                };
-                if n < 0 {
-                    Err(io::Error::last_os_error())
-                } else {
-                    Ok(n as usize)
-                }
-            });
-            match res {
-                Ok(Ok(_)) if sll.sll_pkttype == libc::PACKET_OUTGOING => continue,
-                Ok(r) => return r,
-                Err(_would_block) => continue,
-            }
-        }
+        recv_arrived(&self.fd, buf).await.map(|(n, _)| n)
     }
 
     /// Sends one whole Ethernet frame as it is.
@@ -265,6 +172,83 @@ impl RawLink {
                 Ok(r) => return r,
                 Err(_would_block) => continue,
             }
+        }
+    }
+}
+
+/// A packet socket of `ty` (raw frames or cooked) for `ethertype`, bound
+/// to interface `ifindex`, non-blocking. `prepare` runs before the bind
+/// (to attach a filter, so nothing unfiltered is queued).
+pub(crate) fn bound_socket(
+    ty: Type,
+    ethertype: u16,
+    ifindex: u32,
+    prepare: impl FnOnce(&Socket) -> io::Result<()>,
+) -> io::Result<Socket> {
+    let s = Socket::new(
+        Domain::PACKET,
+        ty,
+        Some(Protocol::from(i32::from(ethertype.to_be()))),
+    )?;
+    prepare(&s)?;
+    // SAFETY: sockaddr_ll is plain data; zeroed is a valid start.
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_protocol = ethertype.to_be();
+    sll.sll_ifindex = ifindex as i32;
+    // SAFETY: binding with a valid sockaddr_ll of the right size.
+    if unsafe {
+        libc::bind(
+            s.as_raw_fd(),
+            (&sll as *const libc::sockaddr_ll).cast(),
+            std::mem::size_of::<libc::sockaddr_ll>() as u32,
+        )
+    } != 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    s.set_nonblocking(true)?;
+    Ok(s)
+}
+
+/// Receives one packet that arrived on the interface (frames sent out of
+/// it are skipped) and the link-layer address it came from.
+pub(crate) async fn recv_arrived(
+    fd: &AsyncFd<Socket>,
+    buf: &mut [u8],
+) -> io::Result<(usize, [u8; 6])> {
+    loop {
+        let mut guard = fd.readable().await?;
+        // SAFETY: sockaddr_ll is plain data.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        let res = guard.try_io(|s| {
+            let mut len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+            // SAFETY: valid buffer and address out-parameters.
+            let n = unsafe {
+                libc::recvfrom(
+                    s.get_ref().as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    0,
+                    (&mut sll as *mut libc::sockaddr_ll).cast(),
+                    &mut len,
+                )
+            };
+            if n < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(n as usize)
+            }
+        });
+        match res {
+            Ok(Ok(_)) if sll.sll_pkttype == libc::PACKET_OUTGOING => continue,
+            Ok(Ok(n)) => {
+                let mut mac = [0u8; 6];
+                mac.copy_from_slice(&sll.sll_addr[..6]);
+                return Ok((n, mac));
+            }
+            Ok(Err(e)) => return Err(e),
+            Err(_would_block) => continue,
         }
     }
 }

@@ -4,8 +4,9 @@
 //! mobile node whose home address is not on this link (RFC 5944 3.7.1,
 //! 4.2.2). A classic BPF filter keeps all other traffic out of user space.
 
+use crate::packet::{bound_socket, recv_arrived};
 use crate::register;
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Socket, Type};
 use std::io;
 use std::os::fd::AsRawFd;
 use tokio::io::unix::AsyncFd;
@@ -48,45 +49,28 @@ pub struct VisitedLink {
 
 impl VisitedLink {
     pub fn open(ifindex: u32) -> io::Result<VisitedLink> {
-        let s = Socket::new(
-            Domain::PACKET,
-            Type::DGRAM,
-            Some(Protocol::from(i32::from(ETH_P_IP.to_be()))),
-        )?;
-        let prog = libc::sock_fprog {
-            len: FILTER.len() as u16,
-            filter: FILTER.as_ptr() as *mut libc::sock_filter,
-        };
-        // SAFETY: attaching a valid classic BPF program of FILTER.len() insns.
-        let r = unsafe {
-            libc::setsockopt(
-                s.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_ATTACH_FILTER,
-                (&prog as *const libc::sock_fprog).cast(),
-                std::mem::size_of::<libc::sock_fprog>() as u32,
-            )
-        };
-        if r != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: sockaddr_ll is plain data.
-        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_protocol = ETH_P_IP.to_be();
-        sll.sll_ifindex = ifindex as i32;
-        // SAFETY: binding with a valid sockaddr_ll.
-        if unsafe {
-            libc::bind(
-                s.as_raw_fd(),
-                (&sll as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as u32,
-            )
-        } != 0
-        {
-            return Err(io::Error::last_os_error());
-        }
-        s.set_nonblocking(true)?;
+        // The filter goes on before the bind, so nothing unfiltered queues.
+        let s = bound_socket(Type::DGRAM, ETH_P_IP, ifindex, |s| {
+            let prog = libc::sock_fprog {
+                len: FILTER.len() as u16,
+                filter: FILTER.as_ptr() as *mut libc::sock_filter,
+            };
+            // SAFETY: attaching a valid classic BPF program of FILTER.len() insns.
+            let r = unsafe {
+                libc::setsockopt(
+                    s.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_ATTACH_FILTER,
+                    (&prog as *const libc::sock_fprog).cast(),
+                    std::mem::size_of::<libc::sock_fprog>() as u32,
+                )
+            };
+            if r != 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(())
+            }
+        })?;
         Ok(VisitedLink {
             fd: register(s)?,
             ifindex,
@@ -96,44 +80,8 @@ impl VisitedLink {
     /// The next packet addressed to someone (not one we sent).
     pub async fn recv(&self) -> io::Result<LinkPacket> {
         let mut buf = vec![0u8; 65536];
-        loop {
-            let mut guard = self.fd.readable().await?;
-            // SAFETY: sockaddr_ll is plain data.
-            let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-            let res = guard.try_io(|s| {
-                let mut len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-                // SAFETY: valid buffer and address out-parameters.
-                let n = unsafe {
-                    libc::recvfrom(
-                        s.get_ref().as_raw_fd(),
-                        buf.as_mut_ptr().cast(),
-                        buf.len(),
-                        0,
-                        (&mut sll as *mut libc::sockaddr_ll).cast(),
-                        &mut len,
-                    )
-                };
-                if n < 0 {
-                    Err(io::Error::last_os_error())
-                } else {
-                    Ok(n as usize)
-                }
-            });
-            match res {
-                Ok(Ok(n)) => {
-                    if sll.sll_pkttype == libc::PACKET_OUTGOING {
-                        continue;
-                    }
-                    let mut mac = [0u8; 6];
-                    mac.copy_from_slice(&sll.sll_addr[..6]);
-                    return Ok(LinkPacket {
-                        mac,
-                        packet: buf[..n].to_vec(),
-                    });
-                }
-                Ok(Err(e)) => return Err(e),
-                Err(_would_block) => continue,
-            }
-        }
+        let (n, mac) = recv_arrived(&self.fd, &mut buf).await?;
+        buf.truncate(n);
+        Ok(LinkPacket { mac, packet: buf })
     }
 }
