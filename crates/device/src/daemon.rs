@@ -543,6 +543,12 @@ async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonErr
             ApRuntime::start(&device.config, &device.netlink, bridge, ap_tx.clone(), now).await?;
         device.access_point = Some(ap);
         device.pending_ap_actions.extend(out);
+        // Associations are noticed from link events; the poll below is the
+        // safety net.
+        let links_tx = ap_tx.clone();
+        pmip_platform::radio::watch_links(move || {
+            links_tx.try_send(ApEvent::LinksChanged).is_ok() || !links_tx.is_closed()
+        })?;
         let tx = tx.clone();
         tokio::spawn(async move {
             while let Some(e) = ap_rx.recv().await {
@@ -552,7 +558,7 @@ async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonErr
             }
         });
     }
-    let mut port_poll = tokio::time::interval(std::time::Duration::from_millis(200));
+    let mut port_poll = tokio::time::interval(std::time::Duration::from_secs(1));
     if device.config.is_home_agent() || device.config.is_foreign_agent() {
         let shared = start_shared(device, tx.clone()).await?;
         if device.config.is_home_agent() {
@@ -666,6 +672,11 @@ async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonErr
                         match e {
                             ApEvent::Station { ifindex, frame } => ap.station_frame(now, ifindex, &frame, &mut out).await,
                             ApEvent::Wired { frame } => ap.wired_frame(now, &frame, &mut out),
+                            ApEvent::LinksChanged => {
+                                if let Ok(ports) = device.netlink.station_ports(ap.bridge).await {
+                                    ap.sync_ports(now, ports, &ap_tx, &mut out);
+                                }
+                            }
                         }
                         ap.apply(out).await;
                     }

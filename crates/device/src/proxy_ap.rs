@@ -80,8 +80,15 @@ impl Drop for Port {
 
 /// Frames for the AP loop.
 pub enum ApEvent {
-    Station { ifindex: u32, frame: Vec<u8> },
-    Wired { frame: Vec<u8> },
+    Station {
+        ifindex: u32,
+        frame: Vec<u8>,
+    },
+    Wired {
+        frame: Vec<u8>,
+    },
+    /// A link changed: look at the bridge's ports now.
+    LinksChanged,
 }
 
 pub struct ApRuntime {

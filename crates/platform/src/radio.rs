@@ -31,6 +31,26 @@ pub fn parse_alias(alias: &str) -> Option<(String, String)> {
     (!ssid.is_empty()).then(|| (radio.to_owned(), ssid.to_owned()))
 }
 
+/// Calls back on every link change in this namespace (a port attached or
+/// gone), so the AP notices an association at once rather than at the
+/// next poll. The task ends when `notify` returns false.
+pub fn watch_links(
+    mut notify: impl FnMut() -> bool + Send + 'static,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let (conn, _handle, mut messages) =
+        rtnetlink::new_multicast_connection(&[rtnetlink::MulticastGroup::Link])?;
+    let conn_task = tokio::spawn(conn);
+    Ok(tokio::spawn(async move {
+        use futures_util::StreamExt;
+        while messages.next().await.is_some() {
+            if !notify() {
+                break;
+            }
+        }
+        conn_task.abort();
+    }))
+}
+
 impl Netlink {
     /// Creates the bridge `name` (up) and enslaves `wired`; the bridge is
     /// recorded and removed on exit. An existing bridge is reused.
