@@ -130,14 +130,24 @@ fn mobile_node_away_through_the_foreign_agent() {
         ])
         .arg(&capture)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    // tshark says "Capturing on 'm0'" once it captures: only then start
+    // the foreign agent, so its first advertisement (sequence 0) is seen.
+    let mut said = std::io::BufReader::new(tshark.stderr.take().unwrap());
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut said, &mut line).unwrap() > 0
+        && !line.contains("Capturing on")
+    {
+        line.clear();
+    }
+    let drain = std::thread::spawn(move || std::io::copy(&mut said, &mut std::io::sink()));
 
     let (ha_ctl, _) = common::start(&mut ha, "ha", HA_CONFIG);
     let (fa_ctl, _) = common::start(&mut fa, "fa", FA_CONFIG);
     let _ = tshark.wait();
+    let _ = drain.join();
     let out = Command::new("tshark")
         .env("TZ", "UTC")
         .args(["-n", "-r"])
