@@ -162,13 +162,22 @@ fn registration_tunnel_reverse_tunnel_and_deregistration() {
     );
     assert!(bindings.contains("Total 1"), "{bindings}");
 
-    // Gratuitous ARP moved the correspondent's cache to the home agent.
-    std::thread::sleep(Duration::from_millis(200));
-    let neigh = String::from_utf8(cn.ip(&["neigh", "show", "10.1.0.50"]).unwrap().stdout).unwrap();
-    assert!(
-        neigh.contains(&mac(&ha, "FastEthernet0")),
-        "gratuitous ARP: {neigh}"
-    );
+    // Gratuitous ARP moved the correspondent's cache to the home agent
+    // (installs run on their own task: wait for it, up to 5 s).
+    let ha_mac = mac(&ha, "FastEthernet0");
+    let start = Instant::now();
+    loop {
+        let neigh =
+            String::from_utf8(cn.ip(&["neigh", "show", "10.1.0.50"]).unwrap().stdout).unwrap();
+        if neigh.contains(&ha_mac) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "gratuitous ARP: {neigh}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 
     // 2. The correspondent pings the home address: out IP-in-IP at the CoA.
     let catcher = mn
@@ -325,7 +334,7 @@ fn client_returns_home() {
         ReplyCode::Accepted
     );
     // The correspondent talks to the client: the home agent proxy-ARPs.
-    let _ = cn.exec("ping", &["-c", "1", "-W", "1", "10.1.0.50"]);
+    let _ = cn.exec("ping", &["-c", "2", "-W", "2", "10.1.0.50"]);
     let ha_mac = mac(&ha, "FastEthernet0");
     let neigh = String::from_utf8(cn.ip(&["neigh", "show", "10.1.0.50"]).unwrap().stdout).unwrap();
     assert!(
