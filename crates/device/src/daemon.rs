@@ -161,6 +161,7 @@ impl Device {
             // The operator asks for the keys explicitly (secrets rule).
             ["show", "running-config", "keys"] => Ok(self.running_config(true, json)),
             ["configure", rest @ ..] if !rest.is_empty() => self.configure(&rest.join(" ")),
+            ["show", "version"] => Ok(self.version(json)),
             ["show", "ip", "mobile", "binding"] => self
                 .ha()
                 .map(|ha| show::bindings(&ha.engine, self.clock.now().instant, json)),
@@ -196,6 +197,47 @@ impl Device {
             }
             _ => Err(format!("% Invalid input: \"{}\"", words.join(" "))),
         }
+    }
+
+    /// `show version`: what runs here and for how long.
+    fn version(&self, json: bool) -> String {
+        let uptime = self.clock.origin.elapsed().as_secs();
+        let mut roles = Vec::new();
+        if self.home_agent.is_some() {
+            roles.push("home agent");
+        }
+        if self.foreign_agent.is_some() {
+            roles.push("foreign agent");
+        }
+        if self.access_point.is_some() {
+            roles.push("proxy Mobile IP access point");
+        }
+        let host = self
+            .config
+            .hostname
+            .clone()
+            .unwrap_or_else(|| "Router".into());
+        if json {
+            return serde_json::json!({
+                "version": env!("CARGO_PKG_VERSION"),
+                "hostname": host,
+                "uptime_seconds": uptime,
+                "roles": roles,
+            })
+            .to_string();
+        }
+        format!(
+            "pmip {}, proxy Mobile IPv4\n{host} uptime is {}h {}m {}s\nRoles: {}\n",
+            env!("CARGO_PKG_VERSION"),
+            uptime / 3600,
+            uptime / 60 % 60,
+            uptime % 60,
+            if roles.is_empty() {
+                "none".into()
+            } else {
+                roles.join(", ")
+            }
+        )
     }
 
     fn ha(&self) -> Result<&HaRuntime, String> {
@@ -546,8 +588,14 @@ async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonErr
         // Associations are noticed from link events; the poll below is the
         // safety net.
         let links_tx = ap_tx.clone();
-        pmip_platform::radio::watch_links(move || {
-            links_tx.try_send(ApEvent::LinksChanged).is_ok() || !links_tx.is_closed()
+        pmip_platform::radio::watch_links(move |event| {
+            let ev = match event {
+                pmip_platform::radio::LinkEvent::StationPort { controller, port } => {
+                    ApEvent::PortAttached { controller, port }
+                }
+                pmip_platform::radio::LinkEvent::Other => ApEvent::LinksChanged,
+            };
+            links_tx.try_send(ev).is_ok() || !links_tx.is_closed()
         })?;
         let tx = tx.clone();
         tokio::spawn(async move {
@@ -627,7 +675,9 @@ async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonErr
                     && let Ok(ports) = device.netlink.station_ports(ap.bridge).await
                 {
                     let mut out = Vec::new();
-                    ap.sync_ports(now, ports, &ap_tx, &mut out);
+                    for port in ap.sync_ports(now, ports, &ap_tx, &mut out) {
+                        ap.greet(port).await;
+                    }
                     ap.apply(out).await;
                 }
             }
@@ -672,9 +722,18 @@ async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonErr
                         match e {
                             ApEvent::Station { ifindex, frame } => ap.station_frame(now, ifindex, &frame, &mut out).await,
                             ApEvent::Wired { frame } => ap.wired_frame(now, &frame, &mut out),
+                            ApEvent::PortAttached { controller, port } => {
+                                if controller == ap.bridge
+                                    && let Some(index) = ap.add_port(port, &ap_tx)
+                                {
+                                    ap.greet(index).await;
+                                }
+                            }
                             ApEvent::LinksChanged => {
                                 if let Ok(ports) = device.netlink.station_ports(ap.bridge).await {
-                                    ap.sync_ports(now, ports, &ap_tx, &mut out);
+                                    for port in ap.sync_ports(now, ports, &ap_tx, &mut out) {
+                                        ap.greet(port).await;
+                                    }
                                 }
                             }
                         }

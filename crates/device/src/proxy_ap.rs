@@ -89,6 +89,11 @@ pub enum ApEvent {
     },
     /// A link changed: look at the bridge's ports now.
     LinksChanged,
+    /// A link event showing a station port on bridge `controller`.
+    PortAttached {
+        controller: u32,
+        port: StationPort,
+    },
 }
 
 pub struct ApRuntime {
@@ -164,14 +169,16 @@ impl ApRuntime {
     }
 
     /// Brings the watched ports in line with the bridge's station ports:
-    /// new ones are watched, gone ones are disassociations.
+    /// new ones are watched, gone ones are disassociations. Returns the
+    /// new ports (to [`ApRuntime::greet`]).
     pub fn sync_ports(
         &mut self,
         now: Now,
         current: Vec<StationPort>,
         tx: &tokio::sync::mpsc::Sender<ApEvent>,
         out: &mut Vec<Action>,
-    ) {
+    ) -> Vec<u32> {
+        let mut added = Vec::new();
         let gone: Vec<u32> = self
             .ports
             .keys()
@@ -187,31 +194,84 @@ impl ApRuntime {
             }
         }
         for sp in current {
-            if self.ports.contains_key(&sp.ifindex) {
-                continue;
+            added.extend(self.add_port(sp, tx));
+        }
+        added
+    }
+
+    /// Starts watching station port `sp` unless it is watched already;
+    /// its index when it is new.
+    pub fn add_port(
+        &mut self,
+        sp: StationPort,
+        tx: &tokio::sync::mpsc::Sender<ApEvent>,
+    ) -> Option<u32> {
+        if self.ports.contains_key(&sp.ifindex) {
+            return None;
+        }
+        match RawLink::open(sp.ifindex) {
+            Ok(link) => {
+                let link = Arc::new(link);
+                let ifindex = sp.ifindex;
+                let task = spawn_reader(
+                    link.clone(),
+                    move |frame| ApEvent::Station { ifindex, frame },
+                    tx.clone(),
+                );
+                tracing::info!(port = %sp.name, radio = %sp.radio, ssid = %sp.ssid, "station port attached");
+                self.ports.insert(
+                    sp.ifindex,
+                    Port {
+                        station: sp,
+                        link,
+                        mac: None,
+                        task,
+                    },
+                );
+                Some(ifindex)
             }
-            match RawLink::open(sp.ifindex) {
-                Ok(link) => {
-                    let link = Arc::new(link);
-                    let ifindex = sp.ifindex;
-                    let task = spawn_reader(
-                        link.clone(),
-                        move |frame| ApEvent::Station { ifindex, frame },
-                        tx.clone(),
-                    );
-                    tracing::info!(port = %sp.name, radio = %sp.radio, ssid = %sp.ssid, "station port attached");
-                    self.ports.insert(
-                        sp.ifindex,
-                        Port {
-                            station: sp,
-                            link,
-                            mac: None,
-                            task,
-                        },
-                    );
+            Err(e) => {
+                tracing::warn!(port = %sp.name, error = %e, "cannot watch station port");
+                None
+            }
+        }
+    }
+
+    /// A station just associated on `ifindex`. A roaming station lost
+    /// carrier while its port moved, and Linux then drops its ARP entries
+    /// (neigh_carrier_down): its next packet waits in an incomplete entry
+    /// for an ARP retry up to a second away, and until it sends, the AP
+    /// cannot learn who it is. Gratuitous ARP for each gateway it may be
+    /// using fills such an entry at once (and touches no host without
+    /// one): our own subnet's router with its real MAC, every other home
+    /// agent of the subnet map with the foreign agent's MAC, where its
+    /// traffic goes while it visits (seed 001: the AP steers the client's
+    /// traffic to the foreign agent).
+    pub async fn greet(&self, ifindex: u32) {
+        let Some(port) = self.ports.get(&ifindex) else {
+            return;
+        };
+        let mut claims: Vec<(Ipv4Addr, Mac)> = Vec::new();
+        if let Some(home) = self.home_router_mac {
+            claims.push(home);
+        }
+        let proxying = !self.engine.config().paused
+            && self
+                .engine
+                .config()
+                .proxy_ssids
+                .contains(&port.station.ssid);
+        if proxying && let Some(fa) = self.engine.foreign_agent() {
+            for e in self.engine.subnet_map().entries() {
+                if Some(e.home_agent) != self.home_router_mac.map(|h| h.0) {
+                    claims.push((e.home_agent, fa.mac));
                 }
-                Err(e) => tracing::warn!(port = %sp.name, error = %e, "cannot watch station port"),
             }
+        }
+        for (ip, mac) in claims {
+            let [request, _] = arp::gratuitous(EthernetAddress(mac), ip);
+            let frame = eth_frame([0xff; 6], mac, ethernet::ethertype::ARP, &request);
+            let _ = port.link.send(&frame).await;
         }
     }
 
@@ -379,15 +439,16 @@ impl ApRuntime {
                         .and_then(|s| s.home_agent)
                         .unwrap_or(Ipv4Addr::UNSPECIFIED);
                     self.intercepting.insert(client_mac, (gateway, fa_mac));
+                    // Its cache may still map its home gateway to a MAC that
+                    // is not on this link: correct it at once, before the
+                    // slower filter installation.
+                    self.tell_client(client_mac, home_address, gateway, fa_mac)
+                        .await;
                     if let Some(port) = self.port_of(client_mac)
                         && let Err(e) = pmip_platform::isolation::isolate(&port)
                     {
                         tracing::warn!(%port, error = %e, "cannot keep broadcasts and registration replies from the visitor");
                     }
-                    // Its cache still maps its home gateway to a MAC that is
-                    // not on this link: correct it at once.
-                    self.tell_client(client_mac, home_address, gateway, fa_mac)
-                        .await;
                     tracing::info!(client = %home_address, "intercepting for visiting client");
                 }
                 Action::Release { client_mac, .. } => {

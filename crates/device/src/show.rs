@@ -545,6 +545,9 @@ pub fn proxy_visitors(ap: &pmip_engine::proxy_ap::ProxyAp, now: Instant, json: b
                     "care_of_address": coa.map(|a| a.to_string()),
                     "state": st,
                     "lifetime_remaining": left,
+                    "associated_ms_ago": now.saturating_since(s.associated_at).as_millis() as u64,
+                    "registration_rtt_ms": s.registration_rtt.map(|d| d.as_secs_f64() * 1e3),
+                    "registered_after_ms": s.registered_after.map(|d| d.as_secs_f64() * 1e3),
                 })
             })
             .collect();
@@ -565,6 +568,17 @@ pub fn proxy_visitors(ap: &pmip_engine::proxy_ap::ProxyAp, now: Instant, json: b
             st,
             left.map_or(String::new(), |l| format!(", {l} s left"))
         );
+        if let Some(rtt) = v.registration_rtt {
+            let _ = writeln!(
+                s,
+                "    last registration round trip {:.1} ms{}",
+                rtt.as_secs_f64() * 1e3,
+                v.registered_after.map_or(String::new(), |d| format!(
+                    ", registered {:.0} ms after association",
+                    d.as_secs_f64() * 1e3
+                ))
+            );
+        }
     }
     s
 }

@@ -135,6 +135,13 @@ pub struct Station {
     mobile_ip: bool,
     /// Whether traffic interception is on for it.
     intercepting: bool,
+    /// When it associated with this AP.
+    pub associated_at: Instant,
+    /// Round trip of the last accepted registration (request sent to
+    /// reply received), for the operator and the lab's timeline.
+    pub registration_rtt: Option<Duration>,
+    /// From association to the first accepted registration.
+    pub registered_after: Option<Duration>,
 }
 
 /// What the AP sees a station do (from its frames).
@@ -279,6 +286,9 @@ impl ProxyAp {
                 dhcp: false,
                 mobile_ip: false,
                 intercepting: false,
+                associated_at: now.instant,
+                registration_rtt: None,
+                registered_after: None,
             },
         );
         self.decide(now, mac, out);
@@ -639,6 +649,12 @@ impl ProxyAp {
                 self.counters.accepted += 1;
                 let fa_mac = self.foreign_agent.as_ref().map_or([0xff; 6], |f| f.mac);
                 let st = self.stations.get_mut(&mac).expect("found above");
+                if let State::Registering { sent, .. } = st.state {
+                    st.registration_rtt = Some(now.instant.saturating_since(sent));
+                }
+                if st.registered_after.is_none() {
+                    st.registered_after = Some(now.instant.saturating_since(st.associated_at));
+                }
                 st.state = State::Registered {
                     expires: now.instant + Duration::from_secs(u64::from(reply.lifetime)),
                     lifetime: reply.lifetime,

@@ -113,14 +113,7 @@ impl Netns {
         &self,
         f: impl FnOnce() -> R + Send + 'static,
     ) -> io::Result<std::thread::JoinHandle<io::Result<R>>> {
-        let file = File::open(format!("/run/netns/{}", self.name))?;
-        Ok(std::thread::spawn(move || -> io::Result<R> {
-            // SAFETY: setns on this thread only, with a descriptor we own.
-            if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(f())
-        }))
+        thread_in(&self.name, f)
     }
 
     /// Runs `f` on a thread inside the namespace and returns its result;
@@ -185,6 +178,22 @@ impl Drop for Netns {
         }
         let _ = ip(&["netns", "del", &self.name]);
     }
+}
+
+/// Starts `f` on a new thread inside the existing namespace `name` (one
+/// this process does not own, such as a lab's): only that thread moves.
+pub fn thread_in<R: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> R + Send + 'static,
+) -> io::Result<std::thread::JoinHandle<io::Result<R>>> {
+    let file = File::open(format!("/run/netns/{name}"))?;
+    Ok(std::thread::spawn(move || -> io::Result<R> {
+        // SAFETY: setns on this thread only, with a descriptor we own.
+        if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(f())
+    }))
 }
 
 /// All namespaces whose names start with `prefix` (to check nothing leaked).

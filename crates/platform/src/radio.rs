@@ -31,19 +31,67 @@ pub fn parse_alias(alias: &str) -> Option<(String, String)> {
     (!ssid.is_empty()).then(|| (radio.to_owned(), ssid.to_owned()))
 }
 
+/// A link change seen on the netlink link group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkEvent {
+    /// A link that is now a station port of bridge `controller` (the
+    /// event itself carries master and alias: no dump needed, which is
+    /// what makes a reassociation noticed in well under a millisecond).
+    StationPort { controller: u32, port: StationPort },
+    /// Anything else (a port gone, an address, a link without alias).
+    Other,
+}
+
+/// What a link message says about a station port: its controller and
+/// the port, if it carries a radio alias and has a controller.
+fn station_port_of(msg: &rtnetlink::packet_route::link::LinkMessage) -> Option<(u32, StationPort)> {
+    let mut controller = None;
+    let mut alias = None;
+    let mut name = String::new();
+    for a in &msg.attributes {
+        match a {
+            LinkAttribute::Controller(c) => controller = Some(*c),
+            LinkAttribute::IfAlias(s) => alias = Some(s.clone()),
+            LinkAttribute::IfName(n) => name = n.clone(),
+            _ => {}
+        }
+    }
+    let (radio, ssid) = parse_alias(&alias?)?;
+    Some((
+        controller?,
+        StationPort {
+            ifindex: msg.header.index,
+            name,
+            radio,
+            ssid,
+        },
+    ))
+}
+
 /// Calls back on every link change in this namespace (a port attached or
 /// gone), so the AP notices an association at once rather than at the
 /// next poll. The task ends when `notify` returns false.
 pub fn watch_links(
-    mut notify: impl FnMut() -> bool + Send + 'static,
+    mut notify: impl FnMut(LinkEvent) -> bool + Send + 'static,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    use rtnetlink::packet_core::NetlinkPayload;
+    use rtnetlink::packet_route::RouteNetlinkMessage;
     let (conn, _handle, mut messages) =
         rtnetlink::new_multicast_connection(&[rtnetlink::MulticastGroup::Link])?;
     let conn_task = tokio::spawn(conn);
     Ok(tokio::spawn(async move {
         use futures_util::StreamExt;
-        while messages.next().await.is_some() {
-            if !notify() {
+        while let Some((msg, _)) = messages.next().await {
+            let event = match &msg.payload {
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(link)) => {
+                    match station_port_of(link) {
+                        Some((controller, port)) => LinkEvent::StationPort { controller, port },
+                        None => LinkEvent::Other,
+                    }
+                }
+                _ => LinkEvent::Other,
+            };
+            if !notify(event) {
                 break;
             }
         }
@@ -96,26 +144,10 @@ impl Netlink {
         let mut out = Vec::new();
         let mut links = self.handle().link().get().execute();
         while let Some(msg) = links.try_next().await? {
-            let mut on_bridge = false;
-            let mut alias = None;
-            let mut name = String::new();
-            for a in &msg.attributes {
-                match a {
-                    LinkAttribute::Controller(c) if *c == bridge => on_bridge = true,
-                    LinkAttribute::IfAlias(s) => alias = Some(s.clone()),
-                    LinkAttribute::IfName(n) => name = n.clone(),
-                    _ => {}
-                }
-            }
-            if let (true, Some(alias)) = (on_bridge, alias)
-                && let Some((radio, ssid)) = parse_alias(&alias)
+            if let Some((controller, port)) = station_port_of(&msg)
+                && controller == bridge
             {
-                out.push(StationPort {
-                    ifindex: msg.header.index,
-                    name,
-                    radio,
-                    ssid,
-                });
+                out.push(port);
             }
         }
         out.sort_by_key(|p| p.ifindex);

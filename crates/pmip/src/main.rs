@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 mod bench;
 
+use pmip_lab as lab;
+
 #[derive(Parser)]
 #[command(
     name = "pmip",
@@ -73,8 +75,53 @@ enum BenchWhat {
 
 #[derive(Subcommand)]
 enum LabAction {
-    /// Build the campus, roam a client home -> foreign -> foreign -> home, print the timeline.
-    Demo,
+    /// Build the campus (default: 3 subnets, 2 AAPs, one client) and start its devices.
+    Up {
+        /// A topology file (see the one `pmip lab up` writes into the lab directory).
+        topology: Option<PathBuf>,
+        /// Where the topology, device configurations, logs and sockets go.
+        #[arg(long, default_value = lab::campus::DEFAULT_DIR)]
+        dir: PathBuf,
+        /// Use device configurations already in the directory (edited by you) as they are.
+        #[arg(long)]
+        keep_configs: bool,
+    },
+    /// Move a client's radio port to another AP (a roam).
+    Roam {
+        client: String,
+        ap: String,
+        #[arg(long, default_value = lab::campus::DEFAULT_DIR)]
+        dir: PathBuf,
+    },
+    /// The devices, where each client is, the binding and visitor tables.
+    Status {
+        #[arg(long, default_value = lab::campus::DEFAULT_DIR)]
+        dir: PathBuf,
+    },
+    /// Stop every device and remove every namespace of the lab (also a half-built one).
+    Down {
+        #[arg(long, default_value = lab::campus::DEFAULT_DIR)]
+        dir: PathBuf,
+    },
+    /// Build the campus, roam a client home -> foreign -> foreign -> home with a TCP
+    /// transfer and a ping running, print the timeline, plot throughput, tear down.
+    Demo {
+        topology: Option<PathBuf>,
+        #[arg(long, default_value = lab::campus::DEFAULT_DIR)]
+        dir: PathBuf,
+        /// Roams to make (cycling home -> each foreign AP -> home); the median is printed.
+        #[arg(long, default_value_t = 3)]
+        roams: usize,
+        /// Seconds on each AP.
+        #[arg(long, default_value_t = 4.0)]
+        dwell: f64,
+        /// Rate of the TCP transfer, Mbit/s.
+        #[arg(long, default_value_t = 40)]
+        rate: u32,
+        /// Leave the lab up afterwards (`pmip lab down` removes it).
+        #[arg(long)]
+        keep: bool,
+    },
 }
 
 /// With no --control, the one device socket in /run/pmip.
@@ -160,6 +207,118 @@ fn run(config: PathBuf, control: Option<PathBuf>) -> ExitCode {
     }
 }
 
+/// The topology of `pmip lab up|demo [FILE]`: the file, or the default campus.
+fn topology(file: Option<PathBuf>) -> Result<lab::Topology, String> {
+    match file {
+        None => Ok(lab::Topology::default_campus()),
+        Some(p) => {
+            let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            lab::Topology::parse(&text).map_err(|e| format!("{}: {e}", p.display()))
+        }
+    }
+}
+
+/// Tears the lab down on Ctrl-C or SIGTERM, then exits.
+fn down_on_signal(l: &lab::Lab) {
+    let l = l.clone();
+    let _ = ctrlc::set_handler(move || {
+        eprintln!("pmip: lab: interrupted; tearing down");
+        lab::campus::down(&l);
+        std::process::exit(130);
+    });
+}
+
+fn lab_command(action: LabAction) -> Result<ExitCode, String> {
+    let pmip = std::env::current_exe().map_err(|e| e.to_string())?;
+    match action {
+        LabAction::Up {
+            topology: file,
+            dir,
+            keep_configs,
+        } => {
+            let t = topology(file)?;
+            let l = lab::campus::write_files(&dir, &t, keep_configs)?;
+            down_on_signal(&l);
+            lab::campus::up(&l, &pmip)?;
+            println!(
+                "lab {} is up: {} subnets, {} clients; topology, configurations and logs in {}",
+                t.name,
+                t.subnets.len(),
+                t.clients.len(),
+                dir.display()
+            );
+            println!(
+                "next: pmip lab status | pmip lab roam {} {} | pmip lab down",
+                t.clients.first().map_or("CLIENT", |c| c.name.as_str()),
+                t.subnets.get(1).map_or("AP".into(), |s| s.ap())
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        LabAction::Roam { client, ap, dir } => {
+            let l = lab::Lab::open(&dir)?;
+            let took = lab::campus::roam(&l, &client, &ap)?;
+            println!(
+                "{client} associated with {ap} ({} ms to move the radio port)",
+                took.as_millis()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        LabAction::Status { dir } => {
+            let l = lab::Lab::open(&dir)?;
+            print!("{}", lab::campus::status(&l));
+            Ok(ExitCode::SUCCESS)
+        }
+        LabAction::Down { dir } => {
+            let removed = match lab::Lab::open(&dir) {
+                Ok(l) => lab::campus::down(&l),
+                // No readable topology: remove the default campus's namespaces.
+                Err(_) => lab::campus::down_prefix(&lab::Topology::default_campus().prefix()),
+            };
+            println!("lab down: {} namespaces removed", removed.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        LabAction::Demo {
+            topology: file,
+            dir,
+            roams,
+            dwell,
+            rate,
+            keep,
+        } => {
+            let t = topology(file)?;
+            let l = lab::campus::write_files(&dir, &t, false)?;
+            down_on_signal(&l);
+            println!(
+                "building the campus in network namespaces ({}*) ...",
+                t.prefix()
+            );
+            lab::campus::up(&l, &pmip)?;
+            let opts = lab::demo::Options {
+                roams: roams.max(1),
+                dwell: std::time::Duration::from_secs_f64(dwell.clamp(1.0, 600.0)),
+                rate_mbit: rate,
+                client: None,
+            };
+            let result = lab::demo::run(&l, &opts, &mut std::io::stdout());
+            if keep {
+                println!(
+                    "the lab stays up (pmip lab status; pmip lab down --dir {})",
+                    dir.display()
+                );
+            } else {
+                let n = lab::campus::down(&l).len();
+                println!("lab down: {n} namespaces removed");
+            }
+            let report = result?;
+            Ok(if report.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Run { config, control } => run(config, control),
@@ -186,13 +345,12 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Lab {
-            action: LabAction::Demo,
-        } => {
-            eprintln!(
-                "pmip: lab not built yet (the devices it runs are still being built; see the README)"
-            );
-            ExitCode::from(2)
-        }
+        Command::Lab { action } => match lab_command(action) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("pmip: lab: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
