@@ -69,6 +69,9 @@ pub struct Port {
     pub station: StationPort,
     pub link: Arc<RawLink>,
     pub mac: Option<Mac>,
+    /// Whether the port's socket sees only control frames yet (once the
+    /// station's address is learnt).
+    pub narrowed: bool,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -146,7 +149,12 @@ impl ApRuntime {
         now: Now,
     ) -> std::io::Result<(ApRuntime, Vec<Action>)> {
         let wired_index = nl.link_index(WIRED).await.map_err(std::io::Error::other)?;
-        let wired = Arc::new(RawLink::open(wired_index)?);
+        // Only advertisements and registration replies reach user space;
+        // the clients' traffic is bridged by the kernel.
+        let wired = Arc::new(RawLink::open_filtered(
+            wired_index,
+            Some(&pmip_platform::packet::WIRED_CONTROL),
+        )?);
         let wired_task = spawn_reader(wired.clone(), |frame| ApEvent::Wired { frame }, tx);
         let bridge_mac = crate::linkaddr::mac_of_index(bridge)?;
         let mut engine = ProxyAp::new(engine_config(config));
@@ -225,6 +233,7 @@ impl ApRuntime {
                         station: sp,
                         link,
                         mac: None,
+                        narrowed: false,
                         task,
                     },
                 );
@@ -324,6 +333,17 @@ impl ApRuntime {
                 if !ip.src_addr().is_unspecified() {
                     self.engine
                         .observe(now, src, Observation::Ipv4Source(ip.src_addr()), out);
+                    // Its address is known: from now on only its control
+                    // frames (ARP, DHCP, Mobile IP) come up to us.
+                    if let Some(port) = self.ports.get_mut(&ifindex)
+                        && !port.narrowed
+                        && self.engine.station(&src).is_some_and(|s| s.address.is_some())
+                    {
+                        port.narrowed = true;
+                        if let Err(e) = port.link.set_filter(&pmip_platform::packet::STATION_CONTROL) {
+                            tracing::warn!(port = %port.station.name, error = %e, "cannot narrow the station port's filter");
+                        }
+                    }
                 }
                 match ip.protocol() {
                     protocol::UDP => {

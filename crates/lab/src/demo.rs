@@ -297,10 +297,10 @@ pub fn run(lab: &Lab, opts: &Options, out: &mut dyn Write) -> Result<Report, Err
         })
         .map_err(|e| e.to_string())?
     };
-    // A ping every 10 ms, timestamps from ping itself (-D).
+    // A ping every 2 ms (for the outage's resolution), timestamps from ping itself (-D).
     let mut ping = Command::new("ip")
         .args([
-            "netns", "exec", &client_ns, "ping", "-D", "-n", "-i", "0.01",
+            "netns", "exec", &client_ns, "ping", "-D", "-n", "-i", "0.002",
         ])
         .arg(cn.to_string())
         .stdin(Stdio::null())
@@ -335,7 +335,7 @@ pub fn run(lab: &Lab, opts: &Options, out: &mut dyn Write) -> Result<Report, Err
     };
     let _ = writeln!(
         out,
-        "{:>7.2}s  TCP transfer {cn}:{port} -> {} at {} Mbit/s and a ping every 10 ms start",
+        "{:>7.2}s  TCP transfer {cn}:{port} -> {} at {} Mbit/s and a ping every 2 ms start",
         rel(unix_now()),
         client.address,
         opts.rate_mbit

@@ -135,12 +135,31 @@ pub struct RawLink {
 }
 
 impl RawLink {
+    /// Every frame on the interface.
     pub fn open(ifindex: u32) -> io::Result<RawLink> {
-        let s = bound_socket(Type::RAW, ETH_P_ALL, ifindex, |_| Ok(()))?;
+        Self::open_filtered(ifindex, None)
+    }
+
+    /// Only the frames `filter` (classic BPF over the whole Ethernet
+    /// frame) accepts; it is attached before the bind, so nothing
+    /// unfiltered is queued.
+    pub fn open_filtered(
+        ifindex: u32,
+        filter: Option<&'static [libc::sock_filter]>,
+    ) -> io::Result<RawLink> {
+        let s = bound_socket(Type::RAW, ETH_P_ALL, ifindex, |s| match filter {
+            Some(f) => attach_filter(s, f),
+            None => Ok(()),
+        })?;
         Ok(RawLink {
             fd: register(s)?,
             ifindex,
         })
+    }
+
+    /// Replaces the socket's filter (SO_ATTACH_FILTER swaps atomically).
+    pub fn set_filter(&self, filter: &'static [libc::sock_filter]) -> io::Result<()> {
+        attach_filter(self.fd.get_ref(), filter)
     }
 
     /// The next frame that arrived on the interface (frames we or the
@@ -173,6 +192,79 @@ impl RawLink {
                 Err(_would_block) => continue,
             }
         }
+    }
+}
+
+const fn bpf(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
+    libc::sock_filter { code, jt, jf, k }
+}
+
+/// What the AP needs from a station whose address it knows: ARP, DHCP
+/// (UDP to 67) and its own Mobile IP (UDP to 434, ICMP type 10 agent
+/// solicitation). Everything else the station sends is bridged by the
+/// kernel and never copied to user space. Raw frames, Ethernet header
+/// first; unfragmented UDP only.
+pub const STATION_CONTROL: [libc::sock_filter; 17] = [
+    bpf(0x28, 0, 0, 12),      // 0: A = ethertype
+    bpf(0x15, 13, 0, 0x0806), // 1: ARP -> accept
+    bpf(0x15, 0, 13, 0x0800), // 2: not IPv4 -> drop
+    bpf(0x30, 0, 0, 23),      // 3: A = ip protocol
+    bpf(0x15, 0, 6, 17),      // 4: not UDP -> 11
+    bpf(0x28, 0, 0, 20),      // 5: A = flags, fragment offset
+    bpf(0x45, 9, 0, 0x1fff),  // 6: a fragment -> drop
+    bpf(0xb1, 0, 0, 14),      // 7: X = ip header length
+    bpf(0x48, 0, 0, 16),      // 8: A = udp dst port
+    bpf(0x15, 5, 0, 67),      // 9: DHCP -> accept
+    bpf(0x15, 4, 5, 434),     // 10: Mobile IP -> accept, else drop
+    bpf(0x15, 0, 4, 1),       // 11: not ICMP -> drop
+    bpf(0xb1, 0, 0, 14),      // 12: X = ip header length
+    bpf(0x50, 0, 0, 14),      // 13: A = icmp type
+    bpf(0x15, 0, 1, 10),      // 14: agent solicitation -> accept, else drop
+    bpf(0x06, 0, 0, 0x40000), // 15: accept
+    bpf(0x06, 0, 0, 0),       // 16: drop
+];
+
+/// What the AP needs from its wired port: agent advertisements (ICMP
+/// type 9) and registration replies (UDP from port 434).
+pub const WIRED_CONTROL: [libc::sock_filter; 15] = [
+    bpf(0x28, 0, 0, 12),      // 0: A = ethertype
+    bpf(0x15, 0, 12, 0x0800), // 1: not IPv4 -> drop
+    bpf(0x30, 0, 0, 23),      // 2: A = ip protocol
+    bpf(0x15, 0, 5, 17),      // 3: not UDP -> 9
+    bpf(0x28, 0, 0, 20),      // 4: A = flags, fragment offset
+    bpf(0x45, 8, 0, 0x1fff),  // 5: a fragment -> drop
+    bpf(0xb1, 0, 0, 14),      // 6: X = ip header length
+    bpf(0x48, 0, 0, 14),      // 7: A = udp src port
+    bpf(0x15, 4, 5, 434),     // 8: from 434 -> accept, else drop
+    bpf(0x15, 0, 4, 1),       // 9: not ICMP -> drop
+    bpf(0xb1, 0, 0, 14),      // 10: X = ip header length
+    bpf(0x50, 0, 0, 14),      // 11: A = icmp type
+    bpf(0x15, 0, 1, 9),       // 12: advertisement -> accept, else drop
+    bpf(0x06, 0, 0, 0x40000), // 13: accept
+    bpf(0x06, 0, 0, 0),       // 14: drop
+];
+
+/// Attaches (or replaces) a classic BPF program on a socket.
+pub(crate) fn attach_filter(s: &Socket, filter: &[libc::sock_filter]) -> io::Result<()> {
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: attaching a valid classic BPF program of filter.len() insns;
+    // the kernel copies it.
+    let r = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            (&prog as *const libc::sock_fprog).cast(),
+            std::mem::size_of::<libc::sock_fprog>() as u32,
+        )
+    };
+    if r != 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
     }
 }
 

@@ -4,11 +4,10 @@
 //! mobile node whose home address is not on this link (RFC 5944 3.7.1,
 //! 4.2.2). A classic BPF filter keeps all other traffic out of user space.
 
-use crate::packet::{bound_socket, recv_arrived};
+use crate::packet::{attach_filter, bound_socket, recv_arrived};
 use crate::register;
 use socket2::{Socket, Type};
 use std::io;
-use std::os::fd::AsRawFd;
 use tokio::io::unix::AsyncFd;
 
 const ETH_P_IP: u16 = 0x0800;
@@ -51,25 +50,7 @@ impl VisitedLink {
     pub fn open(ifindex: u32) -> io::Result<VisitedLink> {
         // The filter goes on before the bind, so nothing unfiltered queues.
         let s = bound_socket(Type::DGRAM, ETH_P_IP, ifindex, |s| {
-            let prog = libc::sock_fprog {
-                len: FILTER.len() as u16,
-                filter: FILTER.as_ptr() as *mut libc::sock_filter,
-            };
-            // SAFETY: attaching a valid classic BPF program of FILTER.len() insns.
-            let r = unsafe {
-                libc::setsockopt(
-                    s.as_raw_fd(),
-                    libc::SOL_SOCKET,
-                    libc::SO_ATTACH_FILTER,
-                    (&prog as *const libc::sock_fprog).cast(),
-                    std::mem::size_of::<libc::sock_fprog>() as u32,
-                )
-            };
-            if r != 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(())
-            }
+            attach_filter(s, &FILTER)
         })?;
         Ok(VisitedLink {
             fd: register(s)?,
