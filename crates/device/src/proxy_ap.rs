@@ -330,6 +330,27 @@ impl ApRuntime {
                 let Ok(ip) = ipv4::Packet::new_checked(eth.payload()) else {
                     return;
                 };
+                // What the frame says about the station's own software goes
+                // first: a station whose first frame is a DHCP request or an
+                // agent solicitation must never be registered for (seed 004).
+                let control = match ip.protocol() {
+                    protocol::UDP => udp::Packet::new_checked(ip.payload()).ok().and_then(|u| {
+                        match u.dst_port() {
+                            67 => Some(Observation::Dhcp),
+                            udp::MOBILE_IP_PORT => Some(Observation::MobileIp),
+                            _ => None,
+                        }
+                    }),
+                    protocol::ICMP
+                        if ip.payload().first() == Some(&icmp::TYPE_ROUTER_SOLICITATION) =>
+                    {
+                        Some(Observation::MobileIp)
+                    }
+                    _ => None,
+                };
+                if let Some(c) = control {
+                    self.engine.observe(now, src, c, out);
+                }
                 if !ip.src_addr().is_unspecified() {
                     self.engine
                         .observe(now, src, Observation::Ipv4Source(ip.src_addr()), out);
@@ -337,30 +358,19 @@ impl ApRuntime {
                     // frames (ARP, DHCP, Mobile IP) come up to us.
                     if let Some(port) = self.ports.get_mut(&ifindex)
                         && !port.narrowed
-                        && self.engine.station(&src).is_some_and(|s| s.address.is_some())
+                        && self
+                            .engine
+                            .station(&src)
+                            .is_some_and(|s| s.address.is_some())
                     {
                         port.narrowed = true;
-                        if let Err(e) = port.link.set_filter(&pmip_platform::packet::STATION_CONTROL) {
+                        if let Err(e) = port
+                            .link
+                            .set_filter(&pmip_platform::packet::STATION_CONTROL)
+                        {
                             tracing::warn!(port = %port.station.name, error = %e, "cannot narrow the station port's filter");
                         }
                     }
-                }
-                match ip.protocol() {
-                    protocol::UDP => {
-                        if let Ok(u) = udp::Packet::new_checked(ip.payload()) {
-                            if u.dst_port() == 67 {
-                                self.engine.observe(now, src, Observation::Dhcp, out);
-                            } else if u.dst_port() == udp::MOBILE_IP_PORT {
-                                self.engine.observe(now, src, Observation::MobileIp, out);
-                            }
-                        }
-                    }
-                    protocol::ICMP
-                        if ip.payload().first() == Some(&icmp::TYPE_ROUTER_SOLICITATION) =>
-                    {
-                        self.engine.observe(now, src, Observation::MobileIp, out);
-                    }
-                    _ => {}
                 }
             }
             _ => {}

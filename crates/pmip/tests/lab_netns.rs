@@ -1,0 +1,428 @@
+//! The lab end to end, driven as a user drives it: `pmip lab up`, `roam`,
+//! `status`, `down`, and `demo` (issue 8). Each test builds its own
+//! campus under a unique name and removes it, also when it fails.
+
+mod common;
+
+use common::PMIP;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn lab(args: &[&str]) -> Output {
+    Command::new(PMIP).arg("lab").args(args).output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A lab of its own: a unique name and directory; `pmip lab down` on drop.
+struct LabGuard {
+    name: String,
+    dir: PathBuf,
+}
+
+impl LabGuard {
+    fn new(tag: &str) -> LabGuard {
+        let name = format!("{tag}{}", std::process::id() % 1_000_000);
+        let dir = common::temp(&format!("lab-{tag}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        LabGuard { name, dir }
+    }
+    fn dir(&self) -> &str {
+        self.dir.to_str().unwrap()
+    }
+    fn prefix(&self) -> String {
+        format!("pmiplab-{}-", self.name)
+    }
+    fn ns(&self, device: &str) -> String {
+        format!("{}{device}", self.prefix())
+    }
+    fn topology(&self, body: &str) -> String {
+        let p = self.dir.join("input.topology");
+        std::fs::write(&p, format!("name {}\n{body}", self.name)).unwrap();
+        p.to_str().unwrap().to_owned()
+    }
+    fn exec_json(&self, device: &str, words: &[&str]) -> serde_json::Value {
+        let control = self.dir.join(format!("{device}.sock"));
+        let o = Command::new(PMIP)
+            .arg("exec")
+            .arg("--control")
+            .arg(&control)
+            .arg("--json")
+            .args(words)
+            .output()
+            .unwrap();
+        serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
+    }
+    fn in_ns(&self, device: &str, program: &str, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.ns(device), program])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+    fn ping_ok(&self, device: &str, to: &str) -> bool {
+        self.in_ns(device, "ping", &["-c", "1", "-W", "1", "-n", to])
+            .status
+            .success()
+    }
+}
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        let _ = lab(&["down", "--dir", self.dir()]);
+    }
+}
+
+fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The root namespace's addresses, routes and rules: the lab must never
+/// change them.
+fn root_state() -> String {
+    let mut s = String::new();
+    for args in [
+        &["-4", "addr", "show"][..],
+        &["-4", "route", "show", "table", "all"][..],
+        &["-4", "rule", "show"][..],
+    ] {
+        let o = Command::new("ip").args(args).output().unwrap();
+        s.push_str(&String::from_utf8_lossy(&o.stdout));
+    }
+    s
+}
+
+/// Processes whose command line mentions `dir` (the lab's daemons).
+fn processes_of(dir: &Path) -> Vec<String> {
+    let needle = dir.to_str().unwrap();
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(needle) && !cmd.contains("lab down") {
+                found.push(cmd);
+            }
+        }
+    }
+    found
+}
+
+fn visitor_state(l: &LabGuard, ap: &str, key: &str, value: &str) -> Option<String> {
+    let v = l.exec_json(ap, &["show", "ip", "proxy-mobile", "visitor"]);
+    v["visitors"].as_array()?.iter().find_map(|x| {
+        (x[key].as_str() == Some(value)).then(|| x["state"].as_str().unwrap_or("").to_owned())
+    })
+}
+
+#[test]
+fn up_roam_status_down_and_nothing_left_behind() {
+    let before = root_state();
+    let l = LabGuard::new("u");
+    let topo = l.topology(
+        "subnet 1 10.1.0.0/24 aap\nsubnet 2 10.2.0.0/24 aap\nclient c1 home 1 10.1.0.50\n",
+    );
+    let o = lab(&["up", &topo, "--dir", l.dir()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("is up"), "{}", text(&o));
+    // The files a user reads and edits are there.
+    for f in ["topology", "r1.cfg", "r2.cfg", "ap1.cfg", "ap2.cfg"] {
+        assert!(l.dir.join(f).exists(), "{f} written");
+    }
+    let ap2_cfg = std::fs::read_to_string(l.dir.join("ap2.cfg")).unwrap();
+    assert!(
+        ap2_cfg.contains("ip proxy-mobile aap 10.1.0.2 10.2.0.2"),
+        "{ap2_cfg}"
+    );
+
+    wait_for(
+        "the AP to hear its foreign agent",
+        Duration::from_secs(20),
+        || !l.exec_json("ap2", &["show", "ip", "proxy-mobile"])["foreign_agent"].is_null(),
+    );
+    wait_for(
+        "the client to reach the correspondent from home",
+        Duration::from_secs(20),
+        || l.ping_ok("c1", "203.0.113.10"),
+    );
+    let o = lab(&["status", "--dir", l.dir()]);
+    let status = text(&o);
+    assert!(o.status.success(), "{status}");
+    for d in ["r1", "r2", "ap1", "ap2"] {
+        assert!(
+            status.contains(&format!("  {d:<6} running")),
+            "{d} running:\n{status}"
+        );
+    }
+    assert!(status.contains("client c1 (10.1.0.50) on ap1"), "{status}");
+
+    let o = lab(&["roam", "c1", "ap2", "--dir", l.dir()]);
+    assert!(o.status.success(), "{}", text(&o));
+    wait_for(
+        "ap2 to register the client",
+        Duration::from_secs(15),
+        || {
+            // The AP learns the client's address from its traffic.
+            let _ = l.ping_ok("c1", "203.0.113.10");
+            visitor_state(&l, "ap2", "address", "10.1.0.50").as_deref() == Some("registered")
+        },
+    );
+    assert!(l.ping_ok("c1", "203.0.113.10"));
+    assert!(
+        l.ping_ok("cn", "10.1.0.50"),
+        "the correspondent reaches the home address"
+    );
+    let status = text(&lab(&["status", "--dir", l.dir()]));
+    assert!(
+        status.contains("client c1 (10.1.0.50) on ap2: registered"),
+        "{status}"
+    );
+    assert!(
+        status.contains("Care-of Addr 10.2.0.1"),
+        "binding shown:\n{status}"
+    );
+
+    // Operator mistakes are refused with the reason.
+    let o = lab(&["roam", "c1", "ap9", "--dir", l.dir()]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("no AP ap9"), "{}", text(&o));
+    let o = lab(&["roam", "zz", "ap1", "--dir", l.dir()]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("no client zz"), "{}", text(&o));
+
+    let o = lab(&["down", "--dir", l.dir()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("7 namespaces removed"), "{}", text(&o));
+    assert!(pmip_netns::list(&l.prefix()).is_empty());
+    assert!(
+        processes_of(&l.dir).is_empty(),
+        "{:?}",
+        processes_of(&l.dir)
+    );
+    assert_eq!(root_state(), before, "the root namespace is untouched");
+}
+
+#[test]
+fn a_half_built_lab_is_cleaned_and_a_bad_topology_names_its_line() {
+    let l = LabGuard::new("h");
+    // A bad topology: refused with the line, nothing built.
+    let bad = l.topology("subnet 1 10.1.0.0/24\nsubnet 2 10.2.0.0/24\ntunnel carrier-pigeon\n");
+    let o = lab(&["up", &bad, "--dir", l.dir()]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("topology line 4") && text(&o).contains("tunnel ipip"),
+        "{}",
+        text(&o)
+    );
+    assert!(pmip_netns::list(&l.prefix()).is_empty());
+
+    // What a crash leaves: namespaces with a process in one, a topology.
+    let good = l.topology("subnet 1 10.1.0.0/24\nsubnet 2 10.2.0.0/24\n");
+    std::fs::copy(&good, l.dir.join("topology")).unwrap();
+    for d in ["core", "r1", "ap1"] {
+        assert!(
+            Command::new("ip")
+                .args(["netns", "add", &l.ns(d)])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    let mut sleeper = Command::new("ip")
+        .args(["netns", "exec", &l.ns("r1"), "sleep", "300"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let o = lab(&["down", "--dir", l.dir()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("3 namespaces removed"), "{}", text(&o));
+    assert!(pmip_netns::list(&l.prefix()).is_empty());
+    let status = sleeper.wait().unwrap();
+    assert!(!status.success(), "the leftover process was stopped");
+}
+
+#[test]
+fn demo_on_a_gre_reverse_tunnel_campus() {
+    let l = LabGuard::new("g");
+    let topo = l.topology(
+        "subnet 1 10.1.0.0/24 aap\nsubnet 2 10.2.0.0/24 aap\nsubnet 3 10.3.0.0/24\nclient c1 home 1 10.1.0.50\ntunnel gre\nreverse-tunnel on\n",
+    );
+    let o = lab(&[
+        "demo",
+        &topo,
+        "--dir",
+        l.dir(),
+        "--roams",
+        "3",
+        "--dwell",
+        "2",
+        "--rate",
+        "10",
+    ]);
+    let out = text(&o);
+    println!("{out}");
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("GRE, reverse tunnel"), "{out}");
+    for roam in ["ap1 -> ap2", "ap2 -> ap3", "ap3 -> ap1"] {
+        assert!(out.contains(roam), "{roam}:\n{out}");
+    }
+    // The tables at each step: the binding is GRE, the visitor
+    // reverse-tunnelled.
+    assert!(
+        out.contains("Tunnel pmip0 src 10.1.0.1 dest 10.2.0.1 reverse-allowed, GRE"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Tunnel pmip0 src 10.1.0.1 dest 10.3.0.1 reverse-allowed, GRE"),
+        "{out}"
+    );
+    assert!(out.contains("no reset"), "{out}");
+    assert!(out.contains("median over 3 roams"), "{out}");
+    let svg = std::fs::read_to_string(l.dir.join("throughput.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert!(svg.contains("ap2 -&gt; ap3"));
+    // The demo took its lab down.
+    assert!(pmip_netns::list(&l.prefix()).is_empty());
+}
+
+/// Seed 004: clients that use DHCP or run their own Mobile IP are not
+/// proxied; a static client on the same AP is.
+#[test]
+fn dhcp_and_mobile_ip_clients_are_not_proxied() {
+    let l = LabGuard::new("d");
+    let topo = l.topology(
+        "subnet 1 10.1.0.0/24 aap\nsubnet 2 10.2.0.0/24\nclient c1 home 1 10.1.0.50\nclient d1 home 1 10.1.0.60 dhcp\nclient m1 home 1 10.1.0.61 mobile-ip\n",
+    );
+    let o = lab(&["up", &topo, "--dir", l.dir()]);
+    assert!(o.status.success(), "{}", text(&o));
+    wait_for(
+        "ap2 to hear its foreign agent",
+        Duration::from_secs(20),
+        || !l.exec_json("ap2", &["show", "ip", "proxy-mobile"])["foreign_agent"].is_null(),
+    );
+    for c in ["c1", "d1", "m1"] {
+        let o = lab(&["roam", c, "ap2", "--dir", l.dir()]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let mac_of = |c: &str| -> String {
+        let o = Command::new("ip")
+            .args(["-n", &l.ns(c), "-j", "link", "show", "wlan0"])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v[0]["address"].as_str().unwrap().to_owned()
+    };
+    let d1_mac = mac_of("d1");
+
+    // d1's DHCP client: a DISCOVER from 0.0.0.0:68 to the broadcast.
+    let discover = {
+        let mut m = vec![0u8; 240];
+        m[0] = 1; // BOOTREQUEST
+        m[1] = 1; // Ethernet
+        m[2] = 6;
+        m[4..8].copy_from_slice(&0x5eed_1234u32.to_be_bytes());
+        let mac: Vec<u8> = d1_mac
+            .split(':')
+            .map(|h| u8::from_str_radix(h, 16).unwrap())
+            .collect();
+        m[28..34].copy_from_slice(&mac);
+        m[236..240].copy_from_slice(&[99, 130, 83, 99]);
+        m.extend_from_slice(&[53, 1, 1, 255]);
+        m
+    };
+    pmip_netns::thread_in(&l.ns("d1"), move || {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+        s.set_broadcast(true).unwrap();
+        s.bind_device(Some(b"wlan0")).unwrap();
+        s.bind(&std::net::SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68).into())
+            .unwrap();
+        for _ in 0..3 {
+            s.send_to(
+                &discover,
+                &std::net::SocketAddrV4::new(Ipv4Addr::BROADCAST, 67).into(),
+            )
+            .unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+    .unwrap()
+    .join()
+    .unwrap()
+    .unwrap();
+
+    // m1's own Mobile IP stack: an agent solicitation first (RFC 5944
+    // 2.4), then traffic.
+    pmip_netns::thread_in(&l.ns("m1"), || {
+        let s = socket2::Socket::new(
+            socket2::Domain::IPV4,
+            socket2::Type::RAW,
+            Some(socket2::Protocol::ICMPV4),
+        )
+        .unwrap();
+        s.set_broadcast(true).unwrap();
+        s.bind_device(Some(b"wlan0")).unwrap();
+        // Type 10, code 0, checksum of the 8 bytes, reserved.
+        let sum = !(0x0a00u16);
+        let msg = [10, 0, (sum >> 8) as u8, sum as u8, 0, 0, 0, 0];
+        s.send_to(
+            &msg,
+            &std::net::SocketAddrV4::new(Ipv4Addr::BROADCAST, 0).into(),
+        )
+        .unwrap();
+    })
+    .unwrap()
+    .join()
+    .unwrap()
+    .unwrap();
+    let _ = l.ping_ok("m1", "203.0.113.10");
+
+    wait_for(
+        "ap2 to proxy the static client",
+        Duration::from_secs(15),
+        || {
+            let _ = l.ping_ok("c1", "203.0.113.10");
+            visitor_state(&l, "ap2", "address", "10.1.0.50").as_deref() == Some("registered")
+        },
+    );
+    wait_for(
+        "ap2 to see the DHCP client",
+        Duration::from_secs(10),
+        || {
+            // IOS writes MACs as aabb.ccdd.eeff.
+            let hex = d1_mac.replace(':', "");
+            let ios = format!("{}.{}.{}", &hex[0..4], &hex[4..8], &hex[8..12]);
+            visitor_state(&l, "ap2", "mac", &ios).is_some_and(|s| s.contains("not proxied (Dhcp)"))
+        },
+    );
+    wait_for(
+        "ap2 to see the Mobile IP client",
+        Duration::from_secs(10),
+        || {
+            visitor_state(&l, "ap2", "address", "10.1.0.61")
+                .is_some_and(|s| s.contains("not proxied (MobileIpStack)"))
+        },
+    );
+    // Only the static client has a binding at its home agent.
+    let b = l.exec_json("r1", &["show", "ip", "mobile", "binding"]);
+    let homes: Vec<&str> = b["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["home_address"].as_str())
+        .collect();
+    assert_eq!(homes, ["10.1.0.50"], "{b}");
+    let stats = l.exec_json("ap2", &["show", "ip", "proxy-mobile"]);
+    assert_eq!(stats["statistics"]["registrations_sent"], 1, "{stats}");
+}
