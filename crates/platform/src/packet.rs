@@ -277,11 +277,12 @@ pub(crate) fn bound_socket(
     ifindex: u32,
     prepare: impl FnOnce(&Socket) -> io::Result<()>,
 ) -> io::Result<Socket> {
-    let s = Socket::new(
-        Domain::PACKET,
-        ty,
-        Some(Protocol::from(i32::from(ethertype.to_be()))),
-    )?;
+    // Protocol 0 at creation: no packet hook is registered until the bind
+    // names the protocol and the interface. Created with the protocol, the
+    // socket would be hooked on every interface first, and the bind would
+    // have to unhook it with synchronize_net() (a full RCU grace period,
+    // ~10 ms here), which an AP pays on every association.
+    let s = Socket::new(Domain::PACKET, ty, Some(Protocol::from(0)))?;
     prepare(&s)?;
     // SAFETY: sockaddr_ll is plain data; zeroed is a valid start.
     let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
