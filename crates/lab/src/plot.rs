@@ -49,8 +49,8 @@ pub fn throughput_svg(
         r#"<text x="{LEFT}" y="22" font-size="15">TCP throughput at the roaming client (100 ms bins), roams dashed; ping replies below</text>"#
     );
     // Axes and grid.
-    for k in 0..=4 {
-        let v = top * f64::from(k) / 4.0;
+    for k in 0..=5 {
+        let v = top * f64::from(k) / 5.0;
         let yy = y(v);
         let _ = writeln!(
             s,
@@ -123,17 +123,28 @@ pub fn throughput_svg(
         LEFT - 6.0,
         STRIP_Y + 10.0
     );
-    let mut ticks = String::new();
-    for (ts, _) in replies {
-        if *ts >= start && *ts < end {
-            let xx = x(ts - start);
-            let _ = write!(ticks, "M{xx:.1},{STRIP_Y} v14 ");
+    // Runs of replies (no gap over 20 ms) as bars: the gaps are the outages.
+    let mut times: Vec<f64> = replies
+        .iter()
+        .map(|r| r.0)
+        .filter(|t| *t >= start && *t < end)
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let mut runs: Vec<(f64, f64)> = Vec::new();
+    for t in times {
+        match runs.last_mut() {
+            Some(run) if t - run.1 <= 0.02 => run.1 = t,
+            _ => runs.push((t, t)),
         }
     }
-    let _ = writeln!(
-        s,
-        r##"<path d="{ticks}" stroke="#2ca02c" stroke-width="0.6"/>"##
-    );
+    for (a, b) in runs {
+        let (xa, xb) = (x(a - start), x(b - start));
+        let _ = writeln!(
+            s,
+            r##"<rect x="{xa:.1}" y="{STRIP_Y}" width="{:.1}" height="14" fill="#2ca02c"/>"##,
+            (xb - xa).max(0.8)
+        );
+    }
     s.push_str("</svg>\n");
     s
 }
@@ -160,8 +171,8 @@ mod tests {
 
     #[test]
     fn plots_bins_and_roams() {
-        let samples: Vec<(f64, u64)> = (0..100)
-            .map(|i| (100.0 + f64::from(i) * 0.05, 50_000))
+        let samples: Vec<(f64, u64)> = (0..50)
+            .map(|i| (100.05 + f64::from(i) * 0.1, 100_000))
             .collect();
         let svg = throughput_svg(
             &samples,
@@ -173,7 +184,7 @@ mod tests {
         assert!(svg.starts_with("<svg"));
         assert!(svg.contains("ap1 -&gt; ap2"));
         assert!(svg.contains("stroke-dasharray"));
-        // 100 000 bytes per 100 ms bin is 8 Mbit/s: the axis tops at 10.
+        // 100 000 bytes in each 100 ms bin is 8 Mbit/s: the axis tops at 10.
         assert!(svg.contains(">10</text>"), "{svg}");
         assert_eq!(nice_ceiling(8.0), 10.0);
         assert_eq!(nice_ceiling(41.0), 50.0);
