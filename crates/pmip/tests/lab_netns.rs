@@ -426,3 +426,40 @@ fn dhcp_and_mobile_ip_clients_are_not_proxied() {
     let stats = l.exec_json("ap2", &["show", "ip", "proxy-mobile"]);
     assert_eq!(stats["statistics"]["registrations_sent"], 1, "{stats}");
 }
+
+/// Ctrl-C in the middle of the demo tears the whole campus down.
+#[test]
+fn the_demo_cleans_up_on_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    let l = LabGuard::new("i");
+    let topo =
+        l.topology("subnet 1 10.1.0.0/24\nsubnet 2 10.2.0.0/24\nclient c1 home 1 10.1.0.50\n");
+    let mut demo = Command::new(PMIP)
+        .args(["lab", "demo", &topo, "--dir", l.dir(), "--dwell", "30"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the traffic runs (the campus is complete).
+    let mut lines = BufReader::new(demo.stdout.take().unwrap()).lines();
+    let started = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.contains("TCP transfer"));
+    assert!(started, "the demo started its traffic");
+    assert!(!pmip_netns::list(&l.prefix()).is_empty());
+    // SAFETY: SIGINT to our own child.
+    unsafe { libc::kill(demo.id() as i32, libc::SIGINT) };
+    let status = demo.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "exits as interrupted");
+    assert!(
+        pmip_netns::list(&l.prefix()).is_empty(),
+        "{:?}",
+        pmip_netns::list(&l.prefix())
+    );
+    assert!(
+        processes_of(&l.dir).is_empty(),
+        "{:?}",
+        processes_of(&l.dir)
+    );
+}
