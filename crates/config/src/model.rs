@@ -545,6 +545,10 @@ pub struct ProxyMobile {
     /// `ip proxy-mobile aap A [B] [C]`: authoritative APs, at most three,
     /// by address or host name (seed 004 guidelines).
     pub aaps: Vec<AapAddress>,
+    /// `ip proxy-mobile aap key {ascii|hex} KEY`: the key every AP and AAP
+    /// shares to authenticate the subnet map exchange (a pmip addition:
+    /// the original protocol was never published; docs/subnet-map-exchange.md).
+    pub aap_key: Option<(Vec<u8>, KeyFormat)>,
     /// `ip proxy-mobile secure node ...`, in order, ranges never overlap.
     pub nodes: Vec<SecureNode>,
     /// `ip proxy-mobile tunnel gre`: ask for GRE instead of IP-in-IP.

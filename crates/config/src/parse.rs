@@ -1045,6 +1045,17 @@ impl Config {
             return Ok(());
         }
         if c.eat("aap") {
+            if c.peek() == Some("key") {
+                if neg {
+                    self.proxy_mobile.aap_key = None;
+                    c.skip_rest();
+                    return Ok(());
+                }
+                let key = parse_key(c, KeyRules::Router).map_err(Fail::Bad)?;
+                c.end()?;
+                self.proxy_mobile.aap_key = Some(key);
+                return Ok(());
+            }
             if neg {
                 self.proxy_mobile.aaps.clear();
                 c.skip_rest();

@@ -240,6 +240,15 @@ impl Config {
             let list: Vec<String> = p.aaps.iter().map(|a| a.to_string()).collect();
             line(&format!("ip proxy-mobile aap {}", list.join(" ")));
         }
+        if let Some((key, format)) = &p.aap_key {
+            let (kw, text) = match (format, show_keys) {
+                (KeyFormat::Hex, false) => ("hex", KEY_MASK.to_string()),
+                (KeyFormat::Ascii, false) => ("ascii", KEY_MASK.to_string()),
+                (KeyFormat::Hex, true) => ("hex", hex(key)),
+                (KeyFormat::Ascii, true) => ("ascii", String::from_utf8_lossy(key).into_owned()),
+            };
+            line(&format!("ip proxy-mobile aap key {kw} {text}"));
+        }
         for n in &p.nodes {
             line(&format!(
                 "ip proxy-mobile secure node {} {}",

@@ -568,6 +568,39 @@ fn aap_forms_and_no() {
 }
 
 #[test]
+fn aap_key_masked_unless_asked() {
+    let c =
+        parse("ip proxy-mobile aap 10.0.0.1 10.0.0.2\nip proxy-mobile aap key ascii campus-secret");
+    assert_eq!(c.proxy_mobile.aaps.len(), 2, "the key line keeps the list");
+    let (key, _) = c.proxy_mobile.aap_key.clone().unwrap();
+    assert_eq!(key, b"campus-secret".to_vec());
+    let shown = c.running_config(false);
+    assert!(
+        shown.contains("ip proxy-mobile aap key ascii ********"),
+        "{shown}"
+    );
+    assert!(!shown.contains("campus-secret"));
+    let keys = c.running_config(true);
+    assert!(
+        keys.contains("ip proxy-mobile aap key ascii campus-secret"),
+        "{keys}"
+    );
+    assert_eq!(parse(&keys).proxy_mobile.aap_key, c.proxy_mobile.aap_key);
+    let c = parse("ip proxy-mobile aap key hex 00112233445566778899aabbccddeeff");
+    assert_eq!(c.proxy_mobile.aap_key.as_ref().unwrap().0.len(), 16);
+    assert!(
+        c.running_config(true)
+            .contains("aap key hex 00112233445566778899aabbccddeeff")
+    );
+    let c = parse("ip proxy-mobile aap key ascii k\nno ip proxy-mobile aap key");
+    assert!(c.proxy_mobile.aap_key.is_none());
+    let e = pmip_config::Config::parse("ip proxy-mobile aap key ascii ********").unwrap_err();
+    assert!(e.to_string().contains("masked"), "{e}");
+    let e = pmip_config::Config::parse("ip proxy-mobile aap key hex 123").unwrap_err();
+    assert_eq!(e.line, 1);
+}
+
+#[test]
 fn secure_node_forms_and_no() {
     let c = parse(
         "ip proxy-mobile secure node 10.0.0.1 spi 100 key hex 0123456789abcdef0123456789ABCDEF\n\
