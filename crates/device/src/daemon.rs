@@ -150,6 +150,9 @@ pub struct Device {
     /// Actions of the AP engine produced outside the main loop (by
     /// `configure`), carried out on its next turn.
     pub pending_ap_actions: Vec<pmip_engine::proxy_ap::Action>,
+    /// The same for the home agent and foreign agent (`clear ...`).
+    pub pending_ha_actions: Vec<Action>,
+    pub pending_fa_actions: Vec<fa::Action>,
 }
 
 impl Device {
@@ -162,6 +165,23 @@ impl Device {
             ["show", "running-config", "keys"] => Ok(self.running_config(true, json)),
             ["configure", rest @ ..] if !rest.is_empty() => self.configure(&rest.join(" ")),
             ["show", "version"] => Ok(self.version(json)),
+            ["clear", "ip", "mobile", "binding", rest @ ..] => {
+                let which = clear_target(rest)?;
+                let ha = self.home_agent.as_mut().ok_or_else(|| {
+                    "% Mobile IP home agent is not enabled (router mobile; ip mobile home-agent)"
+                        .to_owned()
+                })?;
+                let n = ha.engine.clear_bindings(which, &mut self.pending_ha_actions);
+                Ok(format!("{n} mobility binding{} cleared\n", if n == 1 { "" } else { "s" }))
+            }
+            ["clear", "ip", "mobile", "visitor", rest @ ..] => {
+                let which = clear_target(rest)?;
+                let f = self.foreign_agent.as_mut().ok_or_else(|| {
+                    "% Mobile IP foreign agent is not enabled".to_owned()
+                })?;
+                let n = f.engine.clear_visitors(which, &mut self.pending_fa_actions);
+                Ok(format!("{n} visitor{} cleared\n", if n == 1 { "" } else { "s" }))
+            }
             ["show", "ip", "mobile", "binding"] => self
                 .ha()
                 .map(|ha| show::bindings(&ha.engine, self.clock.now().instant, json)),
@@ -271,7 +291,63 @@ impl Device {
             ha.engine
                 .set_config(home_agent::engine_config(&self.config));
         }
+        if let Some(f) = &mut self.foreign_agent {
+            f.engine
+                .set_config(crate::foreign_agent::engine_config(&self.config));
+        }
+        if let Some(ap) = &mut self.access_point {
+            // Pause, SSIDs, SAs and tunnel options take effect at once;
+            // stations are decided again (seed 004: pause keeps the
+            // configuration and stops proxying).
+            let now = self.clock.now();
+            ap.engine.set_config(
+                now,
+                crate::proxy_ap::engine_config(&self.config),
+                &mut self.pending_ap_actions,
+            );
+            let map = crate::proxy_ap::static_subnet_map(&self.config);
+            if ap.engine.subnet_map() != &map {
+                ap.engine
+                    .set_subnet_map(now, map, &mut self.pending_ap_actions);
+            }
+        }
         Ok(String::new())
+    }
+}
+
+/// The optional address after `clear ip mobile binding|visitor`: one
+/// home address, or every entry with nothing or `all`.
+fn clear_target(rest: &[&str]) -> Result<Option<Ipv4Addr>, String> {
+    match rest {
+        [] | ["all"] => Ok(None),
+        [a] => a
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("% Invalid input: \"{a}\" (expected a home address or `all`)")),
+        _ => Err("% Invalid input: expected `all` or one home address".into()),
+    }
+}
+
+/// Carries out what EXEC commands and configuration changes asked of the
+/// engines (they run outside the engines' turns).
+async fn apply_pending(device: &mut Device) {
+    let ha_actions = std::mem::take(&mut device.pending_ha_actions);
+    if let (Some(ha), Some(shared)) = (&mut device.home_agent, &device.shared)
+        && !ha_actions.is_empty()
+    {
+        apply_actions(ha, shared, ha_actions).await;
+    }
+    let fa_actions = std::mem::take(&mut device.pending_fa_actions);
+    if let (Some(f), Some(shared)) = (&mut device.foreign_agent, &device.shared)
+        && !fa_actions.is_empty()
+    {
+        apply_fa_actions(f, shared, fa_actions).await;
+    }
+    let ap_actions = std::mem::take(&mut device.pending_ap_actions);
+    if let Some(ap) = &mut device.access_point
+        && !ap_actions.is_empty()
+    {
+        ap.apply(ap_actions).await;
     }
 }
 
@@ -305,6 +381,8 @@ pub async fn run(config_path: &Path, control_path: Option<PathBuf>) -> Result<()
         foreign_agent: None,
         access_point: None,
         pending_ap_actions: Vec::new(),
+        pending_ha_actions: Vec::new(),
+        pending_fa_actions: Vec::new(),
     };
 
     let result = serve(&mut device, &control_path).await;
@@ -627,6 +705,8 @@ async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonErr
             source: e,
         })?;
     tracing::info!(control = %control_path.display(), "ready");
+    // The engines' start-up actions (the AP's first agent solicitation).
+    apply_pending(device).await;
     loop {
         let ha_deadline = device
             .home_agent
@@ -751,6 +831,7 @@ async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonErr
                 if let Err(e) = control::respond(&mut stream, &resp).await {
                     tracing::debug!(error = %e, "control client went away");
                 }
+                apply_pending(device).await;
             }
         }
     }

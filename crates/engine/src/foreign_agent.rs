@@ -190,6 +190,24 @@ impl ForeignAgent {
         self.config = config;
     }
 
+    /// `clear ip mobile visitor [HOME]`: drops the visitors (all when
+    /// `None`); their delivery and reverse tunnel go. The number cleared.
+    pub fn clear_visitors(&mut self, home: Option<Ipv4Addr>, out: &mut Vec<Action>) -> usize {
+        let homes: Vec<Ipv4Addr> = match home {
+            Some(h) => vec![h],
+            None => self.visitors.keys().copied().collect(),
+        };
+        let mut n = 0;
+        for h in homes {
+            if let Some(v) = self.visitors.remove(&h) {
+                n += 1;
+                tracing::info!(home = %h, "visitor cleared by the operator");
+                out.push(Action::VisitorDown(v));
+            }
+        }
+        n
+    }
+
     pub fn visitors(&self) -> impl Iterator<Item = &Visitor> {
         self.visitors.values()
     }

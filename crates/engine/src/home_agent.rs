@@ -199,6 +199,38 @@ impl HomeAgent {
         }
     }
 
+    /// `clear ip mobile binding [HOME]`: ends the bindings of `home` (every
+    /// binding when `None`) as if they had expired: the tunnel, route and
+    /// proxy ARP go, and the mobile node must register again. The number
+    /// of bindings cleared.
+    pub fn clear_bindings(&mut self, home: Option<Ipv4Addr>, out: &mut Vec<Action>) -> usize {
+        let homes: Vec<Ipv4Addr> = match home {
+            Some(h) => vec![h],
+            None => {
+                let mut v: Vec<Ipv4Addr> = self.bindings.iter().map(|b| b.home_address).collect();
+                v.sort();
+                v.dedup();
+                v
+            }
+        };
+        let mut n = 0;
+        for h in homes {
+            let list = self.bindings.remove_all(h);
+            let count = list.len();
+            let interface = self.interface_for(h);
+            for (i, b) in list.into_iter().enumerate() {
+                n += 1;
+                tracing::info!(home = %b.home_address, coa = %b.care_of_address, "binding cleared by the operator");
+                out.push(Action::BindingDown {
+                    binding: b,
+                    interface: interface.clone(),
+                    last: i + 1 == count,
+                });
+            }
+        }
+        n
+    }
+
     /// Expires bindings and retries Binding Updates.
     pub fn handle_timeout(&mut self, now: Now, out: &mut Vec<Action>) {
         for b in self.bindings.expire(now.instant) {

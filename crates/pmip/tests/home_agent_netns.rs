@@ -252,6 +252,37 @@ fn registration_tunnel_reverse_tunnel_and_deregistration() {
     let traffic = exec(&control, &["show", "ip", "mobile", "traffic"]);
     assert!(traffic.contains("Accepted 3"), "{traffic}");
     assert!(traffic.contains("Deregister 1"), "{traffic}");
+
+    // 6. `clear ip mobile binding`: the operator ends a binding; its route
+    // and proxy entry go as on deregistration.
+    let code = mn.run(|| register(300, RequestFlags::default())).unwrap();
+    assert_eq!(code, ReplyCode::Accepted);
+    wait_until("the binding's route", || {
+        String::from_utf8(ha.ip(&["route"]).unwrap().stdout)
+            .unwrap()
+            .contains("10.1.0.50")
+    });
+    let out = exec(&control, &["clear", "ip", "mobile", "binding", "10.1.0.50"]);
+    assert!(out.contains("1 mobility binding cleared"), "{out}");
+    assert!(exec(&control, &["show", "ip", "mobile", "binding"]).contains("Total 0"));
+    wait_until("the route to go", || {
+        !String::from_utf8(ha.ip(&["route"]).unwrap().stdout)
+            .unwrap()
+            .contains("10.1.0.50")
+    });
+    let (ok, _, err) = common::exec(&control, &["clear", "ip", "mobile", "binding", "nonsense"]);
+    assert!(!ok && err.contains("Invalid input"), "{err}");
+}
+
+fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !ok() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]

@@ -194,6 +194,37 @@ fn up_roam_status_down_and_nothing_left_behind() {
         "binding shown:\n{status}"
     );
 
+    // Pause and resume on the AP (seed 004: the configuration stays, the
+    // AP stops proxying; resumed, it registers the client again).
+    let exec = |words: &[&str]| {
+        Command::new(PMIP)
+            .arg("exec")
+            .arg("--control")
+            .arg(l.dir.join("ap2.sock"))
+            .args(words)
+            .output()
+            .unwrap()
+    };
+    assert!(
+        exec(&["configure", "ip", "proxy-mobile", "pause"])
+            .status
+            .success()
+    );
+    wait_for("ap2 to stop proxying", Duration::from_secs(5), || {
+        visitor_state(&l, "ap2", "address", "10.1.0.50").is_some_and(|s| s.contains("Paused"))
+    });
+    assert!(text(&exec(&["show", "running-config"])).contains("ip proxy-mobile pause"));
+    assert!(
+        exec(&["configure", "no", "ip", "proxy-mobile", "pause"])
+            .status
+            .success()
+    );
+    wait_for(
+        "ap2 to register the client again",
+        Duration::from_secs(10),
+        || visitor_state(&l, "ap2", "address", "10.1.0.50").as_deref() == Some("registered"),
+    );
+
     // Operator mistakes are refused with the reason.
     let o = lab(&["roam", "c1", "ap9", "--dir", l.dir()]);
     assert!(!o.status.success());
