@@ -443,6 +443,11 @@ pub fn proxy_status(
                 "retransmissions": c.retransmissions,
                 "resyncs": c.resyncs,
                 "denied_by_code": c.denied.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+                "handoff_latency_ms": {
+                    "buckets": pmip_engine::proxy_ap::HANDOFF_BUCKETS_MS.iter().map(|b| json!(b)).chain([json!("+Inf")]).zip(c.handoff_latency.counts.iter()).map(|(b, n)| json!([b, n])).collect::<Vec<_>>(),
+                    "sum_ms": c.handoff_latency.sum_us as f64 / 1e3,
+                    "count": c.handoff_latency.count,
+                },
             },
         })
         .to_string();

@@ -187,8 +187,36 @@ pub enum Action {
     AnnounceHome { client_mac: Mac, address: Ipv4Addr },
 }
 
+/// Upper bounds (ms) of the handoff latency histogram's buckets.
+pub const HANDOFF_BUCKETS_MS: [u64; 9] = [5, 10, 20, 50, 100, 200, 500, 1000, 5000];
+
+/// Handoff latency: from a visitor's first frame to its first accepted
+/// registration, in the buckets of [`HANDOFF_BUCKETS_MS`] (Prometheus
+/// style: counts per bucket, not cumulative; the last slot is above all).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Histogram {
+    pub counts: [u64; HANDOFF_BUCKETS_MS.len() + 1],
+    pub sum_us: u64,
+    pub count: u64,
+}
+
+impl Histogram {
+    pub fn record(&mut self, d: Duration) {
+        let ms = d.as_millis() as u64;
+        let i = HANDOFF_BUCKETS_MS
+            .iter()
+            .position(|b| ms <= *b)
+            .unwrap_or(HANDOFF_BUCKETS_MS.len());
+        self.counts[i] += 1;
+        self.sum_us += d.as_micros() as u64;
+        self.count += 1;
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counters {
+    /// Visitors' handoff latency (first frame to accepted registration).
+    pub handoff_latency: Histogram,
     pub registrations_sent: u64,
     pub reregistrations: u64,
     pub deregistrations: u64,
@@ -653,7 +681,9 @@ impl ProxyAp {
                     st.registration_rtt = Some(now.instant.saturating_since(sent));
                 }
                 if st.registered_after.is_none() {
-                    st.registered_after = Some(now.instant.saturating_since(st.associated_at));
+                    let d = now.instant.saturating_since(st.associated_at);
+                    st.registered_after = Some(d);
+                    self.counters.handoff_latency.record(d);
                 }
                 st.state = State::Registered {
                     expires: now.instant + Duration::from_secs(u64::from(reply.lifetime)),

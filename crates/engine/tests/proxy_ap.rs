@@ -296,6 +296,9 @@ fn visiting_client_registered_reregistered_and_home_again() {
     );
     assert_eq!(w.ha.bindings().get(CLIENT)[0].care_of_address, FA_ADDR);
     assert_eq!(w.fa.visitors().count(), 1);
+    // Simulated network, no delay: registered at the first frame.
+    assert_eq!(w.ap.counters.handoff_latency.count, 1);
+    assert_eq!(w.ap.counters.handoff_latency.counts[0], 1, "<= 5 ms");
     assert!(w.intercepts.iter().any(|a| matches!(a, Action::Intercept { client_mac, fa_mac, .. } if *client_mac == CLIENT_MAC && *fa_mac == FA_MAC)));
 
     // Re-registration before the lifetime ends: at 480 s of 600.
@@ -389,6 +392,18 @@ fn lost_requests_are_retransmitted_with_backoff() {
         w.state()
     );
     assert_eq!(w.ap.counters.retransmissions, 2);
+    // The handoff took 3 s from the first frame: the latency histogram
+    // and the station record say so, and the round trip is the last try's.
+    let st = w.ap.station(&CLIENT_MAC).unwrap();
+    assert_eq!(st.registered_after, Some(Duration::from_secs(3)));
+    assert_eq!(st.registration_rtt, Some(Duration::ZERO));
+    let h = &w.ap.counters.handoff_latency;
+    assert_eq!((h.count, h.sum_us), (1, 3_000_000));
+    assert_eq!(
+        h.counts[pmip_engine::proxy_ap::HANDOFF_BUCKETS_MS.len() - 1],
+        1,
+        "in the 5000 ms bucket"
+    );
 }
 
 #[test]
