@@ -103,6 +103,13 @@ pub struct HaRuntime {
     /// loop answers the next registration meanwhile.
     installs: mpsc::UnboundedSender<(Action, Option<tokio::sync::oneshot::Sender<()>>)>,
     installer_task: tokio::task::JoinHandle<()>,
+    /// The RADIUS client for `ip mobile host ... aaa` (issue 9).
+    pub radius: Option<pmip_radius::RadiusHandle>,
+    /// Why there is none although hosts ask for AAA.
+    pub radius_off: Option<String>,
+    /// Associations fetched from RADIUS: SPI, server, when.
+    pub aaa_sas: HashMap<Ipv4Addr, (u32, std::net::SocketAddrV4, std::time::Instant)>,
+    events: mpsc::Sender<Event>,
 }
 
 impl Drop for HaRuntime {
@@ -131,6 +138,18 @@ impl Drop for FaRuntime {
 /// What arrives for the engines.
 pub enum Event {
     Udp(Datagram),
+    /// The RADIUS server's answer for a home agent's `FetchSa`.
+    SaResult {
+        home: Ipv4Addr,
+        result: Result<
+            (
+                pmip_engine::security::SecurityAssociation,
+                std::net::SocketAddrV4,
+            ),
+            String,
+        >,
+    },
+    Exchange(crate::subnet_exchange::ExchangeEvent),
     Ap(ApEvent),
     Link {
         interface: String,
@@ -150,6 +169,11 @@ pub struct Device {
     /// Actions of the AP engine produced outside the main loop (by
     /// `configure`), carried out on its next turn.
     pub pending_ap_actions: Vec<pmip_engine::proxy_ap::Action>,
+    /// The subnet map exchange (AP with `ip proxy-mobile aap` and a key).
+    pub exchange: Option<crate::subnet_exchange::ExchangeRuntime>,
+    /// Why the exchange is off, for `show ip proxy-mobile subnet-table`.
+    pub exchange_off: Option<String>,
+    pub pending_exchange_actions: Vec<pmip_engine::subnet_exchange::Action>,
     /// The same for the home agent and foreign agent (`clear ...`).
     pub pending_ha_actions: Vec<Action>,
     pub pending_fa_actions: Vec<fa::Action>,
@@ -165,6 +189,45 @@ impl Device {
             ["show", "running-config", "keys"] => Ok(self.running_config(true, json)),
             ["configure", rest @ ..] if !rest.is_empty() => self.configure(&rest.join(" ")),
             ["show", "version"] => Ok(self.version(json)),
+            ["show", "ip", "proxy-mobile", "subnet-table"] => match &self.access_point {
+                Some(ap) => Ok(crate::subnet_exchange::show(
+                    self.exchange.as_ref(),
+                    self.exchange_off.as_deref(),
+                    &crate::proxy_ap::static_subnet_map(&self.config),
+                    self.clock.now().instant,
+                    json,
+                )
+                 + &if json {
+                    String::new()
+                } else {
+                    format!("In use by the AP: {} entries\n", ap.engine.subnet_map().entries().len())
+                }),
+                None => Err("% Proxy Mobile IP is not enabled (ip proxy-mobile enable)".into()),
+            },
+            // The seeds' Subnet Table page: "click Refresh if the subnet
+            // table displayed appears out of date" (seed 001).
+            ["refresh", "ip", "proxy-mobile", "subnet-table"] => match &mut self.exchange {
+                Some(x) => {
+                    x.engine.refresh(self.clock.now(), &mut self.pending_exchange_actions);
+                    Ok("Asking the AAP for the subnet map table\n".into())
+                }
+                None => Err(format!(
+                    "% Subnet map exchange is off: {}",
+                    self.exchange_off.as_deref().unwrap_or("not an AP")
+                )),
+            },
+            // Seed 001: "To rebuild the subnet table, ... clear the subnet
+            // map table"; the AAP then sends it again.
+            ["clear", "ip", "proxy-mobile", "subnet-table"] => match &mut self.exchange {
+                Some(x) => {
+                    x.engine.clear(self.clock.now(), &mut self.pending_exchange_actions);
+                    Ok("Subnet map table cleared; rebuilding it from the AAP\n".into())
+                }
+                None => Err(format!(
+                    "% Subnet map exchange is off: {}",
+                    self.exchange_off.as_deref().unwrap_or("not an AP")
+                )),
+            },
             ["clear", "ip", "mobile", "binding", rest @ ..] => {
                 let which = clear_target(rest)?;
                 let ha = self.home_agent.as_mut().ok_or_else(|| {
@@ -200,7 +263,14 @@ impl Device {
                 None => Err("% Proxy Mobile IP is not enabled (ip proxy-mobile enable)".into()),
             },
             ["show", "ip", "proxy-mobile", "secure"] | ["show", "ip", "proxy-mobile", "sa-binding"] => {
-                Ok(show::proxy_secure(&self.config, json))
+                let mut aaa: Vec<show::AaaSa> = self
+                    .access_point
+                    .iter()
+                    .flat_map(|ap| ap.aaa_sas.iter())
+                    .map(|(home, (spi, server, at))| (*home, *spi, *server, at.elapsed()))
+                    .collect();
+                aaa.sort_by_key(|a| u32::from(a.0));
+                Ok(show::proxy_secure(&self.config, &aaa, json))
             }
             ["show", "ip", "proxy-mobile", "visitor"] | ["show", "ip", "proxy-mobile", "visitors"] => {
                 match &self.access_point {
@@ -213,7 +283,14 @@ impl Device {
                 None => Err("% Mobile IP foreign agent is not enabled (router mobile; ip mobile foreign-agent; ip mobile foreign-service)".into()),
             },
             ["show", "ip", "mobile", "secure", "host"] | ["show", "ip", "mobile", "secure"] => {
-                Ok(show::secure_hosts(&self.config, json))
+                let mut aaa: Vec<show::AaaSa> = self
+                    .home_agent
+                    .iter()
+                    .flat_map(|ha| ha.aaa_sas.iter())
+                    .map(|(home, (spi, server, at))| (*home, *spi, *server, at.elapsed()))
+                    .collect();
+                aaa.sort_by_key(|a| u32::from(a.0));
+                Ok(show::secure_hosts(&self.config, &aaa, json))
             }
             _ => Err(format!("% Invalid input: \"{}\"", words.join(" "))),
         }
@@ -349,6 +426,45 @@ async fn apply_pending(device: &mut Device) {
     {
         ap.apply(ap_actions).await;
     }
+    let x_actions = std::mem::take(&mut device.pending_exchange_actions);
+    if !x_actions.is_empty() {
+        exchange_turn(device, x_actions).await;
+    }
+}
+
+/// Carries out the exchange's actions; a changed table goes to the proxy
+/// AP engine (merged with the static `subnet-map` lines).
+async fn exchange_turn(device: &mut Device, actions: Vec<pmip_engine::subnet_exchange::Action>) {
+    let now = device.clock.now();
+    let Some(x) = &mut device.exchange else {
+        return;
+    };
+    if x.apply(now, actions).await
+        && let Some(ap) = &mut device.access_point
+    {
+        let map = crate::subnet_exchange::merged_map(
+            x.engine.table(),
+            &crate::proxy_ap::static_subnet_map(&device.config),
+        );
+        tracing::info!(entries = map.entries().len(), "subnet map table changed");
+        let mut out = Vec::new();
+        ap.engine.set_subnet_map(now, map, &mut out);
+        ap.apply(out).await;
+    }
+}
+
+/// After the AP heard agents: report its own home agent to the exchange
+/// when it is new or changed.
+async fn report_own_home_agent(device: &mut Device) {
+    let now = device.clock.now();
+    let (Some(x), Some(ap)) = (&mut device.exchange, &device.access_point) else {
+        return;
+    };
+    let mut out = Vec::new();
+    x.own_home_agent(now, ap.engine.own_home_agent(), &mut out);
+    if !out.is_empty() {
+        exchange_turn(device, out).await;
+    }
 }
 
 /// Reads and parses a configuration file; a refused line names its number.
@@ -383,6 +499,9 @@ pub async fn run(config_path: &Path, control_path: Option<PathBuf>) -> Result<()
         pending_ap_actions: Vec::new(),
         pending_ha_actions: Vec::new(),
         pending_fa_actions: Vec::new(),
+        exchange: None,
+        exchange_off: None,
+        pending_exchange_actions: Vec::new(),
     };
 
     let result = serve(&mut device, &control_path).await;
@@ -448,7 +567,26 @@ async fn start_shared(device: &Device, tx: mpsc::Sender<Event>) -> Result<Shared
     })
 }
 
-fn start_home_agent(device: &Device, shared: &Shared) -> HaRuntime {
+/// The RADIUS client of a device whose configuration asks for it
+/// (`aaa new-model`, `aaa authorization ipmobile ... group radius`,
+/// `radius-server host ...`), or why there is none.
+pub fn start_radius(
+    config: &Config,
+    nas_ip: Ipv4Addr,
+) -> Result<pmip_radius::RadiusHandle, String> {
+    if !config.aaa.radius_for_ipmobile() {
+        return Err("no RADIUS for ipmobile (aaa new-model; aaa authorization ipmobile default group radius; radius-server host ...)".into());
+    }
+    let cfg =
+        pmip_radius::ClientConfig::from_aaa(&config.aaa, nas_ip).map_err(|e| e.to_string())?;
+    let socket =
+        std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).map_err(|e| e.to_string())?;
+    socket.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let socket = tokio::net::UdpSocket::from_std(socket).map_err(|e| e.to_string())?;
+    pmip_radius::spawn_with_socket(cfg, socket).map_err(|e| e.to_string())
+}
+
+fn start_home_agent(device: &Device, shared: &Shared, events: mpsc::Sender<Event>) -> HaRuntime {
     let installer = BindingInstaller {
         netlink: device.netlink.clone(),
         dataplane: shared.dataplane.clone(),
@@ -465,10 +603,32 @@ fn start_home_agent(device: &Device, shared: &Shared) -> HaRuntime {
             }
         }
     });
+    let engine = HomeAgent::new(home_agent::engine_config(&device.config));
+    let wants_aaa = device.config.mobile.hosts.iter().any(|h| h.aaa.is_some());
+    let nas_ip = engine
+        .config()
+        .networks
+        .first()
+        .map_or(Ipv4Addr::UNSPECIFIED, |n| n.address);
+    let (radius, radius_off) = if wants_aaa {
+        match start_radius(&device.config, nas_ip) {
+            Ok(h) => (Some(h), None),
+            Err(e) => {
+                tracing::warn!("hosts ask for AAA associations but {e}");
+                (None, Some(e))
+            }
+        }
+    } else {
+        (None, None)
+    };
     HaRuntime {
-        engine: HomeAgent::new(home_agent::engine_config(&device.config)),
+        engine,
         installs,
         installer_task,
+        radius,
+        radius_off,
+        aaa_sas: HashMap::new(),
+        events,
     }
 }
 
@@ -631,6 +791,49 @@ async fn apply_actions(ha: &mut HaRuntime, shared: &Shared, actions: Vec<Action>
                     tracing::warn!(%to, error = %e, "could not send");
                 }
             }
+            Action::FetchSa { home } => {
+                let home = *home;
+                let events = ha.events.clone();
+                match ha.radius.clone() {
+                    Some(radius) => {
+                        tokio::spawn(async move {
+                            let result = match radius.lookup(home).await {
+                                Ok(sa) => {
+                                    // Where it came from, for `show`.
+                                    let server = radius
+                                        .snapshot()
+                                        .await
+                                        .and_then(|s| {
+                                            s.cache
+                                                .into_iter()
+                                                .find(|c| c.home_address == home)
+                                                .map(|c| c.server)
+                                        })
+                                        .unwrap_or(std::net::SocketAddrV4::new(
+                                            Ipv4Addr::UNSPECIFIED,
+                                            0,
+                                        ));
+                                    Ok((sa.to_security_association(), server))
+                                }
+                                Err(e) => Err(e.to_string()),
+                            };
+                            let _ = events.send(Event::SaResult { home, result }).await;
+                        });
+                    }
+                    None => {
+                        let reason = ha
+                            .radius_off
+                            .clone()
+                            .unwrap_or_else(|| "no RADIUS client".into());
+                        let _ = events
+                            .send(Event::SaResult {
+                                home,
+                                result: Err(reason),
+                            })
+                            .await;
+                    }
+                }
+            }
             Action::BindingDown { last: true, .. } => {
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 let _ = ha.installs.send((a, Some(tx)));
@@ -661,8 +864,33 @@ async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonErr
         let now = device.clock.now();
         let (ap, out) =
             ApRuntime::start(&device.config, &device.netlink, bridge, ap_tx.clone(), now).await?;
+        let own = ap.engine.config().own_address;
         device.access_point = Some(ap);
         device.pending_ap_actions.extend(out);
+        // The subnet map exchange (seed 004), when AAPs and a key are set.
+        match crate::subnet_exchange::engine_config(&device.config, own) {
+            Ok(cfg) => {
+                let (xtx, mut xrx) = mpsc::channel(1024);
+                let mut out = Vec::new();
+                let x = crate::subnet_exchange::ExchangeRuntime::start(cfg, xtx, now, &mut out)?;
+                device.exchange = Some(x);
+                device.pending_exchange_actions.extend(out);
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    while let Some(e) = xrx.recv().await {
+                        if tx.send(Event::Exchange(e)).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            Err(reason) => {
+                if !device.config.proxy_mobile.aaps.is_empty() {
+                    tracing::warn!("{reason}");
+                }
+                device.exchange_off = Some(reason);
+            }
+        }
         // Associations are noticed from link events; the poll below is the
         // safety net.
         let links_tx = ap_tx.clone();
@@ -688,7 +916,7 @@ async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonErr
     if device.config.is_home_agent() || device.config.is_foreign_agent() {
         let shared = start_shared(device, tx.clone()).await?;
         if device.config.is_home_agent() {
-            device.home_agent = Some(start_home_agent(device, &shared));
+            device.home_agent = Some(start_home_agent(device, &shared, tx.clone()));
         }
         if device.config.is_foreign_agent() {
             device.foreign_agent = Some(start_foreign_agent(device, &shared, tx.clone()).await?);
@@ -716,7 +944,11 @@ async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonErr
             .foreign_agent
             .as_ref()
             .and_then(|f| f.engine.poll_timeout());
-        let deadline = [ha_deadline, fa_deadline]
+        let x_deadline = device
+            .exchange
+            .as_ref()
+            .and_then(|x| x.engine.poll_timeout());
+        let deadline = [ha_deadline, fa_deadline, x_deadline]
             .into_iter()
             .flatten()
             .min()
@@ -747,6 +979,13 @@ async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonErr
                     let mut out = Vec::new();
                     ap.engine.handle_timeout(now, &mut out);
                     ap.apply(out).await;
+                }
+                if let Some(x) = &mut device.exchange
+                    && x.engine.poll_timeout().is_some_and(|t| t <= now.instant)
+                {
+                    let mut out = Vec::new();
+                    x.engine.handle_timeout(now, &mut out);
+                    exchange_turn(device, out).await;
                 }
             }
             _ = port_poll.tick(), if device.access_point.is_some() => {
@@ -795,13 +1034,44 @@ async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonErr
                     }
                 }
                 Event::Link { interface, packet } => visited_link_packet(device, &interface, packet).await,
+                Event::SaResult { home, result } => {
+                    let now = device.clock.now();
+                    if let (Some(ha), Some(shared)) = (&mut device.home_agent, &device.shared) {
+                        let result = result.map(|(sa, server)| {
+                            ha.aaa_sas.insert(home, (sa.spi, server, std::time::Instant::now()));
+                            sa
+                        });
+                        let mut out = Vec::new();
+                        ha.engine.sa_result(now, home, result, &mut out);
+                        apply_actions(ha, shared, out).await;
+                    }
+                }
+                Event::Exchange(e) => {
+                    let now = device.clock.now();
+                    if let Some(x) = &mut device.exchange {
+                        let mut out = Vec::new();
+                        x.event(now, e, &mut out);
+                        exchange_turn(device, out).await;
+                    }
+                }
                 Event::Ap(e) => {
                     let now = device.clock.now();
+                    let mut wired = false;
                     if let Some(ap) = &mut device.access_point {
                         let mut out = Vec::new();
                         match e {
                             ApEvent::Station { ifindex, frame } => ap.station_frame(now, ifindex, &frame, &mut out).await,
-                            ApEvent::Wired { frame } => ap.wired_frame(now, &frame, &mut out),
+                            ApEvent::Wired { frame } => {
+                                ap.wired_frame(now, &frame, &mut out);
+                                wired = true;
+                            }
+                            ApEvent::SaResult { home, result } => {
+                                let result = result.map(|(sa, server)| {
+                                    ap.aaa_sas.insert(home, (sa.spi, server, std::time::Instant::now()));
+                                    sa
+                                });
+                                ap.engine.sa_result(now, home, result, &mut out);
+                            }
                             ApEvent::PortAttached { controller, port } => {
                                 if controller == ap.bridge
                                     && let Some(index) = ap.add_port(port, &ap_tx)
@@ -818,6 +1088,9 @@ async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonErr
                             }
                         }
                         ap.apply(out).await;
+                    }
+                    if wired {
+                        report_own_home_agent(device).await;
                     }
                 }
             },

@@ -49,6 +49,10 @@ pub fn engine_config(config: &Config) -> HomeAgentConfig {
             },
         );
     }
+    let mut aaa_hosts = HostRanges::new();
+    for h in config.mobile.hosts.iter().filter(|h| h.aaa.is_some()) {
+        let _ = aaa_hosts.insert(h.range.low, h.range.high, ());
+    }
     let mut host_sas = HostRanges::new();
     let mut foreign_agent_sas = HashMap::new();
     for e in &config.mobile.secure {
@@ -95,6 +99,7 @@ pub fn engine_config(config: &Config) -> HomeAgentConfig {
             retry_interval: Duration::from_secs(1),
             retries: 3,
         }),
+        aaa_hosts,
     }
 }
 
@@ -109,6 +114,8 @@ pub struct BindingInstaller {
 impl BindingInstaller {
     pub async fn apply(&self, action: &Action) {
         match action {
+            // Sends and association fetches never reach the installer.
+            Action::FetchSa { .. } => {}
             Action::BindingUp {
                 binding,
                 interface,

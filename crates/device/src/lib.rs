@@ -9,6 +9,7 @@ pub mod interfaces;
 mod linkaddr;
 pub mod proxy_ap;
 pub mod show;
+pub mod subnet_exchange;
 pub mod udp;
 
 /// Logs to stderr; `RUST_LOG` overrides the default `info` level.

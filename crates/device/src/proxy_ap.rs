@@ -9,6 +9,7 @@ use crate::home_agent::security_association;
 use pmip_config::Config;
 use pmip_engine::host_range::HostRanges;
 use pmip_engine::proxy_ap::{Action, Mac, Observation, ProxyAp, ProxyApConfig};
+use pmip_engine::security::SecurityAssociation;
 use pmip_engine::subnet_map::{SubnetEntry, SubnetMap};
 use pmip_engine::time::Now;
 use pmip_platform::netlink::Netlink;
@@ -48,6 +49,7 @@ pub fn engine_config(config: &Config) -> ProxyApConfig {
         nodes,
         tunnel_gre: config.proxy_mobile.tunnel_gre,
         tunnel_reverse: config.proxy_mobile.tunnel_reverse,
+        aaa: config.aaa.radius_for_ipmobile(),
         ..Default::default()
     }
 }
@@ -92,6 +94,11 @@ pub enum ApEvent {
     },
     /// A link changed: look at the bridge's ports now.
     LinksChanged,
+    /// The RADIUS server's answer to the engine's `FetchSa`.
+    SaResult {
+        home: Ipv4Addr,
+        result: Result<(SecurityAssociation, std::net::SocketAddrV4), String>,
+    },
     /// A link event showing a station port on bridge `controller`.
     PortAttached {
         controller: u32,
@@ -111,6 +118,11 @@ pub struct ApRuntime {
     /// Our own subnet's router, from its advertisements (H bit).
     pub home_router_mac: Option<(Ipv4Addr, Mac)>,
     wired_task: tokio::task::JoinHandle<()>,
+    /// The RADIUS client when associations come from the AAA server.
+    pub radius: Option<pmip_radius::RadiusHandle>,
+    /// Associations fetched from RADIUS: SPI, server, when (for `show`).
+    pub aaa_sas: HashMap<Ipv4Addr, (u32, std::net::SocketAddrV4, std::time::Instant)>,
+    events: tokio::sync::mpsc::Sender<ApEvent>,
 }
 
 impl Drop for ApRuntime {
@@ -155,9 +167,22 @@ impl ApRuntime {
             wired_index,
             Some(&pmip_platform::packet::WIRED_CONTROL),
         )?);
-        let wired_task = spawn_reader(wired.clone(), |frame| ApEvent::Wired { frame }, tx);
+        let wired_task = spawn_reader(wired.clone(), |frame| ApEvent::Wired { frame }, tx.clone());
         let bridge_mac = crate::linkaddr::mac_of_index(bridge)?;
-        let mut engine = ProxyAp::new(engine_config(config));
+        let engine_cfg = engine_config(config);
+        let radius = if engine_cfg.aaa {
+            match crate::daemon::start_radius(config, engine_cfg.own_address) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    tracing::warn!("associations from RADIUS asked for, but {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let events = tx.clone();
+        let mut engine = ProxyAp::new(engine_cfg);
         let mut out = Vec::new();
         engine.set_subnet_map(now, static_subnet_map(config), &mut out);
         engine.start(&mut out);
@@ -171,6 +196,9 @@ impl ApRuntime {
                 intercepting: HashMap::new(),
                 home_router_mac: None,
                 wired_task,
+                radius,
+                aaa_sas: HashMap::new(),
+                events,
             },
             out,
         ))
@@ -442,6 +470,37 @@ impl ApRuntime {
                             &pkt,
                         ))
                         .await;
+                }
+                Action::FetchSa { home } => {
+                    let events = self.events.clone();
+                    let Some(radius) = self.radius.clone() else {
+                        let _ = events
+                            .send(ApEvent::SaResult {
+                                home,
+                                result: Err("no RADIUS client".into()),
+                            })
+                            .await;
+                        continue;
+                    };
+                    tokio::spawn(async move {
+                        let result = match radius.lookup(home).await {
+                            Ok(sa) => {
+                                let server = radius
+                                    .snapshot()
+                                    .await
+                                    .and_then(|s| {
+                                        s.cache
+                                            .into_iter()
+                                            .find(|c| c.home_address == home)
+                                            .map(|c| c.server)
+                                    })
+                                    .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+                                Ok((sa.to_security_association(), server))
+                            }
+                            Err(e) => Err(e.to_string()),
+                        };
+                        let _ = events.send(ApEvent::SaResult { home, result }).await;
+                    });
                 }
                 Action::Solicit => {
                     let own = self.engine.config().own_address;

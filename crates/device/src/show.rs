@@ -355,7 +355,16 @@ fn ha_traffic(ha: &HomeAgent, json: bool) -> String {
     s
 }
 
-pub fn secure_hosts(config: &pmip_config::Config, json: bool) -> String {
+/// An association fetched from the AAA server: home address, SPI, the
+/// RADIUS server it came from, its age.
+pub type AaaSa = (
+    std::net::Ipv4Addr,
+    u32,
+    std::net::SocketAddrV4,
+    std::time::Duration,
+);
+
+pub fn secure_hosts(config: &pmip_config::Config, aaa: &[AaaSa], json: bool) -> String {
     let entries: Vec<_> = config
         .mobile
         .secure
@@ -372,10 +381,22 @@ pub fn secure_hosts(config: &pmip_config::Config, json: bool) -> String {
                     "spi": format!("{:X}", e.sa.spi),
                     "algorithm": format!("{:?}", e.sa.algorithm),
                     "replay": format!("{:?}", e.sa.replay),
+                    "source": "local",
                 })
             })
             .collect();
-        return json!({ "hosts": items }).to_string();
+        let fetched: Vec<_> = aaa
+            .iter()
+            .map(|(home, spi, server, age)| {
+                json!({
+                    "home_address": home.to_string(),
+                    "spi": format!("{spi:X}"),
+                    "source": format!("radius {server}"),
+                    "age_seconds": age.as_secs(),
+                })
+            })
+            .collect();
+        return json!({ "hosts": items, "aaa": fetched }).to_string();
     }
     let mut s = String::from("Security Associations (algorithm,mode,replay protection,key):\n");
     for e in entries {
@@ -400,6 +421,17 @@ pub fn secure_hosts(config: &pmip_config::Config, json: bool) -> String {
             e.sa.spi
         );
         let _ = writeln!(s, "    Key {}", pmip_config::KEY_MASK);
+    }
+    if !aaa.is_empty() {
+        s.push_str("Security Associations from the AAA server:\n");
+        for (home, spi, server, age) in aaa {
+            let _ = writeln!(
+                s,
+                "{home}:\n    SPI {spi:X}, from RADIUS {server}, {} s ago, Key {}",
+                age.as_secs(),
+                pmip_config::KEY_MASK
+            );
+        }
     }
     s
 }
@@ -528,6 +560,7 @@ pub fn proxy_visitors(ap: &pmip_engine::proxy_ap::ProxyAp, now: Instant, json: b
             State::Home => ("at home".into(), None),
             State::NotProxied(r) => (format!("not proxied ({r:?})"), None),
             State::WaitingForAgent => ("waiting for an agent".into(), None),
+            State::FetchingSa => ("fetching its association from RADIUS".into(), None),
             State::Registering { tries, .. } => (format!("registering (try {})", tries + 1), None),
             State::Registered { expires, .. } => (
                 "registered".into(),
@@ -590,7 +623,7 @@ pub fn proxy_visitors(ap: &pmip_engine::proxy_ap::ProxyAp, now: Instant, json: b
 
 /// `show ip proxy-mobile secure`: the SA bindings (seed 001's SA Binding
 /// page), keys masked.
-pub fn proxy_secure(config: &pmip_config::Config, json: bool) -> String {
+pub fn proxy_secure(config: &pmip_config::Config, aaa: &[AaaSa], json: bool) -> String {
     let nodes = &config.proxy_mobile.nodes;
     if json {
         let items: Vec<_> = nodes
@@ -602,10 +635,24 @@ pub fn proxy_secure(config: &pmip_config::Config, json: bool) -> String {
                     "spi": format!("{:X}", n.sa.spi),
                     "algorithm": format!("{:?}", n.sa.algorithm),
                     "key": pmip_config::KEY_MASK,
+                    "source": "local",
                 })
             })
             .collect();
-        return json!({ "sa_bindings": items }).to_string();
+        let fetched: Vec<_> = aaa
+            .iter()
+            .map(|(home, spi, server, age)| {
+                json!({
+                    "start": home.to_string(),
+                    "end": home.to_string(),
+                    "spi": format!("{spi:X}"),
+                    "key": pmip_config::KEY_MASK,
+                    "source": format!("radius {server}"),
+                    "age_seconds": age.as_secs(),
+                })
+            })
+            .collect();
+        return json!({ "sa_bindings": items, "aaa": fetched }).to_string();
     }
     let mut s = String::from("Proxy Mobile IP security associations:\n");
     for n in nodes {
@@ -619,6 +666,14 @@ pub fn proxy_secure(config: &pmip_config::Config, json: bool) -> String {
             n.range.low,
             n.range.high,
             n.sa.spi,
+            pmip_config::KEY_MASK
+        );
+    }
+    for (home, spi, server, age) in aaa {
+        let _ = writeln!(
+            s,
+            "    {home}  SPI {spi:X}  from RADIUS {server}, {} s ago  key {}",
+            age.as_secs(),
             pmip_config::KEY_MASK
         );
     }

@@ -21,7 +21,7 @@ pub struct Datagram {
     pub payload: Vec<u8>,
 }
 
-fn bind(addr: Ipv4Addr, port: u16) -> io::Result<UdpSocket> {
+pub(crate) fn bind(addr: Ipv4Addr, port: u16) -> io::Result<UdpSocket> {
     let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
     s.set_reuse_address(true)?;
     s.set_broadcast(true)?;

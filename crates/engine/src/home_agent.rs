@@ -67,6 +67,9 @@ pub struct HomeAgentConfig {
     pub max_simultaneous: usize,
     /// `ip mobile bindupdate [ack]`: notify the previous foreign agent.
     pub bind_update: Option<BindUpdatePolicy>,
+    /// `ip mobile host ... aaa`: hosts whose association comes from the
+    /// AAA server when none is configured locally (local ones win).
+    pub aaa_hosts: HostRanges<()>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,13 +90,31 @@ impl Default for HomeAgentConfig {
             reverse_tunnel: true,
             max_simultaneous: 5,
             bind_update: None,
+            aaa_hosts: HostRanges::new(),
         }
     }
+}
+
+/// Registration requests parked per home address while its association
+/// is fetched, and in all.
+const MAX_PARKED_PER_HOME: usize = 8;
+const MAX_PARKED: usize = 1024;
+
+/// A request waiting for its security association from the AAA server.
+#[derive(Debug, Clone)]
+struct Parked {
+    src: SocketAddrV4,
+    dst: Ipv4Addr,
+    payload: Vec<u8>,
 }
 
 /// What the engine asks the platform to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
+    /// Fetch the mobility security association of `home` from the AAA
+    /// server (`ip mobile host ... aaa`) and hand it to
+    /// [`HomeAgent::sa_result`]; its requests wait meanwhile.
+    FetchSa { home: Ipv4Addr },
     /// Send a UDP datagram from port 434 of `from` to `to`.
     Send {
         from: Ipv4Addr,
@@ -121,6 +142,9 @@ pub enum Action {
 /// denied by code, ...).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counters {
+    /// Associations fetched from the AAA server, and fetches that failed.
+    pub aaa_fetched: u64,
+    pub aaa_failures: u64,
     pub requests: u64,
     pub accepted: u64,
     pub deregistrations: u64,
@@ -163,6 +187,11 @@ pub struct HomeAgent {
     /// must be greater than the one before).
     last_ident: HashMap<Ipv4Addr, u64>,
     pending_bu: HashMap<(Ipv4Addr, Ipv4Addr), PendingBindUpdate>,
+    /// Requests waiting for an association from the AAA server.
+    awaiting_sa: HashMap<Ipv4Addr, Vec<Parked>>,
+    /// An association from the AAA server, held while its requests are
+    /// processed (the AAA client caches; the engine does not keep keys).
+    fetched_sa: Option<(Ipv4Addr, SecurityAssociation)>,
     pub counters: Counters,
 }
 
@@ -173,7 +202,66 @@ impl HomeAgent {
             bindings: BindingTable::new(),
             last_ident: HashMap::new(),
             pending_bu: HashMap::new(),
+            awaiting_sa: HashMap::new(),
+            fetched_sa: None,
             counters: Counters::default(),
+        }
+    }
+
+    /// The association for `home`: configured locally, else the one just
+    /// fetched from the AAA server.
+    fn sa_for(&self, home: Ipv4Addr) -> Option<SecurityAssociation> {
+        self.config
+            .host_sas
+            .get(home)
+            .map(|(_, _, sa)| sa.clone())
+            .or_else(|| {
+                self.fetched_sa
+                    .as_ref()
+                    .filter(|(h, _)| *h == home)
+                    .map(|(_, sa)| sa.clone())
+            })
+    }
+
+    /// The AAA server's answer for `home`: its parked requests are
+    /// processed with the association, or denied with 131 (RFC 5944
+    /// 3.8.2.1: the home agent cannot authenticate the mobile node) when
+    /// the server failed, rejected or gave nothing usable.
+    pub fn sa_result(
+        &mut self,
+        now: Now,
+        home: Ipv4Addr,
+        result: Result<SecurityAssociation, String>,
+        out: &mut Vec<Action>,
+    ) {
+        let parked = self.awaiting_sa.remove(&home).unwrap_or_default();
+        match result {
+            Ok(sa) => {
+                self.counters.aaa_fetched += 1;
+                self.fetched_sa = Some((home, sa));
+                for p in parked {
+                    // Counted once, when it first arrived.
+                    self.counters.requests -= 1;
+                    self.handle_request(now, p.src, p.dst, &p.payload, out);
+                }
+                self.fetched_sa = None;
+            }
+            Err(reason) => {
+                self.counters.aaa_failures += 1;
+                tracing::warn!(%home, %reason, "no security association from the AAA server; registration denied (131)");
+                for p in parked {
+                    if let Ok(req) = codec::parse_request(&p.payload) {
+                        self.deny(
+                            now,
+                            p.src,
+                            p.dst,
+                            &req,
+                            ReplyCode::MobileNodeFailedAuthenticationHa,
+                            out,
+                        );
+                    }
+                }
+            }
         }
     }
 
@@ -370,7 +458,28 @@ impl HomeAgent {
             );
         }
         // Mobile-Home authentication is mandatory (RFC 5944 3.5.2, 3.8.2.1).
-        let Some((_, _, sa)) = self.config.host_sas.get(req.home_address) else {
+        // A host of `ip mobile host ... aaa` without a local association
+        // waits for the AAA server's.
+        let local = self.sa_for(req.home_address);
+        if local.is_none() && self.config.aaa_hosts.get(req.home_address).is_some() {
+            let total: usize = self.awaiting_sa.values().map(Vec::len).sum();
+            let waiting = self.awaiting_sa.entry(req.home_address).or_default();
+            if waiting.len() >= MAX_PARKED_PER_HOME || total >= MAX_PARKED {
+                return self.deny(now, src, dst, &req, ReplyCode::InsufficientResourcesHa, out);
+            }
+            if waiting.is_empty() {
+                out.push(Action::FetchSa {
+                    home: req.home_address,
+                });
+            }
+            waiting.push(Parked {
+                src,
+                dst,
+                payload: payload.to_vec(),
+            });
+            return;
+        }
+        let Some(sa) = local else {
             return self.deny(
                 now,
                 src,
@@ -380,7 +489,6 @@ impl HomeAgent {
                 out,
             );
         };
-        let sa = sa.clone();
         if !codec::verify_mhae(payload, &req, &sa) {
             return self.deny(
                 now,
@@ -640,11 +748,7 @@ impl HomeAgent {
         };
         // Authenticate the reply when we can: with the mobile node's SA,
         // unless the denial is that SA failing (RFC 5944 3.8.3.1).
-        let sa = self
-            .config
-            .host_sas
-            .get(req.home_address)
-            .map(|(_, _, sa)| sa.clone());
+        let sa = self.sa_for(req.home_address);
         let sa = match code {
             ReplyCode::MobileNodeFailedAuthenticationHa => None,
             _ => sa,

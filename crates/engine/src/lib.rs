@@ -12,5 +12,6 @@ pub mod home_agent;
 pub mod host_range;
 pub mod proxy_ap;
 pub mod security;
+pub mod subnet_exchange;
 pub mod subnet_map;
 pub mod time;

@@ -29,6 +29,9 @@ pub struct ProxyApConfig {
     pub proxy_ssids: HashSet<String>,
     /// `ip proxy-mobile secure node`: SAs by client address range.
     pub nodes: HostRanges<SecurityAssociation>,
+    /// Associations not configured locally come from the AAA server
+    /// (seed 001: "specified externally on the RADIUS server").
+    pub aaa: bool,
     /// `ip proxy-mobile tunnel gre` / `tunnel reverse`.
     pub tunnel_gre: bool,
     pub tunnel_reverse: bool,
@@ -47,6 +50,7 @@ impl Default for ProxyApConfig {
             paused: false,
             proxy_ssids: HashSet::new(),
             nodes: HostRanges::new(),
+            aaa: false,
             tunnel_gre: false,
             tunnel_reverse: false,
             retransmit: Duration::from_secs(1),
@@ -105,6 +109,9 @@ pub enum State {
     NotProxied(NotProxied),
     /// A visitor waiting for a foreign agent to be heard.
     WaitingForAgent,
+    /// A visitor whose security association is being fetched from the
+    /// AAA server.
+    FetchingSa,
     /// Registration sent, no reply yet.
     Registering {
         sent: Instant,
@@ -170,6 +177,9 @@ pub enum Action {
     },
     /// An Agent Solicitation on the wired side.
     Solicit,
+    /// Fetch `home`'s security association from the AAA server and hand
+    /// it to [`ProxyAp::sa_result`].
+    FetchSa { home: Ipv4Addr },
     /// Start handing the client's traffic to the foreign agent: answer
     /// its ARP for any off-link address with `fa_mac`, hold back
     /// registration replies and broadcasts.
@@ -237,6 +247,10 @@ pub struct ProxyAp {
     /// Seconds the home agent's clock is ahead of ours (code 133 resync,
     /// seed 001: "the AP adjusts the time stamp in future requests").
     clock_offset: HashMap<Ipv4Addr, i64>,
+    /// Associations from the AAA server, by client address, and the
+    /// fetches under way.
+    aaa_sas: HashMap<Ipv4Addr, SecurityAssociation>,
+    fetching: std::collections::HashSet<Ipv4Addr>,
     pub counters: Counters,
 }
 
@@ -249,6 +263,8 @@ impl ProxyAp {
             own_home_agent: None,
             stations: HashMap::new(),
             clock_offset: HashMap::new(),
+            aaa_sas: HashMap::new(),
+            fetching: std::collections::HashSet::new(),
             counters: Counters::default(),
         }
     }
@@ -256,6 +272,65 @@ impl ProxyAp {
     pub fn config(&self) -> &ProxyApConfig {
         &self.config
     }
+    /// A client's association: configured locally (which wins), else the
+    /// one the AAA server gave.
+    pub fn node_sa(&self, addr: Ipv4Addr) -> Option<SecurityAssociation> {
+        self.config
+            .nodes
+            .get(addr)
+            .map(|(_, _, sa)| sa.clone())
+            .or_else(|| self.aaa_sas.get(&addr).cloned())
+    }
+
+    /// The AAA server's answer for `home`: stations with that address
+    /// register now, or back off and ask again later (a failure is retried
+    /// at the next attempt, never cached).
+    pub fn sa_result(
+        &mut self,
+        now: Now,
+        home: Ipv4Addr,
+        result: Result<SecurityAssociation, String>,
+        out: &mut Vec<Action>,
+    ) {
+        self.fetching.remove(&home);
+        let macs: Vec<Mac> = self
+            .stations
+            .values()
+            .filter(|s| s.address == Some(home) && s.state == State::FetchingSa)
+            .map(|s| s.mac)
+            .collect();
+        match result {
+            Ok(sa) => {
+                // Bounded: the AAA client keeps its own cache.
+                if self.aaa_sas.len() >= 4096 {
+                    self.aaa_sas.clear();
+                }
+                self.aaa_sas.insert(home, sa);
+                for mac in macs {
+                    self.decide(now, mac, out);
+                }
+            }
+            Err(reason) => {
+                *self
+                    .counters
+                    .dropped
+                    .entry("no association from the AAA server")
+                    .or_default() += 1;
+                tracing::warn!(%home, %reason, "no security association from the AAA server; trying again later");
+                for mac in macs {
+                    self.set_state(
+                        mac,
+                        State::BackingOff {
+                            until: now.instant + self.config.backoff,
+                            code: ReplyCode::MobileNodeFailedAuthenticationHa,
+                        },
+                        out,
+                    );
+                }
+            }
+        }
+    }
+
     pub fn subnet_map(&self) -> &SubnetMap {
         &self.subnet_map
     }
@@ -450,7 +525,14 @@ impl ProxyAp {
             self.set_state(mac, State::NotProxied(NotProxied::NoHomeAgent), out);
             return;
         };
-        if self.config.nodes.get(addr).is_none() {
+        if self.node_sa(addr).is_none() {
+            if self.config.aaa {
+                self.set_state(mac, State::FetchingSa, out);
+                if self.fetching.insert(addr) {
+                    out.push(Action::FetchSa { home: addr });
+                }
+                return;
+            }
             self.set_state(
                 mac,
                 State::NotProxied(NotProxied::NoSecurityAssociation),
@@ -494,10 +576,9 @@ impl ProxyAp {
             .lookup(addr)
             .or(self.own_home_agent)
             .map(|e| e.home_agent);
-        let (Some(ha), Some((_, _, sa))) = (ha, self.config.nodes.get(addr)) else {
+        let (Some(ha), Some(sa)) = (ha, self.node_sa(addr)) else {
             return;
         };
-        let sa = sa.clone();
         let ident = self.identification(now, ha);
         let msg = signed_request(
             RequestRepr {
@@ -543,10 +624,9 @@ impl ProxyAp {
         let (Some(addr), Some(ha)) = (s.address, s.home_agent) else {
             return;
         };
-        let Some((_, _, sa)) = self.config.nodes.get(addr) else {
+        let Some(sa) = self.node_sa(addr) else {
             return;
         };
-        let sa = sa.clone();
         let lifetime = s
             .lifetime_request
             .unwrap_or(fa.registration_lifetime)
@@ -641,10 +721,8 @@ impl ProxyAp {
         // Home agent replies must carry a valid MHAE (RFC 5944 3.6.2.1);
         // only foreign agent denials (64–127) cannot.
         let authentic = self
-            .config
-            .nodes
-            .get(reply.home_address)
-            .and_then(|(_, _, sa)| {
+            .node_sa(reply.home_address)
+            .and_then(|sa| {
                 registration::find_extension(
                     payload,
                     registration::REPLY_LEN,

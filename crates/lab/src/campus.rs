@@ -302,6 +302,55 @@ fn build(lab: &Lab, pmip: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// `pmip lab stop DEVICE`: stops one device's daemon (SIGTERM, so it
+/// removes what it installed), leaving its namespace and links.
+pub fn stop(lab: &Lab, device: &str) -> Result<(), Error> {
+    if !lab.devices().iter().any(|d| d == device) {
+        return Err(format!(
+            "no device {device} in the lab ({})",
+            lab.devices().join(", ")
+        ));
+    }
+    let pids: Vec<i32> = ip(&["netns", "pids", &lab.ns(device)])?
+        .stdout
+        .split(|b| b.is_ascii_whitespace())
+        .filter_map(|p| std::str::from_utf8(p).ok()?.parse().ok())
+        .collect();
+    if pids.is_empty() {
+        return Err(format!("{device} is not running"));
+    }
+    for pid in &pids {
+        // SAFETY: plain kill(2) on a process in the lab's namespace.
+        unsafe { libc::kill(*pid, libc::SIGTERM) };
+    }
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(5) {
+        let left = ip(&["netns", "pids", &lab.ns(device)])
+            .map(|o| !o.stdout.iter().all(u8::is_ascii_whitespace))
+            .unwrap_or(false);
+        if !left {
+            let _ = std::fs::remove_file(lab.control(device));
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Err(format!("{device} did not stop within 5 s"))
+}
+
+/// `pmip lab start DEVICE`: starts a stopped device again (a reboot).
+pub fn start(lab: &Lab, pmip: &Path, device: &str) -> Result<(), Error> {
+    if !lab.devices().iter().any(|d| d == device) {
+        return Err(format!(
+            "no device {device} in the lab ({})",
+            lab.devices().join(", ")
+        ));
+    }
+    if lab.exec(device, &["show", "version"], false).is_ok() {
+        return Err(format!("{device} is running already"));
+    }
+    start_device(lab, pmip, device)
+}
+
 /// Starts `pmip run` for `device` in its namespace, detached (it outlives
 /// `pmip lab up`), and waits for its control socket.
 fn start_device(lab: &Lab, pmip: &Path, device: &str) -> Result<(), Error> {

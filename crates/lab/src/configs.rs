@@ -79,6 +79,7 @@ pub fn access_point(t: &Topology, s: &Subnet) -> String {
         .collect();
     if !aaps.is_empty() {
         let _ = writeln!(c, "ip proxy-mobile aap {}", aaps.join(" "));
+        let _ = writeln!(c, "ip proxy-mobile aap key ascii {}", t.aap_key);
     }
     match t.tunnel {
         Tunnel::Ipip => {}

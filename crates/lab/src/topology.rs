@@ -14,7 +14,8 @@
 //! reverse-tunnel off              # on | off
 //! ssid tsunami
 //! key 0987654                     # the mobility SA key of every client (ASCII)
-//! subnet-map static               # static | aap
+//! aap-key campus-aap              # the subnet map exchange key of every AP
+//! subnet-map aap                  # aap | static
 //! ```
 
 use std::fmt::Write as _;
@@ -111,6 +112,7 @@ pub struct Topology {
     pub reverse_tunnel: bool,
     pub ssid: String,
     pub key: String,
+    pub aap_key: String,
     pub subnet_map: SubnetMapSource,
 }
 
@@ -127,7 +129,8 @@ tunnel ipip
 reverse-tunnel off
 ssid tsunami
 key 0987654
-subnet-map static
+aap-key campus-aap
+subnet-map aap
 ";
 
 fn cidr(s: &str) -> Option<(Ipv4Addr, u8)> {
@@ -162,6 +165,7 @@ impl Topology {
             reverse_tunnel: false,
             ssid: "tsunami".into(),
             key: "0987654".into(),
+            aap_key: "campus-aap".into(),
             subnet_map: SubnetMapSource::Static,
         };
         // Clients are checked against subnets after the whole file is read
@@ -284,6 +288,10 @@ impl Topology {
                         "expected `ssid NAME` (1-32 printable characters)".into()
                     ));
                 }
+                ["aap-key", k] if k.len() <= 64 => t.aap_key = (*k).into(),
+                ["aap-key", ..] => {
+                    return Err(err("expected `aap-key ASCII` (up to 64 characters)".into()));
+                }
                 ["key", k] if k.len() <= 64 => t.key = (*k).into(),
                 ["key", ..] => {
                     return Err(err("expected `key ASCII` (up to 64 characters)".into()));
@@ -297,7 +305,7 @@ impl Topology {
                 }
                 [other, ..] => {
                     return Err(err(format!(
-                        "unknown statement `{other}`: expected name, correspondent, subnet, client, tunnel, reverse-tunnel, ssid, key or subnet-map"
+                        "unknown statement `{other}`: expected name, correspondent, subnet, client, tunnel, reverse-tunnel, ssid, key, aap-key or subnet-map"
                     )));
                 }
             }
@@ -388,6 +396,7 @@ impl Topology {
         );
         let _ = writeln!(s, "ssid {}", self.ssid);
         let _ = writeln!(s, "key {}", self.key);
+        let _ = writeln!(s, "aap-key {}", self.aap_key);
         let _ = writeln!(
             s,
             "subnet-map {}",
@@ -411,6 +420,23 @@ impl Topology {
     /// namespace that starts with it.
     pub fn prefix(&self) -> String {
         format!("pmiplab-{}-", self.name)
+    }
+
+    /// The namespace prefix named by a topology text even when the rest of
+    /// it does not parse (so `pmip lab down` can clean any lab it wrote).
+    pub fn prefix_of_text(text: &str) -> Option<String> {
+        text.lines().find_map(|l| {
+            match l
+                .split('#')
+                .next()?
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
+                ["name", n] if valid_name(n) => Some(format!("pmiplab-{n}-")),
+                _ => None,
+            }
+        })
     }
 }
 
@@ -482,5 +508,16 @@ mod tests {
         assert_eq!(t.client("b").unwrap().kind, ClientKind::Dhcp);
         assert_eq!(t.client("m").unwrap().kind, ClientKind::MobileIp);
         assert_eq!(Topology::parse(&t.to_text()).unwrap(), t);
+    }
+
+    #[test]
+    fn a_broken_file_still_names_its_lab() {
+        let text = "name broken1\nsubnet 1 10.1.0.0/24\nthis line is wrong\n";
+        assert!(Topology::parse(text).is_err());
+        assert_eq!(
+            Topology::prefix_of_text(text).as_deref(),
+            Some("pmiplab-broken1-")
+        );
+        assert_eq!(Topology::prefix_of_text("subnet 1 10.1.0.0/24\n"), None);
     }
 }

@@ -93,6 +93,18 @@ enum LabAction {
         #[arg(long, default_value = lab::campus::DEFAULT_DIR)]
         dir: PathBuf,
     },
+    /// Stop one device's daemon (its namespace and links stay).
+    Stop {
+        device: String,
+        #[arg(long, default_value = lab::campus::DEFAULT_DIR)]
+        dir: PathBuf,
+    },
+    /// Start a stopped device again (a reboot).
+    Start {
+        device: String,
+        #[arg(long, default_value = lab::campus::DEFAULT_DIR)]
+        dir: PathBuf,
+    },
     /// The devices, where each client is, the binding and visitor tables.
     Status {
         #[arg(long, default_value = lab::campus::DEFAULT_DIR)]
@@ -263,6 +275,18 @@ fn lab_command(action: LabAction) -> Result<ExitCode, String> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        LabAction::Stop { device, dir } => {
+            let l = lab::Lab::open(&dir)?;
+            lab::campus::stop(&l, &device)?;
+            println!("{device} stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        LabAction::Start { device, dir } => {
+            let l = lab::Lab::open(&dir)?;
+            lab::campus::start(&l, &pmip, &device)?;
+            println!("{device} started");
+            Ok(ExitCode::SUCCESS)
+        }
         LabAction::Status { dir } => {
             let l = lab::Lab::open(&dir)?;
             print!("{}", lab::campus::status(&l));
@@ -271,8 +295,15 @@ fn lab_command(action: LabAction) -> Result<ExitCode, String> {
         LabAction::Down { dir } => {
             let removed = match lab::Lab::open(&dir) {
                 Ok(l) => lab::campus::down(&l),
-                // No readable topology: remove the default campus's namespaces.
-                Err(_) => lab::campus::down_prefix(&lab::Topology::default_campus().prefix()),
+                // A topology that no longer parses still names its lab;
+                // with none, the default campus.
+                Err(_) => {
+                    let prefix = std::fs::read_to_string(dir.join("topology"))
+                        .ok()
+                        .and_then(|t| lab::Topology::prefix_of_text(&t))
+                        .unwrap_or_else(|| lab::Topology::default_campus().prefix());
+                    lab::campus::down_prefix(&prefix)
+                }
             };
             println!("lab down: {} namespaces removed", removed.len());
             Ok(ExitCode::SUCCESS)

@@ -494,3 +494,135 @@ fn the_demo_cleans_up_on_ctrl_c() {
         processes_of(&l.dir)
     );
 }
+
+fn subnet_table(l: &LabGuard, ap: &str) -> serde_json::Value {
+    l.exec_json(ap, &["show", "ip", "proxy-mobile", "subnet-table"])
+}
+
+fn home_agents(v: &serde_json::Value) -> Vec<String> {
+    let mut h: Vec<String> = v["entries"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| e["home_agent"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    h.sort();
+    h
+}
+
+/// Issue 7 on real daemons: three subnets, two AAPs; every AP learns all
+/// three home agents; with the first AAP down, a rebooted AP still gets
+/// the whole table from the second, and a client roams with it (no
+/// subnet map in any AP's configuration).
+#[test]
+fn aaps_hand_out_the_subnet_map_and_survive_one_aap_down() {
+    let l = LabGuard::new("a");
+    let topo = l.topology(
+        "subnet 1 10.1.0.0/24 aap\nsubnet 2 10.2.0.0/24 aap\nsubnet 3 10.3.0.0/24\nclient c1 home 1 10.1.0.50\nsubnet-map aap\n",
+    );
+    let o = lab(&["up", &topo, "--dir", l.dir()]);
+    assert!(o.status.success(), "{}", text(&o));
+    for ap in ["ap1", "ap2", "ap3"] {
+        let cfg = std::fs::read_to_string(l.dir.join(format!("{ap}.cfg"))).unwrap();
+        assert!(
+            !cfg.contains("subnet-map"),
+            "learnt, not configured:\n{cfg}"
+        );
+    }
+    let all = ["10.1.0.1", "10.2.0.1", "10.3.0.1"];
+    for ap in ["ap1", "ap2", "ap3"] {
+        wait_for(
+            &format!("{ap} to hold every home agent"),
+            Duration::from_secs(30),
+            || home_agents(&subnet_table(&l, ap)) == all,
+        );
+    }
+    let t3 = subnet_table(&l, "ap3");
+    assert_eq!(t3["exchange"], "AP");
+    assert_eq!(t3["current_aap"], "10.1.0.2");
+    let t1 = subnet_table(&l, "ap1");
+    assert_eq!(t1["exchange"], "AAP");
+
+    // Forged, replayed-looking and malformed datagrams at an AAP: dropped
+    // and counted, the table unchanged.
+    let before = subnet_table(&l, "ap2");
+    pmip_netns::thread_in(&l.ns("cn"), || {
+        let s = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
+        let mut forged = vec![1u8, 3, 0, 0, 10, 9, 9, 9];
+        forged.resize(28 + 12 + 32, 0);
+        for _ in 0..20 {
+            s.send_to(&forged, ("10.2.0.2", 4341)).unwrap();
+            s.send_to(b"garbage", ("10.2.0.2", 4341)).unwrap();
+        }
+    })
+    .unwrap()
+    .join()
+    .unwrap()
+    .unwrap();
+    wait_for(
+        "the AAP to count the forgeries",
+        Duration::from_secs(5),
+        || {
+            let c = &subnet_table(&l, "ap2")["counters"];
+            c["bad_auth"].as_u64().unwrap_or(0) + c["malformed"].as_u64().unwrap_or(0) >= 40
+        },
+    );
+    assert_eq!(home_agents(&subnet_table(&l, "ap2")), home_agents(&before));
+
+    // The first AAP goes down; ap3 reboots: it fails over to the second
+    // AAP and gets the whole table, ap1's home agent included.
+    let o = lab(&["stop", "ap1", "--dir", l.dir()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = lab(&["stop", "ap3", "--dir", l.dir()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = lab(&["start", "ap3", "--dir", l.dir()]);
+    assert!(o.status.success(), "{}", text(&o));
+    wait_for(
+        "the rebooted ap3 to get the table from the second AAP",
+        Duration::from_secs(40),
+        || {
+            let t = subnet_table(&l, "ap3");
+            home_agents(&t) == all && t["current_aap"] == "10.2.0.2"
+        },
+    );
+
+    // A client from subnet 1 roams to ap3, which finds its home agent in
+    // the learnt table.
+    let o = lab(&["roam", "c1", "ap3", "--dir", l.dir()]);
+    assert!(o.status.success(), "{}", text(&o));
+    wait_for(
+        "ap3 to register the client",
+        Duration::from_secs(15),
+        || {
+            let _ = l.ping_ok("c1", "203.0.113.10");
+            visitor_state(&l, "ap3", "address", "10.1.0.50").as_deref() == Some("registered")
+        },
+    );
+    assert!(l.ping_ok("cn", "10.1.0.50"));
+
+    // Clear and refresh (seed 001): the table comes back from the AAP.
+    let exec = |words: &[&str]| {
+        Command::new(PMIP)
+            .arg("exec")
+            .arg("--control")
+            .arg(l.dir.join("ap3.sock"))
+            .args(words)
+            .output()
+            .unwrap()
+    };
+    let o = exec(&["clear", "ip", "proxy-mobile", "subnet-table"]);
+    assert!(o.status.success(), "{}", text(&o));
+    wait_for("ap3 to rebuild its table", Duration::from_secs(15), || {
+        home_agents(&subnet_table(&l, "ap3")) == all
+    });
+    let o = exec(&["refresh", "ip", "proxy-mobile", "subnet-table"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let shown = text(&exec(&["show", "ip", "proxy-mobile", "subnet-table"]));
+    assert!(shown.contains("AAP 10.2.0.2"), "{shown}");
+    assert!(
+        !text(&exec(&["show", "running-config"])).contains("campus-aap"),
+        "the AAP key is masked"
+    );
+}

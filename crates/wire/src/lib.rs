@@ -20,6 +20,7 @@ pub mod identification;
 pub mod ipv4;
 pub mod registration;
 mod reply_code;
+pub mod subnet_exchange;
 pub mod tunnel;
 pub mod udp;
 
