@@ -299,6 +299,13 @@ impl ProxyAp {
             .filter(|s| s.address == Some(home) && s.state == State::FetchingSa)
             .map(|s| s.mac)
             .collect();
+        // Clients back home whose deregistration waited for the SA.
+        let home_again: Vec<Mac> = self
+            .stations
+            .values()
+            .filter(|s| s.address == Some(home) && s.state == State::Home)
+            .map(|s| s.mac)
+            .collect();
         match result {
             Ok(sa) => {
                 // Bounded: the AAA client keeps its own cache.
@@ -308,6 +315,9 @@ impl ProxyAp {
                 self.aaa_sas.insert(home, sa);
                 for mac in macs {
                     self.decide(now, mac, out);
+                }
+                for mac in home_again {
+                    self.deregister(now, mac, home, out);
                 }
             }
             Err(reason) => {
@@ -571,6 +581,20 @@ impl ProxyAp {
             client_mac: mac,
             address: addr,
         });
+        if self.node_sa(addr).is_none() && self.config.aaa {
+            // The deregistration must be signed: fetch the SA first
+            // (`sa_result` deregisters).
+            if self.fetching.insert(addr) {
+                out.push(Action::FetchSa { home: addr });
+            }
+            return;
+        }
+        self.deregister(now, mac, addr, out);
+    }
+
+    /// Deregisters a client that is home from its home agent (RFC 5944
+    /// 3.6.1.2: lifetime 0, care-of address = home address).
+    fn deregister(&mut self, now: Now, mac: Mac, addr: Ipv4Addr, out: &mut Vec<Action>) {
         let ha = self
             .subnet_map
             .lookup(addr)

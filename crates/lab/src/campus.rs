@@ -288,6 +288,9 @@ fn build(lab: &Lab, pmip: &Path) -> Result<(), Error> {
             )?;
         }
     }
+    if t.radius {
+        start_radius(lab, &core)?;
+    }
     // The devices.
     for s in &t.subnets {
         start_device(lab, pmip, &s.router())?;
@@ -300,6 +303,162 @@ fn build(lab: &Lab, pmip: &Path) -> Result<(), Error> {
         attach(lab, &c.name, &home.ap())?;
     }
     Ok(())
+}
+
+/// A stock FreeRADIUS behind the core router (`aaa radius`): its own
+/// namespace, a configuration written into the lab directory, every
+/// client's SA in its users file.
+fn start_radius(lab: &Lab, core: &str) -> Result<(), Error> {
+    const BINARY: &str = "/usr/sbin/freeradius";
+    if !Path::new(BINARY).exists() {
+        return Err(format!(
+            "`aaa radius` needs FreeRADIUS ({BINARY}): run scripts/deps or apt-get install freeradius"
+        ));
+    }
+    let ns = lab.ns("radius");
+    ip(&["netns", "add", &ns])?;
+    ipn(&ns, &["link", "set", "lo", "up"])?;
+    ip(&[
+        "link", "add", "radius", "netns", core, "type", "veth", "peer", "name", "eth0", "netns",
+        &ns,
+    ])?;
+    ipn(core, &["link", "set", "radius", "up"])?;
+    ipn(&ns, &["link", "set", "eth0", "up"])?;
+    ipn(
+        core,
+        &[
+            "addr",
+            "add",
+            &format!("{}/24", configs::RADIUS_CORE),
+            "dev",
+            "radius",
+        ],
+    )?;
+    ipn(
+        &ns,
+        &[
+            "addr",
+            "add",
+            &format!("{}/24", configs::RADIUS_SERVER),
+            "dev",
+            "eth0",
+        ],
+    )?;
+    ipn(
+        &ns,
+        &[
+            "route",
+            "add",
+            "default",
+            "via",
+            &configs::RADIUS_CORE.to_string(),
+        ],
+    )?;
+    let dir = lab.dir.join("radius");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let d = dir.display();
+    let conf = format!(
+        r#"# FreeRADIUS for the pmip lab (aaa radius), written by pmip lab up.
+prefix = /usr
+exec_prefix = /usr
+sysconfdir = /etc
+localstatedir = /var
+sbindir = /usr/sbin
+libdir = /usr/lib/freeradius
+raddbdir = {d}
+confdir = {d}
+modconfdir = {d}
+logdir = {d}
+run_dir = {d}
+db_dir = {d}
+pidfile = {d}/radiusd.pid
+dictdir = /usr/share/freeradius
+name = freeradius
+max_request_time = 30
+cleanup_delay = 0
+max_requests = 16384
+hostname_lookups = no
+log {{
+    destination = stdout
+    auth = yes
+}}
+security {{
+    allow_core_dumps = no
+    max_attributes = 200
+    reject_delay = 0
+    status_server = no
+}}
+thread pool {{
+    start_servers = 2
+    max_servers = 4
+    min_spare_servers = 1
+    max_spare_servers = 4
+    max_requests_per_server = 0
+}}
+client campus {{
+    ipaddr = 0.0.0.0/0
+    secret = {secret}
+    shortname = campus
+}}
+modules {{
+    files {{
+        filename = {d}/users
+    }}
+    pap {{
+    }}
+}}
+server default {{
+    listen {{
+        type = auth
+        ipaddr = {addr}
+        port = 1812
+    }}
+    authorize {{
+        files
+        pap
+    }}
+    authenticate {{
+        Auth-Type PAP {{
+            pap
+        }}
+    }}
+}}
+"#,
+        secret = configs::RADIUS_SECRET,
+        addr = configs::RADIUS_SERVER,
+    );
+    let write = |name: &str, text: &str| {
+        std::fs::write(dir.join(name), text).map_err(|e| format!("{}: {e}", dir.display()))
+    };
+    write("radiusd.conf", &conf)?;
+    write("users", &configs::radius_users(&lab.topology))?;
+    let log_path = lab.log("radius");
+    let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
+    use std::os::unix::process::CommandExt;
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &ns, BINARY, "-f", "-l", "stdout", "-d"])
+        .arg(&dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("freeradius: {e}"))?;
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if text.contains("Ready to process requests") {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("FreeRADIUS exited ({status}):\n{text}"));
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            return Err(format!("FreeRADIUS did not start within 20 s:\n{text}"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// `pmip lab stop DEVICE`: stops one device's daemon (SIGTERM, so it

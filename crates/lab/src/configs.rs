@@ -6,6 +6,39 @@ use crate::topology::{Subnet, SubnetMapSource, Topology, Tunnel};
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
+/// The RADIUS server of an `aaa radius` campus, behind the core router.
+pub const RADIUS_SERVER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
+pub const RADIUS_CORE: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+pub const RADIUS_SECRET: &str = "campus-radius";
+
+/// IOS AAA lines: the SAs come from RADIUS (seed 001: "specified
+/// externally on the RADIUS server").
+fn aaa_lines(c: &mut String) {
+    let _ = writeln!(c, "aaa new-model");
+    let _ = writeln!(c, "aaa authorization ipmobile default group radius");
+    let _ = writeln!(
+        c,
+        "radius-server host {RADIUS_SERVER} auth-port 1812 key {RADIUS_SECRET}"
+    );
+    let _ = writeln!(c, "radius-server timeout 2");
+    let _ = writeln!(c, "radius-server retransmit 2");
+}
+
+/// FreeRADIUS's users file: every client with a static address gets its
+/// SA as the Cisco-AVPair IOS reads (SPI in hex, as `ip mobile secure`).
+pub fn radius_users(t: &Topology) -> String {
+    let mut u = String::new();
+    for c in t.clients.iter().filter(|c| !c.aaa_unknown) {
+        let _ = writeln!(
+            u,
+            "{} Cleartext-Password := \"cisco\"\n        Cisco-AVPair = \"mobileip:spi#0=spi 100 key ascii {} algorithm md5 mode prefix-suffix replay timestamp within 7\"\n",
+            c.address, t.key
+        );
+    }
+    u.push_str("DEFAULT Auth-Type := Reject\n");
+    u
+}
+
 /// The core-facing /30 of subnet number `k` (0-based position): the core
 /// router's end and the subnet router's end.
 pub fn core_link(k: usize) -> (Ipv4Addr, Ipv4Addr) {
@@ -43,12 +76,17 @@ pub fn router(t: &Topology, k: usize, s: &Subnet) -> String {
     let _ = writeln!(c, "ip route 0.0.0.0 0.0.0.0 {core}");
     let _ = writeln!(c, "router mobile");
     let _ = writeln!(c, "ip mobile home-agent lifetime 600");
-    let _ = writeln!(c, "ip mobile host {lo} {hi} interface FastEthernet0");
-    let _ = writeln!(
-        c,
-        "ip mobile secure host {lo} {hi} spi 100 key ascii {}",
-        t.key
-    );
+    if t.radius {
+        let _ = writeln!(c, "ip mobile host {lo} {hi} interface FastEthernet0 aaa");
+        aaa_lines(&mut c);
+    } else {
+        let _ = writeln!(c, "ip mobile host {lo} {hi} interface FastEthernet0");
+        let _ = writeln!(
+            c,
+            "ip mobile secure host {lo} {hi} spi 100 key ascii {}",
+            t.key
+        );
+    }
     let _ = writeln!(c, "ip mobile foreign-agent care-of FastEthernet0");
     c
 }
@@ -90,13 +128,17 @@ pub fn access_point(t: &Topology, s: &Subnet) -> String {
     if t.reverse_tunnel {
         let _ = writeln!(c, "ip proxy-mobile tunnel reverse");
     }
-    for n in &t.subnets {
-        let (lo, hi) = n.host_range();
-        let _ = writeln!(
-            c,
-            "ip proxy-mobile secure node {lo} {hi} spi 100 key ascii {}",
-            t.key
-        );
+    if t.radius {
+        aaa_lines(&mut c);
+    } else {
+        for n in &t.subnets {
+            let (lo, hi) = n.host_range();
+            let _ = writeln!(
+                c,
+                "ip proxy-mobile secure node {lo} {hi} spi 100 key ascii {}",
+                t.key
+            );
+        }
     }
     if t.subnet_map == SubnetMapSource::Static {
         for n in &t.subnets {

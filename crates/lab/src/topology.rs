@@ -16,6 +16,7 @@
 //! key 0987654                     # the mobility SA key of every client (ASCII)
 //! aap-key campus-aap              # the subnet map exchange key of every AP
 //! subnet-map aap                  # aap | static
+//! aaa radius                      # SAs from a FreeRADIUS server, none in the devices
 //! ```
 
 use std::fmt::Write as _;
@@ -99,6 +100,9 @@ pub struct Client {
     pub home: u8,
     pub address: Ipv4Addr,
     pub kind: ClientKind,
+    /// `aaa-unknown`: the RADIUS server has no entry for it (a device
+    /// the campus does not know; its registrations must be refused).
+    pub aaa_unknown: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +118,9 @@ pub struct Topology {
     pub key: String,
     pub aap_key: String,
     pub subnet_map: SubnetMapSource,
+    /// `aaa radius`: a FreeRADIUS server behind the core holds every
+    /// client's SA; no device has one in its configuration (issue 9).
+    pub radius: bool,
 }
 
 /// The campus `pmip lab up` builds when no topology file is given.
@@ -167,6 +174,7 @@ impl Topology {
             key: "0987654".into(),
             aap_key: "campus-aap".into(),
             subnet_map: SubnetMapSource::Static,
+            radius: false,
         };
         // Clients are checked against subnets after the whole file is read
         // (a client may come before its subnet); keep their line numbers.
@@ -248,13 +256,14 @@ impl Topology {
                     let address: Ipv4Addr = addr
                         .parse()
                         .map_err(|_| err(format!("client address `{addr}`: expected A.B.C.D")))?;
-                    let kind = match rest {
-                        [] => ClientKind::Static,
-                        ["dhcp"] => ClientKind::Dhcp,
-                        ["mobile-ip"] => ClientKind::MobileIp,
+                    let (kind, aaa_unknown) = match rest {
+                        [] => (ClientKind::Static, false),
+                        ["dhcp"] => (ClientKind::Dhcp, false),
+                        ["mobile-ip"] => (ClientKind::MobileIp, false),
+                        ["aaa-unknown"] => (ClientKind::Static, true),
                         _ => {
                             return Err(err(
-                                "expected nothing, `dhcp` or `mobile-ip` after the client address"
+                                "expected nothing, `dhcp`, `mobile-ip` or `aaa-unknown` after the client address"
                                     .into(),
                             ));
                         }
@@ -267,6 +276,7 @@ impl Topology {
                         home,
                         address,
                         kind,
+                        aaa_unknown,
                     });
                     client_lines.push(line);
                 }
@@ -296,6 +306,9 @@ impl Topology {
                 ["key", ..] => {
                     return Err(err("expected `key ASCII` (up to 64 characters)".into()));
                 }
+                ["aaa", "radius"] => t.radius = true,
+                ["aaa", "local"] => t.radius = false,
+                ["aaa", ..] => return Err(err("expected `aaa radius` or `aaa local`".into())),
                 ["subnet-map", "static"] => t.subnet_map = SubnetMapSource::Static,
                 ["subnet-map", "aap"] => t.subnet_map = SubnetMapSource::Aap,
                 ["subnet-map", ..] => {
@@ -305,7 +318,7 @@ impl Topology {
                 }
                 [other, ..] => {
                     return Err(err(format!(
-                        "unknown statement `{other}`: expected name, correspondent, subnet, client, tunnel, reverse-tunnel, ssid, key, aap-key or subnet-map"
+                        "unknown statement `{other}`: expected name, correspondent, subnet, client, tunnel, reverse-tunnel, ssid, key, aap-key, subnet-map or aaa"
                     )));
                 }
             }
@@ -374,10 +387,11 @@ impl Topology {
             );
         }
         for c in &self.clients {
-            let kind = match c.kind {
-                ClientKind::Static => "",
-                ClientKind::Dhcp => " dhcp",
-                ClientKind::MobileIp => " mobile-ip",
+            let kind = match (c.kind, c.aaa_unknown) {
+                (_, true) => " aaa-unknown",
+                (ClientKind::Static, false) => "",
+                (ClientKind::Dhcp, false) => " dhcp",
+                (ClientKind::MobileIp, false) => " mobile-ip",
             };
             let _ = writeln!(s, "client {} home {} {}{kind}", c.name, c.home, c.address);
         }
@@ -405,6 +419,9 @@ impl Topology {
                 SubnetMapSource::Aap => "aap",
             }
         );
+        if self.radius {
+            s.push_str("aaa radius\n");
+        }
         s
     }
 

@@ -626,3 +626,89 @@ fn aaps_hand_out_the_subnet_map_and_survive_one_aap_down() {
         "the AAP key is masked"
     );
 }
+
+/// Issue 9 on real daemons: no SA in any device's configuration; the home
+/// agent and the APs fetch them from a stock FreeRADIUS; the client roams
+/// away and home; a client the server rejects is denied (131) and never
+/// bound.
+#[test]
+fn associations_from_freeradius_roam_without_local_sas() {
+    let l = LabGuard::new("r");
+    let topo = l.topology(
+        "subnet 1 10.1.0.0/24 aap\nsubnet 2 10.2.0.0/24 aap\nclient c1 home 1 10.1.0.50\nclient c2 home 1 10.1.0.51 aaa-unknown\nsubnet-map aap\naaa radius\n",
+    );
+    let o = lab(&["up", &topo, "--dir", l.dir()]);
+    assert!(o.status.success(), "{}", text(&o));
+    for dev in ["r1", "r2", "ap1", "ap2"] {
+        let cfg = std::fs::read_to_string(l.dir.join(format!("{dev}.cfg"))).unwrap();
+        assert!(!cfg.contains("secure"), "no local SA in {dev}:\n{cfg}");
+        assert!(cfg.contains("aaa authorization ipmobile default group radius"));
+    }
+    // c2 is `aaa-unknown`: the server has no entry for it (it rejects).
+    let users = std::fs::read_to_string(l.dir.join("radius/users")).unwrap();
+    assert!(
+        users.contains("10.1.0.50 ") && !users.contains("10.1.0.51"),
+        "{users}"
+    );
+
+    wait_for(
+        "the AP to hear its foreign agent",
+        Duration::from_secs(20),
+        || {
+            let v = l.exec_json("ap2", &["show", "ip", "proxy-mobile"]);
+            !v["foreign_agent"].is_null() && v["subnet_map"].as_array().map_or(0, Vec::len) == 2
+        },
+    );
+    for c in ["c1", "c2"] {
+        wait_for("the clients at home", Duration::from_secs(20), || {
+            l.ping_ok(c, "203.0.113.10")
+        });
+        let o = lab(&["roam", c, "ap2", "--dir", l.dir()]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    wait_for(
+        "ap2 to register c1 with an SA from RADIUS",
+        Duration::from_secs(20),
+        || {
+            let _ = l.ping_ok("c1", "203.0.113.10");
+            visitor_state(&l, "ap2", "address", "10.1.0.50").as_deref() == Some("registered")
+        },
+    );
+    assert!(l.ping_ok("cn", "10.1.0.50"));
+    let secure = l.exec_json("ap2", &["show", "ip", "proxy-mobile", "secure"]);
+    let aaa = secure["aaa"].as_array().unwrap();
+    assert!(
+        aaa.iter().any(|s| s["start"] == "10.1.0.50"
+            && s["source"] == "radius 198.51.100.10:1812"
+            && s["key"] == "********"),
+        "{secure}"
+    );
+    let ha = l.exec_json("r1", &["show", "ip", "mobile", "secure"]);
+    assert!(
+        ha["aaa"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["home_address"] == "10.1.0.50"),
+        "{ha}"
+    );
+    // The rejected client: the AP could not get an SA; nothing bound.
+    wait_for("ap2 to give up on c2", Duration::from_secs(20), || {
+        let _ = l.ping_ok("c2", "203.0.113.10");
+        visitor_state(&l, "ap2", "address", "10.1.0.51").is_some_and(|s| s.contains("denied"))
+    });
+    let b = l.exec_json("r1", &["show", "ip", "mobile", "binding"]);
+    assert_eq!(b["total"], 1, "{b}");
+
+    // Home again: ap1 fetches the SA to deregister; the binding goes.
+    let o = lab(&["roam", "c1", "ap1", "--dir", l.dir()]);
+    assert!(o.status.success(), "{}", text(&o));
+    wait_for(
+        "the home agent to drop c1's binding",
+        Duration::from_secs(20),
+        || {
+            let _ = l.ping_ok("c1", "203.0.113.10");
+            l.exec_json("r1", &["show", "ip", "mobile", "binding"])["total"] == 0
+        },
+    );
+}
