@@ -573,12 +573,16 @@ async fn start_shared(device: &Device, tx: mpsc::Sender<Event>) -> Result<Shared
 pub fn start_radius(
     config: &Config,
     nas_ip: Ipv4Addr,
+    cache_lifetime: Option<std::time::Duration>,
 ) -> Result<pmip_radius::RadiusHandle, String> {
     if !config.aaa.radius_for_ipmobile() {
         return Err("no RADIUS for ipmobile (aaa new-model; aaa authorization ipmobile default group radius; radius-server host ...)".into());
     }
-    let cfg =
+    let mut cfg =
         pmip_radius::ClientConfig::from_aaa(&config.aaa, nas_ip).map_err(|e| e.to_string())?;
+    if let Some(l) = cache_lifetime {
+        cfg.cache_lifetime = l;
+    }
     let socket =
         std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).map_err(|e| e.to_string())?;
     socket.set_nonblocking(true).map_err(|e| e.to_string())?;
@@ -610,8 +614,10 @@ fn start_home_agent(device: &Device, shared: &Shared, events: mpsc::Sender<Event
         .networks
         .first()
         .map_or(Ipv4Addr::UNSPECIFIED, |n| n.address);
+    // The client's cache follows `aaa` / `aaa load-sa` like the engine's.
+    let cache_lifetime = Some(engine.config().aaa_cache_lifetime);
     let (radius, radius_off) = if wants_aaa {
-        match start_radius(&device.config, nas_ip) {
+        match start_radius(&device.config, nas_ip, cache_lifetime) {
             Ok(h) => (Some(h), None),
             Err(e) => {
                 tracing::warn!("hosts ask for AAA associations but {e}");
@@ -800,19 +806,9 @@ async fn apply_actions(ha: &mut HaRuntime, shared: &Shared, actions: Vec<Action>
                             let result = match radius.lookup(home).await {
                                 Ok(sa) => {
                                     // Where it came from, for `show`.
-                                    let server = radius
-                                        .snapshot()
-                                        .await
-                                        .and_then(|s| {
-                                            s.cache
-                                                .into_iter()
-                                                .find(|c| c.home_address == home)
-                                                .map(|c| c.server)
-                                        })
-                                        .unwrap_or(std::net::SocketAddrV4::new(
-                                            Ipv4Addr::UNSPECIFIED,
-                                            0,
-                                        ));
+                                    let server = radius.source(home).await.unwrap_or(
+                                        std::net::SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+                                    );
                                     Ok((sa.to_security_association(), server))
                                 }
                                 Err(e) => Err(e.to_string()),

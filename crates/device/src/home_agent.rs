@@ -100,6 +100,20 @@ pub fn engine_config(config: &Config) -> HomeAgentConfig {
             retries: 3,
         }),
         aaa_hosts,
+        // IOS: `aaa` asks at every registration; `aaa load-sa` keeps the
+        // association (10 minutes here), `permanent` until cleared.
+        aaa_cache_lifetime: config
+            .mobile
+            .hosts
+            .iter()
+            .filter_map(|h| h.aaa)
+            .map(|a| match a {
+                pmip_config::AaaLoad::OnDemand => Duration::ZERO,
+                pmip_config::AaaLoad::LoadSa => Duration::from_secs(600),
+                pmip_config::AaaLoad::LoadSaPermanent => Duration::from_secs(100 * 365 * 86400),
+            })
+            .max()
+            .unwrap_or_default(),
     }
 }
 

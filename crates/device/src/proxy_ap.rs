@@ -171,7 +171,7 @@ impl ApRuntime {
         let bridge_mac = crate::linkaddr::mac_of_index(bridge)?;
         let engine_cfg = engine_config(config);
         let radius = if engine_cfg.aaa {
-            match crate::daemon::start_radius(config, engine_cfg.own_address) {
+            match crate::daemon::start_radius(config, engine_cfg.own_address, None) {
                 Ok(h) => Some(h),
                 Err(e) => {
                     tracing::warn!("associations from RADIUS asked for, but {e}");
@@ -486,14 +486,8 @@ impl ApRuntime {
                         let result = match radius.lookup(home).await {
                             Ok(sa) => {
                                 let server = radius
-                                    .snapshot()
+                                    .source(home)
                                     .await
-                                    .and_then(|s| {
-                                        s.cache
-                                            .into_iter()
-                                            .find(|c| c.home_address == home)
-                                            .map(|c| c.server)
-                                    })
                                     .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
                                 Ok((sa.to_security_association(), server))
                             }

@@ -364,6 +364,16 @@ pub type AaaSa = (
     std::time::Duration,
 );
 
+/// "RADIUS 198.51.100.10:1812", or just "RADIUS" when the association was
+/// not cached (IOS `aaa` without `load-sa`).
+fn radius_source(server: &std::net::SocketAddrV4) -> String {
+    if server.ip().is_unspecified() {
+        "RADIUS".into()
+    } else {
+        format!("RADIUS {server}")
+    }
+}
+
 pub fn secure_hosts(config: &pmip_config::Config, aaa: &[AaaSa], json: bool) -> String {
     let entries: Vec<_> = config
         .mobile
@@ -391,7 +401,7 @@ pub fn secure_hosts(config: &pmip_config::Config, aaa: &[AaaSa], json: bool) -> 
                 json!({
                     "home_address": home.to_string(),
                     "spi": format!("{spi:X}"),
-                    "source": format!("radius {server}"),
+                    "source": radius_source(server).to_lowercase(),
                     "age_seconds": age.as_secs(),
                 })
             })
@@ -427,7 +437,8 @@ pub fn secure_hosts(config: &pmip_config::Config, aaa: &[AaaSa], json: bool) -> 
         for (home, spi, server, age) in aaa {
             let _ = writeln!(
                 s,
-                "{home}:\n    SPI {spi:X}, from RADIUS {server}, {} s ago, Key {}",
+                "{home}:\n    SPI {spi:X}, from {}, {} s ago, Key {}",
+                radius_source(server),
                 age.as_secs(),
                 pmip_config::KEY_MASK
             );
@@ -647,7 +658,7 @@ pub fn proxy_secure(config: &pmip_config::Config, aaa: &[AaaSa], json: bool) -> 
                     "end": home.to_string(),
                     "spi": format!("{spi:X}"),
                     "key": pmip_config::KEY_MASK,
-                    "source": format!("radius {server}"),
+                    "source": radius_source(server).to_lowercase(),
                     "age_seconds": age.as_secs(),
                 })
             })
@@ -672,7 +683,8 @@ pub fn proxy_secure(config: &pmip_config::Config, aaa: &[AaaSa], json: bool) -> 
     for (home, spi, server, age) in aaa {
         let _ = writeln!(
             s,
-            "    {home}  SPI {spi:X}  from RADIUS {server}, {} s ago  key {}",
+            "    {home}  SPI {spi:X}  from {}, {} s ago  key {}",
+            radius_source(server),
             age.as_secs(),
             pmip_config::KEY_MASK
         );

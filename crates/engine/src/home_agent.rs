@@ -70,6 +70,9 @@ pub struct HomeAgentConfig {
     /// `ip mobile host ... aaa`: hosts whose association comes from the
     /// AAA server when none is configured locally (local ones win).
     pub aaa_hosts: HostRanges<()>,
+    /// How long an association from the AAA server is kept (IOS `aaa
+    /// load-sa`); zero asks the server at every registration (`aaa`).
+    pub aaa_cache_lifetime: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +94,7 @@ impl Default for HomeAgentConfig {
             max_simultaneous: 5,
             bind_update: None,
             aaa_hosts: HostRanges::new(),
+            aaa_cache_lifetime: Duration::ZERO,
         }
     }
 }
@@ -192,6 +196,8 @@ pub struct HomeAgent {
     /// An association from the AAA server, held while its requests are
     /// processed (the AAA client caches; the engine does not keep keys).
     fetched_sa: Option<(Ipv4Addr, SecurityAssociation)>,
+    /// Associations kept for `aaa_cache_lifetime` (`aaa load-sa`).
+    aaa_cache: HashMap<Ipv4Addr, (SecurityAssociation, Instant)>,
     pub counters: Counters,
 }
 
@@ -204,13 +210,14 @@ impl HomeAgent {
             pending_bu: HashMap::new(),
             awaiting_sa: HashMap::new(),
             fetched_sa: None,
+            aaa_cache: HashMap::new(),
             counters: Counters::default(),
         }
     }
 
     /// The association for `home`: configured locally, else the one just
     /// fetched from the AAA server.
-    fn sa_for(&self, home: Ipv4Addr) -> Option<SecurityAssociation> {
+    fn sa_for(&self, now: Instant, home: Ipv4Addr) -> Option<SecurityAssociation> {
         self.config
             .host_sas
             .get(home)
@@ -220,6 +227,12 @@ impl HomeAgent {
                     .as_ref()
                     .filter(|(h, _)| *h == home)
                     .map(|(_, sa)| sa.clone())
+            })
+            .or_else(|| {
+                self.aaa_cache
+                    .get(&home)
+                    .filter(|(_, expires)| *expires > now)
+                    .map(|(sa, _)| sa.clone())
             })
     }
 
@@ -238,6 +251,18 @@ impl HomeAgent {
         match result {
             Ok(sa) => {
                 self.counters.aaa_fetched += 1;
+                if !self.config.aaa_cache_lifetime.is_zero() {
+                    // Bounded; expired entries go first.
+                    if self.aaa_cache.len() >= 1 << 20 {
+                        self.aaa_cache.retain(|_, (_, e)| *e > now.instant);
+                    }
+                    if self.aaa_cache.len() < 1 << 20 {
+                        self.aaa_cache.insert(
+                            home,
+                            (sa.clone(), now.instant + self.config.aaa_cache_lifetime),
+                        );
+                    }
+                }
                 self.fetched_sa = Some((home, sa));
                 for p in parked {
                     // Counted once, when it first arrived.
@@ -460,7 +485,7 @@ impl HomeAgent {
         // Mobile-Home authentication is mandatory (RFC 5944 3.5.2, 3.8.2.1).
         // A host of `ip mobile host ... aaa` without a local association
         // waits for the AAA server's.
-        let local = self.sa_for(req.home_address);
+        let local = self.sa_for(now.instant, req.home_address);
         if local.is_none() && self.config.aaa_hosts.get(req.home_address).is_some() {
             let total: usize = self.awaiting_sa.values().map(Vec::len).sum();
             let waiting = self.awaiting_sa.entry(req.home_address).or_default();
@@ -748,7 +773,7 @@ impl HomeAgent {
         };
         // Authenticate the reply when we can: with the mobile node's SA,
         // unless the denial is that SA failing (RFC 5944 3.8.3.1).
-        let sa = self.sa_for(req.home_address);
+        let sa = self.sa_for(now.instant, req.home_address);
         let sa = match code {
             ReplyCode::MobileNodeFailedAuthenticationHa => None,
             _ => sa,

@@ -585,3 +585,65 @@ mod garbage {
         }
     }
 }
+
+/// `ip mobile host ... aaa`: no local SA; the request waits for the AAA
+/// server's association, is accepted with it, and a failure denies with
+/// 131. With `aaa load-sa` a re-registration does not ask again.
+#[test]
+fn associations_from_the_aaa_server() {
+    for lifetime in [Duration::ZERO, Duration::from_secs(600)] {
+        let mut c = config();
+        c.host_sas = Default::default();
+        c.aaa_hosts
+            .insert(Ipv4Addr::new(10, 1, 0, 10), Ipv4Addr::new(10, 1, 0, 99), ())
+            .unwrap();
+        c.aaa_cache_lifetime = lifetime;
+        let mut ha = HomeAgent::new(c);
+        let now = t0();
+        let out = send(&mut ha, now, FA1, HA, &Rrq::new(now, FA1).bytes());
+        assert_eq!(out, vec![Action::FetchSa { home: MN }], "waits, asks once");
+        // A retransmission while waiting does not ask again.
+        let later = now.advance(Duration::from_millis(10));
+        let mut again = Rrq::new(later, FA1);
+        again.ident += 1;
+        assert!(send(&mut ha, later, FA1, HA, &again.bytes()).is_empty());
+        let mut out = Vec::new();
+        ha.sa_result(
+            later,
+            MN,
+            Ok(sa(SPI, KEY, Algorithm::KeyedMd5PrefixSuffix)),
+            &mut out,
+        );
+        let replies: Vec<_> = out
+            .iter()
+            .filter(|a| matches!(a, Action::Send { .. }))
+            .collect();
+        assert_eq!(replies.len(), 2, "both waiting requests answered");
+        assert_eq!(reply(&out).0.code, ReplyCode::Accepted);
+        assert_eq!(ha.bindings().get(MN).len(), 1);
+        assert_eq!(ha.counters.requests, 2, "each counted once");
+
+        // Re-registration: cached with `load-sa`, asked again without.
+        let t2 = now.advance(Duration::from_secs(2));
+        let out = send(&mut ha, t2, FA1, HA, &Rrq::new(t2, FA1).bytes());
+        if lifetime.is_zero() {
+            assert_eq!(out, vec![Action::FetchSa { home: MN }]);
+            // The server fails now: denied with 131, logged, not bound anew.
+            let mut out = Vec::new();
+            ha.sa_result(
+                t2,
+                MN,
+                Err("no answer from any RADIUS server".into()),
+                &mut out,
+            );
+            assert_eq!(
+                reply(&out).0.code,
+                ReplyCode::MobileNodeFailedAuthenticationHa
+            );
+            assert_eq!(ha.counters.aaa_failures, 1);
+        } else {
+            assert_eq!(reply(&out).0.code, ReplyCode::Accepted, "from the cache");
+            assert!(!out.iter().any(|a| matches!(a, Action::FetchSa { .. })));
+        }
+    }
+}

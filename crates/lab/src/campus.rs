@@ -356,77 +356,7 @@ fn start_radius(lab: &Lab, core: &str) -> Result<(), Error> {
     )?;
     let dir = lab.dir.join("radius");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let d = dir.display();
-    let conf = format!(
-        r#"# FreeRADIUS for the pmip lab (aaa radius), written by pmip lab up.
-prefix = /usr
-exec_prefix = /usr
-sysconfdir = /etc
-localstatedir = /var
-sbindir = /usr/sbin
-libdir = /usr/lib/freeradius
-raddbdir = {d}
-confdir = {d}
-modconfdir = {d}
-logdir = {d}
-run_dir = {d}
-db_dir = {d}
-pidfile = {d}/radiusd.pid
-dictdir = /usr/share/freeradius
-name = freeradius
-max_request_time = 30
-cleanup_delay = 0
-max_requests = 16384
-hostname_lookups = no
-log {{
-    destination = stdout
-    auth = yes
-}}
-security {{
-    allow_core_dumps = no
-    max_attributes = 200
-    reject_delay = 0
-    status_server = no
-}}
-thread pool {{
-    start_servers = 2
-    max_servers = 4
-    min_spare_servers = 1
-    max_spare_servers = 4
-    max_requests_per_server = 0
-}}
-client campus {{
-    ipaddr = 0.0.0.0/0
-    secret = {secret}
-    shortname = campus
-}}
-modules {{
-    files {{
-        filename = {d}/users
-    }}
-    pap {{
-    }}
-}}
-server default {{
-    listen {{
-        type = auth
-        ipaddr = {addr}
-        port = 1812
-    }}
-    authorize {{
-        files
-        pap
-    }}
-    authenticate {{
-        Auth-Type PAP {{
-            pap
-        }}
-    }}
-}}
-"#,
-        secret = configs::RADIUS_SECRET,
-        addr = configs::RADIUS_SERVER,
-    );
+    let conf = configs::freeradius_conf(&dir, configs::RADIUS_SERVER, configs::RADIUS_SECRET);
     let write = |name: &str, text: &str| {
         std::fs::write(dir.join(name), text).map_err(|e| format!("{}: {e}", dir.display()))
     };

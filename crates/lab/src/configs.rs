@@ -39,6 +39,83 @@ pub fn radius_users(t: &Topology) -> String {
     u
 }
 
+/// A complete minimal FreeRADIUS 3 configuration in `dir`, listening on
+/// `listen`:1812, accepting any client with `secret`, users in `dir/users`.
+pub fn freeradius_conf(dir: &std::path::Path, listen: Ipv4Addr, secret: &str) -> String {
+    let d = dir.display();
+    format!(
+        r#"# FreeRADIUS for pmip (lab and bench): paths here, log to stdout, the
+# packaged dictionaries, any client with the secret, users in `users`.
+prefix = /usr
+exec_prefix = /usr
+sysconfdir = /etc
+localstatedir = /var
+sbindir = /usr/sbin
+libdir = /usr/lib/freeradius
+raddbdir = {d}
+confdir = {d}
+modconfdir = {d}
+logdir = {d}
+run_dir = {d}
+db_dir = {d}
+pidfile = {d}/radiusd.pid
+dictdir = /usr/share/freeradius
+name = freeradius
+max_request_time = 30
+cleanup_delay = 0
+max_requests = 16384
+hostname_lookups = no
+log {{
+    destination = stdout
+    auth = yes
+}}
+security {{
+    allow_core_dumps = no
+    max_attributes = 200
+    reject_delay = 0
+    status_server = no
+}}
+thread pool {{
+    start_servers = 2
+    max_servers = 4
+    min_spare_servers = 1
+    max_spare_servers = 4
+    max_requests_per_server = 0
+}}
+client campus {{
+    ipaddr = 0.0.0.0/0
+    secret = {secret}
+    shortname = campus
+}}
+modules {{
+    files {{
+        filename = {d}/users
+    }}
+    pap {{
+    }}
+}}
+server default {{
+    listen {{
+        type = auth
+        ipaddr = {addr}
+        port = 1812
+    }}
+    authorize {{
+        files
+        pap
+    }}
+    authenticate {{
+        Auth-Type PAP {{
+            pap
+        }}
+    }}
+}}
+"#,
+        secret = secret,
+        addr = listen,
+    )
+}
+
 /// The core-facing /30 of subnet number `k` (0-based position): the core
 /// router's end and the subnet router's end.
 pub fn core_link(k: usize) -> (Ipv4Addr, Ipv4Addr) {
@@ -77,7 +154,11 @@ pub fn router(t: &Topology, k: usize, s: &Subnet) -> String {
     let _ = writeln!(c, "router mobile");
     let _ = writeln!(c, "ip mobile home-agent lifetime 600");
     if t.radius {
-        let _ = writeln!(c, "ip mobile host {lo} {hi} interface FastEthernet0 aaa");
+        // `load-sa`: keep each association once fetched (IOS).
+        let _ = writeln!(
+            c,
+            "ip mobile host {lo} {hi} interface FastEthernet0 aaa load-sa"
+        );
         aaa_lines(&mut c);
     } else {
         let _ = writeln!(c, "ip mobile host {lo} {hi} interface FastEthernet0");

@@ -427,3 +427,186 @@ fn drive(
         good_count,
     ))
 }
+
+/// Registrations/s when every association comes from RADIUS (issue 9):
+/// a stock FreeRADIUS in its own namespace behind the home agent daemon.
+/// Each mode registers `count` distinct home addresses once (every one a
+/// RADIUS round trip), then re-registers them all: with `ip mobile host
+/// ... aaa` every re-registration asks the server again, with `aaa
+/// load-sa` it is answered from the cache. A locally configured SA is
+/// the baseline.
+pub fn aaa(count: u32, window: u32) -> io::Result<()> {
+    use pmip_wire::auth::Algorithm;
+    use pmip_wire::extension::{self, Extensions, kind};
+    use pmip_wire::identification::Identification;
+    use pmip_wire::registration::{RequestFlags, RequestRepr};
+
+    const BINARY: &str = "/usr/sbin/freeradius";
+    const HA: Ipv4Addr = Ipv4Addr::new(10, 16, 0, 1);
+    const COA: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+    const RADIUS: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
+    const SECRET: &str = "bench-radius";
+    const KEY_HEX: &str = "30313233343536373839616263646566";
+    if !Path::new(BINARY).exists() {
+        return Err(io::Error::other(format!(
+            "{BINARY} is missing: run scripts/deps (apt-get install freeradius)"
+        )));
+    }
+    println!(
+        "pmip bench aaa: {count} home addresses registered, then re-registered; {window} outstanding; SAs (HMAC-MD5) from FreeRADIUS"
+    );
+    let radius = {
+        let mut ns = Netns::new(&unique_name("pmipb-rad"))?;
+        // The server's address, on loopback: each home agent reaches it
+        // over a link of its own.
+        ns.ip(&["addr", "add", &format!("{RADIUS}/32"), "dev", "lo"])?;
+        let dir = std::env::temp_dir().join(unique_name("pmip-bench-radius"));
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(
+            dir.join("radiusd.conf"),
+            pmip_lab::configs::freeradius_conf(&dir, RADIUS, SECRET),
+        )?;
+        // One entry for every user: the same SA for each home address.
+        std::fs::write(
+            dir.join("users"),
+            format!(
+                "DEFAULT Cleartext-Password := \"cisco\"\n        Cisco-AVPair = \"mobileip:spi#0=spi 100 key hex {KEY_HEX} algorithm hmac-md5 replay timestamp within 7\"\n"
+            ),
+        )?;
+        let log_path = dir.join("freeradius.log");
+        let log = std::fs::File::create(&log_path)?;
+        ns.spawn(
+            BINARY,
+            &["-f", "-l", "stdout", "-d", dir.to_str().unwrap_or_default()],
+            Stdio::from(log.try_clone()?),
+            Stdio::from(log),
+        )?;
+        (ns, dir, log_path)
+    };
+    let results = (|| -> io::Result<Vec<(String, f64, f64)>> {
+        let mut results = Vec::new();
+        for (mode, host_tail, secure) in [
+            ("local SA (baseline)", "", true),
+            ("aaa: every registration asks RADIUS", " aaa", false),
+            ("aaa load-sa: cached after the first", " aaa load-sa", false),
+        ] {
+            let mut ha = Netns::new(&unique_name("pmipb-ha"))?;
+            let mn = Netns::new(&unique_name("pmipb-mn"))?;
+            let home = Netns::new(&unique_name("pmipb-hl"))?;
+            ha.veth_to("FastEthernet0", &home, "h0")?;
+            ha.veth_to("eth1", &mn, "m0")?;
+            // Link k to the server's namespace: 10.99.k.1 here, .2 there.
+            let k = results.len();
+            let link = format!("r{k}");
+            ha.veth_to("eth2", &radius.0, &link)?;
+            radius.0.addr(&link, &format!("10.99.{k}.2/24"))?;
+            mn.addr("m0", "192.0.2.2/24")?;
+            mn.ip(&["route", "add", "10.16.0.0/12", "via", "192.0.2.1"])?;
+            let ha_addr = format!("10.99.{k}.1");
+            let server_end = format!("10.99.{k}.2");
+            let dir = std::env::temp_dir().join(unique_name("pmip-bench-aaa"));
+            std::fs::create_dir_all(&dir)?;
+            let config = format!(
+                "hostname benchaaa\n\
+                 interface FastEthernet0\n ip address 10.16.0.1 255.240.0.0\n\
+                 interface eth1\n ip address 192.0.2.1 255.255.255.0\n\
+                 interface eth2\n ip address {ha_addr} 255.255.255.0\n\
+                 ip route {RADIUS} 255.255.255.255 {server_end}\n\
+                 router mobile\n\
+                 ip mobile home-agent lifetime 3600\n\
+                 ip mobile host 10.16.0.2 10.31.255.254 interface FastEthernet0{host_tail}\n{}\
+                 aaa new-model\n\
+                 aaa authorization ipmobile default group radius\n\
+                 radius-server host {RADIUS} auth-port 1812 key {SECRET}\n",
+                if secure {
+                    format!(
+                        "ip mobile secure host 10.16.0.2 10.31.255.254 spi 100 key hex {KEY_HEX} algorithm hmac-md5\n"
+                    )
+                } else {
+                    String::new()
+                }
+            );
+            let _ = run_daemon(&mut ha, &dir, "ha", &config)?;
+            wait_radius_ready(&radius.2)?;
+            let key: [u8; 16] = *b"0123456789abcdef";
+            let mut rates = Vec::new();
+            for round in 0..2u64 {
+                let (time, _, accepted) = mn.run(move || {
+                    let base = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default()
+                        + Duration::from_secs(round);
+                    drive(
+                        std::net::SocketAddrV4::new(HA, 434),
+                        count,
+                        window,
+                        |i| {
+                            let home = Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 16, 0, 2)) + i);
+                            let mut m = RequestRepr {
+                                flags: RequestFlags {
+                                    decapsulation_by_mn: true,
+                                    ..Default::default()
+                                },
+                                lifetime: 3600,
+                                home_address: home,
+                                home_agent: HA,
+                                care_of_address: COA,
+                                identification: Identification::from_unix(base),
+                                extensions: Extensions::new(),
+                            }
+                            .to_vec();
+                            extension::append_authentication(
+                                &mut m,
+                                kind::MOBILE_HOME_AUTH,
+                                0x100,
+                                Algorithm::HmacMd5,
+                                &key,
+                            );
+                            m
+                        },
+                        |reply| reply.len() > 1 && reply[0] == 3 && reply[1] == 0,
+                    )
+                })??;
+                if accepted < count {
+                    println!("  ({mode}: only {accepted} of {count} accepted in round {round})");
+                }
+                rates.push(f64::from(accepted) / time.as_secs_f64());
+                // A second apart, so re-registrations carry a newer
+                // timestamp.
+                std::thread::sleep(Duration::from_millis(1100));
+            }
+            drop(ha);
+            let _ = std::fs::remove_dir_all(&dir);
+            results.push((mode.to_owned(), rates[0], rates[1]));
+        }
+        Ok(results)
+    })();
+    let (ns, dir, _) = radius;
+    drop(ns);
+    let _ = std::fs::remove_dir_all(&dir);
+    let results = results?;
+    println!(
+        "  {:<40} {:>16} {:>18}",
+        "mode", "first (/s)", "re-register (/s)"
+    );
+    for (mode, first, again) in &results {
+        println!("  {mode:<40} {first:>16.0} {again:>18.0}");
+    }
+    Ok(())
+}
+
+fn wait_radius_ready(log: &Path) -> io::Result<()> {
+    let start = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.contains("Ready to process requests") {
+            return Ok(());
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            return Err(io::Error::other(format!(
+                "FreeRADIUS did not start:\n{text}"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

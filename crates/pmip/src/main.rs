@@ -65,6 +65,13 @@ enum BenchWhat {
         #[arg(long, default_value_t = 64)]
         window: u32,
     },
+    /// Registrations/s with SAs from FreeRADIUS: every one a RADIUS round trip vs cached (aaa load-sa) vs local.
+    Aaa {
+        #[arg(long, default_value_t = 2000)]
+        count: u32,
+        #[arg(long, default_value_t = 32)]
+        window: u32,
+    },
     /// TCP throughput through the home agent tunnel vs plain kernel routing.
     Tunnel {
         /// Seconds per iperf3 run.
@@ -364,6 +371,15 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("pmip: bench ha: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Bench {
+            what: BenchWhat::Aaa { count, window },
+        } => match bench::aaa(count, window) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("pmip: bench aaa: {e}");
                 ExitCode::FAILURE
             }
         },

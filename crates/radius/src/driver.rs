@@ -61,6 +61,10 @@ enum Command {
     Snapshot {
         reply: oneshot::Sender<Snapshot>,
     },
+    Source {
+        home: Ipv4Addr,
+        reply: oneshot::Sender<Option<SocketAddrV4>>,
+    },
     Forget(Ipv4Addr),
     ClearCache,
 }
@@ -89,6 +93,14 @@ impl RadiusHandle {
         let (reply, rx) = oneshot::channel();
         self.tx.send(Command::Snapshot { reply }).ok()?;
         rx.await.ok()
+    }
+
+    /// The server `home`'s cached SA came from (cheap, unlike a whole
+    /// [`RadiusHandle::snapshot`]); `None` when it is not cached.
+    pub async fn source(&self, home: Ipv4Addr) -> Option<SocketAddrV4> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Command::Source { home, reply }).ok()?;
+        rx.await.ok().flatten()
     }
 
     /// Forgets `home`'s cached SA: the next lookup asks a server.
@@ -160,6 +172,9 @@ async fn run(
                         }
                         Lookup::Pending(id) => waiters.entry(id).or_default().push(reply),
                     }
+                }
+                Some(Command::Source { home, reply }) => {
+                    let _ = reply.send(engine.cached(now(), home).map(|c| c.server));
                 }
                 Some(Command::Snapshot { reply }) => {
                     let t = now();
