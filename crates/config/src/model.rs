@@ -51,6 +51,10 @@ pub struct Config {
     pub proxy_mobile: ProxyMobile,
     /// `aaa ...` and `radius-server ...` (issue 9).
     pub aaa: Aaa,
+    /// `ip http ...`: the web pages and monitoring endpoints (issue 10).
+    pub http: Http,
+    /// `username ...` lines, in order; names are unique.
+    pub usernames: Vec<Username>,
 }
 
 /// One `interface NAME` block.
@@ -693,6 +697,183 @@ impl std::fmt::Debug for RadiusServer {
     }
 }
 
+/// IOS default `ip http port`.
+pub const DEFAULT_HTTP_PORT: u16 = 80;
+
+/// `ip http server`, `ip http port N`, `ip http authentication local`
+/// (IOS HTTP server commands; issue 10). HTTPS (`ip http secure-server`)
+/// is not offered: the parser refuses it with the reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Http {
+    /// `ip http server`: serve the web pages, `/api/...` and `/metrics`.
+    pub server: bool,
+    /// `ip http port N`; see [`Http::port`].
+    pub port: Option<u16>,
+    /// `ip http authentication local`: log in with the `username` lines.
+    /// Without it nobody can log in (IOS would use the enable password,
+    /// which pmip does not have).
+    pub authentication_local: bool,
+}
+
+impl Http {
+    /// The TCP port in effect (IOS default 80).
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(DEFAULT_HTTP_PORT)
+    }
+}
+
+/// IOS privilege level of a `username` line without `privilege N`. IOS
+/// itself defaults to 1; pmip has no other way to make an administrator,
+/// so an unqualified user is one (documented in the README).
+pub const DEFAULT_PRIVILEGE: u8 = 15;
+
+/// `username NAME [privilege N] {password 0 TEXT | secret 0 TEXT |
+/// secret 9 HASH}`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Username {
+    pub name: String,
+    /// `privilege N` (0-15); see [`Username::privilege`]. Below 15 the web
+    /// pages are read-only for this user.
+    pub privilege: Option<u8>,
+    pub credential: Credential,
+}
+
+/// How a user's password is kept.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// `password 0 TEXT`: kept in clear (IOS type 0), masked when shown.
+    Password(String),
+    /// `secret`: an IOS type 9 hash, `$9$SALT$HASH` (scrypt, N=16384,
+    /// r=1, p=1, 14-character salt, 32-byte key in the crypt base64
+    /// alphabet), so hashes from a Cisco device load here and back.
+    Secret(String),
+}
+
+impl std::fmt::Debug for Username {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Username")
+            .field("name", &self.name)
+            .field("privilege", &self.privilege)
+            .field(
+                "credential",
+                &match self.credential {
+                    Credential::Password(_) => "password <hidden>",
+                    Credential::Secret(_) => "secret <hidden>",
+                },
+            )
+            .finish()
+    }
+}
+
+impl Username {
+    /// The privilege level in effect ([`DEFAULT_PRIVILEGE`] when unset).
+    pub fn privilege(&self) -> u8 {
+        self.privilege.unwrap_or(DEFAULT_PRIVILEGE)
+    }
+
+    /// Whether `password` is this user's, compared in constant time. A
+    /// `secret` costs one scrypt (16 MiB, tens of milliseconds): callers
+    /// facing the network should limit how many run at once.
+    pub fn verify(&self, password: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        match &self.credential {
+            Credential::Password(p) => bool::from(p.as_bytes().ct_eq(password.as_bytes())),
+            Credential::Secret(hash) => match secret::salt_of(hash) {
+                Some(salt) => {
+                    let again = secret::type9_with_salt(password, salt);
+                    bool::from(again.as_bytes().ct_eq(hash.as_bytes()))
+                }
+                None => false,
+            },
+        }
+    }
+}
+
+impl Credential {
+    /// A `secret` for `password`: its type 9 hash with a fresh random salt.
+    pub fn secret(password: &str) -> Credential {
+        Credential::Secret(secret::type9(password))
+    }
+}
+
+/// The IOS type 9 hash of `password` with the given 14-character salt
+/// (for known-answer checks; [`Credential::secret`] picks the salt).
+/// `None` when the salt is not 14 characters of the crypt alphabet.
+pub fn type9_hash_with_salt(password: &str, salt: &str) -> Option<String> {
+    secret::valid_salt(salt).then(|| secret::type9_with_salt(password, salt))
+}
+
+/// IOS type 9 secrets (scrypt). The format is Cisco's, so hashes move
+/// between IOS devices and pmip: `$9$` + 14 salt characters + `$` + the
+/// 32-byte scrypt output in base64 written with the crypt alphabet.
+pub(crate) mod secret {
+    const ALPHABET: &[u8; 64] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    const SALT_LEN: usize = 14;
+    /// 32 bytes in base64 without padding.
+    const HASH_LEN: usize = 43;
+
+    /// Standard base64 bit order, crypt alphabet, no padding (what IOS
+    /// writes; not the little-endian order of crypt(3)).
+    fn encode(bytes: &[u8]) -> String {
+        let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+        for chunk in bytes.chunks(3) {
+            let b = [
+                chunk[0],
+                chunk.get(1).copied().unwrap_or(0),
+                chunk.get(2).copied().unwrap_or(0),
+            ];
+            let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+            for i in 0..=chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            }
+        }
+        out
+    }
+
+    pub(crate) fn valid_salt(salt: &str) -> bool {
+        salt.len() == SALT_LEN && salt.bytes().all(|b| ALPHABET.contains(&b))
+    }
+
+    /// Whether `text` is a well-formed type 9 hash.
+    pub(crate) fn well_formed(text: &str) -> bool {
+        salt_of(text).is_some()
+    }
+
+    /// The salt of a well-formed `$9$SALT$HASH`.
+    pub(crate) fn salt_of(text: &str) -> Option<&str> {
+        let rest = text.strip_prefix("$9$")?;
+        let (salt, hash) = rest.split_once('$')?;
+        (valid_salt(salt) && hash.len() == HASH_LEN && hash.bytes().all(|b| ALPHABET.contains(&b)))
+            .then_some(salt)
+    }
+
+    pub(crate) fn type9_with_salt(password: &str, salt: &str) -> String {
+        // Cisco's parameters: N = 2^14, r = 1, p = 1, 32 bytes.
+        let params = scrypt::Params::new(14, 1, 1, 32).expect("valid scrypt parameters");
+        let mut key = [0u8; 32];
+        scrypt::scrypt(password.as_bytes(), salt.as_bytes(), &params, &mut key)
+            .expect("32 bytes is a valid scrypt output length");
+        format!("$9${salt}${}", encode(&key))
+    }
+
+    pub(crate) fn type9(password: &str) -> String {
+        let mut random = [0u8; SALT_LEN];
+        getrandom::fill(&mut random).expect("the kernel's random source");
+        let salt: String = random
+            .iter()
+            .map(|b| ALPHABET[usize::from(b & 63)] as char)
+            .collect();
+        type9_with_salt(password, &salt)
+    }
+}
+
+impl Config {
+    /// The `username` line for `name` (names are case-sensitive, as in IOS).
+    pub fn username(&self, name: &str) -> Option<&Username> {
+        self.usernames.iter().find(|u| u.name == name)
+    }
+}
+
 impl Config {
     /// The interface called `name` (any accepted spelling, e.g. `fa0`).
     pub fn interface(&self, name: &str) -> Option<&Interface> {
@@ -799,6 +980,11 @@ impl Config {
             if p.nodes.is_empty() && !self.aaa.radius_for_ipmobile() {
                 w.push("no `ip proxy-mobile secure node` and no RADIUS: no client can register (seed 001)".to_string());
             }
+        }
+        if self.http.server && !self.http.authentication_local {
+            w.push("`ip http server` without `ip http authentication local`: nobody can log in to the web pages".to_string());
+        } else if self.http.server && self.usernames.is_empty() {
+            w.push("`ip http server` but no `username NAME secret 0 TEXT`: nobody can log in to the web pages".to_string());
         }
         if (self.aaa.authorization_ipmobile.is_some() || m.hosts.iter().any(|h| h.aaa.is_some()))
             && !self.aaa.radius_for_ipmobile()

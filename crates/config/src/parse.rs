@@ -600,7 +600,7 @@ impl Config {
                         "`vlan` is an SSID command; enter `ssid NAME` in a Dot11Radio interface first".to_string()
                     } else {
                         "unknown command; expected hostname, interface, ip address, ip route, ip default-gateway, \
-                         router mobile, ip mobile ..., ip irdp ..., ip proxy-mobile ..., aaa ... or radius-server ..."
+                         router mobile, ip mobile ..., ip irdp ..., ip proxy-mobile ..., ip http ..., username ..., aaa ... or radius-server ..."
                             .to_string()
                     };
                     return Err(err(reason));
@@ -723,6 +723,10 @@ impl Config {
             self.radius_cmd(c, neg)?;
             return Ok(here);
         }
+        if c.eat("username") {
+            self.username_cmd(c, neg)?;
+            return Ok(here);
+        }
         if !c.eat("ip") {
             return Err(Fail::NotHere);
         }
@@ -748,7 +752,173 @@ impl Config {
             self.proxy_global(c, neg)?;
             return Ok(here);
         }
+        if c.eat("http") {
+            self.http_cmd(c, neg)?;
+            return Ok(here);
+        }
         Err(Fail::NotHere)
+    }
+
+    /// `ip http server | port N | authentication local` (IOS HTTP server
+    /// commands, issue 10). HTTPS is refused with the reason; its `no`
+    /// forms are accepted, as IOS configurations often carry them.
+    fn http_cmd(&mut self, c: &mut Cur, neg: bool) -> Result<(), Fail> {
+        if c.eat("server") {
+            c.end()?;
+            self.http.server = !neg;
+            return Ok(());
+        }
+        if c.eat("port") {
+            self.http.port = if neg {
+                c.skip_rest();
+                None
+            } else {
+                let p = c.num("port", 1, 65535)? as u16;
+                c.end()?;
+                Some(p)
+            };
+            return Ok(());
+        }
+        if c.eat("authentication") {
+            if neg {
+                c.skip_rest();
+                self.http.authentication_local = false;
+                return Ok(());
+            }
+            if c.eat("local") {
+                c.end()?;
+                self.http.authentication_local = true;
+                return Ok(());
+            }
+            return Err(Fail::Bad(expected(
+                "`local` after ip http authentication (the `username` lines; enable and aaa are not supported)",
+                c.peek(),
+            )));
+        }
+        if c.is("secure-server")
+            || c.is("secure-port")
+            || c.is("secure-trustpoint")
+            || c.is("secure-certificate")
+            || c.is("secure-key")
+        {
+            if neg {
+                c.skip_rest();
+                return Ok(());
+            }
+            return Err(Fail::Bad(
+                "HTTPS is not supported by pmip's web server; use `ip http server` on a management \
+                 network, or put a TLS reverse proxy in front of it"
+                    .into(),
+            ));
+        }
+        Err(Fail::Bad(expected(
+            "`server`, `port N` or `authentication local` after ip http",
+            c.peek(),
+        )))
+    }
+
+    /// `username NAME [privilege N] {password [0] TEXT | secret [0] TEXT |
+    /// secret 9 HASH | algorithm-type scrypt secret TEXT}`. A clear-text
+    /// secret is stored as its IOS type 9 (scrypt) hash; a password stays
+    /// in clear and is masked when shown. The text is the rest of the
+    /// line, as IOS reads it.
+    fn username_cmd(&mut self, c: &mut Cur, neg: bool) -> Result<(), Fail> {
+        let name = c
+            .next()
+            .ok_or_else(|| expected("a user name", None))?
+            .to_string();
+        if name.len() > 64 || !name.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Fail::Bad(format!(
+                "a user name is 1 to 64 printable characters without spaces, found \"{name}\""
+            )));
+        }
+        if neg {
+            c.skip_rest();
+            self.usernames.retain(|u| u.name != name);
+            return Ok(());
+        }
+        let mut privilege = None;
+        if c.eat("privilege") {
+            privilege = Some(c.num("privilege", 0, 15)? as u8);
+        }
+        let mut scrypt_asked = false;
+        if c.eat("algorithm-type") {
+            if !c.eat("scrypt") {
+                return Err(Fail::Bad(expected(
+                    "`scrypt` after algorithm-type (the only hash pmip computes)",
+                    c.peek(),
+                )));
+            }
+            scrypt_asked = true;
+            if !c.is("secret") {
+                return Err(Fail::Bad(expected(
+                    "`secret` after algorithm-type scrypt",
+                    c.peek(),
+                )));
+            }
+        }
+        let secret = if c.eat("secret") {
+            true
+        } else if c.eat("password") {
+            false
+        } else {
+            return Err(Fail::Bad(expected(
+                "`privilege N`, `password` or `secret` after the user name",
+                c.peek(),
+            )));
+        };
+        let what = if secret { "secret" } else { "password" };
+        // An optional encryption type word, then the rest of the line.
+        let typ = match c.peek() {
+            Some(t @ ("0" | "5" | "7" | "8" | "9")) if c.peek_at(1).is_some() => {
+                c.i += 1;
+                t
+            }
+            _ => "0",
+        };
+        let text = c.rest();
+        if text.is_empty() {
+            return Err(Fail::Bad(expected(
+                &format!("the {what} after {what}"),
+                None,
+            )));
+        }
+        if text == MASK {
+            return Err(Fail::Bad(format!(
+                "the {what} is masked (********); copy the configuration from `show running-config keys`"
+            )));
+        }
+        c.skip_rest();
+        let credential = match (secret, typ) {
+            (_, "0") if secret || scrypt_asked => Credential::secret(text),
+            (false, "0") => Credential::Password(text.to_string()),
+            (true, "9") if !scrypt_asked => {
+                if !crate::model::secret::well_formed(text) {
+                    return Err(Fail::Bad(
+                        "a type 9 secret is `$9$` + 14 salt characters + `$` + 43 hash characters \
+                         (./0-9A-Za-z), as IOS prints it"
+                            .into(),
+                    ));
+                }
+                Credential::Secret(text.to_string())
+            }
+            (_, t) => {
+                return Err(Fail::Bad(format!(
+                    "{what} type {t} is not supported; give `secret 0 TEXT` (stored as a type 9 \
+                     scrypt hash), `secret 9 HASH` or `password 0 TEXT`"
+                )));
+            }
+        };
+        let user = Username {
+            name: name.clone(),
+            privilege,
+            credential,
+        };
+        match self.usernames.iter_mut().find(|u| u.name == name) {
+            Some(u) => *u = user,
+            None => self.usernames.push(user),
+        }
+        Ok(())
     }
 
     /// `ip route PREFIX MASK {NEXTHOP | IF [NEXTHOP]} [DISTANCE]`.

@@ -76,6 +76,22 @@ impl Config {
             line("aaa new-model");
             line("!");
         }
+        for u in &self.usernames {
+            let privilege = u
+                .privilege
+                .map_or(String::new(), |p| format!(" privilege {p}"));
+            // Hashes are masked too: a type 9 hash can be attacked offline.
+            let (kind, text) = match (&u.credential, show_keys) {
+                (Credential::Password(p), true) => ("password 0", p.as_str()),
+                (Credential::Password(_), false) => ("password 0", KEY_MASK),
+                (Credential::Secret(h), true) => ("secret 9", h.as_str()),
+                (Credential::Secret(_), false) => ("secret 9", KEY_MASK),
+            };
+            line(&format!("username {}{privilege} {kind} {text}", u.name));
+        }
+        if !self.usernames.is_empty() {
+            line("!");
+        }
         for i in &self.interfaces {
             line(&format!("interface {}", i.name));
             if let Some(d) = &i.description {
@@ -267,6 +283,16 @@ impl Config {
         }
         if p.paused {
             line("ip proxy-mobile pause");
+        }
+        let h = &self.http;
+        if h.server {
+            line("ip http server");
+        }
+        if let Some(port) = h.port {
+            line(&format!("ip http port {port}"));
+        }
+        if h.authentication_local {
+            line("ip http authentication local");
         }
         let a = &self.aaa;
         if let Some(auth) = &a.authorization_ipmobile {

@@ -921,6 +921,29 @@ async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonErr
     }
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    // The web pages, /api and /metrics (`ip http server`, issue 10): they
+    // run EXEC commands through a channel this loop answers, like the
+    // control socket.
+    let (web_config_tx, mut web_rx) = match pmip_web::listen_addr(&device.config) {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                DaemonError::Io(std::io::Error::other(format!(
+                    "ip http server on {addr}: {e}"
+                )))
+            })?;
+            let (handle, rx) = pmip_web::ChannelDevice::new(64);
+            let (cfg_tx, cfg_rx) =
+                tokio::sync::watch::channel(pmip_web::WebConfig::from_config(&device.config));
+            tokio::spawn(async move {
+                if let Err(e) = pmip_web::serve_watched(listener, cfg_rx, handle).await {
+                    tracing::warn!(error = %e, "web server stopped");
+                }
+            });
+            tracing::info!(%addr, "web pages served");
+            (Some(cfg_tx), Some(rx))
+        }
+        None => (None, None),
+    };
     // The control socket opens last: once it answers, the device is ready.
     let control = ControlSocket::bind(control_path)
         .await
@@ -1101,6 +1124,26 @@ async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonErr
                     tracing::debug!(error = %e, "control client went away");
                 }
                 apply_pending(device).await;
+                if words.first().is_some_and(|w| w == "configure")
+                    && let Some(tx) = &web_config_tx
+                {
+                    tx.send_replace(pmip_web::WebConfig::from_config(&device.config));
+                }
+            }
+            Some((words, json, reply)) = async {
+                match &mut web_rx {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let _ = reply.send(device.exec(&words, json));
+                apply_pending(device).await;
+                // A page changed users or `ip http` lines: sessions follow.
+                if words.first().is_some_and(|w| w == "configure")
+                    && let Some(tx) = &web_config_tx
+                {
+                    tx.send_replace(pmip_web::WebConfig::from_config(&device.config));
+                }
             }
         }
     }

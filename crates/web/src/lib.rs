@@ -1,0 +1,119 @@
+//! The device's web pages and monitoring endpoints (issue 10).
+//!
+//! One HTTP server per device, started by the daemon when `ip http server`
+//! is configured. It knows nothing of the daemon's insides: it runs EXEC
+//! commands through a [`Device`] handle exactly as `pmip exec` does, reads
+//! state from the JSON forms of the show commands, and makes every change
+//! with `configure LINE[; LINE]`, so a change made on a page shows in
+//! `show running-config` like any other.
+//!
+//! * Pages (server-rendered HTML, no JavaScript; seed 001): `/login`,
+//!   `/services/proxy-mobile`, `/security/sa-binding`,
+//!   `/proxy-mobile/subnet-table`, `/statistics`, `/running-config`.
+//!   Log in with a `username` line (`ip http authentication local`). The
+//!   session cookie is `HttpOnly; SameSite=Strict`; every form carries the
+//!   session's CSRF token and every POST checks it (403 and no change
+//!   otherwise). Failed logins wait a second and five of them lock the
+//!   client address out for a minute. Users below privilege 15 see the
+//!   pages read-only.
+//! * `/api/...`: the show commands' JSON (see [`API`]), for scripts.
+//! * `/metrics`: Prometheus text format ([`metrics`]).
+//!
+//! `/api` and `/metrics` accept the session cookie or HTTP basic
+//! authentication with the same users (a Prometheus scrape job uses
+//! `basic_auth`; a privilege-1 user is enough). Both need authentication:
+//! counters reveal who roams where. Without TLS, basic authentication and
+//! the login form cross the network in clear: keep the port on a
+//! management network.
+
+mod app;
+pub mod auth;
+mod device;
+pub mod forms;
+pub mod metrics;
+pub mod pages;
+pub mod stats;
+
+pub use app::API;
+pub use device::{ChannelDevice, ControlSocketDevice, Device, ExecRequest};
+
+use pmip_config::{Config, Username};
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// What the web server needs from the configuration.
+#[derive(Clone, Debug)]
+pub struct WebConfig {
+    /// Who may log in (their passwords are checked with
+    /// [`Username::verify`]); empty without `ip http authentication local`.
+    pub users: Vec<Username>,
+    /// How often the Statistics page's counters are sampled.
+    pub sample_interval: Duration,
+    /// How many samples the chart keeps.
+    pub history: usize,
+    /// A session unused this long is logged out.
+    pub session_idle: Duration,
+    /// How long a failed login waits before its answer.
+    pub failed_login_delay: Duration,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            users: Vec::new(),
+            sample_interval: Duration::from_secs(5),
+            history: 121,
+            session_idle: Duration::from_secs(30 * 60),
+            failed_login_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+impl WebConfig {
+    /// The users of a device configuration: its `username` lines when it
+    /// has `ip http authentication local`, nobody otherwise.
+    pub fn from_config(config: &Config) -> WebConfig {
+        WebConfig {
+            users: if config.http.authentication_local {
+                config.usernames.clone()
+            } else {
+                Vec::new()
+            },
+            ..WebConfig::default()
+        }
+    }
+}
+
+/// Where the server should listen for `config`: every address on `ip
+/// http port` (default 80), or `None` without `ip http server`.
+pub fn listen_addr(config: &Config) -> Option<SocketAddr> {
+    config
+        .http
+        .server
+        .then(|| SocketAddr::from((Ipv4Addr::UNSPECIFIED, config.http.port())))
+}
+
+/// Serves the pages, `/api` and `/metrics` on `listener` until the future
+/// is dropped (or the listener fails).
+pub async fn serve<D: Device>(
+    listener: TcpListener,
+    config: WebConfig,
+    device: D,
+) -> io::Result<()> {
+    let (_keep, rx) = watch::channel(config);
+    serve_watched(listener, rx, device).await
+}
+
+/// [`serve`] with a configuration that can change while it runs (the
+/// daemon sends a new [`WebConfig`] after `configure` touched `username`
+/// or `ip http` lines); sessions of removed users end at once.
+pub async fn serve_watched<D: Device>(
+    listener: TcpListener,
+    config: watch::Receiver<WebConfig>,
+    device: D,
+) -> io::Result<()> {
+    app::run(listener, config, device).await
+}
