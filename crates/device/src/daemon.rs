@@ -255,6 +255,7 @@ impl Device {
                 Ok(show::traffic(
                     self.home_agent.as_ref().map(|h| &h.engine),
                     self.foreign_agent.as_ref().map(|f| &f.engine),
+                    self.shared.as_ref().map(|sh| &*sh.dataplane.counters),
                     json,
                 ))
             }

@@ -111,9 +111,31 @@ fn denied(c: &Counters, code: ReplyCode) -> u64 {
 }
 
 /// `show ip mobile traffic`: the home agent and foreign agent parts.
-pub fn traffic(ha: Option<&HomeAgent>, fa: Option<&ForeignAgent>, json: bool) -> String {
+pub fn traffic(
+    ha: Option<&HomeAgent>,
+    fa: Option<&ForeignAgent>,
+    tunnel: Option<&pmip_platform::dataplane::Counters>,
+    json: bool,
+) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
     if json {
         let mut v = serde_json::Map::new();
+        if let Some(t) = tunnel {
+            v.insert(
+                "tunnel".into(),
+                json!({
+                    "encapsulated_packets": t.encapsulated.load(Relaxed),
+                    "encapsulated_bytes": t.encapsulated_bytes.load(Relaxed),
+                    "decapsulated_packets": t.decapsulated.load(Relaxed),
+                    "decapsulated_bytes": t.decapsulated_bytes.load(Relaxed),
+                    "no_tunnel_packets": t.no_tunnel.load(Relaxed),
+                    "bad_tunnel_packets": t.bad_tunnel_packet.load(Relaxed),
+                    "refused_source_packets": t.refused_source.load(Relaxed),
+                    "ttl_exceeded_packets": t.ttl_exceeded.load(Relaxed),
+                    "send_errors": t.send_errors.load(Relaxed),
+                }),
+            );
+        }
         if let Some(ha) = ha
             && let Ok(serde_json::Value::Object(m)) = serde_json::from_str(&ha_traffic(ha, true))
         {
@@ -129,6 +151,26 @@ pub fn traffic(ha: Option<&HomeAgent>, fa: Option<&ForeignAgent>, json: bool) ->
         s.push_str(&ha_traffic(ha, false));
     } else {
         s.push_str("IP Mobility traffic:\n");
+    }
+    if let Some(t) = tunnel {
+        let _ = writeln!(s, "Tunnel (pmip0):");
+        let _ = writeln!(
+            s,
+            "    Encapsulated {} packets, {} bytes; decapsulated {} packets, {} bytes",
+            t.encapsulated.load(Relaxed),
+            t.encapsulated_bytes.load(Relaxed),
+            t.decapsulated.load(Relaxed),
+            t.decapsulated_bytes.load(Relaxed)
+        );
+        let _ = writeln!(
+            s,
+            "    Dropped: {} without a tunnel, {} bad tunnel packets, {} from a refused source, {} TTL exceeded, {} send errors",
+            t.no_tunnel.load(Relaxed),
+            t.bad_tunnel_packet.load(Relaxed),
+            t.refused_source.load(Relaxed),
+            t.ttl_exceeded.load(Relaxed),
+            t.send_errors.load(Relaxed)
+        );
     }
     if let Some(fa) = fa {
         let c = &fa.counters;

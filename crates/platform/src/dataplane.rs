@@ -48,7 +48,11 @@ pub struct InboundRule {
 #[derive(Debug, Default)]
 pub struct Counters {
     pub encapsulated: AtomicU64,
+    /// Bytes of the encapsulated packets sent (outer headers included).
+    pub encapsulated_bytes: AtomicU64,
     pub decapsulated: AtomicU64,
+    /// Bytes of the inner packets delivered after decapsulation.
+    pub decapsulated_bytes: AtomicU64,
     pub no_tunnel: AtomicU64,
     pub bad_tunnel_packet: AtomicU64,
     pub refused_source: AtomicU64,
@@ -250,6 +254,9 @@ impl DataPlane {
                 Ok(_) => {
                     sent += 1;
                     self.counters.encapsulated.fetch_add(1, Ordering::Relaxed);
+                    self.counters
+                        .encapsulated_bytes
+                        .fetch_add(pkt.len() as u64, Ordering::Relaxed);
                 }
                 Err(e) => {
                     self.counters.send_errors.fetch_add(1, Ordering::Relaxed);
@@ -285,6 +292,9 @@ impl DataPlane {
         match rule {
             Some(r) => {
                 self.counters.decapsulated.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .decapsulated_bytes
+                    .fetch_add(d.inner.len() as u64, Ordering::Relaxed);
                 Some((d.inner, r.delivery.clone()))
             }
             None => {

@@ -252,6 +252,14 @@ fn registration_tunnel_reverse_tunnel_and_deregistration() {
     let traffic = exec(&control, &["show", "ip", "mobile", "traffic"]);
     assert!(traffic.contains("Accepted 3"), "{traffic}");
     assert!(traffic.contains("Deregister 1"), "{traffic}");
+    // The data plane's counters: the pings above went through the tunnel.
+    let packets: u64 = traffic
+        .split("Encapsulated ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(packets >= 3, "{traffic}");
 
     // 6. `clear ip mobile binding`: the operator ends a binding; its route
     // and proxy entry go as on deregistration.
