@@ -41,6 +41,33 @@ ip mobile home-agent lifetime 600
 ip mobile host 10.2.0.10 10.2.0.250 interface FastEthernet0
 ip mobile secure host 10.2.0.10 10.2.0.250 spi 100 key ascii 0987654
 ip mobile foreign-agent care-of FastEthernet0
+interface eth3
+ ip address 10.3.0.1 255.255.255.0
+ ip irdp
+ ip irdp maxadvertinterval 4
+ ip irdp minadvertinterval 3
+ ip irdp holdtime 12
+ ip mobile foreign-service
+ip mobile host 10.3.0.10 10.3.0.250 interface eth3
+";
+
+/// A second AP, on the router's other subnet, that joins later: it sends
+/// its home agent (10.3.0.1) to the AAP, ap2.
+const AP3: &str = "\
+hostname ap3
+interface FastEthernet0
+ ip proxy-mobile
+interface Dot11Radio0
+ ip proxy-mobile
+ ssid tsunami
+  ip proxy-mobile
+interface BVI1
+ ip address 10.3.0.2 255.255.255.0
+ ip proxy-mobile
+ip default-gateway 10.3.0.1
+ip proxy-mobile enable
+ip proxy-mobile aap 10.2.0.2
+ip proxy-mobile aap key ascii web-e2e-aap
 ";
 
 fn access_point() -> String {
@@ -59,6 +86,7 @@ interface BVI1
 ip default-gateway 10.2.0.1
 ip proxy-mobile enable
 ip proxy-mobile aap 10.1.0.2 10.2.0.2
+ip proxy-mobile aap key ascii web-e2e-aap
 ip proxy-mobile secure node 10.1.0.10 10.1.0.250 spi 100 key ascii 0987654
 ip proxy-mobile subnet-map 10.1.0.1 255.255.255.0
 ip proxy-mobile subnet-map 10.2.0.1 255.255.255.0
@@ -98,6 +126,8 @@ fn pmip_binary() -> PathBuf {
 /// Two daemons in two namespaces; both gone on drop.
 struct Campus {
     ap: Netns,
+    /// Where ap3 runs once [`Campus::start_ap3`] starts it.
+    ap3: Netns,
     _router: Netns,
     dir: PathBuf,
     control: PathBuf,
@@ -112,6 +142,8 @@ impl Campus {
         let mut ap = Netns::new(&unique_name("pmipw-ap")).unwrap();
         ap.veth_to("FastEthernet0", &router, "FastEthernet0")
             .unwrap();
+        let ap3 = Netns::new(&unique_name("pmipw-a3")).unwrap();
+        ap3.veth_to("FastEthernet0", &router, "eth3").unwrap();
         for (ns, name, cfg) in [
             (&mut router, "r2", ROUTER.to_string()),
             (&mut ap, "ap2", access_point()),
@@ -136,6 +168,7 @@ impl Campus {
         let control = dir.join("ap2.sock");
         let campus = Campus {
             ap,
+            ap3,
             _router: router,
             dir,
             control,
@@ -144,6 +177,28 @@ impl Campus {
             campus.wait_ready(&campus.dir.join(format!("{name}.sock")), name);
         }
         campus
+    }
+
+    /// A new AP boots on the router's second subnet and joins the AAP.
+    fn start_ap3(&mut self) {
+        let path = self.dir.join("ap3.cfg");
+        std::fs::write(&path, AP3).unwrap();
+        let log = std::fs::File::create(self.dir.join("ap3.log")).unwrap();
+        let sock = self.dir.join("ap3.sock");
+        self.ap3
+            .spawn(
+                pmip_binary().to_str().unwrap(),
+                &[
+                    "run",
+                    path.to_str().unwrap(),
+                    "--control",
+                    sock.to_str().unwrap(),
+                ],
+                Stdio::null(),
+                Stdio::from(log),
+            )
+            .unwrap();
+        self.wait_ready(&sock, "ap3");
     }
 
     fn wait_ready(&self, sock: &Path, name: &str) {
@@ -248,7 +303,7 @@ fn field(page: &str, name: &str) -> String {
 /// forms, the running configuration changed, /api and /metrics.
 #[test]
 fn http_client_against_a_real_access_point() {
-    let campus = Campus::up();
+    let mut campus = Campus::up();
     campus.in_ap(|base, device| async move {
         let c = reqwest::Client::builder()
             .cookie_store(true)
@@ -396,6 +451,64 @@ fn http_client_against_a_real_access_point() {
             .unwrap();
         assert_eq!(r.status(), 403, "basic auth is for reading; forms need a session and token");
         assert_eq!(proxy_state(&device).await, "enabled");
+    });
+
+    // A new AP joins: the Subnet Table page shows its home agent after a
+    // Refresh (seed 001).
+    campus.start_ap3();
+    campus.in_ap(|base, _device| async move {
+        let c = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let page = c
+            .get(format!("{base}/login"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let token = field(&page, "token");
+        let r = c
+            .post(format!("{base}/login"))
+            .form(&[
+                ("token", token.as_str()),
+                ("username", "admin"),
+                ("password", ADMIN_PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let page = c
+                .get(format!("{base}/proxy-mobile/subnet-table"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if page.contains("<td>10.3.0.1</td><td>255.255.255.0</td>") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ap3's home agent never showed:\n{page}"
+            );
+            let csrf = field(&page, "csrf");
+            let r = c
+                .post(format!("{base}/proxy-mobile/subnet-table/refresh"))
+                .form(&[("csrf", csrf.as_str())])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 303);
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
     });
 }
 
