@@ -309,7 +309,7 @@ fn build(lab: &Lab, pmip: &Path) -> Result<(), Error> {
 /// namespace, a configuration written into the lab directory, every
 /// client's SA in its users file.
 fn start_radius(lab: &Lab, core: &str) -> Result<(), Error> {
-    const BINARY: &str = "/usr/sbin/freeradius";
+    use pmip_radius::freeradius::BINARY;
     if !Path::new(BINARY).exists() {
         return Err(format!(
             "`aaa radius` needs FreeRADIUS ({BINARY}): run scripts/deps or apt-get install freeradius"
@@ -356,7 +356,12 @@ fn start_radius(lab: &Lab, core: &str) -> Result<(), Error> {
     )?;
     let dir = lab.dir.join("radius");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let conf = configs::freeradius_conf(&dir, configs::RADIUS_SERVER, configs::RADIUS_SECRET);
+    let conf = pmip_radius::freeradius::radiusd_conf(
+        &dir,
+        std::net::SocketAddrV4::new(configs::RADIUS_SERVER, 1812),
+        "0.0.0.0/0",
+        configs::RADIUS_SECRET,
+    );
     let write = |name: &str, text: &str| {
         std::fs::write(dir.join(name), text).map_err(|e| format!("{}: {e}", dir.display()))
     };
@@ -377,7 +382,7 @@ fn start_radius(lab: &Lab, core: &str) -> Result<(), Error> {
     let start = Instant::now();
     loop {
         let text = std::fs::read_to_string(&log_path).unwrap_or_default();
-        if text.contains("Ready to process requests") {
+        if text.contains(pmip_radius::freeradius::READY) {
             return Ok(());
         }
         if let Ok(Some(status)) = child.try_wait() {

@@ -235,11 +235,6 @@ pub fn tunnel(seconds: u32) -> io::Result<()> {
 /// echo over the same path with the same window. Also the daemon's
 /// resident memory before and after holding `count` bindings.
 pub fn home_agent(count: u32, window: u32) -> io::Result<()> {
-    use pmip_wire::auth::Algorithm;
-    use pmip_wire::extension::{self, Extensions, kind};
-    use pmip_wire::identification::Identification;
-    use pmip_wire::registration::{RequestFlags, RequestRepr};
-
     const PMIP_HA: Ipv4Addr = Ipv4Addr::new(10, 16, 0, 1);
     const COA: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
     let key: [u8; 16] = *b"0123456789abcdef";
@@ -300,30 +295,7 @@ pub fn home_agent(count: u32, window: u32) -> io::Result<()> {
             std::net::SocketAddrV4::new(PMIP_HA, 434),
             count,
             window,
-            |i| {
-                let home = Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 16, 0, 2)) + i);
-                let mut m = RequestRepr {
-                    flags: RequestFlags {
-                        decapsulation_by_mn: true,
-                        ..Default::default()
-                    },
-                    lifetime: 3600,
-                    home_address: home,
-                    home_agent: PMIP_HA,
-                    care_of_address: COA,
-                    identification: Identification::from_unix(base),
-                    extensions: Extensions::new(),
-                }
-                .to_vec();
-                extension::append_authentication(
-                    &mut m,
-                    kind::MOBILE_HOME_AUTH,
-                    0x100,
-                    Algorithm::HmacMd5,
-                    &key,
-                );
-                m
-            },
+            |i| bench_request(i, PMIP_HA, COA, base, &key),
             |reply| reply.len() > 1 && reply[0] == 3 && reply[1] == 0,
         )
     })??;
@@ -367,6 +339,36 @@ fn rss_kib(pid: u32) -> io::Result<u64> {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .ok_or_else(|| io::Error::other("no VmRSS"))
+}
+
+/// The `i`-th benchmark registration: home address 10.16.0.2 + `i`,
+/// decapsulation by the mobile node, HMAC-MD5 with SPI 0x100.
+fn bench_request(i: u32, ha: Ipv4Addr, coa: Ipv4Addr, base: Duration, key: &[u8]) -> Vec<u8> {
+    use pmip_wire::auth::Algorithm;
+    use pmip_wire::extension::{self, Extensions, kind};
+    use pmip_wire::identification::Identification;
+    use pmip_wire::registration::{RequestFlags, RequestRepr};
+    let mut m = RequestRepr {
+        flags: RequestFlags {
+            decapsulation_by_mn: true,
+            ..Default::default()
+        },
+        lifetime: 3600,
+        home_address: Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 16, 0, 2)) + i),
+        home_agent: ha,
+        care_of_address: coa,
+        identification: Identification::from_unix(base),
+        extensions: Extensions::new(),
+    }
+    .to_vec();
+    extension::append_authentication(
+        &mut m,
+        kind::MOBILE_HOME_AUTH,
+        0x100,
+        Algorithm::HmacMd5,
+        key,
+    );
+    m
 }
 
 /// Sends `count` datagrams made by `make`, at most `window` unanswered,
@@ -436,12 +438,7 @@ fn drive(
 /// load-sa` it is answered from the cache. A locally configured SA is
 /// the baseline.
 pub fn aaa(count: u32, window: u32) -> io::Result<()> {
-    use pmip_wire::auth::Algorithm;
-    use pmip_wire::extension::{self, Extensions, kind};
-    use pmip_wire::identification::Identification;
-    use pmip_wire::registration::{RequestFlags, RequestRepr};
-
-    const BINARY: &str = "/usr/sbin/freeradius";
+    use pmip_radius::freeradius::BINARY;
     const HA: Ipv4Addr = Ipv4Addr::new(10, 16, 0, 1);
     const COA: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
     const RADIUS: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
@@ -464,7 +461,12 @@ pub fn aaa(count: u32, window: u32) -> io::Result<()> {
         std::fs::create_dir_all(&dir)?;
         std::fs::write(
             dir.join("radiusd.conf"),
-            pmip_lab::configs::freeradius_conf(&dir, RADIUS, SECRET),
+            pmip_radius::freeradius::radiusd_conf(
+                &dir,
+                std::net::SocketAddrV4::new(RADIUS, 1812),
+                "0.0.0.0/0",
+                SECRET,
+            ),
         )?;
         // One entry for every user: the same SA for each home address.
         std::fs::write(
@@ -540,30 +542,7 @@ pub fn aaa(count: u32, window: u32) -> io::Result<()> {
                         std::net::SocketAddrV4::new(HA, 434),
                         count,
                         window,
-                        |i| {
-                            let home = Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 16, 0, 2)) + i);
-                            let mut m = RequestRepr {
-                                flags: RequestFlags {
-                                    decapsulation_by_mn: true,
-                                    ..Default::default()
-                                },
-                                lifetime: 3600,
-                                home_address: home,
-                                home_agent: HA,
-                                care_of_address: COA,
-                                identification: Identification::from_unix(base),
-                                extensions: Extensions::new(),
-                            }
-                            .to_vec();
-                            extension::append_authentication(
-                                &mut m,
-                                kind::MOBILE_HOME_AUTH,
-                                0x100,
-                                Algorithm::HmacMd5,
-                                &key,
-                            );
-                            m
-                        },
+                        |i| bench_request(i, HA, COA, base, &key),
                         |reply| reply.len() > 1 && reply[0] == 3 && reply[1] == 0,
                     )
                 })??;
@@ -599,7 +578,7 @@ fn wait_radius_ready(log: &Path) -> io::Result<()> {
     let start = std::time::Instant::now();
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
-        if text.contains("Ready to process requests") {
+        if text.contains(pmip_radius::freeradius::READY) {
             return Ok(());
         }
         if start.elapsed() > Duration::from_secs(20) {

@@ -64,6 +64,7 @@
 pub mod auth;
 pub mod client;
 pub mod driver;
+pub mod freeradius;
 pub mod packet;
 pub mod sa;
 

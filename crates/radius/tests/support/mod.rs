@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-pub const BINARY: &str = "/usr/sbin/freeradius";
+pub const BINARY: &str = pmip_radius::freeradius::BINARY;
 pub const SECRET: &str = "pmip-shared-secret";
 pub const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
 pub const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
@@ -42,82 +42,10 @@ pub fn require_installed() {
     );
 }
 
-/// `radiusd.conf`: paths into `dir`, log to stdout, one auth listener,
-/// the `files` module for users and `pap` for the password.
+/// `radiusd.conf`: the crate's own minimal configuration, answering the
+/// client namespace only.
 pub fn radiusd_conf(dir: &Path) -> String {
-    let d = dir.display();
-    format!(
-        r#"# Minimal FreeRADIUS 3 configuration written by pmip-radius's tests.
-prefix = /usr
-exec_prefix = /usr
-sysconfdir = /etc
-localstatedir = /var
-sbindir = /usr/sbin
-libdir = /usr/lib/freeradius
-raddbdir = {d}
-confdir = {d}
-modconfdir = {d}
-logdir = {d}
-run_dir = {d}
-db_dir = {d}
-pidfile = {d}/radiusd.pid
-# Dictionaries: the packaged ones (Cisco-AVPair is vendor 9, type 1).
-dictdir = /usr/share/freeradius
-name = freeradius
-max_request_time = 30
-cleanup_delay = 0
-max_requests = 16384
-hostname_lookups = no
-log {{
-    destination = stdout
-    auth = yes
-}}
-security {{
-    allow_core_dumps = no
-    max_attributes = 200
-    reject_delay = 0
-    status_server = no
-}}
-thread pool {{
-    start_servers = 2
-    max_servers = 4
-    min_spare_servers = 1
-    max_spare_servers = 4
-    max_requests_per_server = 0
-}}
-$INCLUDE clients.conf
-modules {{
-    files {{
-        filename = {d}/users
-    }}
-    pap {{
-    }}
-}}
-server default {{
-    listen {{
-        type = auth
-        ipaddr = {SERVER_IP}
-        port = {port}
-    }}
-    authorize {{
-        files
-        pap
-    }}
-    authenticate {{
-        Auth-Type PAP {{
-            pap
-        }}
-    }}
-}}
-"#,
-        port = SERVER.port()
-    )
-}
-
-pub fn clients_conf() -> String {
-    format!(
-        "client pmip {{\n    ipaddr = {CLIENT_IP}/32\n    secret = {SECRET}\n    shortname = pmip\n}}\n"
-    )
+    pmip_radius::freeradius::radiusd_conf(dir, SERVER, &format!("{CLIENT_IP}/32"), SECRET)
 }
 
 /// The users file: the password IOS sends (`cisco`) and the SA as a
@@ -189,7 +117,6 @@ impl Lab {
 
         let dir = TempDir::new(&server_name);
         std::fs::write(dir.0.join("radiusd.conf"), radiusd_conf(&dir.0)).unwrap();
-        std::fs::write(dir.0.join("clients.conf"), clients_conf()).unwrap();
         std::fs::write(dir.0.join("users"), format!("{extra}{}", users())).unwrap();
         let log_path = dir.0.join("freeradius.log");
         let log = std::fs::File::create(&log_path).unwrap();
