@@ -558,3 +558,57 @@ fn forged_and_malformed_replies_are_not_believed() {
     );
     assert_eq!(w.ap.counters.dropped.values().sum::<u64>(), 2);
 }
+
+/// SAs from the AAA server (seed 001: "specified externally on the RADIUS
+/// server"): with no local SA the AP asks for one, registers once it
+/// comes, and backs off (to ask again later) when the server fails.
+#[test]
+fn association_fetched_from_the_aaa_server() {
+    let cfg = ProxyApConfig {
+        nodes: HostRanges::new(),
+        aaa: true,
+        ..ap_config()
+    };
+    for ok in [true, false] {
+        let mut w = World::new(cfg.clone(), 600, 600);
+        let mut out = Vec::new();
+        w.ap.set_subnet_map(t0(), subnet_map(), &mut out);
+        w.ap.start(&mut out);
+        w.run(t0(), out);
+        w.associate(t0(), "tsunami");
+        assert_eq!(w.state(), State::FetchingSa);
+        assert_eq!(
+            w.intercepts
+                .iter()
+                .filter(|a| matches!(a, Action::FetchSa { home } if *home == CLIENT))
+                .count(),
+            1,
+            "asked once"
+        );
+        let mut out = Vec::new();
+        let result = if ok {
+            Ok(sa(Algorithm::KeyedMd5PrefixSuffix))
+        } else {
+            Err("no answer from any RADIUS server".to_owned())
+        };
+        w.ap.sa_result(t0(), CLIENT, result, &mut out);
+        w.run(t0(), out);
+        if ok {
+            assert!(
+                matches!(w.state(), State::Registered { .. }),
+                "{:?}",
+                w.state()
+            );
+            assert_eq!(w.ha.bindings().get(CLIENT).len(), 1);
+            assert!(w.ap.node_sa(CLIENT).is_some());
+        } else {
+            assert!(
+                matches!(w.state(), State::BackingOff { .. }),
+                "{:?}",
+                w.state()
+            );
+            assert!(w.ap.node_sa(CLIENT).is_none(), "a failure is not cached");
+            assert_eq!(w.ha.bindings().get(CLIENT).len(), 0);
+        }
+    }
+}
