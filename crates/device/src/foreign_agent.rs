@@ -54,6 +54,7 @@ pub fn engine_config(config: &Config) -> ForeignAgentConfig {
                 holdtime: irdp.holdtime().min(u32::from(u16::MAX)) as u16,
                 home_agent: config.is_home_agent()
                     && ha.networks.iter().any(|n| n.interface == i.name),
+                visitor_limit: fs.limit.map(|l| l as usize),
             })
         })
         .collect();

@@ -38,6 +38,9 @@ pub struct ServiceInterface {
     pub holdtime: u16,
     /// Also a home agent on this link (the H bit).
     pub home_agent: bool,
+    /// `ip mobile foreign-service limit N`: most visitors at once on this
+    /// interface (a new one beyond is denied with 66).
+    pub visitor_limit: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -461,6 +464,22 @@ impl ForeignAgent {
         }
         if self.pending.len() >= self.config.max_pending {
             return deny(self, ReplyCode::InsufficientResourcesFa, out);
+        }
+        // `limit N`: a new visitor beyond the interface's limit is refused
+        // for want of resources (RFC 5944 3.7.2.1 code 66); visitors we
+        // serve already may re-register and deregister.
+        if let Some(limit) = intf.visitor_limit
+            && !self.visitors.contains_key(&repr.home_address)
+            && repr.lifetime > 0
+        {
+            let here = self
+                .visitors
+                .values()
+                .filter(|v| v.interface == intf.name)
+                .count();
+            if here >= limit {
+                return deny(self, ReplyCode::InsufficientResourcesFa, out);
+            }
         }
         // Relay: everything up to and including the MHAE, then our FHAE
         // when we share an SA with the home agent (RFC 5944 3.7.2.2).

@@ -50,6 +50,7 @@ fn intf() -> ServiceInterface {
         max_advert_interval: Duration::from_secs(4),
         holdtime: 12,
         home_agent: false,
+        visitor_limit: None,
     }
 }
 
@@ -587,4 +588,39 @@ mod garbage {
             prop_assert_eq!(fa.visitors().count(), 0);
         }
     }
+}
+
+/// `ip mobile foreign-service limit N`: a new visitor beyond the limit is
+/// refused with 66; a visitor already served may re-register.
+#[test]
+fn visitor_limit() {
+    let mut c = config();
+    c.interfaces[0].visitor_limit = Some(0);
+    let mut fa = ForeignAgent::new(c);
+    let out = from_mn(&mut fa, t0(), &Rrq::new().bytes());
+    assert!(relayed(&out).is_none());
+    assert_eq!(
+        to_mn(&out).unwrap().code,
+        ReplyCode::InsufficientResourcesFa
+    );
+
+    let mut c = config();
+    c.interfaces[0].visitor_limit = Some(1);
+    let mut fa = ForeignAgent::new(c);
+    let r = Rrq::new();
+    assert!(relayed(&from_mn(&mut fa, t0(), &r.bytes())).is_some());
+    from_ha(
+        &mut fa,
+        t0(),
+        &ha_reply(ReplyCode::Accepted, 300, r.ident, None),
+    );
+    assert_eq!(fa.visitors().count(), 1);
+    // The one visitor re-registers: within the limit.
+    let mut again = Rrq::new();
+    again.ident += 1;
+    let out = from_mn(&mut fa, t0(), &again.bytes());
+    assert!(
+        relayed(&out).is_some(),
+        "a visitor we serve may re-register"
+    );
 }

@@ -94,6 +94,7 @@ impl World {
                 max_advert_interval: Duration::from_secs(4),
                 holdtime: 12,
                 home_agent: false,
+                visitor_limit: None,
             }],
             care_of_address: FA_ADDR,
             ..Default::default()
