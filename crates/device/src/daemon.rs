@@ -264,13 +264,11 @@ impl Device {
                 None => Err("% Proxy Mobile IP is not enabled (ip proxy-mobile enable)".into()),
             },
             ["show", "ip", "proxy-mobile", "secure"] | ["show", "ip", "proxy-mobile", "sa-binding"] => {
-                let mut aaa: Vec<show::AaaSa> = self
+                let aaa = self
                     .access_point
-                    .iter()
-                    .flat_map(|ap| ap.aaa_sas.iter())
-                    .map(|(home, (spi, server, at))| (*home, *spi, *server, at.elapsed()))
-                    .collect();
-                aaa.sort_by_key(|a| u32::from(a.0));
+                    .as_ref()
+                    .map(|ap| show::aaa_list(&ap.aaa_sas))
+                    .unwrap_or_default();
                 Ok(show::proxy_secure(&self.config, &aaa, json))
             }
             ["show", "ip", "proxy-mobile", "visitor"] | ["show", "ip", "proxy-mobile", "visitors"] => {
@@ -284,13 +282,11 @@ impl Device {
                 None => Err("% Mobile IP foreign agent is not enabled (router mobile; ip mobile foreign-agent; ip mobile foreign-service)".into()),
             },
             ["show", "ip", "mobile", "secure", "host"] | ["show", "ip", "mobile", "secure"] => {
-                let mut aaa: Vec<show::AaaSa> = self
+                let aaa = self
                     .home_agent
-                    .iter()
-                    .flat_map(|ha| ha.aaa_sas.iter())
-                    .map(|(home, (spi, server, at))| (*home, *spi, *server, at.elapsed()))
-                    .collect();
-                aaa.sort_by_key(|a| u32::from(a.0));
+                    .as_ref()
+                    .map(|ha| show::aaa_list(&ha.aaa_sas))
+                    .unwrap_or_default();
                 Ok(show::secure_hosts(&self.config, &aaa, json))
             }
             _ => Err(format!("% Invalid input: \"{}\"", words.join(" "))),
@@ -433,6 +429,22 @@ async fn apply_pending(device: &mut Device) {
     }
 }
 
+/// After an EXEC command from the control socket or a web page: carry out
+/// what it asked of the engines, and let the web server see changed users
+/// or `ip http` lines (sessions of removed users end).
+async fn after_exec(
+    device: &mut Device,
+    words: &[String],
+    web_config: Option<&tokio::sync::watch::Sender<pmip_web::WebConfig>>,
+) {
+    apply_pending(device).await;
+    if words.first().is_some_and(|w| w == "configure")
+        && let Some(tx) = web_config
+    {
+        tx.send_replace(pmip_web::WebConfig::from_config(&device.config));
+    }
+}
+
 /// Carries out the exchange's actions; a changed table goes to the proxy
 /// AP engine (merged with the static `subnet-map` lines).
 async fn exchange_turn(device: &mut Device, actions: Vec<pmip_engine::subnet_exchange::Action>) {
@@ -566,6 +578,31 @@ async fn start_shared(device: &Device, tx: mpsc::Sender<Event>) -> Result<Shared
         tun_index,
         dataplane_task,
     })
+}
+
+/// `home`'s association from RADIUS and the server it came from
+/// (unspecified when it was not cached, IOS `aaa` without `load-sa`), or
+/// why there is none; for the home agent's and the AP's `FetchSa` alike.
+pub async fn fetch_sa(
+    radius: Option<pmip_radius::RadiusHandle>,
+    off_reason: Option<String>,
+    home: Ipv4Addr,
+) -> Result<
+    (
+        pmip_engine::security::SecurityAssociation,
+        std::net::SocketAddrV4,
+    ),
+    String,
+> {
+    let Some(radius) = radius else {
+        return Err(off_reason.unwrap_or_else(|| "no RADIUS client".into()));
+    };
+    let sa = radius.lookup(home).await.map_err(|e| e.to_string())?;
+    let server = radius
+        .source(home)
+        .await
+        .unwrap_or(std::net::SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+    Ok((sa.to_security_association(), server))
 }
 
 /// The RADIUS client of a device whose configuration asks for it
@@ -799,37 +836,12 @@ async fn apply_actions(ha: &mut HaRuntime, shared: &Shared, actions: Vec<Action>
                 }
             }
             Action::FetchSa { home } => {
-                let home = *home;
-                let events = ha.events.clone();
-                match ha.radius.clone() {
-                    Some(radius) => {
-                        tokio::spawn(async move {
-                            let result = match radius.lookup(home).await {
-                                Ok(sa) => {
-                                    // Where it came from, for `show`.
-                                    let server = radius.source(home).await.unwrap_or(
-                                        std::net::SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
-                                    );
-                                    Ok((sa.to_security_association(), server))
-                                }
-                                Err(e) => Err(e.to_string()),
-                            };
-                            let _ = events.send(Event::SaResult { home, result }).await;
-                        });
-                    }
-                    None => {
-                        let reason = ha
-                            .radius_off
-                            .clone()
-                            .unwrap_or_else(|| "no RADIUS client".into());
-                        let _ = events
-                            .send(Event::SaResult {
-                                home,
-                                result: Err(reason),
-                            })
-                            .await;
-                    }
-                }
+                let (home, events, radius) = (*home, ha.events.clone(), ha.radius.clone());
+                let off = ha.radius_off.clone();
+                tokio::spawn(async move {
+                    let result = fetch_sa(radius, off, home).await;
+                    let _ = events.send(Event::SaResult { home, result }).await;
+                });
             }
             Action::BindingDown { last: true, .. } => {
                 let (tx, rx) = tokio::sync::oneshot::channel();
@@ -1124,12 +1136,7 @@ async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonErr
                 if let Err(e) = control::respond(&mut stream, &resp).await {
                     tracing::debug!(error = %e, "control client went away");
                 }
-                apply_pending(device).await;
-                if words.first().is_some_and(|w| w == "configure")
-                    && let Some(tx) = &web_config_tx
-                {
-                    tx.send_replace(pmip_web::WebConfig::from_config(&device.config));
-                }
+                after_exec(device, &words, web_config_tx.as_ref()).await;
             }
             Some((words, json, reply)) = async {
                 match &mut web_rx {
@@ -1138,13 +1145,7 @@ async fn serve(device: &mut Device, control_path: &Path) -> Result<(), DaemonErr
                 }
             } => {
                 let _ = reply.send(device.exec(&words, json));
-                apply_pending(device).await;
-                // A page changed users or `ip http` lines: sessions follow.
-                if words.first().is_some_and(|w| w == "configure")
-                    && let Some(tx) = &web_config_tx
-                {
-                    tx.send_replace(pmip_web::WebConfig::from_config(&device.config));
-                }
+                after_exec(device, &words, web_config_tx.as_ref()).await;
             }
         }
     }

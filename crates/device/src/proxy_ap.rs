@@ -472,27 +472,9 @@ impl ApRuntime {
                         .await;
                 }
                 Action::FetchSa { home } => {
-                    let events = self.events.clone();
-                    let Some(radius) = self.radius.clone() else {
-                        let _ = events
-                            .send(ApEvent::SaResult {
-                                home,
-                                result: Err("no RADIUS client".into()),
-                            })
-                            .await;
-                        continue;
-                    };
+                    let (events, radius) = (self.events.clone(), self.radius.clone());
                     tokio::spawn(async move {
-                        let result = match radius.lookup(home).await {
-                            Ok(sa) => {
-                                let server = radius
-                                    .source(home)
-                                    .await
-                                    .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
-                                Ok((sa.to_security_association(), server))
-                            }
-                            Err(e) => Err(e.to_string()),
-                        };
+                        let result = crate::daemon::fetch_sa(radius, None, home).await;
                         let _ = events.send(ApEvent::SaResult { home, result }).await;
                     });
                 }

@@ -406,6 +406,22 @@ pub type AaaSa = (
     std::time::Duration,
 );
 
+/// A runtime's fetched associations (SPI, server, when) as rows for the
+/// `secure` shows, by home address.
+pub fn aaa_list(
+    fetched: &std::collections::HashMap<
+        std::net::Ipv4Addr,
+        (u32, std::net::SocketAddrV4, std::time::Instant),
+    >,
+) -> Vec<AaaSa> {
+    let mut v: Vec<AaaSa> = fetched
+        .iter()
+        .map(|(home, (spi, server, at))| (*home, *spi, *server, at.elapsed()))
+        .collect();
+    v.sort_by_key(|a| u32::from(a.0));
+    v
+}
+
 /// "RADIUS 198.51.100.10:1812", or just "RADIUS" when the association was
 /// not cached (IOS `aaa` without `load-sa`).
 fn radius_source(server: &std::net::SocketAddrV4) -> String {
