@@ -123,6 +123,28 @@ fn pmip_binary() -> PathBuf {
     }
 }
 
+/// Writes `name`'s configuration into `dir` and starts `pmip run` with it
+/// in `ns` (logging to `name.log`); the control socket it will open.
+fn run_daemon(ns: &mut Netns, pmip: &Path, dir: &Path, name: &str, cfg: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.cfg"));
+    std::fs::write(&path, cfg).unwrap();
+    let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+    let sock = dir.join(format!("{name}.sock"));
+    ns.spawn(
+        pmip.to_str().unwrap(),
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--control",
+            sock.to_str().unwrap(),
+        ],
+        Stdio::null(),
+        Stdio::from(log),
+    )
+    .unwrap();
+    sock
+}
+
 /// Two daemons in two namespaces; both gone on drop.
 struct Campus {
     ap: Netns,
@@ -148,22 +170,7 @@ impl Campus {
             (&mut router, "r2", ROUTER.to_string()),
             (&mut ap, "ap2", access_point()),
         ] {
-            let path = dir.join(format!("{name}.cfg"));
-            std::fs::write(&path, cfg).unwrap();
-            let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
-            let sock = dir.join(format!("{name}.sock"));
-            ns.spawn(
-                pmip.to_str().unwrap(),
-                &[
-                    "run",
-                    path.to_str().unwrap(),
-                    "--control",
-                    sock.to_str().unwrap(),
-                ],
-                Stdio::null(),
-                Stdio::from(log),
-            )
-            .unwrap();
+            run_daemon(ns, &pmip, &dir, name, &cfg);
         }
         let control = dir.join("ap2.sock");
         let campus = Campus {
@@ -181,23 +188,7 @@ impl Campus {
 
     /// A new AP boots on the router's second subnet and joins the AAP.
     fn start_ap3(&mut self) {
-        let path = self.dir.join("ap3.cfg");
-        std::fs::write(&path, AP3).unwrap();
-        let log = std::fs::File::create(self.dir.join("ap3.log")).unwrap();
-        let sock = self.dir.join("ap3.sock");
-        self.ap3
-            .spawn(
-                pmip_binary().to_str().unwrap(),
-                &[
-                    "run",
-                    path.to_str().unwrap(),
-                    "--control",
-                    sock.to_str().unwrap(),
-                ],
-                Stdio::null(),
-                Stdio::from(log),
-            )
-            .unwrap();
+        let sock = run_daemon(&mut self.ap3, &pmip_binary(), &self.dir, "ap3", AP3);
         self.wait_ready(&sock, "ap3");
     }
 
