@@ -1,16 +1,14 @@
-//! The pmip device (DESIGN.md layer 4): reads an IOS configuration, runs
-//! the engines it enables on the Linux platform and serves the operator.
+//! The pmip device (docs/architecture.md): a driver around one sans-IO
+//! `pmip_node::Node`. It reads the configuration, opens the sockets and
+//! links the node asks for, feeds it what arrives, carries out what it
+//! decides on the Linux platform, and serves the operator.
 
+mod aaa;
 pub mod control;
 pub mod daemon;
-pub mod foreign_agent;
-pub mod home_agent;
+mod installer;
 pub mod interfaces;
-mod linkaddr;
-pub mod proxy_ap;
-pub mod show;
-pub mod subnet_exchange;
-pub mod udp;
+mod io;
 
 /// Logs to stderr; `RUST_LOG` overrides the default `info` level.
 pub fn init_logging() {

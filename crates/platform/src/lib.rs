@@ -5,6 +5,7 @@
 
 pub mod dataplane;
 pub mod isolation;
+pub mod link;
 pub mod netlink;
 pub mod packet;
 pub mod radio;

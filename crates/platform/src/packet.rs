@@ -168,6 +168,15 @@ impl RawLink {
         recv_arrived(&self.fd, buf).await.map(|(n, _)| n)
     }
 
+    /// Polls for the next frame that arrived on the interface.
+    pub fn poll_recv(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        poll_recv_arrived(&self.fd, cx, buf).map(|r| r.map(|(n, _)| n))
+    }
+
     /// Sends one whole Ethernet frame as it is.
     pub async fn send(&self, frame: &[u8]) -> io::Result<()> {
         loop {
@@ -302,6 +311,55 @@ pub(crate) fn bound_socket(
     }
     s.set_nonblocking(true)?;
     Ok(s)
+}
+
+/// Polls for one packet that arrived on the interface (frames sent out
+/// of it are skipped) and the link-layer address it came from; for a
+/// driver loop that polls all its sockets itself.
+pub(crate) fn poll_recv_arrived(
+    fd: &AsyncFd<Socket>,
+    cx: &mut std::task::Context<'_>,
+    buf: &mut [u8],
+) -> std::task::Poll<io::Result<(usize, [u8; 6])>> {
+    use std::task::Poll;
+    loop {
+        let mut guard = match fd.poll_read_ready(cx) {
+            Poll::Ready(Ok(g)) => g,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        };
+        // SAFETY: sockaddr_ll is plain data.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        let res = guard.try_io(|s| {
+            let mut len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+            // SAFETY: valid buffer and address out-parameters.
+            let n = unsafe {
+                libc::recvfrom(
+                    s.get_ref().as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    0,
+                    (&mut sll as *mut libc::sockaddr_ll).cast(),
+                    &mut len,
+                )
+            };
+            if n < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(n as usize)
+            }
+        });
+        match res {
+            Ok(Ok(_)) if sll.sll_pkttype == libc::PACKET_OUTGOING => continue,
+            Ok(Ok(n)) => {
+                let mut mac = [0u8; 6];
+                mac.copy_from_slice(&sll.sll_addr[..6]);
+                return Poll::Ready(Ok((n, mac)));
+            }
+            Ok(Err(e)) => return Poll::Ready(Err(e)),
+            Err(_would_block) => continue,
+        }
+    }
 }
 
 /// Receives one packet that arrived on the interface (frames sent out of

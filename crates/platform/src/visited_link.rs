@@ -4,7 +4,7 @@
 //! mobile node whose home address is not on this link (RFC 5944 3.7.1,
 //! 4.2.2). A classic BPF filter keeps all other traffic out of user space.
 
-use crate::packet::{attach_filter, bound_socket, recv_arrived};
+use crate::packet::{attach_filter, bound_socket, poll_recv_arrived, recv_arrived};
 use crate::register;
 use socket2::{Socket, Type};
 use std::io;
@@ -64,5 +64,15 @@ impl VisitedLink {
         let (n, mac) = recv_arrived(&self.fd, &mut buf).await?;
         buf.truncate(n);
         Ok(LinkPacket { mac, packet: buf })
+    }
+
+    /// Polls for the next packet into `buf`: its length and the MAC it
+    /// came from.
+    pub fn poll_recv_from(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<io::Result<(usize, [u8; 6])>> {
+        poll_recv_arrived(&self.fd, cx, buf)
     }
 }

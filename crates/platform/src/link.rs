@@ -1,6 +1,9 @@
-//! Our own link-layer addresses, read from sysfs by interface index.
+//! Our own link-layer addresses and UDP sockets bound the way the
+//! daemon needs them.
 
+use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// The MAC address of interface `ifindex` in this namespace.
 pub fn mac_of_index(ifindex: u32) -> io::Result<[u8; 6]> {
@@ -26,4 +29,23 @@ pub fn mac_of_index(ifindex: u32) -> io::Result<[u8; 6]> {
         *m = u8::from_str_radix(part, 16).map_err(io::Error::other)?;
     }
     Ok(mac)
+}
+
+/// A non-blocking UDP socket on `addr:port` that may send to broadcast
+/// addresses. One socket per local address (unicast or subnet-directed
+/// broadcast) tells the receiver which address a datagram was sent to
+/// without IP_PKTINFO (RFC 5944 3.8.3.1 treats a request to the
+/// broadcast address differently).
+pub fn udp_socket(addr: SocketAddrV4) -> io::Result<tokio::net::UdpSocket> {
+    let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    s.set_reuse_address(true)?;
+    s.set_broadcast(true)?;
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    tokio::net::UdpSocket::from_std(s.into())
+}
+
+/// `udp_socket` on an unspecified address and ephemeral port.
+pub fn any_udp_socket() -> io::Result<tokio::net::UdpSocket> {
+    udp_socket(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
 }

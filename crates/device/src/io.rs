@@ -1,0 +1,194 @@
+//! The node's sockets, polled by the driver loop itself: UDP sockets on
+//! the addresses the node listens on, the foreign agent's visited links,
+//! the AP's wired port and station ports. A datagram goes from the
+//! socket straight into the node, with no task or channel between.
+//!
+//! A socket that fails (its link went down, a transient kernel error) is
+//! rested for a moment rather than polled in a tight loop; nothing it
+//! does ends the loop.
+
+use pmip_node::{Input, Link, Mac};
+use pmip_platform::packet::{PacketSocket, RawLink};
+use pmip_platform::visited_link::VisitedLink;
+use std::collections::BTreeMap;
+use std::io;
+use std::net::{SocketAddr, SocketAddrV4};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::time::Instant;
+
+/// How long a failing socket rests before it is read again.
+const REST: Duration = Duration::from_millis(100);
+
+/// Which socket something arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Source {
+    Udp(usize),
+    Visited(usize),
+    Wired,
+    Station(u32),
+}
+
+/// What one poll read into the buffer.
+pub enum Arrived {
+    Udp {
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        len: usize,
+    },
+    Visited {
+        index: usize,
+        mac: Mac,
+        len: usize,
+    },
+    Frame {
+        link: Link,
+        len: usize,
+    },
+}
+
+impl Arrived {
+    /// The input for the node, over the bytes read.
+    pub fn input<'a>(&self, io: &'a Io, buf: &'a [u8]) -> Input<'a> {
+        match *self {
+            Arrived::Udp { local, remote, len } => Input::Datagram {
+                local,
+                remote,
+                payload: &buf[..len],
+            },
+            Arrived::Visited { index, mac, len } => Input::VisitedPacket {
+                interface: &io.visited[index].0,
+                mac,
+                packet: &buf[..len],
+            },
+            Arrived::Frame { link, len } => Input::Frame {
+                link,
+                frame: &buf[..len],
+            },
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Io {
+    pub udp: Vec<(SocketAddrV4, UdpSocket)>,
+    /// Visited links: interface name, index, socket.
+    pub visited: Vec<(String, u32, VisitedLink)>,
+    pub wired: Option<RawLink>,
+    pub stations: BTreeMap<u32, RawLink>,
+    /// Sends IPv4 packets to link-layer addresses (visitors,
+    /// advertisements) and gratuitous ARP.
+    pub packet: Option<std::sync::Arc<PacketSocket>>,
+    resting: BTreeMap<Source, Instant>,
+    /// Where the next poll starts, so no busy socket starves the others.
+    turn: usize,
+}
+
+impl Io {
+    /// The earliest moment a resting socket may be read again.
+    pub fn next_wake(&self) -> Option<Instant> {
+        self.resting.values().min().copied()
+    }
+
+    /// Wakes the sockets whose rest is over.
+    pub fn wake(&mut self, now: Instant) {
+        self.resting.retain(|_, t| *t > now);
+    }
+
+    fn sources(&self) -> Vec<Source> {
+        let mut v: Vec<Source> = (0..self.udp.len()).map(Source::Udp).collect();
+        v.extend((0..self.visited.len()).map(Source::Visited));
+        if self.wired.is_some() {
+            v.push(Source::Wired);
+        }
+        v.extend(self.stations.keys().map(|i| Source::Station(*i)));
+        v
+    }
+
+    /// Reads one datagram, packet or frame from whichever socket has one.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Arrived> {
+        let sources = self.sources();
+        if sources.is_empty() {
+            return Poll::Pending;
+        }
+        self.turn = self.turn.wrapping_add(1);
+        let start = self.turn % sources.len();
+        for k in 0..sources.len() {
+            let source = sources[(start + k) % sources.len()];
+            if self.resting.contains_key(&source) {
+                continue;
+            }
+            match self.poll_one(cx, source, buf) {
+                Poll::Ready(Ok(Some(a))) => return Poll::Ready(a),
+                Poll::Ready(Ok(None)) | Poll::Pending => {}
+                Poll::Ready(Err(e)) => {
+                    tracing::debug!(?source, error = %e, "socket error; resting it");
+                    self.resting.insert(source, Instant::now() + REST);
+                }
+            }
+        }
+        Poll::Pending
+    }
+
+    fn poll_one(
+        &self,
+        cx: &mut Context<'_>,
+        source: Source,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<Option<Arrived>>> {
+        match source {
+            Source::Udp(i) => {
+                let (local, socket) = &self.udp[i];
+                let mut rb = tokio::io::ReadBuf::new(buf);
+                socket.poll_recv_from(cx, &mut rb).map(|r| {
+                    r.map(|from| match from {
+                        SocketAddr::V4(remote) => Some(Arrived::Udp {
+                            local: *local,
+                            remote,
+                            len: rb.filled().len(),
+                        }),
+                        SocketAddr::V6(_) => None,
+                    })
+                })
+            }
+            Source::Visited(i) => self.visited[i]
+                .2
+                .poll_recv_from(cx, buf)
+                .map(|r| r.map(|(len, mac)| Some(Arrived::Visited { index: i, mac, len }))),
+            Source::Wired => match &self.wired {
+                Some(w) => w.poll_recv(cx, buf).map(|r| {
+                    r.map(|len| {
+                        Some(Arrived::Frame {
+                            link: Link::Wired,
+                            len,
+                        })
+                    })
+                }),
+                None => Poll::Pending,
+            },
+            Source::Station(ifindex) => match self.stations.get(&ifindex) {
+                Some(s) => s.poll_recv(cx, buf).map(|r| {
+                    r.map(|len| {
+                        Some(Arrived::Frame {
+                            link: Link::Station(ifindex),
+                            len,
+                        })
+                    })
+                }),
+                None => Poll::Pending,
+            },
+        }
+    }
+
+    pub fn udp_socket(&self, local: SocketAddrV4) -> Option<&UdpSocket> {
+        self.udp.iter().find(|(a, _)| *a == local).map(|(_, s)| s)
+    }
+
+    pub fn visited_index(&self, interface: &str) -> Option<u32> {
+        self.visited
+            .iter()
+            .find(|(n, _, _)| n == interface)
+            .map(|(_, i, _)| *i)
+    }
+}

@@ -1,0 +1,150 @@
+//! Operator commands (docs/operator-interface.md): `show`, `clear`,
+//! `refresh` and `configure`, parsed and validated here; errors are one
+//! line, IOS style. What a command asks of the roles comes out of
+//! [`Node::poll_output`] like everything else.
+
+use crate::{Node, show};
+use pmip_config::Mode;
+use pmip_engine::time::Now;
+use serde::Serialize;
+use std::net::Ipv4Addr;
+
+const NO_PROXY: &str = "% Proxy Mobile IP is not enabled (ip proxy-mobile enable)";
+const NO_HA: &str = "% Mobile IP home agent is not enabled (router mobile; ip mobile home-agent)";
+const NO_FA: &str = "% Mobile IP foreign agent is not enabled (router mobile; ip mobile foreign-agent; ip mobile foreign-service)";
+
+/// The view as JSON, or as IOS text.
+fn render<T: Serialize>(view: &T, json: bool, text: impl FnOnce(&T) -> String) -> String {
+    if json {
+        serde_json::to_string(view).unwrap_or_default()
+    } else {
+        text(view)
+    }
+}
+
+/// The optional address after `clear ip mobile binding|visitor`: one
+/// home address, or every entry with nothing or `all`.
+fn clear_target(rest: &[&str]) -> Result<Option<Ipv4Addr>, String> {
+    match rest {
+        [] | ["all"] => Ok(None),
+        [a] => a
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("% Invalid input: \"{a}\" (expected a home address or `all`)")),
+        _ => Err("% Invalid input: expected `all` or one home address".into()),
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+impl Node {
+    /// Runs one EXEC command. `Ok` is its output (JSON when `json`),
+    /// `Err` a one-line refusal.
+    pub fn exec(&mut self, now: Now, words: &[String], json: bool) -> Result<String, String> {
+        let w: Vec<&str> = words.iter().map(String::as_str).collect();
+        let at = now.instant;
+        match w.as_slice() {
+            ["show", "running-config"] | ["show", "run"] => Ok(self.running_config(false, json)),
+            // The operator asks for the keys explicitly.
+            ["show", "running-config", "keys"] => Ok(self.running_config(true, json)),
+            ["configure", rest @ ..] if !rest.is_empty() => self.configure(now, &rest.join(" ")),
+            ["show", "version"] => Ok(render(&self.version_view(at), json, show::version)),
+            ["show", "ip", "proxy-mobile", "subnet-table"] => self
+                .subnet_table_view(at)
+                .map(|v| render(&v, json, show::subnet_table))
+                .ok_or_else(|| NO_PROXY.into()),
+            // The Subnet Table page's Refresh: ask the AAP again.
+            ["refresh", "ip", "proxy-mobile", "subnet-table"] => {
+                self.exchange.refresh(now).map_err(exchange_off)?;
+                self.exchange_turn(now);
+                Ok("Asking the AAP for the subnet map table\n".into())
+            }
+            // "To rebuild the subnet table, clear it": the AAP sends it
+            // again.
+            ["clear", "ip", "proxy-mobile", "subnet-table"] => {
+                self.exchange.clear(now).map_err(exchange_off)?;
+                self.exchange_turn(now);
+                Ok("Subnet map table cleared; rebuilding it from the AAP\n".into())
+            }
+            ["clear", "ip", "mobile", "binding", rest @ ..] => {
+                let which = clear_target(rest)?;
+                let n = self
+                    .mobility
+                    .clear_bindings(which, &mut self.out)
+                    .ok_or(NO_HA)?;
+                Ok(format!("{n} mobility binding{} cleared\n", plural(n)))
+            }
+            ["clear", "ip", "mobile", "visitor", rest @ ..] => {
+                let which = clear_target(rest)?;
+                let n = self
+                    .mobility
+                    .clear_visitors(which, &mut self.out)
+                    .ok_or("% Mobile IP foreign agent is not enabled")?;
+                Ok(format!("{n} visitor{} cleared\n", plural(n)))
+            }
+            ["show", "ip", "mobile", "binding"] => self
+                .bindings_view(at)
+                .map(|v| render(&v, json, show::bindings))
+                .ok_or_else(|| NO_HA.into()),
+            ["show", "ip", "mobile", "traffic"] => self
+                .traffic_view()
+                .map(|v| render(&v, json, show::traffic))
+                .ok_or_else(|| "% Mobile IP is not enabled".into()),
+            ["show", "ip", "proxy-mobile"] => self
+                .proxy_view()
+                .map(|v| render(&v, json, show::proxy_status))
+                .ok_or_else(|| NO_PROXY.into()),
+            ["show", "ip", "proxy-mobile", "secure" | "sa-binding"] => Ok(render(
+                &self.proxy_secure_view(at),
+                json,
+                show::proxy_secure,
+            )),
+            ["show", "ip", "proxy-mobile", "visitor" | "visitors"] => self
+                .proxy_visitors_view(at)
+                .map(|v| render(&v, json, show::proxy_visitors))
+                .ok_or_else(|| NO_PROXY.into()),
+            ["show", "ip", "mobile", "visitor"] => self
+                .visitors_view(at)
+                .map(|v| render(&v, json, show::visitors))
+                .ok_or_else(|| NO_FA.into()),
+            ["show", "ip", "mobile", "secure", "host"] | ["show", "ip", "mobile", "secure"] => Ok(
+                render(&self.secure_hosts_view(at), json, show::secure_hosts),
+            ),
+            _ => Err(format!("% Invalid input: \"{}\"", words.join(" "))),
+        }
+    }
+
+    fn running_config(&self, keys: bool, json: bool) -> String {
+        let text = self.config.running_config(keys);
+        if json {
+            serde_json::json!({ "running_config": text }).to_string()
+        } else {
+            text
+        }
+    }
+
+    /// `configure LINE[; LINE...]`: applies lines as `configure terminal`
+    /// would, starting in global mode. All or nothing: a refused line
+    /// leaves the running configuration as it was.
+    fn configure(&mut self, now: Now, text: &str) -> Result<String, String> {
+        let mut candidate = self.config.clone();
+        let mut mode = Mode::Global;
+        for (i, line) in text.split([';', '\n']).enumerate() {
+            candidate
+                .apply_line_numbered(&mut mode, line, i + 1)
+                .map_err(|e| e.to_string())?;
+        }
+        self.config = candidate;
+        self.mobility.set_config(&self.config);
+        if let Some(ap) = &mut self.ap {
+            ap.set_config(now, &self.config, self.exchange.table(), &mut self.out);
+        }
+        Ok(String::new())
+    }
+}
+
+fn exchange_off(reason: String) -> String {
+    format!("% Subnet map exchange is off: {reason}")
+}

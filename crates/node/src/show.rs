@@ -1,0 +1,471 @@
+//! `show` text in IOS layout, rendered from the snapshot's views (the
+//! `--json` form is the same views serialised).
+
+use crate::snapshot::*;
+use pmip_wire::registration::ReplyCode;
+use std::fmt::Write;
+
+fn hms(secs: u64) -> String {
+    format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    )
+}
+
+fn code_name(code: &str) -> String {
+    code.parse::<u8>()
+        .map(|c| ReplyCode::from(c).to_string())
+        .unwrap_or_else(|_| code.to_owned())
+}
+
+/// `show version`.
+pub fn version(v: &Version) -> String {
+    let up = v.uptime_seconds;
+    format!(
+        "pmip {}, proxy Mobile IPv4\n{} uptime is {}h {}m {}s\nRoles: {}\n",
+        v.version,
+        v.hostname,
+        up / 3600,
+        up / 60 % 60,
+        up % 60,
+        if v.roles.is_empty() {
+            "none".into()
+        } else {
+            v.roles.join(", ")
+        }
+    )
+}
+
+/// `show ip mobile binding`.
+pub fn bindings(b: &Bindings) -> String {
+    let mut s = String::from("Mobility Binding List:\n");
+    let _ = writeln!(s, "Total {}", b.total);
+    for b in &b.bindings {
+        let _ = writeln!(s, "{}:", b.home_address);
+        let _ = writeln!(
+            s,
+            "    Care-of Addr {}, Src Addr {},",
+            b.care_of_address, b.source
+        );
+        let _ = writeln!(
+            s,
+            "    Lifetime granted {} ({}), remaining {}",
+            hms(u64::from(b.lifetime_granted)),
+            b.lifetime_granted,
+            hms(b.lifetime_remaining)
+        );
+        let _ = writeln!(
+            s,
+            "    Flags {}, Identification {},",
+            b.flags, b.identification
+        );
+        let _ = writeln!(
+            s,
+            "    Tunnel pmip0 src {} dest {}{}, {}",
+            b.home_agent,
+            b.care_of_address,
+            if b.reverse_tunnel {
+                " reverse-allowed"
+            } else {
+                ""
+            },
+            b.encapsulation
+        );
+    }
+    s
+}
+
+/// `show ip mobile visitor`.
+pub fn visitors(v: &Visitors) -> String {
+    let coa = v.care_of_address;
+    let mut s = String::from("Mobility Visitor List:\n");
+    let _ = writeln!(s, "Total {}", v.total);
+    for v in &v.visitors {
+        let _ = writeln!(s, "{}:", v.home_address);
+        let _ = writeln!(s, "    Interface {}, MAC addr {}", v.interface, v.mac);
+        let _ = writeln!(
+            s,
+            "    IP src {}, dest {}, UDP src port {}",
+            v.home_address, coa, v.udp_src_port
+        );
+        let _ = writeln!(
+            s,
+            "    HA addr {}, Identification {}",
+            v.home_agent, v.identification
+        );
+        let _ = writeln!(
+            s,
+            "    Lifetime {} ({}) Remaining {}",
+            hms(u64::from(v.lifetime_granted)),
+            v.lifetime_granted,
+            hms(v.lifetime_remaining)
+        );
+        let _ = writeln!(
+            s,
+            "    Tunnel pmip0 src {}, dest {}{}, {}",
+            coa,
+            v.home_agent,
+            if v.reverse_tunnel {
+                ", reverse-allowed"
+            } else {
+                ""
+            },
+            v.encapsulation
+        );
+    }
+    s
+}
+
+/// `show ip mobile traffic`: the home agent, tunnel and foreign agent
+/// parts.
+pub fn traffic(t: &Traffic) -> String {
+    let mut s = String::from("IP Mobility traffic:\n");
+    if let Some(c) = &t.home_agent {
+        s.push_str("Home Agent Registrations:\n");
+        let _ = writeln!(
+            s,
+            "    Requests {}, Deregister {}",
+            c.requests, c.deregistrations
+        );
+        let _ = writeln!(s, "    Accepted {}, Expired {}", c.accepted, c.expired);
+        let _ = writeln!(s, "    Denied {}, Ignored {}", c.denied, c.ignored);
+        let d = |code| c.denied_with(code);
+        let _ = writeln!(
+            s,
+            "    Unspecified {}, Unknown HA {}",
+            d(ReplyCode::UnspecifiedHa),
+            d(ReplyCode::UnknownHomeAgentAddress)
+        );
+        let _ = writeln!(
+            s,
+            "    Administrative prohibited {}, No resource {}",
+            d(ReplyCode::AdministrativelyProhibitedHa),
+            d(ReplyCode::InsufficientResourcesHa)
+        );
+        let _ = writeln!(
+            s,
+            "    Authentication failed MN {}, FA {}",
+            d(ReplyCode::MobileNodeFailedAuthenticationHa),
+            d(ReplyCode::ForeignAgentFailedAuthentication)
+        );
+        let _ = writeln!(
+            s,
+            "    Bad identification {}, Bad request form {}",
+            d(ReplyCode::IdentificationMismatch),
+            d(ReplyCode::PoorlyFormedRequest)
+        );
+        let _ = writeln!(
+            s,
+            "    Unavailable encap {}, reverse tunnel {}",
+            d(ReplyCode::EncapsulationUnavailableHa),
+            d(ReplyCode::ReverseTunnelUnavailableHa)
+        );
+        let _ = writeln!(
+            s,
+            "    Binding updates sent {}, acknowledges received {}",
+            c.binding_updates_sent, c.binding_acks_received
+        );
+        if !c.ignored_by_reason.is_empty() {
+            let _ = writeln!(s, "Ignored:");
+            for (r, n) in &c.ignored_by_reason {
+                let _ = writeln!(s, "    {r} {n}");
+            }
+        }
+    }
+    if let Some(t) = &t.tunnel {
+        let _ = writeln!(s, "Tunnel (pmip0):");
+        let _ = writeln!(
+            s,
+            "    Encapsulated {} packets, {} bytes; decapsulated {} packets, {} bytes",
+            t.encapsulated_packets,
+            t.encapsulated_bytes,
+            t.decapsulated_packets,
+            t.decapsulated_bytes
+        );
+        let _ = writeln!(
+            s,
+            "    Dropped: {} without a tunnel, {} bad tunnel packets, {} from a refused source, {} TTL exceeded, {} send errors",
+            t.no_tunnel_packets,
+            t.bad_tunnel_packets,
+            t.refused_source_packets,
+            t.ttl_exceeded_packets,
+            t.send_errors
+        );
+    }
+    if let Some(c) = &t.foreign_agent {
+        let _ = writeln!(s, "Advertisements:");
+        let _ = writeln!(s, "    Solicitations received {}", c.solicitations);
+        let _ = writeln!(s, "    Advertisements sent {}", c.advertisements);
+        let _ = writeln!(s, "Foreign Agent Registrations:");
+        let _ = writeln!(s, "    Request in {}, Forwarded {}", c.requests, c.relayed);
+        let _ = writeln!(
+            s,
+            "    Replies in {}, Accepted {}",
+            c.replies, c.replies_accepted
+        );
+        let _ = writeln!(
+            s,
+            "    Timeouts {}, Visitors expired {}",
+            c.timeouts, c.expired
+        );
+        let total: u64 = c.denied_by_code.values().sum();
+        let _ = writeln!(s, "    Denied {total}");
+        for (code, n) in sorted_codes(&c.denied_by_code) {
+            let _ = writeln!(s, "      {} {n}", code_name(code));
+        }
+        let _ = writeln!(
+            s,
+            "    Binding updates received {}, acknowledges sent {}",
+            c.binding_updates, c.binding_acks_sent
+        );
+        if !c.ignored_by_reason.is_empty() {
+            let _ = writeln!(s, "    Ignored:");
+            for (r, n) in &c.ignored_by_reason {
+                let _ = writeln!(s, "      {r} {n}");
+            }
+        }
+    }
+    s
+}
+
+/// Reply codes in numeric order (the map's keys are decimal text).
+fn sorted_codes(m: &std::collections::BTreeMap<String, u64>) -> Vec<(&String, &u64)> {
+    let mut v: Vec<_> = m.iter().collect();
+    v.sort_by_key(|(k, _)| k.parse::<u16>().unwrap_or(u16::MAX));
+    v
+}
+
+/// "RADIUS 198.51.100.10:1812" from the view's lower-case source.
+fn radius_source(source: &str) -> String {
+    match source.strip_prefix("radius") {
+        Some(rest) => format!("RADIUS{rest}"),
+        None => source.to_owned(),
+    }
+}
+
+/// `show ip mobile secure`.
+pub fn secure_hosts(v: &SecureHosts) -> String {
+    let mut s = String::from("Security Associations (algorithm,mode,replay protection,key):\n");
+    for e in &v.hosts {
+        let (alg, mode) = if e.algorithm == "HmacMd5" {
+            ("HMAC-MD5", "-")
+        } else {
+            ("MD5", "Prefix-suffix")
+        };
+        let _ = writeln!(
+            s,
+            "{}{}:",
+            e.low,
+            if e.low == e.high {
+                String::new()
+            } else {
+                format!(" - {}", e.high)
+            }
+        );
+        let _ = writeln!(
+            s,
+            "    SPI {},  {alg}, {mode}, Timestamp +/- {},",
+            e.spi, e.replay_window
+        );
+        let _ = writeln!(s, "    Key {}", pmip_config::KEY_MASK);
+    }
+    if !v.aaa.is_empty() {
+        s.push_str("Security Associations from the AAA server:\n");
+        for a in &v.aaa {
+            let _ = writeln!(
+                s,
+                "{}:\n    SPI {}, from {}, {} s ago, Key {}",
+                a.home_address,
+                a.spi,
+                radius_source(&a.source),
+                a.age_seconds,
+                pmip_config::KEY_MASK
+            );
+        }
+    }
+    s
+}
+
+/// `show ip proxy-mobile`.
+pub fn proxy_status(p: &ProxyStatus) -> String {
+    let mut s = format!("Proxy Mobile IP: {}\n", p.state);
+    let _ = writeln!(
+        s,
+        "AAPs: {}",
+        if p.aaps.is_empty() {
+            "none".to_owned()
+        } else {
+            p.aaps.join(" ")
+        }
+    );
+    match &p.home_agent {
+        Some(h) => {
+            let _ = writeln!(
+                s,
+                "Home agent of this subnet: {} mask {}",
+                h.address, h.mask
+            );
+        }
+        None => {
+            let _ = writeln!(s, "Home agent of this subnet: not heard");
+        }
+    }
+    match &p.foreign_agent {
+        Some(f) => {
+            let _ = writeln!(
+                s,
+                "Foreign agent: {} care-of {}, lifetime {}, services{}{}",
+                f.address,
+                f.care_of_address,
+                f.registration_lifetime,
+                if f.reverse_tunnel {
+                    " reverse-tunnel"
+                } else {
+                    ""
+                },
+                if f.gre { " GRE" } else { "" }
+            );
+        }
+        None => {
+            let _ = writeln!(s, "Foreign agent: not heard");
+        }
+    }
+    let _ = writeln!(s, "Subnet map:");
+    for e in &p.subnet_map {
+        let _ = writeln!(s, "    {:<15} {}", e.home_agent, e.mask);
+    }
+    let c = &p.statistics;
+    let _ = writeln!(
+        s,
+        "Statistics: registrations sent {}, re-registrations {}, deregistrations {}, accepted {}, retransmissions {}, resyncs {}",
+        c.registrations_sent,
+        c.reregistrations,
+        c.deregistrations,
+        c.accepted,
+        c.retransmissions,
+        c.resyncs
+    );
+    for (code, n) in sorted_codes(&c.denied_by_code) {
+        let _ = writeln!(s, "    denied {} {n}", code_name(code));
+    }
+    s
+}
+
+fn or_dash<T: ToString>(v: Option<T>) -> String {
+    v.map_or("-".into(), |a| a.to_string())
+}
+
+/// `show ip proxy-mobile visitor`.
+pub fn proxy_visitors(v: &ProxyVisitors) -> String {
+    let mut s = String::from("Proxy Mobile IP visitors:\n");
+    let _ = writeln!(s, "Total {}", v.total);
+    for v in &v.visitors {
+        let _ = writeln!(
+            s,
+            "{} ssid {}: address {}, home agent {}, care-of {}, {}{}",
+            v.mac,
+            v.ssid,
+            or_dash(v.address),
+            or_dash(v.home_agent),
+            or_dash(v.care_of_address),
+            v.state,
+            v.lifetime_remaining
+                .map_or(String::new(), |l| format!(", {l} s left"))
+        );
+        if let Some(rtt) = v.registration_rtt_ms {
+            let _ = writeln!(
+                s,
+                "    last registration round trip {rtt:.1} ms{}",
+                v.registered_after_ms.map_or(String::new(), |d| format!(
+                    ", registered {d:.0} ms after association"
+                ))
+            );
+        }
+    }
+    s
+}
+
+/// `show ip proxy-mobile secure`: the SA bindings, keys masked.
+pub fn proxy_secure(v: &ProxySecure) -> String {
+    let mut s = String::from("Proxy Mobile IP security associations:\n");
+    for n in &v.sa_bindings {
+        let alg = if n.algorithm.as_deref() == Some("HmacMd5") {
+            "HMAC-MD5"
+        } else {
+            "MD5 prefix-suffix"
+        };
+        let _ = writeln!(
+            s,
+            "    {} - {}  SPI {}  {alg}  key {}",
+            n.start, n.end, n.spi, n.key
+        );
+    }
+    for a in &v.aaa {
+        let _ = writeln!(
+            s,
+            "    {}  SPI {}  from {}, {} s ago  key {}",
+            a.start,
+            a.spi,
+            radius_source(&a.source),
+            a.age_seconds.unwrap_or(0),
+            a.key
+        );
+    }
+    s
+}
+
+/// `show ip proxy-mobile subnet-table`: home agent, mask, where each
+/// entry came from and its age.
+pub fn subnet_table(t: &SubnetTable) -> String {
+    let mut s = String::new();
+    match (t.exchange.as_str(), &t.off_reason) {
+        ("AAP", _) => {
+            let _ = writeln!(
+                s,
+                "Subnet map table (this AP is an AAP; {} APs joined)",
+                t.members.as_ref().map_or(0, Vec::len)
+            );
+        }
+        ("AP", _) => {
+            let _ = writeln!(s, "Subnet map table (from AAP {})", or_dash(t.current_aap));
+        }
+        (_, Some(r)) => {
+            let _ = writeln!(s, "Subnet map table (exchange off: {r})");
+        }
+        _ => s.push_str("Subnet map table\n"),
+    }
+    let _ = writeln!(
+        s,
+        "{:<16} {:<16} {:<24} Age",
+        "Home Agent", "Mask", "Source"
+    );
+    for r in &t.entries {
+        let _ = writeln!(
+            s,
+            "{:<16} {:<16} {:<24} {}",
+            r.home_agent.to_string(),
+            r.mask.to_string(),
+            r.source,
+            r.age_seconds.map_or("-".into(), hms)
+        );
+    }
+    let _ = writeln!(s, "Total {}", t.entries.len());
+    if let Some(c) = &t.counters {
+        let _ = writeln!(
+            s,
+            "Messages: {} sent, {} received; dropped: {} failing authentication, {} replayed, {} malformed; {} retransmissions, {} failovers, {} home agent probes",
+            c.sent,
+            c.received,
+            c.bad_auth,
+            c.replayed,
+            c.malformed,
+            c.retransmissions,
+            c.failovers,
+            c.probes_sent
+        );
+    }
+    let _ = writeln!(s, "In use by the AP: {} entries", t.in_use);
+    s
+}

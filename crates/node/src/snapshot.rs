@@ -1,0 +1,746 @@
+//! The node's state as plain, serialisable data: one view per `show`
+//! command. The `show` text ([`crate::show`]), `--json` (these structs
+//! serialised), the web pages and `/metrics` all render from these views,
+//! so they cannot disagree.
+
+use crate::Node;
+use pmip_engine::binding::Binding;
+use pmip_engine::proxy_ap::{HANDOFF_BUCKETS_MS, State};
+use pmip_engine::subnet_exchange::Source;
+use pmip_engine::subnet_map::SubnetEntry;
+use pmip_engine::time::Instant;
+use pmip_wire::tunnel::Encapsulation;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// Everything `show` can tell, at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub version: Version,
+    pub bindings: Option<Bindings>,
+    pub visitors: Option<Visitors>,
+    pub traffic: Option<Traffic>,
+    pub secure_hosts: SecureHosts,
+    pub proxy: Option<ProxyStatus>,
+    pub proxy_visitors: Option<ProxyVisitors>,
+    pub proxy_secure: ProxySecure,
+    pub subnet_table: Option<SubnetTable>,
+}
+
+/// `show version`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Version {
+    pub version: String,
+    pub hostname: String,
+    pub uptime_seconds: u64,
+    pub roles: Vec<String>,
+}
+
+/// `show ip mobile binding`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bindings {
+    pub total: usize,
+    pub bindings: Vec<BindingView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BindingView {
+    pub home_address: Ipv4Addr,
+    pub care_of_address: Ipv4Addr,
+    pub source: Ipv4Addr,
+    pub home_agent: Ipv4Addr,
+    pub lifetime_granted: u16,
+    pub lifetime_remaining: u64,
+    /// IOS's `SBDMGVT` letters, upper case when set.
+    pub flags: String,
+    pub identification: String,
+    pub encapsulation: String,
+    pub reverse_tunnel: bool,
+}
+
+/// `show ip mobile visitor`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Visitors {
+    pub total: usize,
+    pub care_of_address: Ipv4Addr,
+    pub visitors: Vec<VisitorView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisitorView {
+    pub home_address: Ipv4Addr,
+    pub interface: String,
+    /// IOS style, three dotted groups.
+    pub mac: String,
+    pub home_agent: Ipv4Addr,
+    pub udp_src_port: u16,
+    pub identification: String,
+    pub lifetime_granted: u16,
+    pub lifetime_remaining: u64,
+    pub encapsulation: String,
+    pub reverse_tunnel: bool,
+}
+
+/// `show ip mobile traffic`: each part present when its role runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Traffic {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<TunnelTraffic>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home_agent: Option<HomeAgentTraffic>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foreign_agent: Option<ForeignAgentTraffic>,
+}
+
+/// The tunnel device's data-plane counters (read by the driver).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TunnelTraffic {
+    pub encapsulated_packets: u64,
+    pub encapsulated_bytes: u64,
+    pub decapsulated_packets: u64,
+    pub decapsulated_bytes: u64,
+    pub no_tunnel_packets: u64,
+    pub bad_tunnel_packets: u64,
+    pub refused_source_packets: u64,
+    pub ttl_exceeded_packets: u64,
+    pub send_errors: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HomeAgentTraffic {
+    pub requests: u64,
+    pub accepted: u64,
+    pub deregistrations: u64,
+    pub denied: u64,
+    /// By reply code (RFC 5944 3.4), as decimal text.
+    pub denied_by_code: BTreeMap<String, u64>,
+    pub ignored: u64,
+    pub ignored_by_reason: BTreeMap<String, u64>,
+    pub expired: u64,
+    pub binding_updates_sent: u64,
+    pub binding_acks_received: u64,
+}
+
+impl HomeAgentTraffic {
+    pub fn denied_with(&self, code: pmip_wire::registration::ReplyCode) -> u64 {
+        self.denied_by_code
+            .get(&u8::from(code).to_string())
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForeignAgentTraffic {
+    pub solicitations: u64,
+    pub advertisements: u64,
+    pub requests: u64,
+    pub relayed: u64,
+    pub replies: u64,
+    pub replies_accepted: u64,
+    pub timeouts: u64,
+    pub expired: u64,
+    pub denied_by_code: BTreeMap<String, u64>,
+    pub ignored_by_reason: BTreeMap<String, u64>,
+    pub binding_updates: u64,
+    pub binding_acks_sent: u64,
+}
+
+/// `show ip mobile secure`: configured associations (keys masked) and
+/// those fetched from the AAA server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecureHosts {
+    pub hosts: Vec<SecureHost>,
+    pub aaa: Vec<FetchedSa>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecureHost {
+    pub low: Ipv4Addr,
+    pub high: Ipv4Addr,
+    /// Hexadecimal, as IOS writes it.
+    pub spi: String,
+    pub algorithm: String,
+    pub replay: String,
+    /// Seconds of timestamp tolerance.
+    pub replay_window: u32,
+    pub source: String,
+}
+
+/// An association fetched from the AAA server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchedSa {
+    pub home_address: Ipv4Addr,
+    pub spi: String,
+    /// `radius SERVER:PORT`, or `radius` when it was not cached.
+    pub source: String,
+    pub age_seconds: u64,
+}
+
+/// `show ip proxy-mobile`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProxyStatus {
+    /// `enabled`, `paused` or `disabled`.
+    pub state: String,
+    pub aaps: Vec<String>,
+    pub home_agent: Option<OwnHomeAgent>,
+    pub foreign_agent: Option<ForeignAgentHeard>,
+    pub subnet_map: Vec<SubnetRow>,
+    pub statistics: ProxyStatistics,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubnetRow {
+    pub home_agent: Ipv4Addr,
+    pub mask: Ipv4Addr,
+}
+
+/// The AP's own subnet's home agent, heard by agent discovery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnHomeAgent {
+    pub address: Ipv4Addr,
+    pub mask: Ipv4Addr,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForeignAgentHeard {
+    pub address: Ipv4Addr,
+    pub care_of_address: Ipv4Addr,
+    pub registration_lifetime: u16,
+    pub reverse_tunnel: bool,
+    pub gre: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProxyStatistics {
+    pub registrations_sent: u64,
+    pub reregistrations: u64,
+    pub deregistrations: u64,
+    pub accepted: u64,
+    pub retransmissions: u64,
+    pub resyncs: u64,
+    pub denied_by_code: BTreeMap<String, u64>,
+    pub handoff_latency_ms: Histogram,
+}
+
+/// Handoff latency, Prometheus style: counts per bucket (not
+/// cumulative), each bucket's upper bound in ms, the last `+Inf`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    pub buckets: Vec<(Bound, u64)>,
+    pub sum_ms: f64,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Bound {
+    Ms(u64),
+    Inf(String),
+}
+
+/// `show ip proxy-mobile visitor`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProxyVisitors {
+    pub total: usize,
+    pub visitors: Vec<StationView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StationView {
+    pub mac: String,
+    pub ssid: String,
+    pub address: Option<Ipv4Addr>,
+    pub home_agent: Option<Ipv4Addr>,
+    pub care_of_address: Option<Ipv4Addr>,
+    pub state: String,
+    pub lifetime_remaining: Option<u64>,
+    pub associated_ms_ago: u64,
+    pub registration_rtt_ms: Option<f64>,
+    pub registered_after_ms: Option<f64>,
+}
+
+/// `show ip proxy-mobile secure`: the SA bindings, keys masked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProxySecure {
+    pub sa_bindings: Vec<SaBinding>,
+    pub aaa: Vec<SaBinding>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaBinding {
+    pub start: Ipv4Addr,
+    pub end: Ipv4Addr,
+    pub spi: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<String>,
+    pub key: String,
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_seconds: Option<u64>,
+}
+
+/// `show ip proxy-mobile subnet-table`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubnetTable {
+    /// `AAP`, `AP` or `off`.
+    pub exchange: String,
+    pub off_reason: Option<String>,
+    pub current_aap: Option<Ipv4Addr>,
+    pub members: Option<Vec<Ipv4Addr>>,
+    pub entries: Vec<SubnetTableRow>,
+    pub counters: Option<ExchangeCounters>,
+    /// Entries of the subnet map the AP looks visitors up in.
+    #[serde(default)]
+    pub in_use: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubnetTableRow {
+    pub home_agent: Ipv4Addr,
+    pub mask: Ipv4Addr,
+    pub source: String,
+    pub age_seconds: Option<u64>,
+    pub aps: Vec<Ipv4Addr>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExchangeCounters {
+    pub sent: u64,
+    pub received: u64,
+    pub bad_auth: u64,
+    pub replayed: u64,
+    pub malformed: u64,
+    pub retransmissions: u64,
+    pub failovers: u64,
+    pub probes_sent: u64,
+}
+
+/// IOS prints the flags of a binding as `SBDMGVT` letters, upper case when
+/// set (`show ip mobile binding`).
+fn flags(b: &Binding) -> String {
+    let f = |set: bool, c: char| if set { c.to_ascii_uppercase() } else { c };
+    let gre = matches!(b.encapsulation, Encapsulation::Gre { .. });
+    [
+        f(b.simultaneous, 's'),
+        f(b.broadcast, 'b'),
+        f(b.decapsulation_by_mn, 'd'),
+        'm',
+        f(gre, 'g'),
+        'v',
+        f(b.reverse_tunnel, 't'),
+    ]
+    .iter()
+    .collect()
+}
+
+fn ident(i: u64) -> String {
+    format!("{:08X}.{:08X}", i >> 32, i & 0xffff_ffff)
+}
+
+fn encapsulation(e: &Encapsulation) -> String {
+    match e {
+        Encapsulation::IpInIp => "IP-in-IP",
+        Encapsulation::Gre { .. } => "GRE",
+    }
+    .into()
+}
+
+/// IOS writes MAC addresses as three dotted groups.
+pub fn mac(m: &[u8; 6]) -> String {
+    format!(
+        "{:02x}{:02x}.{:02x}{:02x}.{:02x}{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
+}
+
+fn by_key<'a, K: ToString + 'a>(
+    m: impl IntoIterator<Item = (&'a K, &'a u64)>,
+) -> BTreeMap<String, u64> {
+    m.into_iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+fn fetched(
+    list: &BTreeMap<Ipv4Addr, (u32, SocketAddrV4, Instant)>,
+    now: Instant,
+) -> Vec<(Ipv4Addr, u32, String, u64)> {
+    list.iter()
+        .map(|(home, (spi, server, at))| {
+            let source = if server.ip().is_unspecified() {
+                "radius".to_owned()
+            } else {
+                format!("radius {server}")
+            };
+            (*home, *spi, source, now.saturating_since(*at).as_secs())
+        })
+        .collect()
+}
+
+impl Node {
+    /// The whole state, for the web pages and `/metrics`.
+    pub fn snapshot(&self, now: Instant) -> Snapshot {
+        Snapshot {
+            version: self.version_view(now),
+            bindings: self.bindings_view(now),
+            visitors: self.visitors_view(now),
+            traffic: self.traffic_view(),
+            secure_hosts: self.secure_hosts_view(now),
+            proxy: self.proxy_view(),
+            proxy_visitors: self.proxy_visitors_view(now),
+            proxy_secure: self.proxy_secure_view(now),
+            subnet_table: self.subnet_table_view(now),
+        }
+    }
+
+    pub fn version_view(&self, now: Instant) -> Version {
+        let mut roles = Vec::new();
+        if self.mobility.home_agent.is_some() {
+            roles.push("home agent".to_owned());
+        }
+        if self.mobility.foreign_agent.is_some() {
+            roles.push("foreign agent".to_owned());
+        }
+        if self.ap.is_some() {
+            roles.push("proxy Mobile IP access point".to_owned());
+        }
+        Version {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            hostname: self
+                .config
+                .hostname
+                .clone()
+                .unwrap_or_else(|| "Router".into()),
+            uptime_seconds: now.saturating_since(self.started).as_secs(),
+            roles,
+        }
+    }
+
+    pub fn bindings_view(&self, now: Instant) -> Option<Bindings> {
+        let ha = self.mobility.home_agent.as_ref()?;
+        let mut list: Vec<&Binding> = ha.engine.bindings().iter().collect();
+        list.sort_by_key(|b| (u32::from(b.home_address), u32::from(b.care_of_address)));
+        let bindings: Vec<BindingView> = list
+            .iter()
+            .map(|b| BindingView {
+                home_address: b.home_address,
+                care_of_address: b.care_of_address,
+                source: *b.source.ip(),
+                home_agent: b.home_agent,
+                lifetime_granted: b.lifetime,
+                lifetime_remaining: b.remaining(now).as_secs(),
+                flags: flags(b),
+                identification: ident(b.identification),
+                encapsulation: encapsulation(&b.encapsulation),
+                reverse_tunnel: b.reverse_tunnel,
+            })
+            .collect();
+        Some(Bindings {
+            total: bindings.len(),
+            bindings,
+        })
+    }
+
+    pub fn visitors_view(&self, now: Instant) -> Option<Visitors> {
+        let fa = self.mobility.foreign_agent.as_ref()?;
+        let mut list: Vec<_> = fa.engine.visitors().collect();
+        list.sort_by_key(|v| u32::from(v.home_address));
+        let visitors: Vec<VisitorView> = list
+            .iter()
+            .map(|v| VisitorView {
+                home_address: v.home_address,
+                interface: v.interface.clone(),
+                mac: mac(&v.mac),
+                home_agent: v.home_agent,
+                udp_src_port: v.port,
+                identification: ident(v.identification),
+                lifetime_granted: v.lifetime,
+                lifetime_remaining: v.expires.saturating_since(now).as_secs(),
+                encapsulation: encapsulation(&v.encapsulation),
+                reverse_tunnel: v.reverse_tunnel,
+            })
+            .collect();
+        Some(Visitors {
+            total: visitors.len(),
+            care_of_address: fa.engine.config().care_of_address,
+            visitors,
+        })
+    }
+
+    pub fn traffic_view(&self) -> Option<Traffic> {
+        let ha = self.mobility.home_agent.as_ref();
+        let fa = self.mobility.foreign_agent.as_ref();
+        if ha.is_none() && fa.is_none() {
+            return None;
+        }
+        Some(Traffic {
+            tunnel: self.tunnel.clone(),
+            home_agent: ha.map(|h| {
+                let c = &h.engine.counters;
+                HomeAgentTraffic {
+                    requests: c.requests,
+                    accepted: c.accepted,
+                    deregistrations: c.deregistrations,
+                    denied: c.denied.values().sum(),
+                    denied_by_code: by_key(c.denied.iter()),
+                    ignored: c.dropped.values().sum(),
+                    ignored_by_reason: by_key(c.dropped.iter()),
+                    expired: c.expired,
+                    binding_updates_sent: c.bind_updates_sent,
+                    binding_acks_received: c.bind_acks_received,
+                }
+            }),
+            foreign_agent: fa.map(|f| {
+                let c = &f.engine.counters;
+                ForeignAgentTraffic {
+                    solicitations: c.solicitations,
+                    advertisements: c.advertisements,
+                    requests: c.requests,
+                    relayed: c.relayed,
+                    replies: c.replies,
+                    replies_accepted: c.replies_accepted,
+                    timeouts: c.timeouts,
+                    expired: c.expired,
+                    denied_by_code: by_key(c.denied.iter()),
+                    ignored_by_reason: by_key(c.dropped.iter()),
+                    binding_updates: c.bind_updates,
+                    binding_acks_sent: c.bind_acks_sent,
+                }
+            }),
+        })
+    }
+
+    pub fn secure_hosts_view(&self, now: Instant) -> SecureHosts {
+        let hosts = self
+            .config
+            .mobile
+            .secure
+            .iter()
+            .filter(|e| e.peer == pmip_config::SaPeer::Host)
+            .map(|e| {
+                let pmip_config::Replay::Timestamp { within } = e.sa.replay;
+                SecureHost {
+                    low: e.range.low,
+                    high: e.range.high,
+                    spi: format!("{:X}", e.sa.spi),
+                    algorithm: format!("{:?}", e.sa.algorithm),
+                    replay: format!("{:?}", e.sa.replay),
+                    replay_window: within,
+                    source: "local".into(),
+                }
+            })
+            .collect();
+        let aaa = self
+            .mobility
+            .home_agent
+            .as_ref()
+            .map(|h| {
+                fetched(&h.aaa_sas, now)
+                    .into_iter()
+                    .map(|(home, spi, source, age)| FetchedSa {
+                        home_address: home,
+                        spi: format!("{spi:X}"),
+                        source,
+                        age_seconds: age,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        SecureHosts { hosts, aaa }
+    }
+
+    pub fn proxy_view(&self) -> Option<ProxyStatus> {
+        let ap = &self.ap.as_ref()?.engine;
+        let p = &self.config.proxy_mobile;
+        let state = if !p.enabled {
+            "disabled"
+        } else if p.paused {
+            "paused"
+        } else {
+            "enabled"
+        };
+        let c = &ap.counters;
+        let h = &c.handoff_latency;
+        let row = |e: &SubnetEntry| SubnetRow {
+            home_agent: e.home_agent,
+            mask: e.mask_addr(),
+        };
+        Some(ProxyStatus {
+            state: state.into(),
+            aaps: p.aaps.iter().map(|a| a.to_string()).collect(),
+            home_agent: ap.own_home_agent().map(|e| OwnHomeAgent {
+                address: e.home_agent,
+                mask: e.mask_addr(),
+            }),
+            foreign_agent: ap.foreign_agent().map(|f| ForeignAgentHeard {
+                address: f.address,
+                care_of_address: f.care_of_address,
+                registration_lifetime: f.registration_lifetime,
+                reverse_tunnel: f.reverse_tunnel,
+                gre: f.gre,
+            }),
+            subnet_map: ap.subnet_map().entries().iter().map(row).collect(),
+            statistics: ProxyStatistics {
+                registrations_sent: c.registrations_sent,
+                reregistrations: c.reregistrations,
+                deregistrations: c.deregistrations,
+                accepted: c.accepted,
+                retransmissions: c.retransmissions,
+                resyncs: c.resyncs,
+                denied_by_code: by_key(c.denied.iter()),
+                handoff_latency_ms: Histogram {
+                    buckets: HANDOFF_BUCKETS_MS
+                        .iter()
+                        .map(|b| Bound::Ms(*b))
+                        .chain([Bound::Inf("+Inf".into())])
+                        .zip(h.counts.iter().copied())
+                        .collect(),
+                    sum_ms: h.sum_us as f64 / 1e3,
+                    count: h.count,
+                },
+            },
+        })
+    }
+
+    pub fn proxy_visitors_view(&self, now: Instant) -> Option<ProxyVisitors> {
+        let ap = &self.ap.as_ref()?.engine;
+        let mut list: Vec<_> = ap.stations().collect();
+        list.sort_by_key(|s| s.mac);
+        let coa = ap.foreign_agent().map(|f| f.care_of_address);
+        let visitors: Vec<StationView> = list
+            .iter()
+            .map(|s| {
+                let (state, left) = match &s.state {
+                    State::Learning => ("learning address".into(), None),
+                    State::Home => ("at home".into(), None),
+                    State::NotProxied(r) => (format!("not proxied ({r:?})"), None),
+                    State::WaitingForAgent => ("waiting for an agent".into(), None),
+                    State::FetchingSa => ("fetching its association from RADIUS".into(), None),
+                    State::Registering { tries, .. } => {
+                        (format!("registering (try {})", tries + 1), None)
+                    }
+                    State::Registered { expires, .. } => (
+                        "registered".into(),
+                        Some(expires.saturating_since(now).as_secs()),
+                    ),
+                    State::BackingOff { code, .. } => (format!("denied {code}, backing off"), None),
+                };
+                StationView {
+                    mac: mac(&s.mac),
+                    ssid: s.ssid.clone(),
+                    address: s.address,
+                    home_agent: s.home_agent,
+                    care_of_address: coa,
+                    state,
+                    lifetime_remaining: left,
+                    associated_ms_ago: now.saturating_since(s.associated_at).as_millis() as u64,
+                    registration_rtt_ms: s.registration_rtt.map(|d| d.as_secs_f64() * 1e3),
+                    registered_after_ms: s.registered_after.map(|d| d.as_secs_f64() * 1e3),
+                }
+            })
+            .collect();
+        Some(ProxyVisitors {
+            total: visitors.len(),
+            visitors,
+        })
+    }
+
+    pub fn proxy_secure_view(&self, now: Instant) -> ProxySecure {
+        let sa_bindings = self
+            .config
+            .proxy_mobile
+            .nodes
+            .iter()
+            .map(|n| SaBinding {
+                start: n.range.low,
+                end: n.range.high,
+                spi: format!("{:X}", n.sa.spi),
+                algorithm: Some(format!("{:?}", n.sa.algorithm)),
+                key: pmip_config::KEY_MASK.into(),
+                source: "local".into(),
+                age_seconds: None,
+            })
+            .collect();
+        let aaa = self
+            .ap
+            .as_ref()
+            .map(|ap| {
+                fetched(&ap.aaa_sas, now)
+                    .into_iter()
+                    .map(|(home, spi, source, age)| SaBinding {
+                        start: home,
+                        end: home,
+                        spi: format!("{spi:X}"),
+                        algorithm: None,
+                        key: pmip_config::KEY_MASK.into(),
+                        source,
+                        age_seconds: Some(age),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        ProxySecure { sa_bindings, aaa }
+    }
+
+    pub fn subnet_table_view(&self, now: Instant) -> Option<SubnetTable> {
+        let ap = self.ap.as_ref()?;
+        let running = self.exchange.running();
+        let mut rows: Vec<SubnetTableRow> = Vec::new();
+        if let Some(x) = running {
+            for e in x.engine.entries() {
+                let entry = SubnetEntry {
+                    home_agent: e.home_agent,
+                    prefix_len: e.prefix_len,
+                };
+                rows.push(SubnetTableRow {
+                    home_agent: e.home_agent,
+                    mask: entry.mask_addr(),
+                    source: match e.source {
+                        Source::Own => "own (agent discovery)".to_owned(),
+                        Source::Aap(a) => format!("AAP {a}"),
+                        Source::Local => "this AAP".to_owned(),
+                    },
+                    age_seconds: Some(now.saturating_since(e.changed).as_secs()),
+                    aps: e.aps.clone(),
+                });
+            }
+        }
+        for e in crate::config::static_subnet_map(&self.config).entries() {
+            rows.retain(|r| r.home_agent != e.home_agent);
+            rows.push(SubnetTableRow {
+                home_agent: e.home_agent,
+                mask: e.mask_addr(),
+                source: "static".into(),
+                age_seconds: None,
+                aps: Vec::new(),
+            });
+        }
+        rows.sort_by_key(|r| u32::from(r.home_agent));
+        Some(SubnetTable {
+            exchange: match running {
+                Some(x) if x.engine.is_aap() => "AAP",
+                Some(_) => "AP",
+                None => "off",
+            }
+            .into(),
+            off_reason: self.exchange.off_reason().map(str::to_owned),
+            current_aap: running.and_then(|x| x.engine.current_aap()),
+            members: running.map(|x| x.engine.members().to_vec()),
+            entries: rows,
+            counters: running.map(|x| {
+                let c = x.engine.counters();
+                ExchangeCounters {
+                    sent: c.sent,
+                    received: c.received,
+                    bad_auth: c.bad_auth,
+                    replayed: c.replayed,
+                    malformed: c.malformed,
+                    retransmissions: c.retransmissions,
+                    failovers: c.failovers,
+                    probes_sent: c.probes_sent,
+                }
+            }),
+            in_use: ap.engine.subnet_map().entries().len(),
+        })
+    }
+}
