@@ -1,0 +1,176 @@
+//! Whole-campus scenarios in virtual time: three subnets, each a router
+//! (home agent and foreign agent) and an AP, two of them AAPs. A client
+//! roams across all three subnets and home again, a registration is lost
+//! on the way, an AAP fails; all in milliseconds of wall time.
+
+mod support;
+
+use pmip_wire::registration::TYPE_REQUEST;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+use support::*;
+
+/// Boots a three-subnet campus and lets the exchange converge.
+fn booted() -> Campus {
+    let mut c = Campus::new(3);
+    c.run_for(Duration::from_secs(10));
+    c
+}
+
+fn subnet_table(c: &mut Campus, ap: &str) -> Vec<String> {
+    let v = c.json(ap, "show ip proxy-mobile subnet-table");
+    v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["home_agent"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn station_state(c: &mut Campus, ap: &str) -> String {
+    let v = c.json(ap, "show ip proxy-mobile visitor");
+    v["visitors"][0]["state"].as_str().unwrap_or("").to_owned()
+}
+
+#[test]
+fn every_ap_learns_every_home_agent() {
+    let mut c = booted();
+    for k in 1..=3 {
+        assert_eq!(
+            subnet_table(&mut c, &ap_name(k)),
+            ["10.1.0.1", "10.2.0.1", "10.3.0.1"],
+            "ap{k}"
+        );
+        let v = c.json(&ap_name(k), "show ip proxy-mobile");
+        assert_eq!(v["foreign_agent"]["address"], format!("10.{k}.0.1"));
+        assert_eq!(v["home_agent"]["address"], format!("10.{k}.0.1"));
+    }
+    assert_eq!(
+        c.json("ap1", "show ip proxy-mobile subnet-table")["exchange"],
+        "AAP"
+    );
+    assert_eq!(
+        c.json("ap3", "show ip proxy-mobile subnet-table")["current_aap"],
+        "10.1.0.2"
+    );
+}
+
+#[test]
+fn a_client_roams_across_three_subnets_and_home() {
+    let wall = std::time::Instant::now();
+    let mut c = booted();
+    let client = c.add_station(Ipv4Addr::new(10, 1, 0, 50));
+
+    // At home: nothing to register.
+    c.associate(client, "ap1");
+    c.station_sends(client, router_address(1));
+    c.run_for(Duration::from_secs(1));
+    assert_eq!(station_state(&mut c, "ap1"), "at home");
+    assert!(c.bindings("r1").is_empty());
+
+    // To subnet 2: registered through r2's foreign agent.
+    c.associate(client, "ap2");
+    c.station_sends(client, router_address(1));
+    c.run_for(Duration::from_secs(1));
+    assert_eq!(
+        c.bindings("r1"),
+        [("10.1.0.50".to_owned(), "10.2.0.1".to_owned())]
+    );
+    assert_eq!(c.visitors("r2"), ["10.1.0.50"]);
+    assert_eq!(station_state(&mut c, "ap2"), "registered");
+    // The client's ARP entry for its gateway now names r2's MAC.
+    let told = c.stations[client]
+        .received
+        .iter()
+        .any(|f| f.len() >= 14 && f[12..14] == [0x08, 0x06] && f[6..12] == router_mac(2));
+    assert!(
+        told,
+        "the AP told the client its gateway is the foreign agent"
+    );
+
+    // To subnet 3, the first registration request lost: retransmitted.
+    let mut lost_one = false;
+    c.lose = Some(Box::new(move |w| {
+        let is_request = matches!(w, Wire::Lan { subnet: 3, frame, .. }
+            if frame.len() > 42 && frame[23] == 17 && frame[42] == TYPE_REQUEST);
+        if is_request && !lost_one {
+            lost_one = true;
+            return true;
+        }
+        false
+    }));
+    c.associate(client, "ap3");
+    c.station_sends(client, router_address(1));
+    c.run_for(Duration::from_millis(500));
+    assert_eq!(
+        c.bindings("r1")[0].1,
+        "10.2.0.1",
+        "the lost request changed nothing"
+    );
+    c.run_for(Duration::from_secs(2));
+    c.lose = None;
+    assert_eq!(c.lost, 1);
+    assert_eq!(
+        c.bindings("r1"),
+        [("10.1.0.50".to_owned(), "10.3.0.1".to_owned())]
+    );
+    let stats = c.json("ap3", "show ip proxy-mobile");
+    assert_eq!(stats["statistics"]["retransmissions"], 1);
+    assert_eq!(c.visitors("r3"), ["10.1.0.50"]);
+    // The old foreign agent heard of the move (Binding Update).
+    c.run_for(Duration::from_secs(1));
+    assert!(c.visitors("r2").is_empty(), "r2 forgot the visitor");
+
+    // Home again: deregistered.
+    c.associate(client, "ap1");
+    c.station_sends(client, router_address(1));
+    c.run_for(Duration::from_secs(1));
+    assert!(c.bindings("r1").is_empty());
+    assert_eq!(station_state(&mut c, "ap1"), "at home");
+
+    // Re-registration keeps a binding alive past its lifetime.
+    c.associate(client, "ap2");
+    c.station_sends(client, router_address(1));
+    c.run_for(Duration::from_secs(1200));
+    assert_eq!(c.bindings("r1")[0].1, "10.2.0.1");
+    let s = c.json("ap2", "show ip proxy-mobile");
+    assert!(s["statistics"]["reregistrations"].as_u64().unwrap() >= 2);
+
+    eprintln!(
+        "{} s of campus time in {:?} of wall time",
+        c.now.since_origin().as_secs(),
+        wall.elapsed()
+    );
+}
+
+#[test]
+fn an_aap_fails_and_the_aps_fail_over() {
+    let mut c = booted();
+    let ap1 = c.index("ap1");
+    c.devices[ap1].down = true;
+    // Keepalives go unanswered; the next configured AAP takes over.
+    c.run_for(Duration::from_secs(120));
+    let t = c.json("ap3", "show ip proxy-mobile subnet-table");
+    assert_eq!(t["current_aap"], "10.2.0.2");
+    assert!(t["counters"]["failovers"].as_u64().unwrap() >= 1);
+    // The table survived: visitors can still be proxied.
+    assert_eq!(subnet_table(&mut c, "ap3").len(), 3);
+    let client = c.add_station(Ipv4Addr::new(10, 2, 0, 60));
+    c.associate(client, "ap3");
+    c.station_sends(client, router_address(2));
+    c.run_for(Duration::from_secs(1));
+    assert_eq!(
+        c.bindings("r2"),
+        [("10.2.0.60".to_owned(), "10.3.0.1".to_owned())]
+    );
+}
+
+/// `configure` on an AP keeps the subnet map it learnt from the AAPs.
+#[test]
+fn configure_keeps_the_learnt_subnet_map() {
+    let mut c = booted();
+    c.exec("ap3", "configure ip proxy-mobile tunnel reverse", false)
+        .unwrap();
+    let v = c.json("ap3", "show ip proxy-mobile");
+    assert_eq!(v["subnet_map"].as_array().unwrap().len(), 3);
+}
