@@ -111,9 +111,10 @@ impl Mobility {
             && let Some(f) = &self.foreign_agent
             && f.engine.config().care_of_address == dst
         {
+            // An unreadable one goes to the home agent, which counts it.
             let names_us = RequestPacket::new_checked(payload)
                 .map(|p| p.home_agent() == dst)
-                .unwrap_or(false);
+                .unwrap_or(true);
             if !names_us {
                 return Ok(());
             }
@@ -150,12 +151,32 @@ impl Mobility {
         packet: &[u8],
         out: &mut VecDeque<Output>,
     ) -> Result<(), &'static str> {
+        let ours = |a: Ipv4Addr| {
+            self.home_agent
+                .as_ref()
+                .is_some_and(|h| h.engine.config().networks.iter().any(|n| n.address == a))
+        };
+        let ip = ipv4::Packet::new_checked(packet).map_err(|_| "malformed IPv4 packet")?;
+        if ip.protocol() == protocol::UDP
+            && let Ok(u) = udp::Packet::new_checked(ip.payload())
+            && let Ok(r) = RequestPacket::new_checked(u.payload())
+            && ours(r.home_agent())
+        {
+            // A request to us as its home agent (a node at home, or
+            // deregistering): our home agent's socket has it.
+            return Ok(());
+        }
         let f = self
             .foreign_agent
             .as_mut()
             .ok_or("visited-link packet without a foreign agent")?;
-        let ip = ipv4::Packet::new_checked(packet).map_err(|_| "malformed IPv4 packet")?;
         let src = ip.src_addr();
+        if !for_foreign_agent(&f.engine, interface, ip.dst_addr()) {
+            // Port 434 traffic that merely crosses the link (a request
+            // straight to a home agent, ours included: our own socket
+            // has it) is not the foreign agent's to answer.
+            return Ok(());
+        }
         let mut actions = Vec::new();
         match ip.protocol() {
             protocol::UDP => {
@@ -326,4 +347,24 @@ fn fa_outputs(f: &ForeignAgentRole, actions: Vec<fa::Action>, out: &mut VecDeque
             fa::Action::VisitorDown(v) => Output::Install(Install::VisitorDown(v)),
         });
     }
+}
+
+/// Whether a packet on visited link `interface` is addressed to the
+/// foreign agent: its address on that link, its care-of address, the
+/// all-mobility-agents group (RFC 5944 3.6.1.1), or a broadcast.
+fn for_foreign_agent(fa: &ForeignAgent, interface: &str, dst: Ipv4Addr) -> bool {
+    let cfg = fa.config();
+    let Some(intf) = cfg.interfaces.iter().find(|i| i.name == interface) else {
+        return false;
+    };
+    let mask = u32::MAX
+        .checked_shl(32 - u32::from(intf.prefix_len))
+        .unwrap_or(0);
+    let directed = Ipv4Addr::from(u32::from(intf.address) | !mask);
+    dst == intf.address
+        || dst == cfg.care_of_address
+        || dst == Ipv4Addr::new(224, 0, 0, 11)
+        || dst == Ipv4Addr::new(224, 0, 0, 2)
+        || dst == Ipv4Addr::BROADCAST
+        || dst == directed
 }

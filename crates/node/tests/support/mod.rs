@@ -102,6 +102,9 @@ pub enum Wire {
     },
 }
 
+/// Decides which deliveries are lost.
+pub type LossFilter = Box<dyn FnMut(&Wire) -> bool>;
+
 struct Delivery {
     to: usize,
     wire: Wire,
@@ -125,7 +128,7 @@ pub struct Campus {
     in_flight: BTreeMap<u64, Delivery>,
     seq: u64,
     /// Deliveries this returns true for are lost.
-    pub lose: Option<Box<dyn FnMut(&Wire) -> bool>>,
+    pub lose: Option<LossFilter>,
     pub lost: u64,
     /// Every install a node asked for, by device.
     pub installs: Vec<(String, Install)>,

@@ -1,0 +1,171 @@
+//! Golden files for every `show` command, text and JSON, on each kind of
+//! device: a scenario's inputs (the simulated campus of `support`, a
+//! client roamed from subnet 1 to subnet 2) and the expected outputs as
+//! files under `tests/golden/DEVICE/`.
+//!
+//! After a deliberate change of a show's layout, rewrite them with
+//!
+//! ```text
+//! PMIP_UPDATE_GOLDEN=1 cargo test -p pmip-node --test golden
+//! ```
+//!
+//! and review the diff like any other change.
+
+mod support;
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+use support::*;
+
+const COMMANDS: [&str; 10] = [
+    "show version",
+    "show running-config",
+    "show ip mobile binding",
+    "show ip mobile visitor",
+    "show ip mobile traffic",
+    "show ip mobile secure",
+    "show ip proxy-mobile",
+    "show ip proxy-mobile visitor",
+    "show ip proxy-mobile secure",
+    "show ip proxy-mobile subnet-table",
+];
+
+/// The scenario: the campus boots, a client roams from home (subnet 1) to
+/// subnet 2 and registers, garbage and a forged request reach r1.
+fn scenario() -> Campus {
+    let mut c = Campus::new(3);
+    c.run_for(Duration::from_secs(10));
+    let client = c.add_station(Ipv4Addr::new(10, 1, 0, 50));
+    c.associate(client, "ap1");
+    c.station_sends(client, router_address(1));
+    c.run_for(Duration::from_secs(1));
+    c.associate(client, "ap2");
+    c.station_sends(client, router_address(1));
+    c.run_for(Duration::from_secs(5));
+    // A request too short to read, and one whose authenticator is wrong.
+    let now = c.at();
+    let from = std::net::SocketAddrV4::new(Ipv4Addr::new(10, 9, 9, 9), 434);
+    let r1 = std::net::SocketAddrV4::new(router_address(1), 434);
+    for payload in [&[1u8, 0, 0][..], &forged_request()[..]] {
+        c.node("r1").handle(
+            now,
+            pmip_node::Input::Datagram {
+                local: r1,
+                remote: from,
+                payload,
+            },
+        );
+    }
+    c.run_for(Duration::from_secs(1));
+    c
+}
+
+/// A registration for 10.1.0.51 signed with the wrong key.
+fn forged_request() -> Vec<u8> {
+    use pmip_wire::auth::Algorithm;
+    use pmip_wire::extension::{self, Extensions, kind};
+    use pmip_wire::identification::Identification;
+    use pmip_wire::registration::{RequestFlags, RequestRepr};
+    let mut msg = RequestRepr {
+        flags: RequestFlags::default(),
+        lifetime: 600,
+        home_address: Ipv4Addr::new(10, 1, 0, 51),
+        home_agent: router_address(1),
+        care_of_address: Ipv4Addr::new(10, 9, 9, 9),
+        identification: Identification::from_unix(UNIX_START + Duration::from_secs(16)),
+        extensions: Extensions::new(),
+    }
+    .to_vec();
+    extension::append_authentication(
+        &mut msg,
+        kind::MOBILE_HOME_AUTH,
+        100,
+        Algorithm::KeyedMd5PrefixSuffix,
+        b"not-the-key",
+    );
+    msg
+}
+
+fn output(c: &mut Campus, device: &str, command: &str, json: bool) -> String {
+    match c.exec(device, command, json) {
+        Ok(out) if json => {
+            let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+            serde_json::to_string_pretty(&v).expect("JSON") + "\n"
+        }
+        Ok(out) => out,
+        Err(e) => format!("{e}\n"),
+    }
+}
+
+#[test]
+fn every_show_command_matches_its_golden_file() {
+    let update = std::env::var_os("PMIP_UPDATE_GOLDEN").is_some();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut c = scenario();
+    let mut mismatches = Vec::new();
+    for device in ["r1", "r2", "ap1", "ap2"] {
+        for command in COMMANDS {
+            for json in [false, true] {
+                let got = output(&mut c, device, command, json);
+                let file = root.join(device).join(format!(
+                    "{}.{}",
+                    command.replace(' ', "_"),
+                    if json { "json" } else { "txt" }
+                ));
+                if update {
+                    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+                    std::fs::write(&file, &got).unwrap();
+                    continue;
+                }
+                let want = std::fs::read_to_string(&file).unwrap_or_else(|e| {
+                    panic!("{}: {e} (PMIP_UPDATE_GOLDEN=1 writes it)", file.display())
+                });
+                if got != want {
+                    mismatches.push(format!(
+                        "{}:\n--- expected\n{want}--- got\n{got}",
+                        file.display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} outputs differ from their golden files (PMIP_UPDATE_GOLDEN=1 rewrites them):\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+/// The JSON form is the same data as the text: every view parses back
+/// into its typed snapshot struct (the web pages and /metrics read it
+/// that way).
+#[test]
+fn json_views_parse_back_into_the_snapshot_types() {
+    use pmip_node::snapshot::*;
+    let mut c = scenario();
+    let snapshot = {
+        let now = c.at().instant;
+        c.node("ap2").snapshot(now)
+    };
+    let text = serde_json::to_string(&snapshot).unwrap();
+    let back: Snapshot = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, snapshot);
+    let v: ProxyVisitors =
+        serde_json::from_str(&c.exec("ap2", "show ip proxy-mobile visitor", true).unwrap())
+            .unwrap();
+    assert_eq!(v.visitors[0].state, "registered");
+    let b: Bindings =
+        serde_json::from_str(&c.exec("r1", "show ip mobile binding", true).unwrap()).unwrap();
+    assert_eq!(b.bindings[0].care_of_address, Ipv4Addr::new(10, 2, 0, 1));
+    let t: Traffic =
+        serde_json::from_str(&c.exec("r2", "show ip mobile traffic", true).unwrap()).unwrap();
+    assert_eq!(t.foreign_agent.unwrap().replies_accepted, 1);
+    let s: SubnetTable = serde_json::from_str(
+        &c.exec("ap1", "show ip proxy-mobile subnet-table", true)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(s.entries.len(), 3);
+}
