@@ -1,4 +1,4 @@
-//! The operator's control socket (DESIGN.md "Operator interface"): a Unix
+//! The operator's control socket (docs/operator-interface.md): a Unix
 //! stream socket; one request per connection.
 //!
 //! Request: one line of JSON, `{"words": ["show", "ip", "mobile",

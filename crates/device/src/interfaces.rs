@@ -1,7 +1,7 @@
 //! Applies a configuration's interface addresses, static routes and
-//! default gateway to the Linux interfaces of the same names (DESIGN.md
-//! "Operator interface"); everything goes through the netlink ledger, so
-//! it is removed on exit.
+//! default gateway to the Linux interfaces of the same names
+//! (docs/operator-interface.md); everything goes through the netlink
+//! ledger, so it is removed on exit.
 
 use pmip_config::Config;
 use pmip_platform::netlink::{Netlink, NetlinkError};

@@ -53,8 +53,8 @@ pub fn link_destination(dst: Ipv4Addr, known: &BTreeMap<Ipv4Addr, Mac>) -> Mac {
     }
 }
 
-/// The liveness probe (seed 002: "a deregistration packet on behalf of
-/// the broadcast address of the home agent subnet"): a deregistration of
+/// The AAP's home agent liveness probe (docs/subnet-map-exchange.md): a
+/// deregistration of
 /// the subnet's broadcast address, sent to that broadcast, with an MHAE
 /// whose SPI no home agent has (SPI 0 is reserved, RFC 5944 1.6). A home
 /// agent answers it with a denial (131, or 136 for a request to the
