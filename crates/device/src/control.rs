@@ -10,8 +10,11 @@
 use serde::{Deserialize, Serialize};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// Largest request we read; an EXEC command is one line.
 const MAX_REQUEST: usize = 64 * 1024;
@@ -54,6 +57,16 @@ pub fn default_path(hostname: &str) -> PathBuf {
     PathBuf::from(format!("/run/pmip/{hostname}.sock"))
 }
 
+/// How long a client may take to send its request, and to read its
+/// answer; one that takes longer is dropped (the daemon never waits on it).
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Clients served at once; more wait in the listen backlog.
+const MAX_CLIENTS: usize = 64;
+
+/// One EXEC command for the daemon's loop and where its answer goes (the
+/// same shape as the web server's requests).
+pub type ExecRequest = pmip_web::ExecRequest;
+
 /// A bound control socket; the file is removed on drop.
 pub struct ControlSocket {
     listener: UnixListener,
@@ -61,13 +74,25 @@ pub struct ControlSocket {
 }
 
 impl ControlSocket {
-    /// Binds `path`, replacing a stale socket file left by a crash (but
-    /// not one a live daemon still answers on).
+    /// Binds `path` with mode 0600 whatever the umask (only root, or the
+    /// daemon's user, may configure the device). A stale socket left by a
+    /// crash is replaced; a socket a live daemon still answers on, or
+    /// anything at `path` that is not a socket, is refused untouched.
     pub async fn bind(path: &Path) -> io::Result<ControlSocket> {
+        use std::os::unix::fs::{FileTypeExt, PermissionsExt};
         if let Some(dir) = path.parent() {
             tokio::fs::create_dir_all(dir).await?;
         }
-        if path.exists() {
+        if let Ok(meta) = std::fs::symlink_metadata(path) {
+            if !meta.file_type().is_socket() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!(
+                        "{} exists and is not a socket; not replacing it",
+                        path.display()
+                    ),
+                ));
+            }
             if UnixStream::connect(path).await.is_ok() {
                 return Err(io::Error::new(
                     io::ErrorKind::AddrInUse,
@@ -76,31 +101,79 @@ impl ControlSocket {
             }
             tokio::fs::remove_file(path).await?;
         }
+        // Bound under a private name, made 0600, then renamed into place:
+        // the socket is never reachable with the umask's mode.
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(format!(".{}.tmp", std::process::id()));
+        let tmp = PathBuf::from(tmp);
+        let _ = std::fs::remove_file(&tmp);
+        let listener = UnixListener::bind(&tmp)?;
+        let placed = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+            .and_then(|()| std::fs::rename(&tmp, path));
+        if let Err(e) = placed {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
         Ok(ControlSocket {
-            listener: UnixListener::bind(path)?,
+            listener,
             path: path.to_owned(),
         })
     }
 
-    /// Waits for the next request; returns it with the stream to answer on.
-    /// A malformed request is answered here with an error and skipped.
-    pub async fn next(&self) -> io::Result<(Request, UnixStream)> {
+    /// Serves clients until the daemon's loop goes away: each on its own
+    /// task with timeouts, its command handed to the loop through
+    /// `commands`. Accept errors (descriptors exhausted) are waited out.
+    pub async fn serve(&self, commands: mpsc::Sender<ExecRequest>) {
+        let slots = Arc::new(Semaphore::new(MAX_CLIENTS));
         loop {
-            let (mut stream, _) = self.listener.accept().await?;
-            match read_line(&mut stream).await {
-                Ok(line) => match serde_json::from_str::<Request>(&line) {
-                    Ok(req) => return Ok((req, stream)),
-                    Err(e) => {
-                        let _ = respond(&mut stream, &Response::error(format!("bad request: {e}")))
-                            .await;
-                    }
-                },
+            let Ok(permit) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let stream = match self.listener.accept().await {
+                Ok((s, _)) => s,
                 Err(e) => {
-                    let _ =
-                        respond(&mut stream, &Response::error(format!("bad request: {e}"))).await;
+                    tracing::warn!(error = %e, "control socket accept failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            if commands.is_closed() {
+                return;
+            }
+            let commands = commands.clone();
+            tokio::spawn(async move {
+                client(stream, commands).await;
+                drop(permit);
+            });
+        }
+    }
+}
+
+/// One client: its request (within the timeout), the loop's answer, the
+/// answer written back (within the timeout).
+async fn client(mut stream: UnixStream, commands: mpsc::Sender<ExecRequest>) {
+    let resp = match tokio::time::timeout(CLIENT_TIMEOUT, read_line(&mut stream)).await {
+        Err(_) => return,
+        Ok(Err(e)) => Response::error(format!("bad request: {e}")),
+        Ok(Ok(line)) => match serde_json::from_str::<Request>(&line) {
+            Err(e) => Response::error(format!("bad request: {e}")),
+            Ok(req) => {
+                let (tx, rx) = oneshot::channel();
+                if commands.send((req.words, req.json, tx)).await.is_err() {
+                    return;
+                }
+                match rx.await {
+                    Ok(Ok(out)) => Response::output(out),
+                    Ok(Err(e)) => Response::error(e),
+                    Err(_) => return,
                 }
             }
-        }
+        },
+    };
+    match tokio::time::timeout(CLIENT_TIMEOUT, respond(&mut stream, &resp)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(error = %e, "control client went away"),
+        Err(_) => tracing::debug!("control client did not read its answer; dropped"),
     }
 }
 
@@ -151,20 +224,32 @@ pub async fn call(path: &Path, req: &Request) -> io::Result<Response> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn socket_path(name: &str) -> (PathBuf, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("pmip-ctl-{}-{name}", std::process::id()));
+        (dir.join("r1.sock"), dir)
+    }
+
+    /// Answers every command with its words, as the daemon's loop would.
+    fn echo_loop() -> mpsc::Sender<ExecRequest> {
+        let (tx, mut rx) = mpsc::channel::<ExecRequest>(8);
+        tokio::spawn(async move {
+            while let Some((words, json, reply)) = rx.recv().await {
+                let _ = reply.send(Ok(format!("{} json={json}", words.join(" "))));
+            }
+        });
+        tx
+    }
 
     #[tokio::test]
     async fn request_response_and_bad_requests() {
-        let dir = std::env::temp_dir().join(format!("pmip-ctl-{}", std::process::id()));
-        let path = dir.join("r1.sock");
-        let sock = ControlSocket::bind(&path).await.unwrap();
-        let server = tokio::spawn(async move {
-            for _ in 0..2 {
-                let (req, mut s) = sock.next().await.unwrap();
-                let out = format!("{} json={}", req.words.join(" "), req.json);
-                respond(&mut s, &Response::output(out)).await.unwrap();
-            }
-            sock
-        });
+        let (path, dir) = socket_path("basic");
+        let sock = Arc::new(ControlSocket::bind(&path).await.unwrap());
+        let server = {
+            let sock = sock.clone();
+            tokio::spawn(async move { sock.serve(echo_loop()).await })
+        };
         // A garbage request gets an error and the server carries on.
         let mut raw = UnixStream::connect(&path).await.unwrap();
         raw.write_all(b"not json\n").await.unwrap();
@@ -182,23 +267,85 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(r, Response::output("show ip json=true".into()));
-        let r = call(
-            &path,
-            &Request {
-                words: vec!["x".into()],
-                json: false,
-            },
-        )
-        .await
-        .unwrap();
-        assert!(r.ok);
-        let sock = server.await.unwrap();
         assert!(
             ControlSocket::bind(&path).await.is_err(),
             "in use while the first is alive"
         );
-        drop(sock);
+        server.abort();
+        let _ = server.await;
+        drop(Arc::into_inner(sock).expect("the server task let go"));
         assert!(!path.exists(), "socket file removed on drop");
+        let _ = std::fs::remove_dir(&dir);
+    }
+
+    /// Created 0600 even under umask 000: no other local user may
+    /// configure the device.
+    #[tokio::test]
+    async fn mode_is_0600_whatever_the_umask() {
+        let (path, dir) = socket_path("umask");
+        // SAFETY: umask only changes this process's file creation mask.
+        let old = unsafe { libc::umask(0) };
+        let sock = ControlSocket::bind(&path).await;
+        // SAFETY: as above, restoring the previous mask.
+        unsafe { libc::umask(old) };
+        let sock = sock.unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "mode {mode:o}");
+        drop(sock);
+        let _ = std::fs::remove_dir(&dir);
+    }
+
+    /// `--control PATH` never deletes a file that is not a socket.
+    #[tokio::test]
+    async fn a_regular_file_at_the_path_is_left_alone() {
+        let (path, dir) = socket_path("file");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&path, "precious").unwrap();
+        let e = ControlSocket::bind(&path).await.err().expect("refused");
+        assert!(e.to_string().contains("not a socket"), "{e}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious");
+        std::fs::remove_file(&path).unwrap();
+        let _ = std::fs::remove_dir(&dir);
+    }
+
+    /// A client that connects and never writes, and one that never reads
+    /// its answer, do not stop others from being served.
+    #[tokio::test]
+    async fn silent_and_unread_clients_do_not_block_others() {
+        let (path, dir) = socket_path("slow");
+        let sock = Arc::new(ControlSocket::bind(&path).await.unwrap());
+        let server = {
+            let sock = sock.clone();
+            tokio::spawn(async move { sock.serve(echo_loop()).await })
+        };
+        let mut idle = Vec::new();
+        for _ in 0..10 {
+            idle.push(UnixStream::connect(&path).await.unwrap());
+        }
+        let mut unread = UnixStream::connect(&path).await.unwrap();
+        unread
+            .write_all(b"{\"words\":[\"show\",\"running-config\"]}\n")
+            .await
+            .unwrap();
+        let r = tokio::time::timeout(
+            Duration::from_secs(2),
+            call(
+                &path,
+                &Request {
+                    words: vec!["show".into(), "version".into()],
+                    json: false,
+                },
+            ),
+        )
+        .await
+        .expect("answered while other clients hang")
+        .unwrap();
+        assert!(r.ok);
+        server.abort();
+        drop(idle);
+        drop(unread);
+        let _ = server.await;
+        drop(sock);
         let _ = std::fs::remove_dir(&dir);
     }
 }

@@ -5,7 +5,7 @@
 //! serves the control socket and the web pages, and removes everything it
 //! installed on exit.
 
-use crate::control::{self, ControlSocket, Request, Response};
+use crate::control::{self, ControlSocket};
 use crate::installer::{BindingInstaller, REVERSE_TUNNEL_TABLE, TUNNEL_DEVICE, VisitorInstaller};
 use crate::interfaces;
 use crate::io::Io;
@@ -502,17 +502,19 @@ async fn serve(
     }
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
-    // The web pages, /api and /metrics (`ip http server`): they run EXEC
-    // commands through a channel this loop answers, like the control
-    // socket.
-    let (web_config_tx, mut web_rx) = match pmip_web::listen_addr(&config) {
+    // Operator commands from the control socket and the web pages reach
+    // this loop through one channel; their clients are served on tasks of
+    // their own, so a slow one never holds the loop.
+    let (commands, mut command_rx) = mpsc::channel::<control::ExecRequest>(64);
+    // The web pages, /api and /metrics (`ip http server`).
+    let web_config_tx = match pmip_web::listen_addr(&config) {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
                 DaemonError::Io(std::io::Error::other(format!(
                     "ip http server on {addr}: {e}"
                 )))
             })?;
-            let (handle, rx) = pmip_web::ChannelDevice::new(64);
+            let handle = pmip_web::ChannelDevice(commands.clone());
             let (cfg_tx, cfg_rx) =
                 tokio::sync::watch::channel(pmip_web::WebConfig::from_config(&config));
             tokio::spawn(async move {
@@ -521,17 +523,27 @@ async fn serve(
                 }
             });
             tracing::info!(%addr, "web pages served");
-            (Some(cfg_tx), Some(rx))
+            Some(cfg_tx)
         }
-        None => (None, None),
+        None => None,
     };
     // The control socket opens last: once it answers, the device is ready.
-    let control = ControlSocket::bind(control_path)
-        .await
-        .map_err(|e| DaemonError::Control {
-            path: control_path.display().to_string(),
-            source: e,
-        })?;
+    let control =
+        Arc::new(
+            ControlSocket::bind(control_path)
+                .await
+                .map_err(|e| DaemonError::Control {
+                    path: control_path.display().to_string(),
+                    source: e,
+                })?,
+        );
+    let control_task = {
+        let control = control.clone();
+        tokio::spawn(async move { control.serve(commands).await })
+    };
+    let _stop_control = AbortOnDrop(control_task);
+    // Gone as soon as the loop ends, not when the runtime drops the task.
+    let _socket_file = RemoveOnDrop(control_path.to_owned());
     tracing::info!(control = %control_path.display(), "ready");
     // What the node decided at start (the AP's first solicitation, the
     // exchange's join).
@@ -584,23 +596,7 @@ async fn serve(
                     driver.handle(Input::Link(e)).await;
                 }
             }
-            req = control.next() => {
-                let (Request { words, json }, mut stream) = req?;
-                let resp = match driver.exec(&words, json) {
-                    Ok(out) => Response::output(out),
-                    Err(e) => Response::error(e),
-                };
-                if let Err(e) = control::respond(&mut stream, &resp).await {
-                    tracing::debug!(error = %e, "control client went away");
-                }
-                after_exec(&mut driver, &words, web_config_tx.as_ref()).await;
-            }
-            Some((words, json, reply)) = async {
-                match &mut web_rx {
-                    Some(rx) => rx.recv().await,
-                    None => std::future::pending().await,
-                }
-            } => {
+            Some((words, json, reply)) = command_rx.recv() => {
                 let _ = reply.send(driver.exec(&words, json));
                 after_exec(&mut driver, &words, web_config_tx.as_ref()).await;
             }
@@ -623,5 +619,23 @@ async fn after_exec(
         && let Some(tx) = web_config
     {
         tx.send_replace(pmip_web::WebConfig::from_config(driver.node.config()));
+    }
+}
+
+/// Aborts a task when the daemon's loop ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Removes the control socket's file when the daemon's loop ends.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }

@@ -183,12 +183,20 @@ fn exec(control_path: Option<PathBuf>, json: bool, words: Vec<String>) -> ExitCo
     };
     match rt.block_on(control::call(&path, &Request { words, json })) {
         Ok(r) if r.ok => {
-            let out = r.output.unwrap_or_default();
-            print!("{out}");
+            let mut out = r.output.unwrap_or_default();
             if !out.is_empty() && !out.ends_with('\n') {
-                println!();
+                out.push('\n');
             }
-            ExitCode::SUCCESS
+            // A reader that stops early (`| head`) ends the output, not
+            // the command: a closed pipe is not an error here.
+            use std::io::Write;
+            match std::io::stdout().lock().write_all(out.as_bytes()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    eprintln!("pmip: {e}");
+                    ExitCode::FAILURE
+                }
+                _ => ExitCode::SUCCESS,
+            }
         }
         Ok(r) => {
             eprintln!(
