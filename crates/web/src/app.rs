@@ -15,7 +15,10 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::Markup;
 use pmip_config::{Config, Username};
-use serde_json::Value;
+use pmip_node::snapshot::{ProxySecure, ProxyStatus, ProxyVisitors, SubnetTable, Version};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -106,9 +109,9 @@ pub(crate) fn router<D: Device>(app: Shared<D>) -> Router {
 /// Samples the counters for the chart every `sample_interval`.
 async fn sample<D: Device>(app: Shared<D>) {
     loop {
-        let proxy = app.json(&["show", "ip", "proxy-mobile"]).await.ok();
-        let traffic = app.json(&["show", "ip", "mobile", "traffic"]).await.ok();
-        if let Some(s) = Sample::from_json(proxy.as_ref(), traffic.as_ref()) {
+        let proxy: Option<ProxyStatus> = app.view(&["show", "ip", "proxy-mobile"]).await.ok();
+        let traffic = app.view(&["show", "ip", "mobile", "traffic"]).await.ok();
+        if let Some(s) = Sample::from_views(proxy.as_ref(), traffic.as_ref()) {
             app.history.lock().unwrap().push(s);
         }
         let every = app.config.borrow().sample_interval;
@@ -132,10 +135,10 @@ impl<D: Device> App<D> {
             .await
     }
 
-    /// A show command's JSON answer.
-    async fn json(&self, words: &[&str]) -> Result<Value, String> {
+    /// A show command's JSON answer, parsed into its view.
+    async fn view<T: DeserializeOwned>(&self, words: &[&str]) -> Result<T, String> {
         let text = self.exec(words, true).await?;
-        serde_json::from_str(&text).map_err(|e| format!("% unreadable answer from the device: {e}"))
+        parse_view(words, &text)
     }
 
     /// `configure L1; L2; ...` as `pmip exec configure` runs it.
@@ -146,23 +149,21 @@ impl<D: Device> App<D> {
     }
 
     async fn hostname(&self) -> String {
-        self.json(&["show", "version"])
+        self.view::<Version>(&["show", "version"])
             .await
-            .ok()
-            .and_then(|v| v.get("hostname").and_then(Value::as_str).map(str::to_owned))
-            .unwrap_or_else(|| "pmip".into())
+            .map(|v| v.hostname)
+            .unwrap_or_else(|_| "pmip".into())
     }
 
     /// The running configuration (keys masked), parsed. Masked key lines
     /// are refused by the parser and skipped: the SA list comes from
     /// `show ip proxy-mobile secure` instead.
     async fn running(&self) -> Result<Config, String> {
-        let v = self.json(&["show", "running-config"]).await?;
+        let v: RunningConfig = self.view(&["show", "running-config"]).await?;
         let text = v
-            .get("running_config")
-            .and_then(Value::as_str)
+            .running_config
             .ok_or("% no running_config in the answer")?;
-        Ok(Config::parse_all(text).0)
+        Ok(Config::parse_all(&text).0)
     }
 
     fn user(&self, name: &str) -> Option<Username> {
@@ -240,6 +241,23 @@ impl<D: Device> App<D> {
     }
 }
 
+/// A show command's JSON answer as its view. An answer that does not
+/// parse is treated like a refusal (the page or metrics leave its section
+/// out) and logged at debug.
+fn parse_view<T: DeserializeOwned>(words: &[&str], text: &str) -> Result<T, String> {
+    serde_json::from_str(text).map_err(|e| {
+        tracing::debug!(command = %words.join(" "), error = %e, "unreadable show answer");
+        format!("% unreadable answer from the device: {e}")
+    })
+}
+
+/// `show running-config` in JSON.
+#[derive(Deserialize)]
+struct RunningConfig {
+    #[serde(default)]
+    running_config: Option<String>,
+}
+
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
@@ -310,15 +328,8 @@ async fn root<D: Device>(State(app): State<Shared<D>>, headers: HeaderMap) -> Re
     if app.session(&headers).is_none() {
         return see_other("/login");
     }
-    let roles = app.json(&["show", "version"]).await.ok();
-    let ap = roles
-        .as_ref()
-        .and_then(|v| v.get("roles"))
-        .and_then(Value::as_array)
-        .is_some_and(|r| {
-            r.iter()
-                .any(|x| x.as_str().is_some_and(|s| s.contains("access point")))
-        });
+    let version = app.view::<Version>(&["show", "version"]).await.ok();
+    let ap = version.is_some_and(|v| v.roles.iter().any(|r| r.contains("access point")));
     see_other(if ap {
         "/services/proxy-mobile"
     } else {
@@ -462,7 +473,9 @@ async fn render_services<D: Device>(app: &App<D>, ctx: Ctx, status: StatusCode) 
             );
         }
     };
-    let st = app.json(&["show", "ip", "proxy-mobile"]).await;
+    let st = app
+        .view::<ProxyStatus>(&["show", "ip", "proxy-mobile"])
+        .await;
     let body = pages::services(&ctx, &config, st.as_ref().map_err(String::as_str));
     html(status, pages::layout("Proxy Mobile IP", &ctx, body))
 }
@@ -529,26 +542,16 @@ async fn apply<D: Device>(app: &App<D>, id: &str, lines: &[String]) -> bool {
 }
 
 async fn sa_rows<D: Device>(app: &App<D>) -> Result<Vec<SaRow>, String> {
-    let v = app.json(&["show", "ip", "proxy-mobile", "secure"]).await?;
-    Ok(v.get("sa_bindings")
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(|r| {
-                    Some(SaRow {
-                        start: r.get("start")?.as_str()?.parse().ok()?,
-                        end: r.get("end")?.as_str()?.parse().ok()?,
-                        spi: r.get("spi").and_then(Value::as_str).unwrap_or("").into(),
-                        algorithm: r
-                            .get("algorithm")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .into(),
-                    })
-                })
-                .collect()
+    let v: ProxySecure = app.view(&["show", "ip", "proxy-mobile", "secure"]).await?;
+    Ok(v.sa_bindings
+        .into_iter()
+        .map(|r| SaRow {
+            start: r.start,
+            end: r.end,
+            spi: r.spi,
+            algorithm: r.algorithm.unwrap_or_default(),
         })
-        .unwrap_or_default())
+        .collect())
 }
 
 fn algorithm_label(a: &str) -> String {
@@ -663,36 +666,28 @@ async fn subnet_table<D: Device>(State(app): State<Shared<D>>, headers: HeaderMa
     let (id, s) = session_or_login!(app, headers);
     let ctx = app.ctx(&id, &s, "subnet").await;
     let (rows, notice, summary) = match app
-        .json(&["show", "ip", "proxy-mobile", "subnet-table"])
+        .view::<SubnetTable>(&["show", "ip", "proxy-mobile", "subnet-table"])
         .await
     {
-        Ok(v) => {
-            let rows: Vec<pages::SubnetRow> = v
-                .get("entries")
-                .and_then(Value::as_array)
-                .map(|l| {
-                    l.iter()
-                        .map(|e| pages::SubnetRow {
-                            home_agent: e
-                                .get("home_agent")
-                                .and_then(Value::as_str)
-                                .unwrap_or("")
-                                .into(),
-                            mask: e.get("mask").and_then(Value::as_str).unwrap_or("").into(),
-                            source: e.get("source").and_then(Value::as_str).unwrap_or("").into(),
-                            age: age(e.get("age_seconds").and_then(Value::as_u64)),
-                        })
-                        .collect()
+        Ok(t) => {
+            let rows: Vec<pages::SubnetRow> = t
+                .entries
+                .iter()
+                .map(|e| pages::SubnetRow {
+                    home_agent: e.home_agent.to_string(),
+                    mask: e.mask.to_string(),
+                    source: e.source.clone(),
+                    age: age(e.age_seconds),
                 })
-                .unwrap_or_default();
-            let mut summary = match v.get("exchange").and_then(Value::as_str) {
-                Some("off") | None => "Subnet map exchange: off".to_string(),
-                Some(role) => format!("Subnet map exchange: this device is an {role}"),
+                .collect();
+            let mut summary = match t.exchange.as_str() {
+                "off" => "Subnet map exchange: off".to_string(),
+                role => format!("Subnet map exchange: this device is an {role}"),
             };
-            if let Some(r) = v.get("off_reason").and_then(Value::as_str) {
+            if let Some(r) = &t.off_reason {
                 summary.push_str(&format!(" ({r})"));
             }
-            if let Some(a) = v.get("current_aap").and_then(Value::as_str) {
+            if let Some(a) = t.current_aap {
                 summary.push_str(&format!("; current AAP {a}"));
             }
             (rows, None, Some(summary))
@@ -700,19 +695,14 @@ async fn subnet_table<D: Device>(State(app): State<Shared<D>>, headers: HeaderMa
         Err(e) => {
             // Older devices lack the command: show the map in use.
             let rows: Vec<pages::SubnetRow> = app
-                .json(&["show", "ip", "proxy-mobile"])
+                .view::<ProxyStatus>(&["show", "ip", "proxy-mobile"])
                 .await
-                .ok()
-                .and_then(|v| v.get("subnet_map").and_then(Value::as_array).cloned())
-                .map(|l| {
-                    l.iter()
+                .map(|p| {
+                    p.subnet_map
+                        .iter()
                         .map(|e| pages::SubnetRow {
-                            home_agent: e
-                                .get("home_agent")
-                                .and_then(Value::as_str)
-                                .unwrap_or("")
-                                .into(),
-                            mask: e.get("mask").and_then(Value::as_str).unwrap_or("").into(),
+                            home_agent: e.home_agent.to_string(),
+                            mask: e.mask.to_string(),
                             source: "-".into(),
                             age: "-".into(),
                         })
@@ -772,14 +762,14 @@ async fn statistics<D: Device>(State(app): State<Shared<D>>, headers: HeaderMap)
     let (id, s) = session_or_login!(app, headers);
     let mut ctx = app.ctx(&id, &s, "stats").await;
     ctx.refresh = Some(10);
-    let proxy = app.json(&["show", "ip", "proxy-mobile"]).await.ok();
-    let proxy_visitors = app
-        .json(&["show", "ip", "proxy-mobile", "visitor"])
+    let proxy: Option<ProxyStatus> = app.view(&["show", "ip", "proxy-mobile"]).await.ok();
+    let proxy_visitors: Option<ProxyVisitors> = app
+        .view(&["show", "ip", "proxy-mobile", "visitor"])
         .await
         .ok();
-    let traffic = app.json(&["show", "ip", "mobile", "traffic"]).await.ok();
-    let bindings = app.json(&["show", "ip", "mobile", "binding"]).await.ok();
-    let visitors = app.json(&["show", "ip", "mobile", "visitor"]).await.ok();
+    let traffic = app.view(&["show", "ip", "mobile", "traffic"]).await.ok();
+    let bindings = app.view(&["show", "ip", "mobile", "binding"]).await.ok();
+    let visitors = app.view(&["show", "ip", "mobile", "visitor"]).await.ok();
     let view = pages::StatsView {
         proxy: proxy.as_ref(),
         proxy_visitors: proxy_visitors.as_ref(),
@@ -805,12 +795,8 @@ async fn chart<D: Device>(State(app): State<Shared<D>>, headers: HeaderMap) -> R
 async fn running_config<D: Device>(State(app): State<Shared<D>>, headers: HeaderMap) -> Response {
     let (id, s) = session_or_login!(app, headers);
     let ctx = app.ctx(&id, &s, "config").await;
-    let text = match app.json(&["show", "running-config"]).await {
-        Ok(v) => v
-            .get("running_config")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
+    let text = match app.view::<RunningConfig>(&["show", "running-config"]).await {
+        Ok(v) => v.running_config.unwrap_or_default(),
         Err(e) => e,
     };
     html(
@@ -887,11 +873,11 @@ async fn api_index<D: Device>(
     if let Err(r) = api_allowed(&app, &headers, peer.ip()).await {
         return *r;
     }
-    let list: serde_json::Map<String, Value> = API
-        .iter()
-        .map(|(n, c)| (format!("/api/{n}"), Value::String((*c).into())))
-        .collect();
-    json_response(StatusCode::OK, Value::Object(list).to_string())
+    let list: BTreeMap<String, &str> = API.iter().map(|(n, c)| (format!("/api/{n}"), *c)).collect();
+    json_response(
+        StatusCode::OK,
+        serde_json::to_string(&list).unwrap_or_default(),
+    )
 }
 
 async fn api<D: Device>(
@@ -928,20 +914,23 @@ async fn metrics_page<D: Device>(
     if let Err(r) = api_allowed(&app, &headers, peer.ip()).await {
         return *r;
     }
-    let mut parts = Vec::with_capacity(metrics::COMMANDS.len());
-    for words in metrics::COMMANDS {
-        parts.push(app.json(words).await.ok());
-    }
-    let mut it = parts.into_iter();
-    let mut next = || it.next().flatten();
+    let [
+        version,
+        binding,
+        visitor,
+        traffic,
+        proxy,
+        proxy_visitor,
+        subnet_table,
+    ] = metrics::COMMANDS;
     let snap = Snapshot {
-        version: next(),
-        binding: next(),
-        visitor: next(),
-        traffic: next(),
-        proxy: next(),
-        proxy_visitor: next(),
-        subnet_table: next(),
+        version: app.view(version).await.ok(),
+        binding: app.view(binding).await.ok(),
+        visitor: app.view(visitor).await.ok(),
+        traffic: app.view(traffic).await.ok(),
+        proxy: app.view(proxy).await.ok(),
+        proxy_visitor: app.view(proxy_visitor).await.ok(),
+        subnet_table: app.view(subnet_table).await.ok(),
     };
     (
         [(

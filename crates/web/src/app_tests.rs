@@ -4,6 +4,10 @@
 
 use crate::{Device, WebConfig, serve};
 use pmip_config::{Config, Credential, Mode, Username};
+use pmip_node::snapshot::{
+    Bound, ForeignAgentHeard, Histogram, ProxySecure, ProxyStatistics, ProxyStatus, ProxyVisitors,
+    SaBinding, SubnetRow, SubnetTable, SubnetTableRow, Version,
+};
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use serde_json::json;
@@ -16,6 +20,8 @@ struct Fake {
     log: Arc<Mutex<Vec<String>>>,
     /// Whether `show ip proxy-mobile subnet-table` exists.
     subnet_table: bool,
+    /// Commands whose JSON answer does not parse into its view.
+    garbled: Vec<&'static str>,
 }
 
 const AP: &str = "\
@@ -42,6 +48,7 @@ impl Fake {
             config: Arc::new(Mutex::new(Config::parse(AP).unwrap())),
             log: Arc::new(Mutex::new(Vec::new())),
             subnet_table,
+            garbled: Vec::new(),
         }
     }
 
@@ -74,40 +81,124 @@ impl Fake {
                 *c = candidate;
                 Ok(String::new())
             }
-            ["show", "version"] => Ok(json!({"hostname": c.hostname, "roles": ["proxy Mobile IP access point"], "uptime_seconds": 5, "version": "0.1.0"}).to_string()),
-            ["show", "running-config"] => Ok(json!({"running_config": c.running_config(false)}).to_string()),
+            ["show", "version"] => Ok(to_json(&Version {
+                hostname: c.hostname.clone().unwrap_or_default(),
+                roles: vec!["proxy Mobile IP access point".into()],
+                uptime_seconds: 5,
+                version: "0.1.0".into(),
+            })),
+            ["show", "running-config"] => {
+                Ok(json!({"running_config": c.running_config(false)}).to_string())
+            }
             ["show", "ip", "proxy-mobile"] => {
                 let p = &c.proxy_mobile;
                 if !p.enabled {
                     return Err("% Proxy Mobile IP is not enabled (ip proxy-mobile enable)".into());
                 }
-                Ok(json!({
-                    "state": if p.paused { "paused" } else { "enabled" },
-                    "aaps": p.aaps.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-                    "foreign_agent": {"address": "10.2.0.1", "care_of_address": "10.2.0.1", "gre": true, "registration_lifetime": 600, "reverse_tunnel": false},
-                    "home_agent": null,
-                    "subnet_map": p.subnet_map.iter().map(|(h, m)| json!({"home_agent": h.to_string(), "mask": m.to_string()})).collect::<Vec<_>>(),
-                    "statistics": {"registrations_sent": 2, "reregistrations": 0, "deregistrations": 0, "accepted": 2, "retransmissions": 0, "resyncs": 0,
-                        "denied_by_code": {}, "handoff_latency_ms": {"buckets": [[5, 0], [50, 2], ["+Inf", 0]], "sum_ms": 60.0, "count": 2}},
-                }).to_string())
+                Ok(to_json(&ProxyStatus {
+                    state: if p.paused { "paused" } else { "enabled" }.into(),
+                    aaps: p.aaps.iter().map(|a| a.to_string()).collect(),
+                    foreign_agent: Some(ForeignAgentHeard {
+                        address: "10.2.0.1".parse().unwrap(),
+                        care_of_address: "10.2.0.1".parse().unwrap(),
+                        gre: true,
+                        registration_lifetime: 600,
+                        reverse_tunnel: false,
+                    }),
+                    home_agent: None,
+                    subnet_map: p
+                        .subnet_map
+                        .iter()
+                        .map(|(h, m)| SubnetRow {
+                            home_agent: *h,
+                            mask: *m,
+                        })
+                        .collect(),
+                    statistics: ProxyStatistics {
+                        registrations_sent: 2,
+                        accepted: 2,
+                        handoff_latency_ms: Histogram {
+                            buckets: vec![
+                                (Bound::Ms(5), 0),
+                                (Bound::Ms(50), 2),
+                                (Bound::Inf("+Inf".into()), 0),
+                            ],
+                            sum_ms: 60.0,
+                            count: 2,
+                        },
+                        ..no_statistics()
+                    },
+                }))
             }
-            ["show", "ip", "proxy-mobile", "visitor"] => Ok(json!({"total": 0, "visitors": []}).to_string()),
-            ["show", "ip", "proxy-mobile", "secure"] => Ok(json!({"sa_bindings": c.proxy_mobile.nodes.iter().map(|n| json!({
-                "start": n.range.low.to_string(), "end": n.range.high.to_string(), "spi": format!("{:X}", n.sa.spi),
-                "algorithm": format!("{:?}", n.sa.algorithm), "key": "********"})).collect::<Vec<_>>()}).to_string()),
-            ["show", "ip", "proxy-mobile", "subnet-table"] if self.subnet_table => Ok(json!({
-                "exchange": "AP", "off_reason": null, "current_aap": "10.1.0.2",
-                "entries": [{"home_agent": "10.1.0.1", "mask": "255.255.255.0", "source": "AAP 10.1.0.2", "age_seconds": 75, "aps": []}]}).to_string()),
-            ["refresh", "ip", "proxy-mobile", "subnet-table"] if self.subnet_table => Ok("Asking the AAP for the subnet map table\n".into()),
+            ["show", "ip", "proxy-mobile", "visitor"] => Ok(to_json(&ProxyVisitors {
+                total: 0,
+                visitors: Vec::new(),
+            })),
+            ["show", "ip", "proxy-mobile", "secure"] => Ok(to_json(&ProxySecure {
+                sa_bindings: c
+                    .proxy_mobile
+                    .nodes
+                    .iter()
+                    .map(|n| SaBinding {
+                        start: n.range.low,
+                        end: n.range.high,
+                        spi: format!("{:X}", n.sa.spi),
+                        algorithm: Some(format!("{:?}", n.sa.algorithm)),
+                        key: "********".into(),
+                        source: "local".into(),
+                        age_seconds: None,
+                    })
+                    .collect(),
+                aaa: Vec::new(),
+            })),
+            ["show", "ip", "proxy-mobile", "subnet-table"] if self.subnet_table => {
+                Ok(to_json(&SubnetTable {
+                    exchange: "AP".into(),
+                    off_reason: None,
+                    current_aap: Some("10.1.0.2".parse().unwrap()),
+                    members: None,
+                    entries: vec![SubnetTableRow {
+                        home_agent: "10.1.0.1".parse().unwrap(),
+                        mask: "255.255.255.0".parse().unwrap(),
+                        source: "AAP 10.1.0.2".into(),
+                        age_seconds: Some(75),
+                        aps: Vec::new(),
+                    }],
+                    counters: None,
+                    in_use: 1,
+                }))
+            }
+            ["refresh", "ip", "proxy-mobile", "subnet-table"] if self.subnet_table => {
+                Ok("Asking the AAP for the subnet map table\n".into())
+            }
             _ => Err(format!("% Invalid input: \"{}\"", words.join(" "))),
         }
     }
 }
 
+/// An AP's statistics before anything happened (the optional counters
+/// take their defaults).
+fn no_statistics() -> ProxyStatistics {
+    serde_json::from_value(json!({"registrations_sent": 0, "reregistrations": 0,
+        "deregistrations": 0, "accepted": 0, "retransmissions": 0, "resyncs": 0,
+        "denied_by_code": {}, "handoff_latency_ms": {"buckets": [], "sum_ms": 0.0, "count": 0}}))
+    .unwrap()
+}
+
+/// A view as the device's `--json` answer.
+fn to_json<T: serde::Serialize>(view: &T) -> String {
+    serde_json::to_string(view).unwrap()
+}
+
 impl Device for Fake {
     async fn exec(&self, words: Vec<String>, _json: bool) -> Result<String, String> {
-        self.log.lock().unwrap().push(words.join(" "));
-        self.answer(&words)
+        let line = words.join(" ");
+        self.log.lock().unwrap().push(line.clone());
+        let answer = self.answer(&words)?;
+        if self.garbled.contains(&line.as_str()) {
+            return Ok(r#"{"total": "many", "hostname": 7}"#.into());
+        }
+        Ok(answer)
     }
 }
 
@@ -718,6 +809,51 @@ async fn api_and_metrics_need_a_login_or_basic_auth() {
             .samples
             .iter()
             .any(|m| m.metric == "pmip_subnet_table_entries")
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_answer_is_left_out_like_a_refusal() {
+    let mut fake = Fake::new(true);
+    fake.garbled = vec![
+        "show version",
+        "show ip proxy-mobile visitor",
+        "show ip proxy-mobile subnet-table",
+    ];
+    let s = start_with(fake).await;
+    let (c, _) = login(&s, "admin", "letmein").await;
+    let r = c.get(format!("{}/", s.base)).send().await.unwrap();
+    assert_eq!(r.headers()["location"], "/statistics", "roles unknown");
+    let (st, page) = get(&c, &format!("{}/statistics", s.base)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(page.contains("<title>Statistics — pmip</title>"), "{page}");
+    assert!(
+        page.contains("<th>Registrations sent</th><td>2</td>"),
+        "{page}"
+    );
+    assert!(!page.contains(r#"id="ap-visitors""#), "{page}");
+    let (st, page) = get(&c, &format!("{}/proxy-mobile/subnet-table", s.base)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(
+        page.contains("% unreadable answer from the device"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<td>10.1.0.1</td><td>255.255.255.0</td><td>-</td><td>-</td>"),
+        "{page}"
+    );
+    let (st, text) = get(&c, &format!("{}/metrics", s.base)).await;
+    assert_eq!(st, StatusCode::OK);
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    let has = |name: &str| scrape.samples.iter().any(|m| m.metric == name);
+    assert!(has("pmip_ap_registrations_sent_total"), "{text}");
+    assert!(!has("pmip_ap_visitors") && !has("pmip_info"), "{text}");
+    assert!(text.contains("pmip_up 0\n"), "{text}");
+    // /api passes the device's answer through as it is.
+    let (st, body) = get(&c, &format!("{}/api/proxy-mobile/visitor", s.base)).await;
+    assert_eq!(
+        (st, body.as_str()),
+        (StatusCode::OK, r#"{"total": "many", "hostname": 7}"#)
     );
 }
 

@@ -1,23 +1,26 @@
-//! `/metrics`: the show commands' JSON in Prometheus text exposition
+//! `/metrics`: the show commands' typed views in Prometheus text exposition
 //! format (version 0.0.4). Counters end in `_total`; the handoff latency
 //! is a histogram in seconds with cumulative buckets. Sections whose show
 //! command the device refuses (a role it does not play) are left out.
 
-use serde_json::Value;
-use std::collections::HashSet;
+use pmip_node::snapshot::{
+    Bindings, Bound, Histogram, ProxyStatus, ProxyVisitors, SubnetTable, Traffic, Version, Visitors,
+};
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 
-/// The JSON answers of the show commands /metrics reads (`None`: the
-/// device refused the command, e.g. a router asked for the AP's status).
+/// The show commands /metrics reads, each as its view (`None`: the device
+/// refused the command, e.g. a router asked for the AP's status, or its
+/// answer did not parse).
 #[derive(Debug, Default, Clone)]
 pub struct Snapshot {
-    pub version: Option<Value>,
-    pub binding: Option<Value>,
-    pub visitor: Option<Value>,
-    pub traffic: Option<Value>,
-    pub proxy: Option<Value>,
-    pub proxy_visitor: Option<Value>,
-    pub subnet_table: Option<Value>,
+    pub version: Option<Version>,
+    pub binding: Option<Bindings>,
+    pub visitor: Option<Visitors>,
+    pub traffic: Option<Traffic>,
+    pub proxy: Option<ProxyStatus>,
+    pub proxy_visitor: Option<ProxyVisitors>,
+    pub subnet_table: Option<SubnetTable>,
 }
 
 /// The exec words of each part of a [`Snapshot`], in field order.
@@ -40,18 +43,6 @@ fn escape_label(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
-}
-
-fn sanitize(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 fn number(v: f64) -> String {
@@ -96,42 +87,29 @@ impl Out {
         self.sample(name, &[], value);
     }
 
-    /// `obj[field]` as a counter `name`, when present.
-    fn counter(&mut self, obj: &Value, field: &str, name: &str, help: &str) {
-        if let Some(v) = obj.get(field).and_then(Value::as_f64) {
-            self.one(name, "counter", help, v);
-        }
+    fn counter(&mut self, name: &str, help: &str, value: u64) {
+        self.one(name, "counter", help, value as f64);
+    }
+
+    fn gauge(&mut self, name: &str, help: &str, value: f64) {
+        self.one(name, "gauge", help, value);
     }
 
     /// Replies by code: the accepted count as code 0, then each denial.
-    fn by_code(&mut self, name: &str, help: &str, accepted: Option<f64>, denied: Option<&Value>) {
+    fn by_code(&mut self, name: &str, help: &str, accepted: u64, denied: &BTreeMap<String, u64>) {
         self.family(name, "counter", help);
-        if let Some(a) = accepted {
-            self.sample(name, &[("code", "0")], a);
-        }
-        if let Some(Value::Object(m)) = denied {
-            for (code, n) in m {
-                if let Some(n) = n.as_f64() {
-                    self.sample(name, &[("code", code)], n);
-                }
-            }
+        self.sample(name, &[("code", "0")], accepted as f64);
+        for (code, n) in denied {
+            self.sample(name, &[("code", code)], *n as f64);
         }
     }
 
-    fn by_label(&mut self, name: &str, help: &str, label: &str, map: Option<&Value>) {
-        if let Some(Value::Object(m)) = map {
-            self.family(name, "counter", help);
-            for (k, n) in m {
-                if let Some(n) = n.as_f64() {
-                    self.sample(name, &[(label, k)], n);
-                }
-            }
+    fn by_label(&mut self, name: &str, help: &str, label: &str, map: &BTreeMap<String, u64>) {
+        self.family(name, "counter", help);
+        for (k, n) in map {
+            self.sample(name, &[(label, k)], *n as f64);
         }
     }
-}
-
-fn total(v: Option<&Value>) -> Option<f64> {
-    v?.get("total")?.as_f64()
 }
 
 /// Renders the exposition text.
@@ -140,31 +118,16 @@ pub fn render(s: &Snapshot) -> String {
         text: String::new(),
         declared: HashSet::new(),
     };
-    o.one(
+    o.gauge(
         "pmip_up",
-        "gauge",
         "Whether the device answered show version.",
         if s.version.is_some() { 1.0 } else { 0.0 },
     );
     if let Some(v) = &s.version {
-        let roles: Vec<&str> = v
-            .get("roles")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
         o.family("pmip_info", "gauge", "The device: host name and version.");
         o.sample(
             "pmip_info",
-            &[
-                (
-                    "hostname",
-                    v.get("hostname").and_then(Value::as_str).unwrap_or(""),
-                ),
-                (
-                    "version",
-                    v.get("version").and_then(Value::as_str).unwrap_or(""),
-                ),
-            ],
+            &[("hostname", &v.hostname), ("version", &v.version)],
             1.0,
         );
         o.family(
@@ -172,244 +135,288 @@ pub fn render(s: &Snapshot) -> String {
             "gauge",
             "The roles the device plays, one series each.",
         );
-        for r in roles {
+        for r in &v.roles {
             o.sample("pmip_role", &[("role", r)], 1.0);
         }
-        if let Some(u) = v.get("uptime_seconds").and_then(Value::as_f64) {
-            o.one(
-                "pmip_uptime_seconds",
-                "gauge",
-                "Seconds since the daemon started.",
-                u,
-            );
-        }
-    }
-    if let Some(n) = total(s.binding.as_ref()) {
-        o.one(
-            "pmip_ha_bindings",
-            "gauge",
-            "Mobility bindings on the home agent.",
-            n,
+        o.gauge(
+            "pmip_uptime_seconds",
+            "Seconds since the daemon started.",
+            v.uptime_seconds as f64,
         );
     }
-    if let Some(n) = total(s.visitor.as_ref()) {
-        o.one(
+    if let Some(b) = &s.binding {
+        o.gauge(
+            "pmip_ha_bindings",
+            "Mobility bindings on the home agent.",
+            b.total as f64,
+        );
+    }
+    if let Some(v) = &s.visitor {
+        o.gauge(
             "pmip_fa_visitors",
-            "gauge",
             "Visitors on the foreign agent.",
-            n,
+            v.total as f64,
         );
     }
     if let Some(t) = &s.traffic {
-        if let Some(ha) = t.get("home_agent") {
-            for (f, help) in [
-                (
-                    "requests",
-                    "Registration requests received by the home agent.",
-                ),
-                ("accepted", "Registrations the home agent accepted."),
-                (
-                    "deregistrations",
-                    "Deregistrations the home agent accepted.",
-                ),
-                ("denied", "Registrations the home agent denied."),
-                (
-                    "ignored",
-                    "Requests the home agent dropped without a reply.",
-                ),
-                ("expired", "Bindings that expired."),
-                (
-                    "binding_updates_sent",
-                    "Binding Updates sent to previous foreign agents.",
-                ),
-                ("binding_acks_received", "Binding Acknowledges received."),
-            ] {
-                o.counter(ha, f, &format!("pmip_ha_{f}_total"), help);
-            }
-            o.by_code(
-                "pmip_ha_registration_replies_total",
-                "Home agent registration replies by reply code (0: accepted).",
-                ha.get("accepted").and_then(Value::as_f64),
-                ha.get("denied_by_code"),
-            );
-            o.by_label(
-                "pmip_ha_ignored_by_reason_total",
-                "Requests the home agent dropped, by reason.",
-                "reason",
-                ha.get("ignored_by_reason"),
-            );
-        }
-        if let Some(fa) = t.get("foreign_agent") {
-            for (f, help) in [
-                ("solicitations", "Agent solicitations received."),
-                ("advertisements", "Agent advertisements sent."),
-                (
-                    "requests",
-                    "Registration requests received from mobile nodes.",
-                ),
-                ("relayed", "Requests relayed to home agents."),
-                ("replies", "Replies received from home agents."),
-                ("replies_accepted", "Replies that accepted a registration."),
-                ("timeouts", "Pending registrations that timed out."),
-                ("expired", "Visitors that expired."),
-                ("binding_updates", "Binding Updates received."),
-                ("binding_acks_sent", "Binding Acknowledges sent."),
-            ] {
-                o.counter(fa, f, &format!("pmip_fa_{f}_total"), help);
-            }
-            o.by_code(
-                "pmip_fa_registration_replies_total",
-                "Foreign agent registration replies by reply code (0: accepted).",
-                fa.get("replies_accepted").and_then(Value::as_f64),
-                fa.get("denied_by_code"),
-            );
-            o.by_label(
-                "pmip_fa_ignored_by_reason_total",
-                "Messages the foreign agent dropped, by reason.",
-                "reason",
-                fa.get("ignored_by_reason"),
-            );
-        }
-        // Tunnel counters, when the device reports them (any numeric
-        // field of a `tunnel` or `data_plane` object).
-        for key in ["tunnel", "data_plane", "dataplane"] {
-            if let Some(Value::Object(m)) = t.get(key) {
-                for (f, v) in m {
-                    let Some(n) = v.as_f64() else { continue };
-                    let f = sanitize(f);
-                    if f.ends_with("bytes") || f.ends_with("packets") || f.ends_with("_total") {
-                        let name = format!("pmip_tunnel_{}_total", f.trim_end_matches("_total"));
-                        o.one(&name, "counter", "Tunnel data plane counter.", n);
-                    } else {
-                        o.one(
-                            &format!("pmip_tunnel_{f}"),
-                            "gauge",
-                            "Tunnel data plane value.",
-                            n,
-                        );
-                    }
-                }
-            }
-        }
+        traffic(&mut o, t);
     }
     if let Some(p) = &s.proxy {
-        let state = p.get("state").and_then(Value::as_str).unwrap_or("");
-        o.family(
-            "pmip_ap_state",
-            "gauge",
-            "Proxy Mobile IP state of the access point (1 for the current one).",
-        );
-        for st in ["enabled", "paused", "disabled"] {
-            o.sample(
-                "pmip_ap_state",
-                &[("state", st)],
-                if st == state { 1.0 } else { 0.0 },
-            );
-        }
-        o.one(
-            "pmip_ap_foreign_agent_heard",
-            "gauge",
-            "Whether the access point has heard a foreign agent.",
-            if p.get("foreign_agent").is_some_and(|f| !f.is_null()) {
-                1.0
-            } else {
-                0.0
-            },
-        );
-        if let Some(m) = p.get("subnet_map").and_then(Value::as_array) {
-            o.one(
-                "pmip_ap_subnet_map_entries",
-                "gauge",
-                "Entries of the subnet map in use.",
-                m.len() as f64,
-            );
-        }
-        if let Some(st) = p.get("statistics") {
-            for (f, help) in [
-                (
-                    "registrations_sent",
-                    "Registrations sent on behalf of visiting clients.",
-                ),
-                (
-                    "reregistrations",
-                    "Re-registrations before the lifetime ended.",
-                ),
-                (
-                    "deregistrations",
-                    "Deregistrations when a client came home.",
-                ),
-                ("accepted", "Registrations accepted."),
-                ("retransmissions", "Registration requests sent again."),
-                ("resyncs", "Identification resynchronisations (code 133)."),
-            ] {
-                o.counter(st, f, &format!("pmip_ap_{f}_total"), help);
-            }
-            o.by_code(
-                "pmip_ap_registration_replies_total",
-                "Replies the access point received, by reply code (0: accepted).",
-                st.get("accepted").and_then(Value::as_f64),
-                st.get("denied_by_code"),
-            );
-            if let Some(h) = st.get("handoff_latency_ms") {
-                handoff_histogram(&mut o, h);
-            }
-        }
+        proxy(&mut o, p);
     }
     if let Some(v) = &s.proxy_visitor {
-        if let Some(n) = total(Some(v)) {
-            o.one(
-                "pmip_ap_visitors",
-                "gauge",
-                "Stations the access point knows.",
-                n,
-            );
-        }
-        if let Some(list) = v.get("visitors").and_then(Value::as_array) {
-            let registered = list
-                .iter()
-                .filter(|s| s.get("state").and_then(Value::as_str) == Some("registered"))
-                .count();
-            o.one(
-                "pmip_ap_visitors_registered",
-                "gauge",
-                "Visiting stations registered with their home agent.",
-                registered as f64,
-            );
-        }
+        o.gauge(
+            "pmip_ap_visitors",
+            "Stations the access point knows.",
+            v.total as f64,
+        );
+        let registered = v
+            .visitors
+            .iter()
+            .filter(|s| s.state == "registered")
+            .count();
+        o.gauge(
+            "pmip_ap_visitors_registered",
+            "Visiting stations registered with their home agent.",
+            registered as f64,
+        );
     }
     if let Some(t) = &s.subnet_table {
-        if let Some(e) = t.get("entries").and_then(Value::as_array) {
-            o.one(
-                "pmip_subnet_table_entries",
-                "gauge",
-                "Entries of the subnet map table.",
-                e.len() as f64,
-            );
-        }
-        if let Some(Value::Object(c)) = t.get("counters") {
-            for (f, v) in c {
-                if let Some(n) = v.as_f64() {
-                    let f = sanitize(f);
-                    o.one(
-                        &format!("pmip_subnet_exchange_{f}_total"),
-                        "counter",
-                        "Subnet map exchange counter.",
-                        n,
-                    );
-                }
+        o.gauge(
+            "pmip_subnet_table_entries",
+            "Entries of the subnet map table.",
+            t.entries.len() as f64,
+        );
+        if let Some(c) = &t.counters {
+            for (f, n) in [
+                ("bad_auth", c.bad_auth),
+                ("failovers", c.failovers),
+                ("malformed", c.malformed),
+                ("probes_sent", c.probes_sent),
+                ("received", c.received),
+                ("replayed", c.replayed),
+                ("retransmissions", c.retransmissions),
+                ("sent", c.sent),
+            ] {
+                o.counter(
+                    &format!("pmip_subnet_exchange_{f}_total"),
+                    "Subnet map exchange counter.",
+                    n,
+                );
             }
         }
     }
     o.text
 }
 
-/// `{buckets: [[upper_ms, n], ..., ["+Inf", n]], sum_ms, count}` with
-/// per-bucket counts, as a Prometheus histogram in seconds.
-fn handoff_histogram(o: &mut Out, h: &Value) {
+/// `show ip mobile traffic`: the home agent, foreign agent and tunnel
+/// parts the device reports.
+fn traffic(o: &mut Out, t: &Traffic) {
+    if let Some(ha) = &t.home_agent {
+        for (f, n, help) in [
+            (
+                "requests",
+                ha.requests,
+                "Registration requests received by the home agent.",
+            ),
+            (
+                "accepted",
+                ha.accepted,
+                "Registrations the home agent accepted.",
+            ),
+            (
+                "deregistrations",
+                ha.deregistrations,
+                "Deregistrations the home agent accepted.",
+            ),
+            ("denied", ha.denied, "Registrations the home agent denied."),
+            (
+                "ignored",
+                ha.ignored,
+                "Requests the home agent dropped without a reply.",
+            ),
+            ("expired", ha.expired, "Bindings that expired."),
+            (
+                "binding_updates_sent",
+                ha.binding_updates_sent,
+                "Binding Updates sent to previous foreign agents.",
+            ),
+            (
+                "binding_acks_received",
+                ha.binding_acks_received,
+                "Binding Acknowledges received.",
+            ),
+        ] {
+            o.counter(&format!("pmip_ha_{f}_total"), help, n);
+        }
+        o.by_code(
+            "pmip_ha_registration_replies_total",
+            "Home agent registration replies by reply code (0: accepted).",
+            ha.accepted,
+            &ha.denied_by_code,
+        );
+        o.by_label(
+            "pmip_ha_ignored_by_reason_total",
+            "Requests the home agent dropped, by reason.",
+            "reason",
+            &ha.ignored_by_reason,
+        );
+    }
+    if let Some(fa) = &t.foreign_agent {
+        for (f, n, help) in [
+            (
+                "solicitations",
+                fa.solicitations,
+                "Agent solicitations received.",
+            ),
+            (
+                "advertisements",
+                fa.advertisements,
+                "Agent advertisements sent.",
+            ),
+            (
+                "requests",
+                fa.requests,
+                "Registration requests received from mobile nodes.",
+            ),
+            ("relayed", fa.relayed, "Requests relayed to home agents."),
+            ("replies", fa.replies, "Replies received from home agents."),
+            (
+                "replies_accepted",
+                fa.replies_accepted,
+                "Replies that accepted a registration.",
+            ),
+            (
+                "timeouts",
+                fa.timeouts,
+                "Pending registrations that timed out.",
+            ),
+            ("expired", fa.expired, "Visitors that expired."),
+            (
+                "binding_updates",
+                fa.binding_updates,
+                "Binding Updates received.",
+            ),
+            (
+                "binding_acks_sent",
+                fa.binding_acks_sent,
+                "Binding Acknowledges sent.",
+            ),
+        ] {
+            o.counter(&format!("pmip_fa_{f}_total"), help, n);
+        }
+        o.by_code(
+            "pmip_fa_registration_replies_total",
+            "Foreign agent registration replies by reply code (0: accepted).",
+            fa.replies_accepted,
+            &fa.denied_by_code,
+        );
+        o.by_label(
+            "pmip_fa_ignored_by_reason_total",
+            "Messages the foreign agent dropped, by reason.",
+            "reason",
+            &fa.ignored_by_reason,
+        );
+    }
+    // The tunnel's data-plane counters, in field-name order: byte and
+    // packet counts are counters, anything else a gauge.
+    if let Some(tu) = &t.tunnel {
+        for (f, n) in [
+            ("bad_tunnel_packets", tu.bad_tunnel_packets),
+            ("decapsulated_bytes", tu.decapsulated_bytes),
+            ("decapsulated_packets", tu.decapsulated_packets),
+            ("encapsulated_bytes", tu.encapsulated_bytes),
+            ("encapsulated_packets", tu.encapsulated_packets),
+            ("no_tunnel_packets", tu.no_tunnel_packets),
+            ("refused_source_packets", tu.refused_source_packets),
+            ("send_errors", tu.send_errors),
+            ("ttl_exceeded_packets", tu.ttl_exceeded_packets),
+        ] {
+            if f.ends_with("bytes") || f.ends_with("packets") {
+                o.counter(
+                    &format!("pmip_tunnel_{f}_total"),
+                    "Tunnel data plane counter.",
+                    n,
+                );
+            } else {
+                o.gauge(
+                    &format!("pmip_tunnel_{f}"),
+                    "Tunnel data plane value.",
+                    n as f64,
+                );
+            }
+        }
+    }
+}
+
+/// `show ip proxy-mobile`: the access point's state and statistics.
+fn proxy(o: &mut Out, p: &ProxyStatus) {
+    o.family(
+        "pmip_ap_state",
+        "gauge",
+        "Proxy Mobile IP state of the access point (1 for the current one).",
+    );
+    for st in ["enabled", "paused", "disabled"] {
+        o.sample(
+            "pmip_ap_state",
+            &[("state", st)],
+            if st == p.state { 1.0 } else { 0.0 },
+        );
+    }
+    o.gauge(
+        "pmip_ap_foreign_agent_heard",
+        "Whether the access point has heard a foreign agent.",
+        if p.foreign_agent.is_some() { 1.0 } else { 0.0 },
+    );
+    o.gauge(
+        "pmip_ap_subnet_map_entries",
+        "Entries of the subnet map in use.",
+        p.subnet_map.len() as f64,
+    );
+    let st = &p.statistics;
+    for (f, n, help) in [
+        (
+            "registrations_sent",
+            st.registrations_sent,
+            "Registrations sent on behalf of visiting clients.",
+        ),
+        (
+            "reregistrations",
+            st.reregistrations,
+            "Re-registrations before the lifetime ended.",
+        ),
+        (
+            "deregistrations",
+            st.deregistrations,
+            "Deregistrations when a client came home.",
+        ),
+        ("accepted", st.accepted, "Registrations accepted."),
+        (
+            "retransmissions",
+            st.retransmissions,
+            "Registration requests sent again.",
+        ),
+        (
+            "resyncs",
+            st.resyncs,
+            "Identification resynchronisations (code 133).",
+        ),
+    ] {
+        o.counter(&format!("pmip_ap_{f}_total"), help, n);
+    }
+    o.by_code(
+        "pmip_ap_registration_replies_total",
+        "Replies the access point received, by reply code (0: accepted).",
+        st.accepted,
+        &st.denied_by_code,
+    );
+    handoff_histogram(o, &st.handoff_latency_ms);
+}
+
+/// Per-bucket counts with upper bounds in ms (the last `+Inf`), as a
+/// Prometheus histogram in seconds with cumulative buckets.
+fn handoff_histogram(o: &mut Out, h: &Histogram) {
     const NAME: &str = "pmip_ap_handoff_latency_seconds";
-    let Some(buckets) = h.get("buckets").and_then(Value::as_array) else {
-        return;
-    };
     o.family(
         NAME,
         "histogram",
@@ -417,64 +424,81 @@ fn handoff_histogram(o: &mut Out, h: &Value) {
     );
     let mut cumulative = 0.0;
     let mut saw_inf = false;
-    for b in buckets {
-        let (Some(upper), Some(n)) = (b.get(0), b.get(1).and_then(Value::as_f64)) else {
-            continue;
-        };
-        cumulative += n;
+    for (upper, n) in &h.buckets {
+        cumulative += *n as f64;
         let le = match upper {
-            Value::String(s) if s == "+Inf" => {
+            Bound::Inf(s) if s == "+Inf" => {
                 saw_inf = true;
                 "+Inf".to_string()
             }
-            v => match v.as_f64() {
-                Some(ms) => number(ms / 1e3),
-                None => continue,
-            },
+            Bound::Inf(_) => continue,
+            Bound::Ms(ms) => number(*ms as f64 / 1e3),
         };
         o.sample(&format!("{NAME}_bucket"), &[("le", &le)], cumulative);
     }
-    let count = h.get("count").and_then(Value::as_f64).unwrap_or(cumulative);
+    let count = h.count as f64;
     if !saw_inf {
         o.sample(&format!("{NAME}_bucket"), &[("le", "+Inf")], count);
     }
-    let sum = h.get("sum_ms").and_then(Value::as_f64).unwrap_or(0.0) / 1e3;
-    o.sample(&format!("{NAME}_sum"), &[], sum);
+    o.sample(&format!("{NAME}_sum"), &[], h.sum_ms / 1e3);
     o.sample(&format!("{NAME}_count"), &[], count);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pmip_node::snapshot::{HomeAgentTraffic, TunnelTraffic};
     use serde_json::json;
+
+    fn view<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
+        serde_json::from_value(v).unwrap()
+    }
 
     /// The JSON a real AP answered (captured from the lab, ap2 after one
     /// roam) and a real router's traffic.
     pub(crate) fn ap_snapshot() -> Snapshot {
         Snapshot {
-            version: Some(
+            version: Some(view(
                 json!({"hostname":"ap2","roles":["proxy Mobile IP access point"],"uptime_seconds":3,"version":"0.1.0"}),
-            ),
-            proxy: Some(
+            )),
+            proxy: Some(view(
                 json!({"aaps":["10.1.0.2","10.2.0.2"],"foreign_agent":{"address":"10.2.0.1","care_of_address":"10.2.0.1","gre":true,"registration_lifetime":36000,"reverse_tunnel":false},"home_agent":{"address":"10.2.0.1","mask":"255.255.255.0"},"state":"enabled","statistics":{"accepted":3,"denied_by_code":{"133":1},"deregistrations":0,"handoff_latency_ms":{"buckets":[[5,0],[10,1],[20,0],[50,2],[100,0],[200,0],[500,0],[1000,0],[5000,0],["+Inf",1]],"count":4,"sum_ms":10139.5},"registrations_sent":4,"reregistrations":0,"resyncs":1,"retransmissions":0},"subnet_map":[{"home_agent":"10.1.0.1","mask":"255.255.255.0"},{"home_agent":"10.2.0.1","mask":"255.255.255.0"}]}),
-            ),
-            proxy_visitor: Some(
-                json!({"total":1,"visitors":[{"address":"10.1.0.50","state":"registered"}]}),
-            ),
+            )),
+            proxy_visitor: Some(view(
+                json!({"total":1,"visitors":[{"address":"10.1.0.50","associated_ms_ago":6000,"care_of_address":"10.2.0.1","home_agent":"10.1.0.1","lifetime_remaining":594,"mac":"0200.0099.0001","registered_after_ms":4.0,"registration_rtt_ms":4.0,"ssid":"campus","state":"registered"}]}),
+            )),
             ..Snapshot::default()
         }
     }
 
     fn router_snapshot() -> Snapshot {
         Snapshot {
-            version: Some(
+            version: Some(view(
                 json!({"hostname":"r1","roles":["home agent","foreign agent"],"uptime_seconds":30,"version":"0.1.0"}),
-            ),
-            binding: Some(json!({"bindings":[],"total":2})),
-            visitor: Some(json!({"total":1,"visitors":[]})),
-            traffic: Some(
-                json!({"foreign_agent":{"advertisements":5,"binding_acks_sent":0,"binding_updates":0,"denied_by_code":{"70":2},"expired":0,"ignored_by_reason":{"bad mfae":1},"relayed":3,"replies":3,"replies_accepted":3,"requests":5,"solicitations":1,"timeouts":0},"home_agent":{"accepted":4,"binding_acks_received":0,"binding_updates_sent":0,"denied":1,"denied_by_code":{"131":1},"deregistrations":1,"expired":0,"ignored":0,"ignored_by_reason":{},"requests":5},"tunnel":{"encapsulated_packets":10,"encapsulated_bytes":1500,"peers":2}}),
-            ),
+            )),
+            binding: Some(view(json!({"bindings":[],"total":2}))),
+            visitor: Some(view(
+                json!({"care_of_address":"10.1.0.1","total":1,"visitors":[]}),
+            )),
+            traffic: Some(Traffic {
+                tunnel: Some(TunnelTraffic {
+                    encapsulated_packets: 10,
+                    encapsulated_bytes: 1500,
+                    send_errors: 2,
+                    ..TunnelTraffic::default()
+                }),
+                home_agent: Some(HomeAgentTraffic {
+                    requests: 5,
+                    accepted: 4,
+                    deregistrations: 1,
+                    denied: 1,
+                    denied_by_code: [("131".to_string(), 1)].into(),
+                    ..HomeAgentTraffic::default()
+                }),
+                foreign_agent: Some(view(
+                    json!({"advertisements":5,"binding_acks_sent":0,"binding_updates":0,"denied_by_code":{"70":2},"expired":0,"ignored_by_reason":{"bad mfae":1},"relayed":3,"replies":3,"replies_accepted":3,"requests":5,"solicitations":1,"timeouts":0}),
+                )),
+            }),
             ..Snapshot::default()
         }
     }
@@ -586,7 +610,7 @@ mod tests {
             value(&s, "pmip_tunnel_encapsulated_bytes_total", None),
             1500.0
         );
-        assert_eq!(value(&s, "pmip_tunnel_peers", None), 2.0);
+        assert_eq!(value(&s, "pmip_tunnel_send_errors", None), 2.0);
         assert_eq!(value(&s, "pmip_role", Some(("role", "home agent"))), 1.0);
         assert_eq!(value(&s, "pmip_role", Some(("role", "foreign agent"))), 1.0);
     }
@@ -594,7 +618,12 @@ mod tests {
     #[test]
     fn labels_are_escaped_and_down_device_reports_up_0() {
         let snap = Snapshot {
-            version: Some(json!({"hostname":"a\"b\\c","roles":[],"version":"x"})),
+            version: Some(Version {
+                hostname: "a\"b\\c".into(),
+                roles: Vec::new(),
+                uptime_seconds: 0,
+                version: "x".into(),
+            }),
             ..Snapshot::default()
         };
         let text = render(&snap);
@@ -602,5 +631,71 @@ mod tests {
         parse(&text);
         let down = render(&Snapshot::default());
         assert_eq!(value(&parse(&down), "pmip_up", None), 0.0);
+    }
+
+    /// A show answer as its view; `None` for a refusal.
+    fn golden<T: serde::de::DeserializeOwned>(device: &str, words: &[&str]) -> Option<T> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../node/tests/golden")
+            .join(device)
+            .join(format!("{}.json", words.join("_")));
+        let text = std::fs::read_to_string(&path).unwrap();
+        if text.starts_with('%') {
+            return None;
+        }
+        Some(serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+    }
+
+    #[test]
+    fn the_nodes_golden_answers_render() {
+        for device in ["r1", "r2", "ap1", "ap2"] {
+            let [v, b, vi, t, p, pv, st] = COMMANDS;
+            let snap = Snapshot {
+                version: golden(device, v),
+                binding: golden(device, b),
+                visitor: golden(device, vi),
+                traffic: golden(device, t),
+                proxy: golden(device, p),
+                proxy_visitor: golden(device, pv),
+                subnet_table: golden(device, st),
+            };
+            let s = parse(&render(&snap));
+            assert_eq!(value(&s, "pmip_up", None), 1.0, "{device}");
+            if device.starts_with('r') {
+                assert!(snap.traffic.is_some() && snap.proxy.is_none(), "{device}");
+                value(&s, "pmip_ha_bindings", None);
+                value(
+                    &s,
+                    "pmip_fa_registration_replies_total",
+                    Some(("code", "0")),
+                );
+            } else {
+                assert!(snap.proxy.is_some() && snap.binding.is_none(), "{device}");
+                value(&s, "pmip_ap_registrations_sent_total", None);
+                value(&s, "pmip_subnet_table_entries", None);
+            }
+        }
+        let s = parse(&render(&Snapshot {
+            binding: golden("r1", COMMANDS[1]),
+            traffic: golden("r1", COMMANDS[3]),
+            ..Snapshot::default()
+        }));
+        assert_eq!(value(&s, "pmip_ha_bindings", None), 1.0);
+        assert_eq!(
+            value(
+                &s,
+                "pmip_ha_registration_replies_total",
+                Some(("code", "131"))
+            ),
+            1.0
+        );
+        let s = parse(&render(&Snapshot {
+            proxy_visitor: golden("ap2", COMMANDS[5]),
+            subnet_table: golden("ap2", COMMANDS[6]),
+            ..Snapshot::default()
+        }));
+        assert_eq!(value(&s, "pmip_ap_visitors_registered", None), 1.0);
+        assert_eq!(value(&s, "pmip_subnet_table_entries", None), 3.0);
+        assert_eq!(value(&s, "pmip_subnet_exchange_received_total", None), 7.0);
     }
 }

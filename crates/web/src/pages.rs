@@ -1,13 +1,15 @@
-//! The HTML pages, rendered on the server (maud escapes every value).
-//! Seed 001 names them: Services > Proxy Mobile IP, Security > SA Binding,
-//! Proxy Mobile IP > Subnet Table, Statistics. Every form carries the
-//! session's CSRF token; no page needs JavaScript.
+//! The HTML pages, rendered on the server (maud escapes every value) from
+//! the show commands' typed views: Services > Proxy Mobile IP, Security >
+//! SA Binding, Proxy Mobile IP > Subnet Table, Statistics. Every form
+//! carries the session's CSRF token; no page needs JavaScript.
 
 use crate::auth::Flash;
 use crate::forms::Form;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use pmip_config::Config;
-use serde_json::Value;
+use pmip_node::snapshot::{Bindings, Bound, ProxyStatus, ProxyVisitors, Traffic, Visitors};
+use std::collections::BTreeMap;
+use std::fmt::Display;
 
 /// What every page needs besides its own data.
 #[derive(Debug, Clone, Default)]
@@ -139,16 +141,14 @@ fn csrf(ctx: &Ctx) -> Markup {
     html! { input type="hidden" name="csrf" value=(ctx.csrf); }
 }
 
-fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v.get(k).and_then(Value::as_str).unwrap_or("")
+/// An optional address: empty when unknown.
+fn or_empty<T: Display>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
 }
 
-fn num(v: &Value, k: &str) -> String {
-    match v.get(k) {
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::String(t)) => t.clone(),
-        _ => "-".into(),
-    }
+/// An optional number: `-` when unknown.
+fn or_dash<T: Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".into(), |v| v.to_string())
 }
 
 fn disabled(ctx: &Ctx) -> Option<&'static str> {
@@ -158,7 +158,7 @@ fn disabled(ctx: &Ctx) -> Option<&'static str> {
 /// Services > Proxy Mobile IP. `status` is `show ip proxy-mobile` (its
 /// refusal when proxy Mobile IP is off); `config` is the running
 /// configuration as parsed from `show running-config`.
-pub fn services(ctx: &Ctx, config: &Config, status: Result<&Value, &str>) -> Markup {
+pub fn services(ctx: &Ctx, config: &Config, status: Result<&ProxyStatus, &str>) -> Markup {
     let p = &config.proxy_mobile;
     let state = if !p.enabled {
         "disabled"
@@ -191,19 +191,19 @@ pub fn services(ctx: &Ctx, config: &Config, status: Result<&Value, &str>) -> Mar
             Ok(st) => {
                 table {
                     tr { th { "Foreign agent heard" } td {
-                        @match st.get("foreign_agent").filter(|f| !f.is_null()) {
+                        @match &st.foreign_agent {
                             Some(f) => {
-                                (s(f, "address")) ", care-of " (s(f, "care_of_address"))
-                                ", lifetime " (num(f, "registration_lifetime")) " s"
-                                @if f.get("gre").and_then(Value::as_bool) == Some(true) { ", GRE" }
-                                @if f.get("reverse_tunnel").and_then(Value::as_bool) == Some(true) { ", reverse tunnel" }
+                                (f.address) ", care-of " (f.care_of_address)
+                                ", lifetime " (f.registration_lifetime) " s"
+                                @if f.gre { ", GRE" }
+                                @if f.reverse_tunnel { ", reverse tunnel" }
                             }
                             None => { "none yet" }
                         }
                     } }
                     tr { th { "Home agent of this subnet" } td {
-                        @match st.get("home_agent").filter(|h| !h.is_null()) {
-                            Some(h) => { (s(h, "address")) " mask " (s(h, "mask")) }
+                        @match &st.home_agent {
+                            Some(h) => { (h.address) " mask " (h.mask) }
                             None => { "not heard" }
                         }
                     } }
@@ -355,24 +355,23 @@ fn counters_table(id: &str, rows: &[(&str, String)]) -> Markup {
     }
 }
 
-fn by_code(v: Option<&Value>) -> Markup {
+fn by_code(m: &BTreeMap<String, u64>) -> Markup {
     html! {
-        @if let Some(Value::Object(m)) = v {
-            @if !m.is_empty() {
-                table { tr { th { "Denied, reply code" } th { "Count" } }
-                    @for (code, n) in m { tr { td { (code) } td { (n) } } } }
-            }
+        @if !m.is_empty() {
+            table { tr { th { "Denied, reply code" } th { "Count" } }
+                @for (code, n) in m { tr { td { (code) } td { (n) } } } }
         }
     }
 }
 
-/// What the Statistics page shows.
+/// What the Statistics page shows: the views of the show commands the
+/// device answered (`None` for a refused one).
 pub struct StatsView<'a> {
-    pub proxy: Option<&'a Value>,
-    pub proxy_visitors: Option<&'a Value>,
-    pub traffic: Option<&'a Value>,
-    pub bindings: Option<&'a Value>,
-    pub visitors: Option<&'a Value>,
+    pub proxy: Option<&'a ProxyStatus>,
+    pub proxy_visitors: Option<&'a ProxyVisitors>,
+    pub traffic: Option<&'a Traffic>,
+    pub bindings: Option<&'a Bindings>,
+    pub visitors: Option<&'a Visitors>,
     pub chart: String,
     pub interval_secs: u64,
 }
@@ -383,86 +382,88 @@ pub fn statistics(v: &StatsView) -> Markup {
         p class="note" { "Per " (v.interval_secs) " s interval, sampled by the web server; this page reloads every 10 s." }
         div id="chart" { (PreEscaped(&v.chart)) }
         @if let Some(p) = v.proxy {
-            @let st = p.get("statistics").cloned().unwrap_or(Value::Null);
+            @let st = &p.statistics;
             h2 { "Proxy Mobile IP statistics" }
             (counters_table("ap-stats", &[
-                ("State", s(p, "state").to_string()),
-                ("Registrations sent", num(&st, "registrations_sent")),
-                ("Re-registrations", num(&st, "reregistrations")),
-                ("Deregistrations", num(&st, "deregistrations")),
-                ("Accepted", num(&st, "accepted")),
-                ("Retransmissions", num(&st, "retransmissions")),
-                ("Identification resyncs (133)", num(&st, "resyncs")),
+                ("State", p.state.clone()),
+                ("Registrations sent", st.registrations_sent.to_string()),
+                ("Re-registrations", st.reregistrations.to_string()),
+                ("Deregistrations", st.deregistrations.to_string()),
+                ("Accepted", st.accepted.to_string()),
+                ("Retransmissions", st.retransmissions.to_string()),
+                ("Identification resyncs (133)", st.resyncs.to_string()),
             ]))
-            (by_code(st.get("denied_by_code")))
-            @if let Some(h) = st.get("handoff_latency_ms") {
-                h3 { "Handoff latency (association to accepted registration)" }
-                table id="handoff-latency" {
-                    tr { th { "Up to" } th { "Handoffs" } }
-                    @for b in h.get("buckets").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]) {
-                        tr {
-                            td { @match b.get(0) { Some(Value::String(t)) => { (t) }, Some(x) => { (x) " ms" }, None => {} } }
-                            td { (b.get(1).map(Value::to_string).unwrap_or_default()) }
-                        }
+            (by_code(&st.denied_by_code))
+            @let h = &st.handoff_latency_ms;
+            h3 { "Handoff latency (association to accepted registration)" }
+            table id="handoff-latency" {
+                tr { th { "Up to" } th { "Handoffs" } }
+                @for (upper, n) in &h.buckets {
+                    tr {
+                        td { @match upper { Bound::Inf(t) => { (t) }, Bound::Ms(x) => { (x) " ms" } } }
+                        td { (n) }
                     }
-                    tr { th { "Total" } td { (num(h, "count")) @if let (Some(sum), Some(n)) = (h.get("sum_ms").and_then(Value::as_f64), h.get("count").and_then(Value::as_f64)) { @if n > 0.0 { ", mean " (format!("{:.1}", sum / n)) " ms" } } } }
                 }
+                tr { th { "Total" } td { (h.count) @if h.count > 0 { ", mean " (format!("{:.1}", h.sum_ms / h.count as f64)) " ms" } } }
             }
         }
-        @if let Some(list) = v.proxy_visitors.and_then(|x| x.get("visitors")).and_then(Value::as_array) {
+        @if let Some(pv) = v.proxy_visitors {
+            @let list = &pv.visitors;
             h2 { "Stations" }
             table id="ap-visitors" {
                 tr { th { "MAC" } th { "SSID" } th { "Address" } th { "Home agent" } th { "Care-of" } th { "State" } th { "Lifetime left" } th { "Registration RTT" } }
                 @if list.is_empty() { tr { td colspan="8" { "No station is associated." } } }
                 @for x in list {
                     tr {
-                        td { (s(x, "mac")) } td { (s(x, "ssid")) } td { (s(x, "address")) } td { (s(x, "home_agent")) }
-                        td { (s(x, "care_of_address")) } td { (s(x, "state")) } td { (num(x, "lifetime_remaining")) }
-                        td { @if let Some(r) = x.get("registration_rtt_ms").and_then(Value::as_f64) { (format!("{r:.1} ms")) } }
+                        td { (x.mac) } td { (x.ssid) } td { (or_empty(x.address)) } td { (or_empty(x.home_agent)) }
+                        td { (or_empty(x.care_of_address)) } td { (x.state) } td { (or_dash(x.lifetime_remaining)) }
+                        td { @if let Some(r) = x.registration_rtt_ms { (format!("{r:.1} ms")) } }
                     }
                 }
             }
         }
         @if let Some(t) = v.traffic {
-            @if let Some(ha) = t.get("home_agent") {
+            @if let Some(ha) = &t.home_agent {
                 h2 { "Home agent" }
                 (counters_table("ha-stats", &[
-                    ("Requests", num(ha, "requests")),
-                    ("Accepted", num(ha, "accepted")),
-                    ("Deregistrations", num(ha, "deregistrations")),
-                    ("Denied", num(ha, "denied")),
-                    ("Ignored", num(ha, "ignored")),
-                    ("Expired", num(ha, "expired")),
+                    ("Requests", ha.requests.to_string()),
+                    ("Accepted", ha.accepted.to_string()),
+                    ("Deregistrations", ha.deregistrations.to_string()),
+                    ("Denied", ha.denied.to_string()),
+                    ("Ignored", ha.ignored.to_string()),
+                    ("Expired", ha.expired.to_string()),
                 ]))
-                (by_code(ha.get("denied_by_code")))
+                (by_code(&ha.denied_by_code))
             }
-            @if let Some(fa) = t.get("foreign_agent") {
+            @if let Some(fa) = &t.foreign_agent {
                 h2 { "Foreign agent" }
                 (counters_table("fa-stats", &[
-                    ("Solicitations received", num(fa, "solicitations")),
-                    ("Advertisements sent", num(fa, "advertisements")),
-                    ("Requests", num(fa, "requests")),
-                    ("Relayed", num(fa, "relayed")),
-                    ("Replies accepted", num(fa, "replies_accepted")),
-                    ("Timeouts", num(fa, "timeouts")),
+                    ("Solicitations received", fa.solicitations.to_string()),
+                    ("Advertisements sent", fa.advertisements.to_string()),
+                    ("Requests", fa.requests.to_string()),
+                    ("Relayed", fa.relayed.to_string()),
+                    ("Replies accepted", fa.replies_accepted.to_string()),
+                    ("Timeouts", fa.timeouts.to_string()),
                 ]))
-                (by_code(fa.get("denied_by_code")))
+                (by_code(&fa.denied_by_code))
             }
         }
-        @if let Some(list) = v.bindings.and_then(|x| x.get("bindings")).and_then(Value::as_array) {
+        @if let Some(b) = v.bindings {
+            @let list = &b.bindings;
             h2 { "Mobility bindings" }
             table id="bindings" {
                 tr { th { "Home address" } th { "Care-of" } th { "Lifetime left" } th { "Encapsulation" } }
                 @if list.is_empty() { tr { td colspan="4" { "None." } } }
-                @for b in list { tr { td { (s(b, "home_address")) } td { (s(b, "care_of_address")) } td { (num(b, "lifetime_remaining")) } td { (s(b, "encapsulation")) } } }
+                @for b in list { tr { td { (b.home_address) } td { (b.care_of_address) } td { (b.lifetime_remaining) } td { (b.encapsulation) } } }
             }
         }
-        @if let Some(list) = v.visitors.and_then(|x| x.get("visitors")).and_then(Value::as_array) {
+        @if let Some(vis) = v.visitors {
+            @let list = &vis.visitors;
             h2 { "Visitors" }
             table id="visitors" {
                 tr { th { "Home address" } th { "Home agent" } th { "Lifetime left" } th { "Encapsulation" } }
                 @if list.is_empty() { tr { td colspan="4" { "None." } } }
-                @for b in list { tr { td { (s(b, "home_address")) } td { (s(b, "home_agent")) } td { (num(b, "lifetime_remaining")) } td { (s(b, "encapsulation")) } } }
+                @for b in list { tr { td { (b.home_address) } td { (b.home_agent) } td { (b.lifetime_remaining) } td { (b.encapsulation) } } }
             }
         }
     }

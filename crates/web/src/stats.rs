@@ -2,7 +2,7 @@
 //! a small SVG chart of registrations and handoffs per interval, drawn on
 //! the server (no JavaScript).
 
-use serde_json::Value;
+use pmip_node::snapshot::{ProxyStatus, Traffic};
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -17,22 +17,19 @@ pub struct Sample {
 }
 
 impl Sample {
-    /// From `show ip proxy-mobile` and `show ip mobile traffic` JSON.
-    pub fn from_json(proxy: Option<&Value>, traffic: Option<&Value>) -> Option<Sample> {
-        let n = |v: Option<&Value>| v.and_then(Value::as_u64).unwrap_or(0);
+    /// From `show ip proxy-mobile` and `show ip mobile traffic`.
+    pub fn from_views(proxy: Option<&ProxyStatus>, traffic: Option<&Traffic>) -> Option<Sample> {
         let mut s = Sample::default();
-        let mut any = false;
-        if let Some(st) = proxy.and_then(|p| p.get("statistics")) {
-            s.registrations += n(st.get("registrations_sent")) + n(st.get("reregistrations"));
-            s.handoffs += n(st.get("handoff_latency_ms").and_then(|h| h.get("count")));
-            any = true;
+        if let Some(p) = proxy {
+            let st = &p.statistics;
+            s.registrations += st.registrations_sent + st.reregistrations;
+            s.handoffs += st.handoff_latency_ms.count;
         }
         if let Some(t) = traffic {
-            s.registrations += n(t.get("home_agent").and_then(|h| h.get("requests")));
-            s.registrations += n(t.get("foreign_agent").and_then(|f| f.get("requests")));
-            any = true;
+            s.registrations += t.home_agent.as_ref().map_or(0, |h| h.requests);
+            s.registrations += t.foreign_agent.as_ref().map_or(0, |f| f.requests);
         }
-        any.then_some(s)
+        (proxy.is_some() || traffic.is_some()).then_some(s)
     }
 }
 
@@ -198,28 +195,47 @@ pub fn chart_svg(history: &History, interval: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pmip_node::snapshot::{ForeignAgentTraffic, HomeAgentTraffic};
     use serde_json::json;
 
     #[test]
-    fn samples_from_ap_and_router_json() {
-        let ap = json!({"statistics": {"registrations_sent": 4, "reregistrations": 2,
-            "handoff_latency_ms": {"count": 3}}});
+    fn samples_from_ap_and_router_views() {
+        let mut ap: ProxyStatus = serde_json::from_value(json!({
+            "state": "enabled", "aaps": [], "home_agent": null, "foreign_agent": null,
+            "subnet_map": [],
+            "statistics": {"registrations_sent": 0, "reregistrations": 0, "deregistrations": 0,
+                "accepted": 0, "retransmissions": 0, "resyncs": 0, "denied_by_code": {},
+                "handoff_latency_ms": {"buckets": [], "sum_ms": 0.0, "count": 0}}}))
+        .unwrap();
+        ap.statistics.registrations_sent = 4;
+        ap.statistics.reregistrations = 2;
+        ap.statistics.handoff_latency_ms.count = 3;
         assert_eq!(
-            Sample::from_json(Some(&ap), None),
+            Sample::from_views(Some(&ap), None),
             Some(Sample {
                 registrations: 6,
                 handoffs: 3
             })
         );
-        let tr = json!({"home_agent": {"requests": 5}, "foreign_agent": {"requests": 7}});
+        let tr = Traffic {
+            home_agent: Some(HomeAgentTraffic {
+                requests: 5,
+                ..HomeAgentTraffic::default()
+            }),
+            foreign_agent: Some(ForeignAgentTraffic {
+                requests: 7,
+                ..ForeignAgentTraffic::default()
+            }),
+            tunnel: None,
+        };
         assert_eq!(
-            Sample::from_json(None, Some(&tr)),
+            Sample::from_views(None, Some(&tr)),
             Some(Sample {
                 registrations: 12,
                 handoffs: 0
             })
         );
-        assert_eq!(Sample::from_json(None, None), None);
+        assert_eq!(Sample::from_views(None, None), None);
     }
 
     #[test]
