@@ -95,8 +95,8 @@ fn range_words(start: Ipv4Addr, end: Ipv4Addr) -> String {
 }
 
 /// The SA Binding page's "add" form: `ip proxy-mobile secure node START
-/// [END] spi SPI key {ascii|hex} KEY [algorithm hmac-md5]` (seed 004 step
-/// 4: hex keys are exactly 32 digits, ascii keys at most 16 characters).
+/// [END] spi SPI key {ascii|hex} KEY [algorithm hmac-md5]` (hex keys are
+/// exactly 32 digits, ascii keys at most 16 characters).
 pub fn sa_add(form: &Form, existing: &[SaRow]) -> Result<String, FieldError> {
     let start = ipv4("Start address", form.text("start"))?;
     let end = match form.text("end") {
@@ -198,7 +198,7 @@ pub fn sa_delete(form: &Form) -> Result<String, FieldError> {
     ))
 }
 
-/// A host name as the parser takes it (AAPs by name, seed 004).
+/// A host name as the parser takes it (AAPs may be named).
 fn hostname_ok(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()

@@ -1,13 +1,14 @@
-//! The device's web pages and monitoring endpoints (issue 10).
+//! The device's web pages and monitoring endpoints.
 //!
 //! One HTTP server per device, started by the daemon when `ip http server`
 //! is configured. It knows nothing of the daemon's insides: it runs EXEC
 //! commands through a [`Device`] handle exactly as `pmip exec` does, reads
-//! state from the JSON forms of the show commands, and makes every change
-//! with `configure LINE[; LINE]`, so a change made on a page shows in
-//! `show running-config` like any other.
+//! state from the JSON forms of the show commands (parsed into
+//! `pmip_node::snapshot`'s typed views), and makes every change with
+//! `configure LINE[; LINE]`, so a change made on a page shows in `show
+//! running-config` like any other.
 //!
-//! * Pages (server-rendered HTML, no JavaScript; seed 001): `/login`,
+//! * Pages (server-rendered HTML, no JavaScript): `/login`,
 //!   `/services/proxy-mobile`, `/security/sa-binding`,
 //!   `/proxy-mobile/subnet-table`, `/statistics`, `/running-config`.
 //!   Log in with a `username` line (`ip http authentication local`). The

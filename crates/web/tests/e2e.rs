@@ -445,7 +445,7 @@ fn http_client_against_a_real_access_point() {
     });
 
     // A new AP joins: the Subnet Table page shows its home agent after a
-    // Refresh (seed 001).
+    // Refresh.
     campus.start_ap3();
     campus.in_ap(|base, _device| async move {
         let c = reqwest::Client::builder()
