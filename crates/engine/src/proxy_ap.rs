@@ -510,7 +510,24 @@ impl ProxyAp {
         };
         let address = s.address;
         let was_intercepting = s.intercepting;
+        let was_registered = matches!(
+            s.state,
+            State::Registering { .. } | State::Registered { .. }
+        );
         if let Some(v) = verdict {
+            // Registered at its association, before it showed a DHCP or
+            // Mobile IP stack of its own: withdraw that registration so
+            // the home agent keeps no binding the AP made for it.
+            let own_stack = matches!(
+                v,
+                State::NotProxied(NotProxied::Dhcp) | State::NotProxied(NotProxied::MobileIpStack)
+            );
+            if was_registered
+                && own_stack
+                && let Some(a) = address
+            {
+                self.withdraw(now, mac, a, out);
+            }
             self.set_state(mac, v, out);
             if was_intercepting && let Some(a) = address {
                 out.push(Action::Release {
@@ -623,6 +640,48 @@ impl ProxyAp {
             home_address: addr,
             to: ha,
             to_mac: [0xff; 6],
+            payload: msg,
+        });
+    }
+
+    /// Deregisters a client's care-of address through the foreign agent
+    /// it was registered through (RFC 5944 3.6.1.2: lifetime 0, the
+    /// care-of address being released).
+    fn withdraw(&mut self, now: Now, mac: Mac, addr: Ipv4Addr, out: &mut Vec<Action>) {
+        let Some(fa) = self.foreign_agent.clone() else {
+            return;
+        };
+        let Some(ha) = self.stations.get(&mac).and_then(|s| s.home_agent) else {
+            return;
+        };
+        let Some(sa) = self.node_sa(addr) else {
+            return;
+        };
+        let mut ident = self.identification(now, ha);
+        if let Some(s) = self.stations.get_mut(&mac) {
+            if ident <= s.ident {
+                ident = s.ident + 1;
+            }
+            s.ident = ident;
+        }
+        let msg = signed_request(
+            RequestRepr {
+                flags: RequestFlags::default(),
+                lifetime: 0,
+                home_address: addr,
+                home_agent: ha,
+                care_of_address: fa.care_of_address,
+                identification: Identification(ident),
+                extensions: Extensions::new(),
+            },
+            &sa,
+        );
+        self.counters.deregistrations += 1;
+        out.push(Action::SendRegistration {
+            client_mac: mac,
+            home_address: addr,
+            to: fa.address,
+            to_mac: fa.mac,
             payload: msg,
         });
     }
@@ -770,8 +829,9 @@ impl ProxyAp {
         let Some(s) = self.stations.get(&mac).cloned() else {
             return;
         };
-        if s.state == State::Home {
-            // Our deregistration from home was answered.
+        if matches!(s.state, State::Home | State::NotProxied(_)) {
+            // Our deregistration from home, or the withdrawal of a
+            // station we no longer proxy, was answered.
             return;
         }
         match reply.code {

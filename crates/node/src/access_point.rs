@@ -32,7 +32,34 @@ struct Port {
     mac: Option<Mac>,
     /// Only its control frames come up to us (its address is known).
     narrowed: bool,
+    /// While the station's address is unknown: the next query round.
+    query: Option<Query>,
+    /// Whether it was queried at all (a station waits for a free query
+    /// slot once, and is not queried again after its last round).
+    queried: bool,
 }
+
+/// Querying a station for its address: ARP probes for every address it
+/// may have, in rounds, until it answers (a station that only receives
+/// never speaks first; the AP must ask, not wait).
+#[derive(Debug, Clone, Copy)]
+struct Query {
+    round: usize,
+    /// When the round is due.
+    at: Instant,
+    /// When querying started (the association).
+    since: Instant,
+}
+
+/// When each query round goes out, after the association (ms).
+const QUERY_ROUNDS_MS: [u64; 6] = [0, 20, 100, 400, 1500, 5000];
+/// Most addresses asked for in one round.
+const MAX_QUERY_ADDRESSES: usize = 512;
+/// Most stations queried at once; later ones wait for a free slot.
+const MAX_QUERIES: usize = 32;
+/// Stations remembered after they leave (MAC -> address), and how long.
+const MAX_KNOWN: usize = 4096;
+const KNOWN_FOR: std::time::Duration = std::time::Duration::from_secs(3600);
 
 pub(crate) struct AccessPoint {
     pub engine: ProxyAp,
@@ -45,6 +72,12 @@ pub(crate) struct AccessPoint {
     home_router: Option<(Ipv4Addr, Mac)>,
     /// Associations fetched from RADIUS: SPI, server, when.
     pub aaa_sas: BTreeMap<Ipv4Addr, (u32, SocketAddrV4, Instant)>,
+    /// Stations this AP has seen, by MAC: their address and when last
+    /// seen. Their addresses are asked for first when a station arrives.
+    known: BTreeMap<Mac, (Ipv4Addr, Instant)>,
+    /// Stations queried for their address, and answers that came back.
+    pub queries_sent: u64,
+    pub queries_answered: u64,
 }
 
 impl AccessPoint {
@@ -56,6 +89,9 @@ impl AccessPoint {
             intercepting: BTreeMap::new(),
             home_router: None,
             aaa_sas: BTreeMap::new(),
+            known: BTreeMap::new(),
+            queries_sent: 0,
+            queries_answered: 0,
         }
     }
 
@@ -70,7 +106,7 @@ impl AccessPoint {
     pub fn link_event(&mut self, now: Now, event: LinkEvent, out: &mut VecDeque<Output>) {
         match event {
             LinkEvent::Bridge { mac } => self.bridge_mac = mac,
-            LinkEvent::Associated(port) => self.add_port(port, out),
+            LinkEvent::Associated(port) => self.add_port(now, port, out),
             LinkEvent::Disassociated { ifindex } => self.remove_port(now, ifindex, out),
             LinkEvent::StationPorts(current) => {
                 let gone: Vec<u32> = self
@@ -83,7 +119,7 @@ impl AccessPoint {
                     self.remove_port(now, i, out);
                 }
                 for p in current {
-                    self.add_port(p, out);
+                    self.add_port(now, p, out);
                 }
             }
         }
@@ -111,7 +147,7 @@ impl AccessPoint {
     /// one): our own subnet's router with its real MAC, every other home
     /// agent of the subnet map with the foreign agent's MAC, where its
     /// traffic goes while it visits.
-    fn add_port(&mut self, sp: StationPort, out: &mut VecDeque<Output>) {
+    fn add_port(&mut self, now: Now, sp: StationPort, out: &mut VecDeque<Output>) {
         if self.ports.contains_key(&sp.ifindex) {
             return;
         }
@@ -138,14 +174,138 @@ impl AccessPoint {
                 frame: eth_frame([0xff; 6], mac, ethernet::ethertype::ARP, &request),
             }));
         }
+        let querying = self.ports.values().filter(|p| p.query.is_some()).count();
+        let slot = querying < MAX_QUERIES;
         self.ports.insert(
             ifindex,
             Port {
                 station: sp,
                 mac: None,
                 narrowed: false,
+                query: slot.then_some(Query {
+                    round: 0,
+                    at: now.instant,
+                    since: now.instant,
+                }),
+                queried: slot,
             },
         );
+        self.run_queries(now, out);
+    }
+
+    /// The addresses a station may have, most likely first: those of
+    /// stations this AP has seen (latest first), then every address the
+    /// AP could register for (its SA ranges) and its own subnet, where a
+    /// station is at home.
+    fn query_addresses(&self) -> Vec<Ipv4Addr> {
+        let mut seen: Vec<(Instant, Ipv4Addr)> =
+            self.known.values().map(|(a, t)| (*t, *a)).collect();
+        seen.sort_by(|a, b| b.cmp(a));
+        let mut v: Vec<Ipv4Addr> = seen.into_iter().map(|(_, a)| a).collect();
+        let cfg = self.engine.config();
+        let own = (cfg.own_prefix_len >= 22 && !cfg.own_address.is_unspecified()).then(|| {
+            let mask = u32::MAX << (32 - u32::from(cfg.own_prefix_len));
+            let net = u32::from(cfg.own_address) & mask;
+            (Ipv4Addr::from(net + 1), Ipv4Addr::from((net | !mask) - 1))
+        });
+        let ranges = cfg.nodes.iter().map(|(lo, hi, _)| (lo, hi)).chain(own);
+        for (lo, hi) in ranges {
+            for a in u32::from(lo)..=u32::from(hi) {
+                if v.len() >= MAX_QUERY_ADDRESSES {
+                    return v;
+                }
+                let a = Ipv4Addr::from(a);
+                if a != cfg.own_address && !v.contains(&a) {
+                    v.push(a);
+                }
+            }
+        }
+        v
+    }
+
+    /// Sends the query rounds that are due: an ARP probe (RFC 5227: the
+    /// sender address zero, so no cache learns from it) for each address
+    /// the station may have, out of its port only. The station answers
+    /// for its own address, and its answer is a frame like any other.
+    fn run_queries(&mut self, now: Now, out: &mut VecDeque<Output>) {
+        let due: Vec<u32> = self
+            .ports
+            .iter()
+            .filter(|(_, p)| p.query.is_some_and(|q| q.at <= now.instant))
+            .map(|(i, _)| *i)
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        let addresses = self.query_addresses();
+        for ifindex in due {
+            let Some(port) = self.ports.get_mut(&ifindex) else {
+                continue;
+            };
+            let Some(q) = port.query else { continue };
+            for target in &addresses {
+                let probe = arp::Repr {
+                    operation: arp::Operation::Request,
+                    sender_hardware_addr: EthernetAddress(self.bridge_mac),
+                    sender_protocol_addr: Ipv4Addr::UNSPECIFIED,
+                    target_hardware_addr: EthernetAddress([0; 6]),
+                    target_protocol_addr: *target,
+                };
+                out.push_back(Output::Transmit(Transmit::Frame {
+                    link: Link::Station(ifindex),
+                    frame: arp_frame(&probe, [0xff; 6], self.bridge_mac),
+                }));
+            }
+            if q.round == 0 {
+                self.queries_sent += 1;
+            }
+            port.query = QUERY_ROUNDS_MS.get(q.round + 1).map(|ms| Query {
+                round: q.round + 1,
+                at: q.since + std::time::Duration::from_millis(*ms),
+                since: q.since,
+            });
+        }
+    }
+
+    /// When the AP's own timers (queries, the engine's) are next due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let q = self
+            .ports
+            .values()
+            .filter_map(|p| p.query.map(|q| q.at))
+            .min();
+        [q, self.engine.poll_timeout()].into_iter().flatten().min()
+    }
+
+    pub fn handle_timeout(&mut self, now: Now, out: &mut VecDeque<Output>) {
+        self.run_queries(now, out);
+        // A free query slot goes to a station still waiting for one.
+        let querying = self.ports.values().filter(|p| p.query.is_some()).count();
+        if querying < MAX_QUERIES {
+            let waiting: Vec<u32> = self
+                .ports
+                .iter()
+                .filter(|(_, p)| !p.queried && p.mac.is_none())
+                .map(|(i, _)| *i)
+                .take(MAX_QUERIES - querying)
+                .collect();
+            for i in waiting {
+                if let Some(p) = self.ports.get_mut(&i) {
+                    p.queried = true;
+                    p.query = Some(Query {
+                        round: 0,
+                        at: now.instant,
+                        since: now.instant,
+                    });
+                }
+            }
+            self.run_queries(now, out);
+        }
+        if self.engine.poll_timeout().is_some_and(|t| t <= now.instant) {
+            let mut actions = Vec::new();
+            self.engine.handle_timeout(now, &mut actions);
+            self.carry_out(actions, out);
+        }
     }
 
     pub fn sa_result(
@@ -266,7 +426,35 @@ impl AccessPoint {
             }
             _ => {}
         }
+        if let Some(address) = self.engine.station(&src).and_then(|s| s.address) {
+            self.remember(now.instant, src, address);
+            if let Some(p) = self.ports.get_mut(&ifindex)
+                && p.query.take().is_some()
+            {
+                self.queries_answered += 1;
+            }
+        }
         Ok(())
+    }
+
+    /// Remembers where a station is, for the next time it arrives.
+    fn remember(&mut self, now: Instant, mac: Mac, address: Ipv4Addr) {
+        self.known.insert(mac, (address, now));
+        if self.known.len() > MAX_KNOWN {
+            self.known
+                .retain(|_, (_, seen)| now.saturating_since(*seen) < KNOWN_FOR);
+            while self.known.len() > MAX_KNOWN {
+                let oldest = self
+                    .known
+                    .iter()
+                    .min_by_key(|(_, (_, seen))| *seen)
+                    .map(|(m, _)| *m);
+                match oldest {
+                    Some(m) => self.known.remove(&m),
+                    None => break,
+                };
+            }
+        }
     }
 
     /// A frame on the wired port: an agent advertisement, or a

@@ -357,7 +357,7 @@ impl Node {
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
             self.mobility.poll_timeout(),
-            self.ap.as_ref().and_then(|a| a.engine.poll_timeout()),
+            self.ap.as_ref().and_then(|a| a.poll_timeout()),
             self.exchange.poll_timeout(),
         ]
         .into_iter()
@@ -369,11 +369,9 @@ impl Node {
     pub fn handle_timeout(&mut self, now: Now) {
         self.mobility.handle_timeout(now, &mut self.out);
         if let Some(ap) = &mut self.ap
-            && ap.engine.poll_timeout().is_some_and(|t| t <= now.instant)
+            && ap.poll_timeout().is_some_and(|t| t <= now.instant)
         {
-            let mut actions = Vec::new();
-            ap.engine.handle_timeout(now, &mut actions);
-            ap.carry_out(actions, &mut self.out);
+            ap.handle_timeout(now, &mut self.out);
         }
         if self
             .exchange

@@ -347,6 +347,11 @@ pub fn proxy_status(p: &ProxyStatus) -> String {
         c.retransmissions,
         c.resyncs
     );
+    let _ = writeln!(
+        s,
+        "Stations queried for their address {}, answered {}",
+        c.stations_queried, c.queries_answered
+    );
     for (code, n) in sorted_codes(&c.denied_by_code) {
         let _ = writeln!(s, "    denied {} {n}", code_name(code));
     }

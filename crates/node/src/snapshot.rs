@@ -222,6 +222,12 @@ pub struct ProxyStatistics {
     pub resyncs: u64,
     pub denied_by_code: BTreeMap<String, u64>,
     pub handoff_latency_ms: Histogram,
+    /// Stations asked for their address (they had not spoken), and
+    /// those that answered.
+    #[serde(default)]
+    pub stations_queried: u64,
+    #[serde(default)]
+    pub queries_answered: u64,
 }
 
 /// Handoff latency, Prometheus style: counts per bucket (not
@@ -550,7 +556,8 @@ impl Node {
     }
 
     pub fn proxy_view(&self) -> Option<ProxyStatus> {
-        let ap = &self.ap.as_ref()?.engine;
+        let node_ap = self.ap.as_ref()?;
+        let ap = &node_ap.engine;
         let p = &self.config.proxy_mobile;
         let state = if !p.enabled {
             "disabled"
@@ -598,6 +605,8 @@ impl Node {
                     sum_ms: h.sum_us as f64 / 1e3,
                     count: h.count,
                 },
+                stations_queried: node_ap.queries_sent,
+                queries_answered: node_ap.queries_answered,
             },
         })
     }

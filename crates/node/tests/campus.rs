@@ -174,3 +174,80 @@ fn configure_keeps_the_learnt_subnet_map() {
     let v = c.json("ap3", "show ip proxy-mobile");
     assert_eq!(v["subnet_map"].as_array().unwrap().len(), 3);
 }
+
+/// A client that only receives (a printer, a server, a phone waiting for
+/// a call) never speaks first: the AP asks it for its address at
+/// association and registers it, away and home again, without a frame
+/// from it.
+#[test]
+fn a_client_that_only_receives_is_registered_at_association() {
+    let mut c = booted();
+    let client = c.add_station(Ipv4Addr::new(10, 1, 0, 77));
+    let t0 = c.now;
+    c.associate(client, "ap2");
+    let mut registered_after = None;
+    for _ in 0..100 {
+        c.run_for(Duration::from_millis(1));
+        if !c.bindings("r1").is_empty() {
+            registered_after = Some(c.now.saturating_since(t0));
+            break;
+        }
+    }
+    let after = registered_after.expect("registered without a frame of its own");
+    eprintln!(
+        "a station never seen before, associating at a foreign AP, was registered {after:?} after its association"
+    );
+    assert_eq!(
+        c.bindings("r1"),
+        [("10.1.0.77".to_owned(), "10.2.0.1".to_owned())]
+    );
+    let s = c.json("ap2", "show ip proxy-mobile");
+    assert_eq!(s["statistics"]["stations_queried"], 1);
+    assert_eq!(s["statistics"]["queries_answered"], 1);
+
+    // Home again, still silent: deregistered.
+    c.associate(client, "ap1");
+    c.run_for(Duration::from_millis(100));
+    assert!(c.bindings("r1").is_empty(), "deregistered at home");
+    // Away again through an AP that has seen it: its address is asked
+    // for first.
+    c.associate(client, "ap2");
+    c.run_for(Duration::from_millis(100));
+    assert_eq!(c.bindings("r1")[0].1, "10.2.0.1");
+}
+
+/// A station that never answers is asked a bounded number of times.
+#[test]
+fn a_station_that_never_answers_is_asked_a_bounded_number_of_times() {
+    let mut c = booted();
+    // An address outside every range the AP would ask for.
+    let client = c.add_station(Ipv4Addr::new(192, 168, 77, 7));
+    c.associate(client, "ap2");
+    c.run_for(Duration::from_secs(60));
+    let probes = c.stations[client]
+        .received
+        .iter()
+        .filter(|f| f.len() >= 14 && f[12..14] == [0x08, 0x06] && f[21] == 1)
+        .count();
+    assert!(probes > 0 && probes <= 6 * 512, "{probes} ARP requests");
+    assert!(c.bindings("r1").is_empty());
+}
+
+/// A station registered at its association that then shows a Mobile IP
+/// stack of its own (an agent solicitation) is left to it: the AP
+/// withdraws its registration.
+#[test]
+fn a_station_that_shows_its_own_mobile_ip_stack_is_withdrawn() {
+    let mut c = booted();
+    let client = c.add_station(Ipv4Addr::new(10, 1, 0, 61));
+    c.associate(client, "ap2");
+    c.run_for(Duration::from_millis(50));
+    assert_eq!(c.bindings("r1").len(), 1, "registered at association");
+    c.station_solicits(client);
+    c.run_for(Duration::from_millis(50));
+    assert!(station_state(&mut c, "ap2").contains("MobileIpStack"));
+    assert!(
+        c.bindings("r1").is_empty(),
+        "the AP's registration withdrawn"
+    );
+}

@@ -94,6 +94,8 @@ pub enum Wire {
         to: SocketAddrV4,
         payload: Vec<u8>,
     },
+    /// A station's frame to the AP it is associated with.
+    FromStation { ifindex: u32, frame: Vec<u8> },
     /// An Ethernet frame on subnet `subnet`'s LAN, from device `from`.
     Lan {
         subnet: u8,
@@ -273,6 +275,25 @@ impl Campus {
         );
     }
 
+    /// The station sends an agent solicitation (its own Mobile IP
+    /// stack, RFC 5944 2.4) to the broadcast address.
+    pub fn station_solicits(&mut self, station: usize) {
+        let s = &self.stations[station];
+        let Some(a) = s.at else { return };
+        let sol = pmip_wire::icmp::Repr::Solicitation { reserved: 0 }.to_vec();
+        let pkt = pmip_node::packets::icmp_packet(s.address, Ipv4Addr::BROADCAST, &sol);
+        let frame =
+            pmip_node::packets::eth_frame([0xff; 6], s.mac, ethernet::ethertype::IPV4, &pkt);
+        let (ifindex, now) = (s.ifindex, self.at());
+        self.devices[a].node.handle(
+            now,
+            Input::Frame {
+                link: Link::Station(ifindex),
+                frame: &frame,
+            },
+        );
+    }
+
     fn schedule(&mut self, to: usize, wire: Wire) {
         if self.devices[to].down {
             self.lost += 1;
@@ -331,12 +352,25 @@ impl Campus {
             Output::Transmit(Transmit::Frame { link, frame }) => match link {
                 Link::Wired => self.lan(from, frame),
                 Link::Station(ifindex) => {
-                    if let Some(s) = self
+                    let Some(s) = self
                         .stations
                         .iter_mut()
                         .find(|s| s.ifindex == ifindex && s.at == Some(from))
-                    {
-                        s.received.push(frame);
+                    else {
+                        return;
+                    };
+                    // Like any IPv4 host, the station answers ARP
+                    // requests (probes included) for its own address.
+                    let answer = arp_answer(s.mac, s.address, &frame);
+                    s.received.push(frame);
+                    if let Some(reply) = answer {
+                        self.schedule(
+                            from,
+                            Wire::FromStation {
+                                ifindex,
+                                frame: reply,
+                            },
+                        );
                     }
                 }
             },
@@ -394,6 +428,13 @@ impl Campus {
                     local: to,
                     remote: from,
                     payload: &payload,
+                },
+            ),
+            Wire::FromStation { ifindex, frame } => dev.node.handle(
+                now,
+                Input::Frame {
+                    link: Link::Station(ifindex),
+                    frame: &frame,
                 },
             ),
             Wire::Lan { frame, .. } => {
@@ -549,5 +590,30 @@ fn udp_of(ip: &[u8]) -> Option<(SocketAddrV4, SocketAddrV4, &[u8])> {
         SocketAddrV4::new(src, sport),
         SocketAddrV4::new(dst, dport),
         body,
+    ))
+}
+
+/// A station's ARP reply to `frame`, if it asks for the station's address.
+fn arp_answer(mac: Mac, address: Ipv4Addr, frame: &[u8]) -> Option<Vec<u8>> {
+    use pmip_wire::arp;
+    let eth = ethernet::Frame::new_checked(frame).ok()?;
+    if eth.ethertype() != ethernet::ethertype::ARP {
+        return None;
+    }
+    let req = arp::Repr::parse(&arp::Packet::new_unchecked(eth.payload())).ok()?;
+    if req.operation != arp::Operation::Request || req.target_protocol_addr != address {
+        return None;
+    }
+    let reply = arp::Repr {
+        operation: arp::Operation::Reply,
+        sender_hardware_addr: EthernetAddress(mac),
+        sender_protocol_addr: address,
+        target_hardware_addr: req.sender_hardware_addr,
+        target_protocol_addr: req.sender_protocol_addr,
+    };
+    Some(pmip_node::packets::arp_frame(
+        &reply,
+        req.sender_hardware_addr.0,
+        mac,
     ))
 }
