@@ -3,7 +3,7 @@
 //! line, IOS style. What a command asks of the roles comes out of
 //! [`Node::poll_output`] like everything else.
 
-use crate::{Node, show};
+use crate::{Node, cli, show};
 use pmip_config::Mode;
 use pmip_engine::time::Now;
 use serde::Serialize;
@@ -42,11 +42,17 @@ fn plural(n: usize) -> &'static str {
 impl Node {
     /// Runs one EXEC command. `Ok` is its output (JSON when `json`),
     /// `Err` a one-line refusal.
+    /// Keywords may be abbreviated and written in any case, as in IOS;
+    /// `?` lists what may follow.
     pub fn exec(&mut self, now: Now, words: &[String], json: bool) -> Result<String, String> {
+        let words = match cli::parse(words)? {
+            cli::Parsed::Command(c) => c,
+            cli::Parsed::Help(h) => return Ok(h),
+        };
         let w: Vec<&str> = words.iter().map(String::as_str).collect();
         let at = now.instant;
         match w.as_slice() {
-            ["show", "running-config"] | ["show", "run"] => Ok(self.running_config(false, json)),
+            ["show", "running-config"] => Ok(self.running_config(false, json)),
             // The operator asks for the keys explicitly.
             ["show", "running-config", "keys"] => Ok(self.running_config(true, json)),
             ["configure", rest @ ..] if !rest.is_empty() => self.configure(now, &rest.join(" ")),
@@ -101,7 +107,7 @@ impl Node {
                 json,
                 show::proxy_secure,
             )),
-            ["show", "ip", "proxy-mobile", "visitor" | "visitors"] => self
+            ["show", "ip", "proxy-mobile", "visitor"] => self
                 .proxy_visitors_view(at)
                 .map(|v| render(&v, json, show::proxy_visitors))
                 .ok_or_else(|| NO_PROXY.into()),

@@ -22,6 +22,7 @@
 //! nodes runs in one test thread with simulated time and network.
 
 mod access_point;
+mod cli;
 pub mod config;
 mod exchange;
 mod exec;

@@ -169,3 +169,20 @@ fn json_views_parse_back_into_the_snapshot_types() {
     .unwrap();
     assert_eq!(s.entries.len(), 3);
 }
+
+/// IOS habits: abbreviated, any-case keywords give the same answer, and
+/// `?` lists what may follow.
+#[test]
+fn abbreviated_commands_answer_like_the_full_ones() {
+    let mut c = scenario();
+    let full = c.exec("r1", "show ip mobile binding", false).unwrap();
+    assert_eq!(c.exec("r1", "sh ip mob bind", false).unwrap(), full);
+    assert_eq!(c.exec("r1", "SH IP MOB BI", false).unwrap(), full);
+    assert!(
+        c.exec("ap2", "sh ip prox ?", false)
+            .unwrap()
+            .contains("subnet-table")
+    );
+    let e = c.exec("ap2", "sh ip prox s", false).unwrap_err();
+    assert!(e.starts_with("% Ambiguous"), "{e}");
+}
