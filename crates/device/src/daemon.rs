@@ -128,6 +128,11 @@ struct Driver {
     /// Installs a transmit must wait for (a home address's last binding
     /// removed before the reply to the node that came home).
     wait: Vec<oneshot::Receiver<()>>,
+    /// The configuration file the device runs from (`write memory`).
+    config_path: PathBuf,
+    /// Outputs taken out of order while answering a command, carried out
+    /// next.
+    held: std::collections::VecDeque<Output>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -146,7 +151,7 @@ fn key(role: Role) -> RoleKey {
 impl Driver {
     /// Carries out everything the node asked for, in order.
     async fn drive(&mut self) {
-        while let Some(o) = self.node.poll_output() {
+        while let Some(o) = self.held.pop_front().or_else(|| self.node.poll_output()) {
             self.apply(o).await;
         }
     }
@@ -183,6 +188,8 @@ impl Driver {
             Output::UnwatchPort { ifindex } => {
                 self.io.stations.remove(&ifindex);
             }
+            // Saved while answering the command (see `exec`).
+            Output::SaveConfig { .. } => {}
         }
     }
 
@@ -278,7 +285,23 @@ impl Driver {
             self.node
                 .set_tunnel_traffic(tunnel_traffic(&r.dataplane.counters));
         }
-        self.node.exec(self.clock.now(), words, json)
+        let answer = self.node.exec(self.clock.now(), words, json)?;
+        // A save is written before the answer, so the answer says whether
+        // it worked; everything else waits for the loop.
+        let mut saved = None;
+        while let Some(o) = self.node.poll_output() {
+            match o {
+                Output::SaveConfig { text } => {
+                    let result = crate::save::write_config(&self.config_path, &text);
+                    saved = Some(self.node.saved(text, result));
+                }
+                other => self.held.push_back(other),
+            }
+        }
+        match saved {
+            Some(r) => r.map(|ok| answer + &ok),
+            None => Ok(answer),
+        }
     }
 }
 
@@ -318,7 +341,7 @@ pub async fn run(config_path: &Path, control_path: Option<PathBuf>) -> Result<()
     let hostname = config.hostname.clone().unwrap_or_else(|| "pmip".to_owned());
     let control_path = control_path.unwrap_or_else(|| control::default_path(&hostname));
     let netlink = Arc::new(Netlink::new()?);
-    let result = serve(config, netlink.clone(), &control_path).await;
+    let result = serve(config, config_path, netlink.clone(), &control_path).await;
     netlink.remove_all().await;
     tracing::info!(host = %hostname, "stopped; everything installed was removed");
     result
@@ -450,6 +473,7 @@ async fn list_ports(netlink: &Netlink, bridge: u32) -> Option<LinkEvent> {
 
 async fn serve(
     config: Config,
+    config_path: &Path,
     netlink: Arc<Netlink>,
     control_path: &Path,
 ) -> Result<(), DaemonError> {
@@ -479,7 +503,12 @@ async fn serve(
         events: events.clone(),
         radius: BTreeMap::new(),
         wait: Vec::new(),
+        config_path: config_path.to_owned(),
+        held: Default::default(),
     };
+    if let Ok(text) = std::fs::read_to_string(config_path) {
+        driver.node.set_startup_config(text);
+    }
     let config = driver.node.config().clone();
     if config.is_home_agent() || config.is_foreign_agent() {
         driver.router = Some(start_router(&driver.node, &netlink, &mut driver.io).await?);

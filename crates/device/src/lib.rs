@@ -9,6 +9,7 @@ pub mod daemon;
 mod installer;
 pub mod interfaces;
 mod io;
+mod save;
 
 /// Logs to stderr; `RUST_LOG` overrides the default `info` level.
 pub fn init_logging() {

@@ -48,6 +48,9 @@ const COMMANDS: &[&[Word]] = &[
     &[K("clear"), K("ip"), K("proxy-mobile"), K("subnet-table")],
     &[K("refresh"), K("ip"), K("proxy-mobile"), K("subnet-table")],
     &[K("configure"), Rest("LINE[; LINE...]")],
+    &[K("write"), K("memory")],
+    &[K("copy"), K("running-config"), K("startup-config")],
+    &[K("show"), K("startup-config")],
 ];
 
 /// The line typed, or what `?` asked.

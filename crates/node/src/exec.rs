@@ -56,6 +56,13 @@ impl Node {
             // The operator asks for the keys explicitly.
             ["show", "running-config", "keys"] => Ok(self.running_config(true, json)),
             ["configure", rest @ ..] if !rest.is_empty() => self.configure(now, &rest.join(" ")),
+            ["write", "memory"] | ["copy", "running-config", "startup-config"] => {
+                self.out.push_back(crate::Output::SaveConfig {
+                    text: self.config.running_config(true),
+                });
+                Ok("Building configuration...\n".into())
+            }
+            ["show", "startup-config"] => self.startup_config(json),
             ["show", "version"] => Ok(render(&self.version_view(at), json, show::version)),
             ["show", "ip", "proxy-mobile", "subnet-table"] => self
                 .subnet_table_view(at)
@@ -120,6 +127,23 @@ impl Node {
             ),
             _ => Err(format!("% Invalid input: \"{}\"", words.join(" "))),
         }
+    }
+
+    /// `show startup-config`, keys masked like the running one's.
+    fn startup_config(&self, json: bool) -> Result<String, String> {
+        let text = self
+            .startup
+            .as_deref()
+            .ok_or("% No startup configuration (the device was not started from a file)")?;
+        let masked = match pmip_config::Config::parse(text) {
+            Ok(c) => c.running_config(false),
+            Err(e) => format!("! does not parse: {e}\n"),
+        };
+        Ok(if json {
+            serde_json::json!({ "startup_config": masked }).to_string()
+        } else {
+            masked
+        })
     }
 
     fn running_config(&self, keys: bool, json: bool) -> String {

@@ -195,6 +195,10 @@ pub enum Output {
     UnwatchPort {
         ifindex: u32,
     },
+    /// `write memory`: store this configuration (keys included) as the
+    /// startup configuration, atomically, keeping the previous one; then
+    /// report with [`Node::saved`].
+    SaveConfig { text: String },
 }
 
 /// Inputs the node could not use, by reason (each logged once).
@@ -215,6 +219,9 @@ pub struct Node {
     /// Data-plane counters the driver reads from the platform, for `show
     /// ip mobile traffic` and `/metrics`.
     tunnel: Option<snapshot::TunnelTraffic>,
+    /// The configuration the device starts from (its file), as last read
+    /// or saved.
+    startup: Option<String>,
 }
 
 impl Node {
@@ -230,6 +237,7 @@ impl Node {
             out: VecDeque::new(),
             counters: Counters::default(),
             tunnel: None,
+            startup: None,
             config,
         };
         if node.config.is_proxy_ap() {
@@ -381,6 +389,25 @@ impl Node {
         {
             self.exchange.handle_timeout(now);
             self.exchange_turn(now);
+        }
+    }
+
+    /// The startup configuration's text (the file the device runs from).
+    pub fn set_startup_config(&mut self, text: String) {
+        self.startup = Some(text);
+    }
+
+    /// The answer to a [`Output::SaveConfig`]: the text now is the
+    /// startup configuration, or why it could not be written.
+    pub fn saved(&mut self, text: String, result: Result<(), String>) -> Result<String, String> {
+        match result {
+            Ok(()) => {
+                self.startup = Some(text);
+                Ok("[OK]\n".into())
+            }
+            Err(e) => Err(format!(
+                "% Could not save the configuration: {e}; the startup configuration is unchanged"
+            )),
         }
     }
 

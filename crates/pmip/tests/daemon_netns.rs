@@ -146,3 +146,89 @@ fn an_access_point_needs_a_gateway() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("ip default-gateway"));
     let _ = std::fs::remove_file(&cfg);
 }
+
+/// `write memory` makes the running configuration the file the device
+/// starts from (the previous one kept as FILE.bak): after a restart the
+/// change is there. A save that cannot be written says why and changes
+/// nothing.
+#[test]
+fn write_memory_survives_a_restart() {
+    let mut r1 = Netns::new(&unique_name("pmipt-wm")).unwrap();
+    let peer = Netns::new(&unique_name("pmipt-wp")).unwrap();
+    r1.veth_to("eth1", &peer, "p1").unwrap();
+    let cfg = temp("wm.cfg");
+    let original = "hostname r1\ninterface eth1\n ip address 10.9.0.1 255.255.255.0\n";
+    std::fs::write(&cfg, original).unwrap();
+    let control = temp("wm.sock");
+    let start = |r1: &mut Netns| {
+        let pid = r1
+            .spawn(
+                PMIP,
+                &[
+                    "run",
+                    cfg.to_str().unwrap(),
+                    "--control",
+                    control.to_str().unwrap(),
+                ],
+                Stdio::null(),
+                Stdio::null(),
+            )
+            .unwrap();
+        wait_for(&control, Path::new("/dev/null"));
+        pid
+    };
+    let stop = |pid: u32| {
+        // SAFETY: SIGTERM to the daemon we started.
+        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        let t = Instant::now();
+        while control.exists() && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let pid = start(&mut r1);
+    let (ok, out, _) = exec(&control, &["show", "startup-config"]);
+    assert!(ok && out.contains("hostname r1"), "{out}");
+    let (ok, _, _) = exec(
+        &control,
+        &[
+            "conf",
+            "ip mobile secure host 10.9.0.5 spi 100 key ascii s3cret; ip mobile bindupdate",
+        ],
+    );
+    assert!(ok);
+    let (ok, out, err) = exec(&control, &["wr", "mem"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("[OK]"), "{out}");
+    let (_, running, _) = exec(&control, &["show", "running-config", "keys"]);
+    stop(pid);
+    assert_eq!(
+        std::fs::read_to_string(temp("wm.cfg.bak")).unwrap(),
+        original,
+        "previous version kept"
+    );
+    let saved = std::fs::read_to_string(&cfg).unwrap();
+    assert!(saved.contains("s3cret"), "the file holds the keys it needs");
+
+    let pid = start(&mut r1);
+    let (_, again, _) = exec(&control, &["show", "running-config", "keys"]);
+    assert_eq!(again, running, "restarts into exactly the running state");
+    let (_, shown, _) = exec(&control, &["sh", "startup"]);
+    assert!(!shown.contains("s3cret"), "keys masked in show: {shown}");
+
+    // A save that cannot be written: the file is replaced by a directory
+    // the daemon cannot rename over.
+    std::fs::rename(&cfg, temp("wm.cfg.moved")).unwrap();
+    std::fs::create_dir(&cfg).unwrap();
+    let (ok, _, err) = exec(&control, &["write", "memory"]);
+    assert!(!ok);
+    assert!(
+        err.contains("Could not save") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(cfg.is_dir());
+    stop(pid);
+    std::fs::remove_dir(&cfg).unwrap();
+    for f in ["wm.cfg.moved", "wm.cfg.bak"] {
+        let _ = std::fs::remove_file(temp(f));
+    }
+}

@@ -391,7 +391,10 @@ impl Campus {
                 );
                 let _: Role = role;
             }
-            Output::WatchPort { .. } | Output::NarrowPort { .. } | Output::UnwatchPort { .. } => {}
+            Output::WatchPort { .. }
+            | Output::NarrowPort { .. }
+            | Output::UnwatchPort { .. }
+            | Output::SaveConfig { .. } => {}
         }
     }
 
