@@ -55,6 +55,10 @@ pub struct Roam {
     pub completed_after_ms: Option<f64>,
     /// The AP's registration round trip (AP -> FA -> HA -> FA -> AP).
     pub registration_rtt_ms: Option<f64>,
+    /// The product's share of the handoff: from the end of the port's
+    /// move (the association event) to the accepted registration (or the
+    /// binding gone, at home). The move itself is the emulation's cost.
+    pub product_ms: Option<f64>,
     /// Longest time without a ping reply around the roam.
     pub outage_ms: f64,
     pub pings_lost: u32,
@@ -71,6 +75,9 @@ pub struct Report {
 impl Report {
     pub fn median_outage_ms(&self) -> Option<f64> {
         median(self.roams.iter().map(|r| r.outage_ms).collect())
+    }
+    pub fn median_product_ms(&self) -> Option<f64> {
+        median(self.roams.iter().filter_map(|r| r.product_ms).collect())
     }
     pub fn median_lost(&self) -> Option<f64> {
         median(self.roams.iter().map(|r| f64::from(r.pings_lost)).collect())
@@ -160,7 +167,8 @@ pub fn run(lab: &Lab, opts: &Options, out: &mut dyn Write) -> Result<Report, Err
         None => t
             .clients
             .iter()
-            .find(|c| c.kind == ClientKind::Static)
+            .find(|c| c.kind == ClientKind::Static && !c.receive_only)
+            .or_else(|| t.clients.iter().find(|c| c.kind == ClientKind::Static))
             .ok_or("the topology has no client with a static address to roam")?,
     }
     .clone();
@@ -187,15 +195,22 @@ pub fn run(lab: &Lab, opts: &Options, out: &mut dyn Write) -> Result<Report, Err
     }
     // The client at home: its first packets let the AP learn its address.
     campus::attach(lab, &client.name, &home.ap())?;
+    // A receive-only client never speaks first: the correspondent reaches
+    // it (the AP asks it for its address at association).
+    let (ping_ns, ping_to) = if client.receive_only {
+        (cn_ns.clone(), client.address)
+    } else {
+        (client_ns.clone(), cn)
+    };
     wait(
-        "the client to reach the correspondent from home",
+        "the client and the correspondent to reach each other from home",
         Duration::from_secs(20),
         || {
             Command::new("ip")
                 .args([
-                    "netns", "exec", &client_ns, "ping", "-c", "1", "-W", "1", "-n",
+                    "netns", "exec", &ping_ns, "ping", "-c", "1", "-W", "1", "-n",
                 ])
-                .arg(cn.to_string())
+                .arg(ping_to.to_string())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
@@ -245,35 +260,32 @@ pub fn run(lab: &Lab, opts: &Options, out: &mut dyn Write) -> Result<Report, Err
     let received: Arc<Mutex<Vec<(f64, u64)>>> = Arc::default();
     let port = 5001;
     let rate = u64::from(opts.rate_mbit.max(1)) * 1_000_000 / 8;
-    let server = {
-        let stop = stop_server.clone();
-        pmip_netns::thread_in(&cn_ns, move || -> Result<u64, String> {
-            let l = TcpListener::bind((cn, port)).map_err(|e| e.to_string())?;
-            let (mut s, _) = l.accept().map_err(|e| e.to_string())?;
-            let chunk = vec![0x5au8; (rate / 500) as usize];
-            let begin = Instant::now();
-            let mut sent = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                // Pace: never ahead of rate x elapsed.
-                let due = (begin.elapsed().as_secs_f64() * rate as f64) as u64;
-                if sent >= due {
-                    std::thread::sleep(Duration::from_millis(2));
-                    continue;
-                }
-                s.write_all(&chunk).map_err(|e| format!("send: {e}"))?;
-                sent += chunk.len() as u64;
-            }
-            Ok(sent)
-        })
-        .map_err(|e| e.to_string())?
+    // The correspondent sends; a talking client opens the connection, a
+    // receive-only one is called by the correspondent.
+    let (listen_ns, listen_at, connect_ns) = if client.receive_only {
+        (client_ns.clone(), client.address, cn_ns.clone())
+    } else {
+        (cn_ns.clone(), cn, client_ns.clone())
     };
-    std::thread::sleep(Duration::from_millis(100));
-    let reader = {
-        let stop = stop.clone();
+    let sends = move |mut s: TcpStream, stop: Arc<AtomicBool>| -> Result<u64, String> {
+        let chunk = vec![0x5au8; (rate / 500) as usize];
+        let begin = Instant::now();
+        let mut sent = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            // Pace: never ahead of rate x elapsed.
+            let due = (begin.elapsed().as_secs_f64() * rate as f64) as u64;
+            if sent >= due {
+                std::thread::sleep(Duration::from_millis(2));
+                continue;
+            }
+            s.write_all(&chunk).map_err(|e| format!("send: {e}"))?;
+            sent += chunk.len() as u64;
+        }
+        Ok(sent)
+    };
+    let receives = {
         let received = received.clone();
-        pmip_netns::thread_in(&client_ns, move || -> Result<u64, String> {
-            let mut s = TcpStream::connect_timeout(&(cn, port).into(), Duration::from_secs(5))
-                .map_err(|e| format!("connect: {e}"))?;
+        move |mut s: TcpStream, stop: Arc<AtomicBool>| -> Result<u64, String> {
             s.set_read_timeout(Some(Duration::from_millis(200)))
                 .map_err(|e| e.to_string())?;
             let mut buf = vec![0u8; 256 * 1024];
@@ -294,15 +306,55 @@ pub fn run(lab: &Lab, opts: &Options, out: &mut dyn Write) -> Result<Report, Err
                 }
             }
             Ok(total)
+        }
+    };
+    let receive_only = client.receive_only;
+    let listener = {
+        let (stop, stop_server) = (stop.clone(), stop_server.clone());
+        let receives = receives.clone();
+        pmip_netns::thread_in(&listen_ns, move || -> Result<u64, String> {
+            let l = TcpListener::bind((listen_at, port)).map_err(|e| e.to_string())?;
+            let (s, _) = l.accept().map_err(|e| e.to_string())?;
+            if receive_only {
+                receives(s, stop)
+            } else {
+                sends(s, stop_server)
+            }
         })
         .map_err(|e| e.to_string())?
     };
-    // A ping every 2 ms (for the outage's resolution), timestamps from ping itself (-D).
+    std::thread::sleep(Duration::from_millis(100));
+    let connector = {
+        let (stop, stop_server) = (stop.clone(), stop_server.clone());
+        pmip_netns::thread_in(&connect_ns, move || -> Result<u64, String> {
+            let s = TcpStream::connect_timeout(&(listen_at, port).into(), Duration::from_secs(5))
+                .map_err(|e| format!("connect: {e}"))?;
+            if receive_only {
+                sends(s, stop_server)
+            } else {
+                receives(s, stop)
+            }
+        })
+        .map_err(|e| e.to_string())?
+    };
+    let (server, reader) = if receive_only {
+        (connector, listener)
+    } else {
+        (listener, connector)
+    };
+    // A ping every 2 ms (for the outage's resolution; every 5 ms from the
+    // correspondent to a receive-only client), timestamps from ping
+    // itself (-D).
+    let interval = if client.receive_only {
+        "0.005"
+    } else {
+        "0.002"
+    };
     let mut ping = Command::new("ip")
         .args([
-            "netns", "exec", &client_ns, "ping", "-D", "-n", "-i", "0.002",
+            "netns", "exec", &ping_ns, "ping", "-D", "-n", "-i", interval,
         ])
-        .arg(cn.to_string())
+        .arg(ping_to.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -335,10 +387,21 @@ pub fn run(lab: &Lab, opts: &Options, out: &mut dyn Write) -> Result<Report, Err
     };
     let _ = writeln!(
         out,
-        "{:>7.2}s  TCP transfer {cn}:{port} -> {} at {} Mbit/s and a ping every 2 ms start",
+        "{:>7.2}s  TCP transfer {cn} -> {}:{port} at {} Mbit/s and a ping every {} ms {} start{}",
         rel(unix_now()),
         client.address,
-        opts.rate_mbit
+        opts.rate_mbit,
+        if client.receive_only { 5 } else { 2 },
+        if client.receive_only {
+            "from the correspondent"
+        } else {
+            "from the client"
+        },
+        if client.receive_only {
+            " (the client only answers)"
+        } else {
+            ""
+        }
     );
     std::thread::sleep(opts.dwell);
 
@@ -377,6 +440,7 @@ pub fn run(lab: &Lab, opts: &Options, out: &mut dyn Write) -> Result<Report, Err
             first_frame_ms: None,
             completed_after_ms: None,
             registration_rtt_ms: None,
+            product_ms: None,
             outage_ms: 0.0,
             pings_lost: 0,
         };
@@ -430,6 +494,9 @@ pub fn run(lab: &Lab, opts: &Options, out: &mut dyn Write) -> Result<Report, Err
                 );
             })
         };
+        record.product_ms = record
+            .completed_after_ms
+            .map(|c| (c - record.moved_ms).max(0.0));
         if let Err(e) = done {
             let _ = writeln!(out, "{:>7.2}s  FAILED: {e}", rel(unix_now()));
             failure = Some(e);
@@ -559,18 +626,19 @@ fn outage_in(replies: &[(f64, u32)], from: f64, to: f64) -> (f64, u32) {
 
 pub fn summary(r: &Report) -> String {
     let mut s = String::from(
-        "\nroam            port move   first frame   registered   registration rtt   outage    pings lost\n",
+        "\nroam            port move   first frame   registered   product share   registration rtt   outage    pings lost\n",
     );
     for x in &r.roams {
         let _ = writeln!(
             s,
-            "{:<15} {:>6.1} ms   {:>11}   {:>10}   {:>16}   {:>6.0} ms   {}",
+            "{:<15} {:>6.1} ms   {:>11}   {:>10}   {:>13}   {:>16}   {:>6.0} ms   {}",
             format!("{} -> {}", x.from, x.to),
             x.moved_ms,
             x.first_frame_ms
                 .map_or("-".into(), |m| format!("{m:.0} ms")),
             x.completed_after_ms
                 .map_or("failed".into(), |m| format!("{m:.0} ms")),
+            x.product_ms.map_or("-".into(), |m| format!("{m:.1} ms")),
             x.registration_rtt_ms.map_or(
                 if x.home { "(home)".into() } else { "-".into() },
                 |m| format!("{m:.1} ms")
@@ -584,6 +652,12 @@ pub fn summary(r: &Report) -> String {
             s,
             "median over {} roams: outage {o:.0} ms, {l} pings lost",
             r.roams.len()
+        );
+    }
+    if let Some(p) = r.median_product_ms() {
+        let _ = writeln!(
+            s,
+            "median product share (association event -> registration accepted, or binding gone at home): {p:.1} ms; the port move before it is the emulated radio's cost"
         );
     }
     match &r.tcp_error {

@@ -103,6 +103,10 @@ pub struct Client {
     /// `aaa-unknown`: the RADIUS server has no entry for it (a device
     /// the campus does not know; its registrations must be refused).
     pub aaa_unknown: bool,
+    /// `receive-only`: it never speaks first (a printer, a server, a phone
+    /// waiting for a call); the demo's traffic comes from the
+    /// correspondent and the client only answers.
+    pub receive_only: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +136,7 @@ subnet 1 10.1.0.0/24 aap
 subnet 2 10.2.0.0/24 aap
 subnet 3 10.3.0.0/24
 client c1 home 1 10.1.0.50
+client c2 home 1 10.1.0.51 receive-only
 tunnel ipip
 reverse-tunnel off
 ssid tsunami
@@ -256,14 +261,15 @@ impl Topology {
                     let address: Ipv4Addr = addr
                         .parse()
                         .map_err(|_| err(format!("client address `{addr}`: expected A.B.C.D")))?;
-                    let (kind, aaa_unknown) = match rest {
-                        [] => (ClientKind::Static, false),
-                        ["dhcp"] => (ClientKind::Dhcp, false),
-                        ["mobile-ip"] => (ClientKind::MobileIp, false),
-                        ["aaa-unknown"] => (ClientKind::Static, true),
+                    let (kind, aaa_unknown, receive_only) = match rest {
+                        [] => (ClientKind::Static, false, false),
+                        ["dhcp"] => (ClientKind::Dhcp, false, false),
+                        ["mobile-ip"] => (ClientKind::MobileIp, false, false),
+                        ["aaa-unknown"] => (ClientKind::Static, true, false),
+                        ["receive-only"] => (ClientKind::Static, false, true),
                         _ => {
                             return Err(err(
-                                "expected nothing, `dhcp`, `mobile-ip` or `aaa-unknown` after the client address"
+                                "expected nothing, `dhcp`, `mobile-ip`, `aaa-unknown` or `receive-only` after the client address"
                                     .into(),
                             ));
                         }
@@ -277,6 +283,7 @@ impl Topology {
                         address,
                         kind,
                         aaa_unknown,
+                        receive_only,
                     });
                     client_lines.push(line);
                 }
@@ -388,6 +395,7 @@ impl Topology {
         }
         for c in &self.clients {
             let kind = match (c.kind, c.aaa_unknown) {
+                _ if c.receive_only => " receive-only",
                 (_, true) => " aaa-unknown",
                 (ClientKind::Static, false) => "",
                 (ClientKind::Dhcp, false) => " dhcp",

@@ -140,6 +140,10 @@ enum LabAction {
         /// Leave the lab up afterwards (`pmip lab down` removes it).
         #[arg(long)]
         keep: bool,
+        /// The client to roam (default: the first that talks; a
+        /// `receive-only` one gets its traffic from the correspondent).
+        #[arg(long)]
+        client: Option<String>,
     },
 }
 
@@ -330,6 +334,7 @@ fn lab_command(action: LabAction) -> Result<ExitCode, String> {
             dwell,
             rate,
             keep,
+            client,
         } => {
             let t = topology(file)?;
             let l = lab::campus::write_files(&dir, &t, false)?;
@@ -343,7 +348,7 @@ fn lab_command(action: LabAction) -> Result<ExitCode, String> {
                 roams: roams.max(1),
                 dwell: std::time::Duration::from_secs_f64(dwell.clamp(1.0, 600.0)),
                 rate_mbit: rate,
-                client: None,
+                client,
             };
             let result = lab::demo::run(&l, &opts, &mut std::io::stdout());
             if keep {

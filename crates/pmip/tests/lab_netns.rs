@@ -284,6 +284,43 @@ fn a_half_built_lab_is_cleaned_and_a_bad_topology_names_its_line() {
     assert!(!status.success(), "the leftover process was stopped");
 }
 
+/// A client that only receives (its traffic comes from the correspondent:
+/// a TCP transfer to it and an echo every 5 ms) roams home -> foreign ->
+/// foreign -> home and keeps its connection: the AP asks it for its
+/// address at each association instead of waiting for it to speak. The
+/// AP configuration is the walkthrough's plus the exchange key.
+#[test]
+fn a_receive_only_client_roams_and_keeps_its_connection() {
+    let l = LabGuard::new("r");
+    let topo = l.topology(
+        "subnet 1 10.1.0.0/24 aap\nsubnet 2 10.2.0.0/24 aap\nsubnet 3 10.3.0.0/24\nclient c1 home 1 10.1.0.50\nclient c2 home 1 10.1.0.51 receive-only\n",
+    );
+    let o = lab(&[
+        "demo",
+        &topo,
+        "--dir",
+        l.dir(),
+        "--client",
+        "c2",
+        "--roams",
+        "4",
+        "--dwell",
+        "2",
+        "--rate",
+        "10",
+    ]);
+    let out = text(&o);
+    println!("{out}");
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("the client only answers"), "{out}");
+    for roam in ["ap1 -> ap2", "ap2 -> ap3", "ap3 -> ap1", "ap1 -> ap2"] {
+        assert!(out.contains(roam), "{roam}:\n{out}");
+    }
+    assert!(out.contains("no reset"), "{out}");
+    assert!(out.contains("median product share"), "{out}");
+    assert!(pmip_netns::list(&l.prefix()).is_empty());
+}
+
 #[test]
 fn demo_on_a_gre_reverse_tunnel_campus() {
     let l = LabGuard::new("g");
