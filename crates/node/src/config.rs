@@ -192,10 +192,11 @@ pub fn proxy_ap(config: &Config) -> ProxyApConfig {
     for n in &config.proxy_mobile.nodes {
         let _ = nodes.insert(n.range.low, n.range.high, security_association(&n.sa));
     }
+    // An SSID is proxied when its radio has `ip proxy-mobile` too.
     let proxy_ssids = config
         .interfaces
         .iter()
-        .filter(|i| i.is_radio())
+        .filter(|i| i.is_radio() && i.proxy_mobile)
         .flat_map(|i| i.ssids.iter())
         .filter(|s| s.proxy_mobile && s.vlan.is_none())
         .map(|s| s.name.clone())
@@ -203,7 +204,9 @@ pub fn proxy_ap(config: &Config) -> ProxyApConfig {
     ProxyApConfig {
         own_address: bvi.map_or(Ipv4Addr::UNSPECIFIED, |a| a.address),
         own_prefix_len: bvi.map_or(32, |a| a.prefix_len()),
-        paused: config.proxy_mobile.paused || !config.proxy_mobile.enabled,
+        paused: config.proxy_mobile.paused
+            || !config.proxy_mobile.enabled
+            || proxy_inactive(config).is_some(),
         proxy_ssids,
         nodes,
         tunnel_gre: config.proxy_mobile.tunnel_gre,
@@ -211,6 +214,30 @@ pub fn proxy_ap(config: &Config) -> ProxyApConfig {
         aaa: config.aaa.radius_for_ipmobile(),
         ..Default::default()
     }
+}
+
+/// Why proxy Mobile IP, though enabled, does nothing: it must be on on
+/// the wired port and the BVI as well as on a radio and its SSIDs (the
+/// Aironet configuration enables it on every interface).
+pub fn proxy_inactive(config: &Config) -> Option<String> {
+    let missing: Vec<&str> = [WIRED, BRIDGE]
+        .into_iter()
+        .filter(|n| !config.interface(n).is_some_and(|i| i.proxy_mobile))
+        .collect();
+    if !missing.is_empty() {
+        return Some(format!("no `ip proxy-mobile` on {}", missing.join(" and ")));
+    }
+    let radios = config.interfaces.iter().filter(|i| i.is_radio());
+    if !radios.clone().any(|i| i.proxy_mobile) {
+        return Some("no radio interface has `ip proxy-mobile`".into());
+    }
+    if !radios
+        .filter(|i| i.proxy_mobile)
+        .any(|i| i.ssids.iter().any(|s| s.proxy_mobile && s.vlan.is_none()))
+    {
+        return Some("no SSID of a proxy radio has `ip proxy-mobile`".into());
+    }
+    None
 }
 
 /// The subnet map from `ip proxy-mobile subnet-map` lines.

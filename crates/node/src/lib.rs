@@ -198,7 +198,9 @@ pub enum Output {
     /// `write memory`: store this configuration (keys included) as the
     /// startup configuration, atomically, keeping the previous one; then
     /// report with [`Node::saved`].
-    SaveConfig { text: String },
+    SaveConfig {
+        text: String,
+    },
 }
 
 /// Inputs the node could not use, by reason (each logged once).

@@ -290,7 +290,10 @@ pub fn secure_hosts(v: &SecureHosts) -> String {
 
 /// `show ip proxy-mobile`.
 pub fn proxy_status(p: &ProxyStatus) -> String {
-    let mut s = format!("Proxy Mobile IP: {}\n", p.state);
+    let mut s = match &p.inactive {
+        Some(why) => format!("Proxy Mobile IP: {}, inactive: {why}\n", p.state),
+        None => format!("Proxy Mobile IP: {}\n", p.state),
+    };
     let _ = writeln!(
         s,
         "AAPs: {}",

@@ -183,6 +183,10 @@ pub struct FetchedSa {
 pub struct ProxyStatus {
     /// `enabled`, `paused` or `disabled`.
     pub state: String,
+    /// Enabled but serving nobody, and why (an interface without `ip
+    /// proxy-mobile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inactive: Option<String>,
     pub aaps: Vec<String>,
     pub home_agent: Option<OwnHomeAgent>,
     pub foreign_agent: Option<ForeignAgentHeard>,
@@ -574,6 +578,9 @@ impl Node {
         };
         Some(ProxyStatus {
             state: state.into(),
+            inactive: (p.enabled && !p.paused)
+                .then(|| crate::config::proxy_inactive(&self.config))
+                .flatten(),
             aaps: p.aaps.iter().map(|a| a.to_string()).collect(),
             home_agent: ap.own_home_agent().map(|e| OwnHomeAgent {
                 address: e.home_agent,

@@ -251,3 +251,29 @@ fn a_station_that_shows_its_own_mobile_ip_stack_is_withdrawn() {
         "the AP's registration withdrawn"
     );
 }
+
+/// `ip proxy-mobile` is needed on the wired port, the radio and BVI1 as
+/// well as on the SSID: without it on one of them the AP proxies nobody
+/// and says why.
+#[test]
+fn ip_proxy_mobile_is_needed_on_every_interface() {
+    let mut c = booted();
+    c.exec("ap2", "configure interface BVI1; no ip proxy-mobile", false)
+        .unwrap();
+    let s = c.exec("ap2", "show ip proxy-mobile", false).unwrap();
+    assert!(
+        s.starts_with("Proxy Mobile IP: enabled, inactive: no `ip proxy-mobile` on BVI1"),
+        "{s}"
+    );
+    let client = c.add_station(Ipv4Addr::new(10, 1, 0, 52));
+    c.associate(client, "ap2");
+    c.station_sends(client, router_address(1));
+    c.run_for(Duration::from_secs(1));
+    assert!(c.bindings("r1").is_empty());
+    assert!(station_state(&mut c, "ap2").contains("Paused"));
+    // Back on: the station is served at once.
+    c.exec("ap2", "configure interface BVI1; ip proxy-mobile", false)
+        .unwrap();
+    c.run_for(Duration::from_millis(100));
+    assert_eq!(c.bindings("r1").len(), 1);
+}
