@@ -14,8 +14,9 @@
 //! next to this test's own build (`cargo test --workspace` builds it;
 //! alone, run `cargo build -p pmip` first). The browser test needs
 //! Debian's `chromium` and `chromium-driver`; it saves a screenshot of
-//! each page in docs/screenshots/. Set PMIP_SKIP_BROWSER=1 to skip it
-//! where no browser can be installed.
+//! each page under target/screenshots/ (the checkout stays as it was;
+//! `PMIP_SCREENSHOTS=docs/screenshots` refreshes the README's). Set
+//! PMIP_SKIP_BROWSER=1 to skip it where no browser can be installed.
 
 use pmip_netns::{Netns, unique_name};
 use pmip_web::{ControlSocketDevice, Device};
@@ -519,7 +520,11 @@ fn browser_against_a_real_access_point() {
         chromium.exists() && driver.exists(),
         "the browser test needs Debian's chromium and chromium-driver (scripts/deps); PMIP_SKIP_BROWSER=1 skips it"
     );
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let shots = match std::env::var_os("PMIP_SCREENSHOTS") {
+        Some(dir) => root.join(dir),
+        None => root.join("target/screenshots"),
+    };
     std::fs::create_dir_all(&shots).unwrap();
     let mut campus = Campus::up();
     let profile = campus.dir.join("chromium");

@@ -20,9 +20,27 @@ pub const KEY: [u8; 16] = [
     0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
 ];
 
-/// A per-process path in the temporary directory.
+static TEMP_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Removes the test process's temporary directory when it exits.
+extern "C" fn remove_temp_dir() {
+    if let Some(d) = TEMP_DIR.get() {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+/// A path in this test process's own temporary directory, which is
+/// removed when the process exits (tests leave /tmp as they found it).
 pub fn temp(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("pmip-test-{}-{name}", std::process::id()))
+    TEMP_DIR
+        .get_or_init(|| {
+            let d = std::env::temp_dir().join(format!("pmip-test-{}", std::process::id()));
+            std::fs::create_dir_all(&d).expect("temporary directory");
+            // SAFETY: registers a plain function to run at exit.
+            unsafe { libc::atexit(remove_temp_dir) };
+            d
+        })
+        .join(name)
 }
 
 /// `pmip exec`: success, stdout, stderr.
