@@ -81,6 +81,8 @@ pub struct ForeignAgentInfo {
     pub reverse_tunnel: bool,
     pub gre: bool,
     pub expires: Instant,
+    /// The sequence number of its last advertisement (RFC 5944 2.1.1).
+    pub sequence: u16,
 }
 
 /// Why a station is not proxied.
@@ -469,6 +471,15 @@ impl ProxyAp {
             && let Some(&coa) = m.care_of_addresses.first()
         {
             let first = self.foreign_agent.is_none();
+            // RFC 5944 2.1.1/3.6.1: a sequence number below 256 after a
+            // higher one means the agent rebooted (it numbers from 0 and
+            // wraps to 256); advertisements that stopped for longer than
+            // their lifetime mean it was lost. Either way it has forgotten
+            // its visitors: register them again at once.
+            let restarted = self.foreign_agent.as_ref().is_some_and(|p| {
+                p.address == src
+                    && ((m.sequence < 256 && m.sequence < p.sequence) || now.instant > p.expires)
+            });
             self.foreign_agent = Some(ForeignAgentInfo {
                 address: src,
                 mac: src_mac,
@@ -477,7 +488,26 @@ impl ProxyAp {
                 reverse_tunnel: m.flags.reverse_tunnel,
                 gre: m.flags.gre,
                 expires: now.instant + Duration::from_secs(u64::from(adv.lifetime)),
+                sequence: m.sequence,
             });
+            if restarted {
+                let registered: Vec<Mac> = self
+                    .stations
+                    .values()
+                    .filter(|s| matches!(s.state, State::Registered { .. }))
+                    .map(|s| s.mac)
+                    .collect();
+                if !registered.is_empty() {
+                    tracing::info!(
+                        foreign_agent = %src,
+                        stations = registered.len(),
+                        "the foreign agent restarted; registering its visitors again"
+                    );
+                }
+                for mac in registered {
+                    self.send_registration(now, mac, 0, out);
+                }
+            }
             if first {
                 let waiting: Vec<Mac> = self
                     .stations

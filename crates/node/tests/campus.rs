@@ -277,3 +277,35 @@ fn ip_proxy_mobile_is_needed_on_every_interface() {
     c.run_for(Duration::from_millis(100));
     assert_eq!(c.bindings("r1").len(), 1);
 }
+
+/// A foreign agent that restarts has forgotten its visitors; its first
+/// advertisement after the restart (sequence number back below 256) makes
+/// the AP register them again at once, long before their lifetime ends.
+#[test]
+fn a_restarted_foreign_agent_gets_its_visitors_back() {
+    let mut c = booted();
+    let client = c.add_station(Ipv4Addr::new(10, 1, 0, 50));
+    c.associate(client, "ap2");
+    c.run_for(Duration::from_secs(30));
+    assert_eq!(c.visitors("r2"), ["10.1.0.50"]);
+    // r2 restarts: a new node from the same configuration.
+    let r2 = c.index("r2");
+    let config = c.devices[r2].node.config().clone();
+    let at = c.at();
+    c.devices[r2].node = pmip_node::Node::new(config, at);
+    assert!(c.visitors("r2").is_empty());
+    let t0 = c.now;
+    let mut back = None;
+    for _ in 0..10_000 {
+        c.run_for(Duration::from_millis(1));
+        if !c.visitors("r2").is_empty() {
+            back = Some(c.now.saturating_since(t0));
+            break;
+        }
+    }
+    let back = back.expect("the visitor is back");
+    eprintln!("visitor back at the restarted foreign agent after {back:?}");
+    // Its first advertisement comes at boot: well under a second.
+    assert!(back < Duration::from_secs(1), "{back:?}");
+    assert_eq!(c.bindings("r1")[0].1, "10.2.0.1");
+}
