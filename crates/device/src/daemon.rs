@@ -133,6 +133,9 @@ struct Driver {
     /// Outputs taken out of order while answering a command, carried out
     /// next.
     held: std::collections::VecDeque<Output>,
+    /// What survives a restart (the home agent's bindings and replay
+    /// state), committed before the replies that depend on it leave.
+    state: Option<crate::state::StateStore>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -153,6 +156,18 @@ impl Driver {
     async fn drive(&mut self) {
         while let Some(o) = self.held.pop_front().or_else(|| self.node.poll_output()) {
             self.apply(o).await;
+        }
+        self.commit_state();
+    }
+
+    /// Commits what changed since the last commit (one transaction for
+    /// everything one turn changed).
+    fn commit_state(&mut self) {
+        if let Some(s) = &mut self.state
+            && s.is_dirty()
+            && let Err(e) = s.commit()
+        {
+            tracing::error!(error = %e, "could not save the state kept across restarts");
         }
     }
 
@@ -200,6 +215,8 @@ impl Driver {
                 remote,
                 payload,
             } => {
+                // A reply may only leave once what it confirms is kept.
+                self.commit_state();
                 for done in self.wait.drain(..) {
                     let _ = done.await;
                 }
@@ -241,7 +258,20 @@ impl Driver {
     }
 
     async fn install(&mut self, i: Install) {
+        let now = self.clock.now();
+        if let Some(s) = &mut self.state {
+            match &i {
+                Install::BindingUp { binding, .. } | Install::BindingRenewed { binding } => {
+                    s.binding_up(binding, now)
+                }
+                Install::BindingDown { binding, .. } => {
+                    s.binding_down(binding, self.node.last_identification(binding.home_address))
+                }
+                _ => {}
+            }
+        }
         match i {
+            Install::BindingRenewed { .. } => {}
             Install::BindingUp { .. } | Install::BindingDown { .. } => {
                 let Some(r) = &self.router else { return };
                 if matches!(i, Install::BindingDown { last: true, .. }) {
@@ -334,6 +364,16 @@ pub fn load(path: &Path) -> Result<Config, DaemonError> {
 
 /// Runs the device until SIGINT or SIGTERM.
 pub async fn run(config_path: &Path, control_path: Option<PathBuf>) -> Result<(), DaemonError> {
+    run_with_state(config_path, control_path, None).await
+}
+
+/// Runs the device with its state database at `state_path` (default:
+/// beside the control socket, `NAME.state`).
+pub async fn run_with_state(
+    config_path: &Path,
+    control_path: Option<PathBuf>,
+    state_path: Option<PathBuf>,
+) -> Result<(), DaemonError> {
     let config = load(config_path)?;
     for w in config.warnings() {
         tracing::warn!("{w}");
@@ -341,7 +381,23 @@ pub async fn run(config_path: &Path, control_path: Option<PathBuf>) -> Result<()
     let hostname = config.hostname.clone().unwrap_or_else(|| "pmip".to_owned());
     let control_path = control_path.unwrap_or_else(|| control::default_path(&hostname));
     let netlink = Arc::new(Netlink::new()?);
-    let result = serve(config, config_path, netlink.clone(), &control_path).await;
+    // Beside a given control socket (the lab, tests); a device on the
+    // default socket keeps it where a reboot does not lose it.
+    let state_path = state_path.unwrap_or_else(|| {
+        if control_path == control::default_path(&hostname) {
+            PathBuf::from(format!("/var/lib/pmip/{hostname}.state"))
+        } else {
+            control_path.with_extension("state")
+        }
+    });
+    let result = serve(
+        config,
+        config_path,
+        netlink.clone(),
+        &control_path,
+        &state_path,
+    )
+    .await;
     netlink.remove_all().await;
     tracing::info!(host = %hostname, "stopped; everything installed was removed");
     result
@@ -476,6 +532,7 @@ async fn serve(
     config_path: &Path,
     netlink: Arc<Netlink>,
     control_path: &Path,
+    state_path: &Path,
 ) -> Result<(), DaemonError> {
     if config.is_proxy_ap() && config.default_gateway.is_none() {
         return Err(DaemonError::Io(std::io::Error::other(
@@ -505,6 +562,7 @@ async fn serve(
         wait: Vec::new(),
         config_path: config_path.to_owned(),
         held: Default::default(),
+        state: None,
     };
     if let Ok(text) = std::fs::read_to_string(config_path) {
         driver.node.set_startup_config(text);
@@ -525,6 +583,34 @@ async fn serve(
             .push((local, pmip_platform::link::udp_socket(local)?));
     }
     tracing::info!(addresses = ?driver.node.udp_sockets(), "listening on UDP");
+    // The home agent resumes where it stopped: its bindings (with what
+    // is left of their lifetimes) and replay state, their routes, tunnels
+    // and proxy ARP installed again.
+    if config.is_home_agent() {
+        match crate::state::StateStore::open(state_path) {
+            Ok(store) => {
+                let now = driver.clock.now();
+                match store.load(now) {
+                    Ok((bindings, replay)) => {
+                        if !bindings.is_empty() || !replay.is_empty() {
+                            tracing::info!(
+                                bindings = bindings.len(),
+                                path = %store.path().display(),
+                                "resuming the bindings kept from before the restart"
+                            );
+                        }
+                        driver.node.restore_home_agent(now, bindings, replay);
+                    }
+                    Err(e) => tracing::error!(error = %e, "saved state unreadable; starting empty"),
+                }
+                driver.state = Some(store);
+                driver.drive().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "no state database; bindings will not survive a restart")
+            }
+        }
+    }
     crate::aaa::start(&config, &mut driver.radius);
     if let Some(bridge) = bridge {
         start_radio(&mut driver, bridge, events.clone()).await?;

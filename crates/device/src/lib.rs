@@ -10,6 +10,7 @@ mod installer;
 pub mod interfaces;
 mod io;
 mod save;
+pub mod state;
 
 /// Logs to stderr; `RUST_LOG` overrides the default `info` level.
 pub fn init_logging() {

@@ -140,6 +140,9 @@ pub enum Action {
         interface: String,
         last: bool,
     },
+    /// A binding was renewed (new lifetime and identification, nothing to
+    /// install): for the state kept across restarts.
+    BindingRenewed { binding: Binding },
 }
 
 /// Counters for `show ip mobile traffic` (IOS layout: requests, accepted,
@@ -287,6 +290,45 @@ impl HomeAgent {
                     }
                 }
             }
+        }
+    }
+
+    /// The last accepted Identification of `home` (replay protection,
+    /// RFC 5944 5.7), for the state kept across restarts.
+    pub fn last_identification(&self, home: Ipv4Addr) -> Option<u64> {
+        self.last_ident.get(&home).copied()
+    }
+
+    /// After a restart: the bindings and replay state kept from before.
+    /// Each binding's `expires` is already on this run's clock; expired
+    /// ones are dropped. The kernel state of each is installed again
+    /// (BindingUp, `first` for the first of its home address).
+    pub fn restore(
+        &mut self,
+        now: Now,
+        bindings: Vec<Binding>,
+        identifications: Vec<(Ipv4Addr, u64)>,
+        out: &mut Vec<Action>,
+    ) {
+        for (home, ident) in identifications {
+            let e = self.last_ident.entry(home).or_insert(ident);
+            *e = (*e).max(ident);
+        }
+        for b in bindings {
+            if b.expires <= now.instant || !self.config.hosts.contains(b.home_address) {
+                continue;
+            }
+            let first = self.bindings.get(b.home_address).is_empty();
+            let e = self.last_ident.entry(b.home_address).or_insert(b.identification);
+            *e = (*e).max(b.identification);
+            let interface = self.interface_for(b.home_address);
+            self.bindings
+                .upsert(b.clone(), true, self.config.max_simultaneous);
+            out.push(Action::BindingUp {
+                binding: b,
+                interface,
+                first,
+            });
         }
     }
 
@@ -672,6 +714,10 @@ impl HomeAgent {
                 binding: binding.clone(),
                 interface,
                 first,
+            });
+        } else {
+            out.push(Action::BindingRenewed {
+                binding: binding.clone(),
             });
         }
         self.counters.accepted += 1;

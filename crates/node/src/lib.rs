@@ -157,6 +157,9 @@ pub enum Install {
         interface: String,
         last: bool,
     },
+    /// A binding was renewed: nothing to install, but the state kept
+    /// across restarts records its new lifetime.
+    BindingRenewed { binding: Binding },
     /// A visitor was accepted: deliver by MAC, reverse tunnel if asked.
     VisitorUp(Visitor),
     VisitorDown(Visitor),
@@ -392,6 +395,32 @@ impl Node {
             self.exchange.handle_timeout(now);
             self.exchange_turn(now);
         }
+    }
+
+    /// After a restart: the home agent's bindings and replay state kept
+    /// from before (`expires` on this run's clock). Their kernel state
+    /// comes out of [`Node::poll_output`] to be installed again.
+    pub fn restore_home_agent(
+        &mut self,
+        now: Now,
+        bindings: Vec<Binding>,
+        identifications: Vec<(Ipv4Addr, u64)>,
+    ) {
+        if let Some(h) = &mut self.mobility.home_agent {
+            let mut actions = Vec::new();
+            h.engine
+                .restore(now, bindings, identifications, &mut actions);
+            mobility::ha_outputs(actions, &mut self.out);
+        }
+    }
+
+    /// The last accepted identification of a home address at the home
+    /// agent, for the state kept across restarts.
+    pub fn last_identification(&self, home: Ipv4Addr) -> Option<u64> {
+        self.mobility
+            .home_agent
+            .as_ref()
+            .and_then(|h| h.engine.last_identification(home))
     }
 
     /// The startup configuration's text (the file the device runs from).

@@ -301,6 +301,9 @@ pub(crate) fn ha_outputs(actions: Vec<ha::Action>, out: &mut VecDeque<Output>) {
                 interface,
                 first,
             }),
+            ha::Action::BindingRenewed { binding } => {
+                Output::Install(Install::BindingRenewed { binding })
+            }
             ha::Action::BindingDown {
                 binding,
                 interface,

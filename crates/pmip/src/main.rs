@@ -29,6 +29,11 @@ enum Command {
         /// Control socket path (default /run/pmip/<hostname>.sock).
         #[arg(long)]
         control: Option<PathBuf>,
+        /// The state kept across restarts (default: beside the control
+        /// socket, NAME.state; /var/lib/pmip/<hostname>.state with the
+        /// default socket).
+        #[arg(long)]
+        state: Option<PathBuf>,
     },
     /// Run one EXEC command on a running device (show ..., clear ..., configure LINE).
     Exec {
@@ -216,7 +221,7 @@ fn exec(control_path: Option<PathBuf>, json: bool, words: Vec<String>) -> ExitCo
     }
 }
 
-fn run(config: PathBuf, control: Option<PathBuf>) -> ExitCode {
+fn run(config: PathBuf, control: Option<PathBuf>, state: Option<PathBuf>) -> ExitCode {
     pmip_device::init_logging();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -229,7 +234,7 @@ fn run(config: PathBuf, control: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(pmip_device::daemon::run(&config, control)) {
+    match rt.block_on(pmip_device::daemon::run_with_state(&config, control, state)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pmip: {e}");
@@ -372,7 +377,11 @@ fn lab_command(action: LabAction) -> Result<ExitCode, String> {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Run { config, control } => run(config, control),
+        Command::Run {
+            config,
+            control,
+            state,
+        } => run(config, control, state),
         Command::Exec {
             control,
             json,

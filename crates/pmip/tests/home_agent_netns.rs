@@ -412,3 +412,114 @@ fn client_returns_home() {
     let bindings = exec(&control, &["show", "ip", "mobile", "binding"]);
     assert!(bindings.contains("Total 0"), "{bindings}");
 }
+
+/// A home agent restarted — cleanly, then with kill -9 — resumes where
+/// it stopped: the binding is there with what was left of its lifetime,
+/// the correspondent's pings come out of the tunnel again at once, and a
+/// registration request captured before the restart is refused as a
+/// replay after it.
+#[test]
+fn a_restarted_home_agent_keeps_its_bindings_and_replay_state() {
+    let mut ha = Netns::new(&unique_name("pmipt-hr")).unwrap();
+    let cn = Netns::new(&unique_name("pmipt-hc")).unwrap();
+    let mn = Netns::new(&unique_name("pmipt-hm")).unwrap();
+    ha.veth_to("FastEthernet0", &cn, "c0").unwrap();
+    cn.addr("c0", "10.1.0.9/24").unwrap();
+    ha.veth_to("eth1", &mn, "m0").unwrap();
+    mn.addr("m0", "192.0.2.2/24").unwrap();
+    mn.ip(&["route", "add", "10.1.0.0/24", "via", "192.0.2.1"])
+        .unwrap();
+
+    let (control, pid) = common::start(&mut ha, "hr", CONFIG);
+    let captured = common::request(
+        HOME,
+        HA,
+        COA,
+        600,
+        RequestFlags {
+            decapsulation_by_mn: true,
+            ..Default::default()
+        },
+    );
+    let msg = captured.clone();
+    let code = mn.run(move || common::ask(COA, HA, &msg)).unwrap();
+    assert_eq!(code, ReplyCode::Accepted);
+
+    let stop = |pid: u32, signal: i32| {
+        // SAFETY: a signal to the daemon this test started.
+        unsafe { libc::kill(pid as i32, signal) };
+        let t = Instant::now();
+        while std::path::Path::new(&format!("/proc/{pid}")).exists()
+            && t.elapsed() < Duration::from_secs(10)
+        {
+            // Reap it if it is our child (it is the namespace's).
+            std::thread::sleep(Duration::from_millis(20));
+            let mut status = 0;
+            // SAFETY: waitpid on a pid we spawned; WNOHANG never blocks.
+            unsafe { libc::waitpid(pid as i32, &mut status, libc::WNOHANG) };
+        }
+    };
+    for (how, signal) in [("clean stop", libc::SIGTERM), ("kill -9", libc::SIGKILL)] {
+        let pid_now = if how == "clean stop" {
+            pid
+        } else {
+            restart_pid(&control)
+        };
+        stop(pid_now, signal);
+        let t = Instant::now();
+        let (control2, _) = common::start(&mut ha, "hr", CONFIG);
+        assert_eq!(control2, control);
+        // After kill -9 the old socket file is still there until the new
+        // daemon replaces it: wait until one answers.
+        while !common::exec(&control, &["show", "version"]).0 {
+            assert!(t.elapsed() < Duration::from_secs(10), "{how}: no daemon");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let b = exec(&control, &["show", "ip", "mobile", "binding"]);
+        assert!(
+            b.contains("Total 1") && b.contains("Care-of Addr 192.0.2.2"),
+            "{how}: {b}"
+        );
+        assert!(
+            !b.contains("remaining 00:10:00"),
+            "{how}: the lifetime kept running: {b}"
+        );
+        println!(
+            "{how}: the restarted home agent answered with its binding {:?} after it was started again",
+            t.elapsed()
+        );
+        // The tunnel is back: pings to the home address come out at the
+        // care-of address.
+        let catcher = mn
+            .thread(|| catch_tunnelled_ping(protocol::IPIP, Duration::from_secs(5)))
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let _ = cn.exec("ping", &["-c", "3", "-i", "0.2", "-W", "1", "10.1.0.50"]);
+        assert_eq!(
+            catcher.join().unwrap().unwrap(),
+            Some(Encapsulation::IpInIp),
+            "{how}"
+        );
+        // The captured request replayed after the restart is refused.
+        let msg = captured.clone();
+        let code = mn.run(move || common::ask(COA, HA, &msg)).unwrap();
+        assert_eq!(code, ReplyCode::IdentificationMismatch, "{how}: a replay");
+    }
+}
+
+/// The pid of the daemon answering on `control` (from /proc: the one
+/// whose command line names it).
+fn restart_pid(control: &std::path::Path) -> u32 {
+    let needle = control.to_string_lossy().into_owned();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if cmd.contains(" run ") && cmd.contains(&needle) {
+            return pid;
+        }
+    }
+    panic!("no daemon for {needle}");
+}
