@@ -414,7 +414,19 @@ async fn start_router(
 ) -> Result<Router, DaemonError> {
     // A router forwards; proxy ARP for bound home addresses needs it on.
     pmip_platform::netlink::set_sysctl("net/ipv4/ip_forward", "1")?;
-    let tun = Arc::new(Tun::create(TUNNEL_DEVICE)?);
+    // After a crash the kernel may still be tearing the old device down
+    // (EBUSY) for a moment: wait for it rather than fail.
+    let mut tries = 0;
+    let tun = loop {
+        match Tun::create(TUNNEL_DEVICE) {
+            Ok(t) => break Arc::new(t),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 50 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
     let tun_index = netlink.link_index(TUNNEL_DEVICE).await?;
     // Room for the largest tunnel header on a 1500-byte path.
     netlink

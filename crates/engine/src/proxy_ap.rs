@@ -471,14 +471,16 @@ impl ProxyAp {
             && let Some(&coa) = m.care_of_addresses.first()
         {
             let first = self.foreign_agent.is_none();
-            // RFC 5944 2.1.1/3.6.1: a sequence number below 256 after a
-            // higher one means the agent rebooted (it numbers from 0 and
-            // wraps to 256); advertisements that stopped for longer than
+            // RFC 5944 2.1.1/3.6.1: an agent numbers its advertisements
+            // from 0 after it boots, one more each, wrapping to 256; so a
+            // number below 256 that does not grow means it rebooted (also
+            // a second 0, when it restarted before its next
+            // advertisement). Advertisements that stopped for longer than
             // their lifetime mean it was lost. Either way it has forgotten
             // its visitors: register them again at once.
             let restarted = self.foreign_agent.as_ref().is_some_and(|p| {
                 p.address == src
-                    && ((m.sequence < 256 && m.sequence < p.sequence) || now.instant > p.expires)
+                    && ((m.sequence < 256 && m.sequence <= p.sequence) || now.instant > p.expires)
             });
             self.foreign_agent = Some(ForeignAgentInfo {
                 address: src,

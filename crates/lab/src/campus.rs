@@ -399,6 +399,16 @@ fn start_radius(lab: &Lab, core: &str) -> Result<(), Error> {
 /// `pmip lab stop DEVICE`: stops one device's daemon (SIGTERM, so it
 /// removes what it installed), leaving its namespace and links.
 pub fn stop(lab: &Lab, device: &str) -> Result<(), Error> {
+    signal_device(lab, device, libc::SIGTERM)
+}
+
+/// `pmip lab stop --kill DEVICE`: kills one device's daemon (SIGKILL: a
+/// crash; what it installed stays for the restarted daemon to find).
+pub fn kill(lab: &Lab, device: &str) -> Result<(), Error> {
+    signal_device(lab, device, libc::SIGKILL)
+}
+
+fn signal_device(lab: &Lab, device: &str, signal: i32) -> Result<(), Error> {
     if !lab.devices().iter().any(|d| d == device) {
         return Err(format!(
             "no device {device} in the lab ({})",
@@ -415,7 +425,7 @@ pub fn stop(lab: &Lab, device: &str) -> Result<(), Error> {
     }
     for pid in &pids {
         // SAFETY: plain kill(2) on a process in the lab's namespace.
-        unsafe { libc::kill(*pid, libc::SIGTERM) };
+        unsafe { libc::kill(*pid, signal) };
     }
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(5) {

@@ -83,10 +83,6 @@ impl Netlink {
             .push(item);
     }
 
-    pub(crate) fn record_link(&self, index: u32) {
-        self.record(Installed::Link { index });
-    }
-
     fn forget(&self, item: &Installed) {
         self.ledger
             .lock()

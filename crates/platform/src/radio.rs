@@ -100,8 +100,11 @@ pub fn watch_links(
 }
 
 impl Netlink {
-    /// Creates the bridge `name` (up) and enslaves `wired`; the bridge is
-    /// recorded and removed on exit. An existing bridge is reused.
+    /// Creates the bridge `name` (up) and enslaves `wired`. An existing
+    /// bridge is reused. The bridge is not recorded for removal: it and
+    /// its station ports belong to the radio and outlive a restart of the
+    /// daemon, which finds its stations on them again
+    /// (docs/operator-interface.md).
     pub async fn create_bridge(
         &self,
         name: &str,
@@ -115,9 +118,7 @@ impl Netlink {
                     .add(LinkBridge::new(name).build())
                     .execute()
                     .await?;
-                let i = self.link_index(name).await?;
-                self.record_link(i);
-                i
+                self.link_index(name).await?
             }
             Err(e) => return Err(e),
         };

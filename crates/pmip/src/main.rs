@@ -110,6 +110,10 @@ enum LabAction {
         device: String,
         #[arg(long, default_value = lab::campus::DEFAULT_DIR)]
         dir: PathBuf,
+        /// Kill it (SIGKILL, as a crash or a power cut) instead of a
+        /// clean stop.
+        #[arg(long)]
+        kill: bool,
     },
     /// Start a stopped device again (a reboot).
     Start {
@@ -299,10 +303,15 @@ fn lab_command(action: LabAction) -> Result<ExitCode, String> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        LabAction::Stop { device, dir } => {
+        LabAction::Stop { device, dir, kill } => {
             let l = lab::Lab::open(&dir)?;
-            lab::campus::stop(&l, &device)?;
-            println!("{device} stopped");
+            if kill {
+                lab::campus::kill(&l, &device)?;
+                println!("{device} killed");
+            } else {
+                lab::campus::stop(&l, &device)?;
+                println!("{device} stopped");
+            }
             Ok(ExitCode::SUCCESS)
         }
         LabAction::Start { device, dir } => {

@@ -763,3 +763,209 @@ fn associations_from_freeradius_roam_without_local_sas() {
         },
     );
 }
+
+/// The correspondent pings `to` every 10 ms until dropped; the reply
+/// times (Unix seconds) are collected.
+struct EchoStream {
+    child: std::process::Child,
+    replies: std::sync::Arc<std::sync::Mutex<Vec<f64>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl EchoStream {
+    fn start(l: &LabGuard, to: &str) -> EchoStream {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &l.ns("cn"),
+                "ping",
+                "-D",
+                "-n",
+                "-i",
+                "0.01",
+                to,
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let replies: std::sync::Arc<std::sync::Mutex<Vec<f64>>> = Default::default();
+        let out = child.stdout.take().unwrap();
+        let r = replies.clone();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if let Some(ts) = line
+                    .strip_prefix('[')
+                    .and_then(|x| x.split(']').next())
+                    .and_then(|x| x.parse::<f64>().ok())
+                    && line.contains("bytes from")
+                {
+                    r.lock().unwrap().push(ts);
+                }
+            }
+        });
+        EchoStream {
+            child,
+            replies,
+            reader: Some(reader),
+        }
+    }
+
+    /// The longest time without a reply since `since` (Unix seconds),
+    /// up to now.
+    fn outage_since(&self, since: f64) -> Duration {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let mut t: Vec<f64> = self
+            .replies
+            .lock()
+            .unwrap()
+            .iter()
+            .copied()
+            .filter(|x| *x >= since)
+            .collect();
+        t.insert(0, since);
+        t.push(now);
+        let gap = t.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+        Duration::from_secs_f64(gap)
+    }
+}
+
+impl Drop for EchoStream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// Faults on a campus with a client roamed to a foreign subnet and the
+/// correspondent pinging it every 10 ms: the home agent, the foreign agent
+/// and the AP restarted cleanly and with kill -9, a link flap on the
+/// foreign agent's and the AP's wired port. After each the binding and
+/// the visitor are back and the echo stream flows; each fault's outage is
+/// printed (not asserted as a timing).
+#[test]
+fn faults_restarts_and_link_flaps() {
+    let l = LabGuard::new("f");
+    let topo = l.topology(
+        "subnet 1 10.1.0.0/24 aap\nsubnet 2 10.2.0.0/24 aap\nclient c1 home 1 10.1.0.50\n",
+    );
+    let o = lab(&["up", &topo, "--dir", l.dir()]);
+    assert!(o.status.success(), "{}", text(&o));
+    wait_for(
+        "ap2 to hear its foreign agent and the subnet map",
+        Duration::from_secs(20),
+        || {
+            let v = l.exec_json("ap2", &["show", "ip", "proxy-mobile"]);
+            !v["foreign_agent"].is_null()
+                && v["subnet_map"].as_array().is_some_and(|m| m.len() == 2)
+        },
+    );
+    let o = lab(&["roam", "c1", "ap2", "--dir", l.dir()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let bound = || {
+        l.exec_json("r1", &["show", "ip", "mobile", "binding"])["bindings"][0]["care_of_address"]
+            == "10.2.0.1"
+            && l.exec_json("r2", &["show", "ip", "mobile", "visitor"])["total"] == 1
+    };
+    wait_for("c1 bound through r2", Duration::from_secs(10), bound);
+    let echo = EchoStream::start(&l, "10.1.0.50");
+    wait_for("the echo stream", Duration::from_secs(5), || {
+        echo.outage_since(unix_now() - 0.5) < Duration::from_millis(100)
+    });
+    let mut table = Vec::new();
+    let faults: &[(&str, &[&[&str]])] = &[
+        (
+            "home agent clean restart",
+            &[&["stop", "r1"], &["start", "r1"]],
+        ),
+        (
+            "home agent kill -9",
+            &[&["stop", "r1", "--kill"], &["start", "r1"]],
+        ),
+        (
+            "foreign agent clean restart",
+            &[&["stop", "r2"], &["start", "r2"]],
+        ),
+        (
+            "foreign agent kill -9",
+            &[&["stop", "r2", "--kill"], &["start", "r2"]],
+        ),
+        ("AP clean restart", &[&["stop", "ap2"], &["start", "ap2"]]),
+        (
+            "AP kill -9",
+            &[&["stop", "ap2", "--kill"], &["start", "ap2"]],
+        ),
+    ];
+    for (name, steps) in faults {
+        let at = unix_now();
+        for step in *steps {
+            let mut args: Vec<&str> = step.to_vec();
+            args.extend(["--dir", l.dir()]);
+            let o = lab(&args);
+            assert!(o.status.success(), "{name}: {}", text(&o));
+        }
+        wait_for(
+            &format!("{name}: binding and visitor back"),
+            Duration::from_secs(20),
+            bound,
+        );
+        wait_for(
+            &format!("{name}: the echo stream back"),
+            Duration::from_secs(20),
+            || echo.outage_since(unix_now() - 0.3) < Duration::from_millis(100),
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        table.push((name.to_string(), echo.outage_since(at)));
+    }
+    for (device, port) in [("r2", "FastEthernet0"), ("ap2", "FastEthernet0")] {
+        let name = format!("link flap on {device} {port}");
+        let at = unix_now();
+        l.in_ns(device, "ip", &["link", "set", port, "down"]);
+        std::thread::sleep(Duration::from_millis(200));
+        l.in_ns(device, "ip", &["link", "set", port, "up"]);
+        wait_for(
+            &format!("{name}: the echo stream back"),
+            Duration::from_secs(20),
+            || echo.outage_since(unix_now() - 0.3) < Duration::from_millis(100),
+        );
+        // Registrations still go through the flapped links: a roam away
+        // and back is served.
+        for ap in ["ap1", "ap2"] {
+            let o = lab(&["roam", "c1", ap, "--dir", l.dir()]);
+            assert!(o.status.success(), "{}", text(&o));
+            let _ = l.in_ns("c1", "ping", &["-c", "1", "-W", "1", "10.1.0.1"]);
+        }
+        wait_for(
+            &format!("{name}: registered again through {device}"),
+            Duration::from_secs(20),
+            bound,
+        );
+        table.push((name, echo.outage_since(at)));
+    }
+    println!("\nfault                              longest echo gap (10 ms stream)");
+    for (name, gap) in &table {
+        println!("{name:<34} {:>8.0} ms", gap.as_secs_f64() * 1e3);
+    }
+    drop(echo);
+    let o = lab(&["down", "--dir", l.dir()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        pmip_netns::list(&l.prefix()).is_empty(),
+        "nothing left behind"
+    );
+}
