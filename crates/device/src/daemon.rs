@@ -82,6 +82,9 @@ impl Default for Clock {
     }
 }
 
+/// Most inputs read from the sockets in one turn of the loop.
+const BATCH: usize = 64;
+
 /// What arrives from tasks off the hot path: RADIUS answers and link
 /// events.
 enum Event {
@@ -154,10 +157,41 @@ fn key(role: Role) -> RoleKey {
 impl Driver {
     /// Carries out everything the node asked for, in order.
     async fn drive(&mut self) {
-        while let Some(o) = self.held.pop_front().or_else(|| self.node.poll_output()) {
+        // Everything the turn changed is kept in one commit before the
+        // first of its replies leaves (one commit per batch of
+        // registrations, not per registration).
+        let mut outputs: Vec<Output> = self.held.drain(..).collect();
+        while let Some(o) = self.node.poll_output() {
+            outputs.push(o);
+        }
+        if outputs.is_empty() {
+            return;
+        }
+        let now = self.clock.now();
+        for o in &outputs {
+            if let Output::Install(i) = o {
+                self.keep(i, now);
+            }
+        }
+        self.commit_state();
+        for o in outputs {
             self.apply(o).await;
         }
         self.commit_state();
+    }
+
+    /// Records what a restart must find again.
+    fn keep(&mut self, i: &Install, now: Now) {
+        let Some(s) = &mut self.state else { return };
+        match i {
+            Install::BindingUp { binding, .. } | Install::BindingRenewed { binding } => {
+                s.binding_up(binding, now)
+            }
+            Install::BindingDown { binding, .. } => {
+                s.binding_down(binding, self.node.last_identification(binding.home_address))
+            }
+            _ => {}
+        }
     }
 
     /// Commits what changed since the last commit (one transaction for
@@ -258,18 +292,6 @@ impl Driver {
     }
 
     async fn install(&mut self, i: Install) {
-        let now = self.clock.now();
-        if let Some(s) = &mut self.state {
-            match &i {
-                Install::BindingUp { binding, .. } | Install::BindingRenewed { binding } => {
-                    s.binding_up(binding, now)
-                }
-                Install::BindingDown { binding, .. } => {
-                    s.binding_down(binding, self.node.last_identification(binding.home_address))
-                }
-                _ => {}
-            }
-        }
         match i {
             Install::BindingRenewed { .. } => {}
             Install::BindingUp { .. } | Install::BindingDown { .. } => {
@@ -696,6 +718,18 @@ async fn serve(
             arrived = std::future::poll_fn(|cx| io.poll_recv(cx, &mut buf)) => {
                 let now = driver.clock.now();
                 driver.node.handle(now, arrived.input(&driver.io, &buf));
+                // What else is waiting already is taken in the same turn
+                // (up to a batch), so its work is carried out together.
+                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                for _ in 1..BATCH {
+                    match driver.io.poll_recv(&mut cx, &mut buf) {
+                        std::task::Poll::Ready(more) => {
+                            let now = driver.clock.now();
+                            driver.node.handle(now, more.input(&driver.io, &buf));
+                        }
+                        std::task::Poll::Pending => break,
+                    }
+                }
                 driver.drive().await;
             }
             _ = timer => {
