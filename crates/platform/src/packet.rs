@@ -368,38 +368,5 @@ pub(crate) async fn recv_arrived(
     fd: &AsyncFd<Socket>,
     buf: &mut [u8],
 ) -> io::Result<(usize, [u8; 6])> {
-    loop {
-        let mut guard = fd.readable().await?;
-        // SAFETY: sockaddr_ll is plain data.
-        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        let res = guard.try_io(|s| {
-            let mut len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-            // SAFETY: valid buffer and address out-parameters.
-            let n = unsafe {
-                libc::recvfrom(
-                    s.get_ref().as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    0,
-                    (&mut sll as *mut libc::sockaddr_ll).cast(),
-                    &mut len,
-                )
-            };
-            if n < 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(n as usize)
-            }
-        });
-        match res {
-            Ok(Ok(_)) if sll.sll_pkttype == libc::PACKET_OUTGOING => continue,
-            Ok(Ok(n)) => {
-                let mut mac = [0u8; 6];
-                mac.copy_from_slice(&sll.sll_addr[..6]);
-                return Ok((n, mac));
-            }
-            Ok(Err(e)) => return Err(e),
-            Err(_would_block) => continue,
-        }
-    }
+    std::future::poll_fn(|cx| poll_recv_arrived(fd, cx, buf)).await
 }

@@ -258,32 +258,27 @@ impl Campus {
     /// The station sends one IPv4 packet (a ping to its gateway's
     /// address, say) through its AP's port.
     pub fn station_sends(&mut self, station: usize, to: Ipv4Addr) {
-        let s = &self.stations[station];
-        let Some(a) = s.at else { return };
-        let ip = ipv4::Repr::new(s.address, to, protocol::ICMP, 64, 8);
+        let from = self.stations[station].address;
+        let ip = ipv4::Repr::new(from, to, protocol::ICMP, 64, 8);
         let mut pkt = vec![0u8; ip.buffer_len()];
         ip.emit(&mut ipv4::Packet::new_unchecked(&mut pkt[..]));
-        let frame =
-            pmip_node::packets::eth_frame([0xff; 6], s.mac, ethernet::ethertype::IPV4, &pkt);
-        let (ifindex, now) = (s.ifindex, self.at());
-        self.devices[a].node.handle(
-            now,
-            Input::Frame {
-                link: Link::Station(ifindex),
-                frame: &frame,
-            },
-        );
+        self.station_packet(station, &pkt);
     }
 
     /// The station sends an agent solicitation (its own Mobile IP
     /// stack, RFC 5944 2.4) to the broadcast address.
     pub fn station_solicits(&mut self, station: usize) {
+        let sol = pmip_wire::icmp::Repr::Solicitation { reserved: 0 }.to_vec();
+        let from = self.stations[station].address;
+        let pkt = pmip_node::packets::icmp_packet(from, Ipv4Addr::BROADCAST, &sol);
+        self.station_packet(station, &pkt);
+    }
+
+    /// An IPv4 packet from the station, broadcast on its AP's port.
+    fn station_packet(&mut self, station: usize, pkt: &[u8]) {
         let s = &self.stations[station];
         let Some(a) = s.at else { return };
-        let sol = pmip_wire::icmp::Repr::Solicitation { reserved: 0 }.to_vec();
-        let pkt = pmip_node::packets::icmp_packet(s.address, Ipv4Addr::BROADCAST, &sol);
-        let frame =
-            pmip_node::packets::eth_frame([0xff; 6], s.mac, ethernet::ethertype::IPV4, &pkt);
+        let frame = pmip_node::packets::eth_frame([0xff; 6], s.mac, ethernet::ethertype::IPV4, pkt);
         let (ifindex, now) = (s.ifindex, self.at());
         self.devices[a].node.handle(
             now,
