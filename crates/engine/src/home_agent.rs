@@ -319,7 +319,10 @@ impl HomeAgent {
                 continue;
             }
             let first = self.bindings.get(b.home_address).is_empty();
-            let e = self.last_ident.entry(b.home_address).or_insert(b.identification);
+            let e = self
+                .last_ident
+                .entry(b.home_address)
+                .or_insert(b.identification);
             *e = (*e).max(b.identification);
             let interface = self.interface_for(b.home_address);
             self.bindings

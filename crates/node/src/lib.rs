@@ -159,7 +159,9 @@ pub enum Install {
     },
     /// A binding was renewed: nothing to install, but the state kept
     /// across restarts records its new lifetime.
-    BindingRenewed { binding: Binding },
+    BindingRenewed {
+        binding: Binding,
+    },
     /// A visitor was accepted: deliver by MAC, reverse tunnel if asked.
     VisitorUp(Visitor),
     VisitorDown(Visitor),
