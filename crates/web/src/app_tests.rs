@@ -96,6 +96,7 @@ impl Fake {
                     return Err("% Proxy Mobile IP is not enabled (ip proxy-mobile enable)".into());
                 }
                 Ok(to_json(&ProxyStatus {
+                    inactive: None,
                     state: if p.paused { "paused" } else { "enabled" }.into(),
                     aaps: p.aaps.iter().map(|a| a.to_string()).collect(),
                     foreign_agent: Some(ForeignAgentHeard {
