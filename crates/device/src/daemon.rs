@@ -138,7 +138,7 @@ struct Driver {
     held: std::collections::VecDeque<Output>,
     /// What survives a restart (the home agent's bindings and replay
     /// state), committed before the replies that depend on it leave.
-    state: Option<crate::state::StateStore>,
+    state: Option<pmip_platform::state::StateStore>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -344,7 +344,7 @@ impl Driver {
         while let Some(o) = self.node.poll_output() {
             match o {
                 Output::SaveConfig { text } => {
-                    let result = crate::save::write_config(&self.config_path, &text);
+                    let result = pmip_platform::config_file::write_config(&self.config_path, &text);
                     saved = Some(self.node.saved(text, result));
                 }
                 other => self.held.push_back(other),
@@ -621,7 +621,7 @@ async fn serve(
     // is left of their lifetimes) and replay state, their routes, tunnels
     // and proxy ARP installed again.
     if config.is_home_agent() {
-        match crate::state::StateStore::open(state_path) {
+        match pmip_platform::state::StateStore::open(state_path) {
             Ok(store) => {
                 let now = driver.clock.now();
                 match store.load(now) {

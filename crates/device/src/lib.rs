@@ -9,8 +9,6 @@ pub mod daemon;
 mod installer;
 pub mod interfaces;
 mod io;
-mod save;
-pub mod state;
 
 /// Logs to stderr; `RUST_LOG` overrides the default `info` level.
 pub fn init_logging() {

@@ -3,6 +3,7 @@
 //! and raw sockets for the user-space tunnel data plane (this kernel has
 //! no ipip/gre modules).
 
+pub mod config_file;
 pub mod dataplane;
 pub mod isolation;
 pub mod link;
@@ -10,6 +11,7 @@ pub mod netlink;
 pub mod packet;
 pub mod radio;
 pub mod raw;
+pub mod state;
 pub mod tun;
 pub mod visited_link;
 
