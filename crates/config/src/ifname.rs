@@ -1,5 +1,5 @@
 //! Interface names: IOS spellings to the names the daemon gives its Linux
-//! interfaces (DESIGN.md, "Operator interface": `fastethernet 0` maps to
+//! interfaces (docs/operator-interface.md: `fastethernet 0` maps to
 //! `FastEthernet0`).
 //!
 //! Rule: a known IOS interface type, spelled in full or abbreviated as IOS

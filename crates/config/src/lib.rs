@@ -2,9 +2,9 @@
 //!
 //! Every pmip device (home agent, foreign agent, proxy Mobile IP access
 //! point) is configured in the Cisco IOS command language the original
-//! devices used (DESIGN.md, "Operator interface"): routers with
+//! devices used (docs/operator-interface.md): routers with
 //! `interface X` / `ip address A M`, `router mobile`, `ip mobile ...`;
-//! access points with the `ip proxy-mobile ...` lines of seed 004, verbatim.
+//! access points with the `ip proxy-mobile ...` lines of the Aironet documentation, verbatim.
 //! This crate turns such text into a typed [`Config`] and prints a
 //! [`Config`] back as `show running-config` does. It does no I/O.
 //!
@@ -43,7 +43,7 @@
 //!   more, and a leading prompt such as `ap1200(config-if)#` is dropped.
 //! * Interface names are normalised ([`normalize_interface_name`]).
 //! * SPIs are hexadecimal, as in IOS (`spi 100` is SPI 256); SPIs below
-//!   100 hex are refused (RFC 5944 reserves 0-255). Seed 004's `spi 102`
+//!   100 hex are refused (RFC 5944 reserves 0-255). The Aironet documentation's `spi 102`
 //!   is SPI 258.
 //! * A refused line changes nothing and gives a [`ConfigError`] with the
 //!   line number, the line and what was expected. [`Config::parse`] stops

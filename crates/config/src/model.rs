@@ -42,16 +42,16 @@ pub struct Config {
     pub interfaces: Vec<Interface>,
     /// `ip route ...` lines, in order.
     pub routes: Vec<StaticRoute>,
-    /// `ip default-gateway A` (an AP's gateway, seed 004 guidelines).
+    /// `ip default-gateway A` (an AP's gateway, the Aironet documentation guidelines).
     pub default_gateway: Option<Ipv4Addr>,
     /// `router mobile` and the `ip mobile ...` global commands.
     pub mobile: MobileIp,
     /// The AP's global `ip proxy-mobile ...` commands (per-interface and
     /// per-SSID enables live on [`Interface`] and [`Ssid`]).
     pub proxy_mobile: ProxyMobile,
-    /// `aaa ...` and `radius-server ...` (issue 9).
+    /// `aaa ...` and `radius-server ...`.
     pub aaa: Aaa,
-    /// `ip http ...`: the web pages and monitoring endpoints (issue 10).
+    /// `ip http ...`: the web pages and monitoring endpoints.
     pub http: Http,
     /// `username ...` lines, in order; names are unique.
     pub usernames: Vec<Username>,
@@ -82,7 +82,7 @@ pub struct Interface {
     /// `ip mobile prefix-length`: add the prefix-lengths extension
     /// (RFC 5944 2.1.2) to agent advertisements.
     pub prefix_length: bool,
-    /// `ip proxy-mobile` on the interface (seed 004, steps 6, 9, 14).
+    /// `ip proxy-mobile` on the interface (the Aironet documentation, steps 6, 9, 14).
     pub proxy_mobile: bool,
     /// `station-role ...` (Dot11Radio only); `None` is the default, root.
     pub station_role: Option<StationRole>,
@@ -252,10 +252,10 @@ impl StationRole {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ssid {
     pub name: String,
-    /// `ip proxy-mobile` inside the SSID (seed 004, step 11).
+    /// `ip proxy-mobile` inside the SSID (the Aironet documentation, step 11).
     pub proxy_mobile: bool,
     /// `vlan N` inside the SSID. Never set together with `proxy_mobile`
-    /// (seed 004: "Proxy Mobile IP does not support VLANs").
+    /// (the Aironet documentation: "Proxy Mobile IP does not support VLANs").
     pub vlan: Option<u16>,
 }
 
@@ -329,7 +329,7 @@ impl std::fmt::Display for AddrRange {
 
 /// Authentication algorithm of a mobility security association.
 ///
-/// IOS default and seed 004: keyed MD5 in prefix+suffix mode; HMAC-MD5 on
+/// IOS default and the Aironet documentation: keyed MD5 in prefix+suffix mode; HMAC-MD5 on
 /// request (RFC 5944 3.5.1). The wire crate has its own enum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Algorithm {
@@ -445,10 +445,10 @@ pub struct MobileIp {
     pub secure: Vec<SecureEntry>,
     /// `ip mobile foreign-agent ...`.
     pub foreign_agent: Option<ForeignAgent>,
-    /// `ip mobile bindupdate` (hidden IOS command, seed 004 note): send
+    /// `ip mobile bindupdate` (hidden IOS command, the Aironet documentation note): send
     /// (home agent) / accept (foreign agent) Binding Updates.
     pub bindupdate: bool,
-    /// `ip mobile bindupdate ack` (seed 004 note): ask for / send Binding
+    /// `ip mobile bindupdate ack` (the Aironet documentation note): ask for / send Binding
     /// Acknowledges.
     pub bindupdate_ack: bool,
 }
@@ -499,7 +499,7 @@ impl Default for HomeAgent {
 pub struct MobileHost {
     pub range: AddrRange,
     /// Home interface (normalised). May be absent only when `aaa` is set
-    /// (issue 9 names `ip mobile host LOW [HIGH] aaa`).
+    /// (names `ip mobile host LOW [HIGH] aaa`).
     pub interface: Option<String>,
     /// `aaa`: fetch the hosts' security associations from RADIUS.
     pub aaa: Option<AaaLoad>,
@@ -538,16 +538,16 @@ impl Default for ForeignAgent {
     }
 }
 
-/// The AP's global proxy Mobile IP settings (seed 004, "Configuring Proxy
+/// The AP's global proxy Mobile IP settings (the Aironet documentation, "Configuring Proxy
 /// Mobile IP on Your Access Point").
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProxyMobile {
-    /// `ip proxy-mobile enable` (disabled by default, seed 004).
+    /// `ip proxy-mobile enable` (disabled by default, the Aironet documentation).
     pub enabled: bool,
     /// `ip proxy-mobile pause`: stopped, configuration kept.
     pub paused: bool,
     /// `ip proxy-mobile aap A [B] [C]`: authoritative APs, at most three,
-    /// by address or host name (seed 004 guidelines).
+    /// by address or host name (the Aironet documentation guidelines).
     pub aaps: Vec<AapAddress>,
     /// `ip proxy-mobile aap key {ascii|hex} KEY`: the key every AP and AAP
     /// shares to authenticate the subnet map exchange (a pmip addition:
@@ -560,7 +560,7 @@ pub struct ProxyMobile {
     /// `ip proxy-mobile tunnel reverse`: ask for a reverse tunnel.
     pub tunnel_reverse: bool,
     /// `ip proxy-mobile subnet-map HA MASK`: subnet map entries given by
-    /// the operator (a pmip addition: the seeds' AP learns the table from
+    /// the operator (a pmip addition: the Aironet documentation's AP learns the table from
     /// its AAP; static entries serve where no AAP does and are kept when
     /// the learnt table changes).
     pub subnet_map: Vec<(Ipv4Addr, Ipv4Addr)>,
@@ -581,7 +581,7 @@ impl ProxyMobile {
     }
 }
 
-/// An authoritative AP, by address or by host name (seed 004: "use the
+/// An authoritative AP, by address or by host name (the Aironet documentation: "use the
 /// access point host names to specify the AAPs" when they use DHCP).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum AapAddress {
@@ -605,7 +605,7 @@ pub struct SecureNode {
     pub sa: SecurityAssociation,
 }
 
-/// `aaa ...` / `radius-server ...` (issue 9).
+/// `aaa ...` / `radius-server ...`.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Aaa {
     /// `aaa new-model`.
@@ -701,7 +701,7 @@ impl std::fmt::Debug for RadiusServer {
 pub const DEFAULT_HTTP_PORT: u16 = 80;
 
 /// `ip http server`, `ip http port N`, `ip http authentication local`
-/// (IOS HTTP server commands; issue 10). HTTPS (`ip http secure-server`)
+/// (IOS HTTP server commands). HTTPS (`ip http secure-server`)
 /// is not offered: the parser refuses it with the reason.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Http {
@@ -955,17 +955,17 @@ impl Config {
         if p.enabled {
             if self.default_gateway.is_none() {
                 w.push(
-                    "proxy Mobile IP needs a gateway: `ip default-gateway A` (seed 004 guidelines)"
+                    "proxy Mobile IP needs a gateway: `ip default-gateway A` (the Aironet documentation guidelines)"
                         .to_string(),
                 );
             }
             if p.aaps.is_empty() {
                 w.push(
-                    "proxy Mobile IP needs an authoritative AP: `ip proxy-mobile aap A` (seed 001)"
+                    "proxy Mobile IP needs an authoritative AP: `ip proxy-mobile aap A` (the Aironet documentation)"
                         .to_string(),
                 );
             } else if p.aaps.len() == 1 {
-                w.push("only one AAP: if it fails the subnet map is lost; configure at least two (seed 004)".to_string());
+                w.push("only one AAP: if it fails the subnet map is lost; configure at least two (the Aironet documentation)".to_string());
             }
             if !self
                 .interfaces
@@ -973,12 +973,12 @@ impl Config {
                 .any(|i| i.ssids.iter().any(|s| s.proxy_mobile))
             {
                 w.push(
-                    "no SSID has `ip proxy-mobile`: no client will be served (seed 001)"
+                    "no SSID has `ip proxy-mobile`: no client will be served (the Aironet documentation)"
                         .to_string(),
                 );
             }
             if p.nodes.is_empty() && !self.aaa.radius_for_ipmobile() {
-                w.push("no `ip proxy-mobile secure node` and no RADIUS: no client can register (seed 001)".to_string());
+                w.push("no `ip proxy-mobile secure node` and no RADIUS: no client can register (the Aironet documentation)".to_string());
             }
         }
         if self.http.server && !self.http.authentication_local {

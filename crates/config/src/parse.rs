@@ -282,7 +282,7 @@ enum KeyRules {
     /// `ip mobile secure`: hex with an even number of digits, up to 64
     /// bytes; ascii up to 64 characters.
     Router,
-    /// `ip proxy-mobile secure node` (seed 004 step 4): hex exactly 32
+    /// `ip proxy-mobile secure node` (the Aironet documentation step 4): hex exactly 32
     /// digits; ascii at most 16 characters.
     AccessPoint,
 }
@@ -322,7 +322,7 @@ fn parse_key(c: &mut Cur, rules: KeyRules) -> Result<(Vec<u8>, KeyFormat), Strin
             match rules {
                 KeyRules::AccessPoint if k.len() != 32 => {
                     return Err(format!(
-                        "key hex must be exactly 32 hexadecimal digits (a 128-bit key, seed 004), found {} digits",
+                        "key hex must be exactly 32 hexadecimal digits (a 128-bit key, the Aironet documentation), found {} digits",
                         k.len()
                     ));
                 }
@@ -354,7 +354,7 @@ fn parse_key(c: &mut Cur, rules: KeyRules) -> Result<(Vec<u8>, KeyFormat), Strin
             };
             if k.len() > max {
                 let why = if rules == KeyRules::AccessPoint {
-                    " (seed 004: up to 16 characters)"
+                    " (the Aironet documentation: up to 16 characters)"
                 } else {
                     ""
                 };
@@ -550,7 +550,7 @@ impl Config {
         let c = Cur::new(text);
         let words: Vec<&str> = c.words.iter().map(|w| w.1).collect();
         // Commands of the configuration session itself (a pasted
-        // walkthrough has them, seed 004 steps 1, 15, 16).
+        // walkthrough has them, the Aironet documentation steps 1, 15, 16).
         let lower: Vec<String> = words.iter().map(|w| w.to_ascii_lowercase()).collect();
         let l: Vec<&str> = lower.iter().map(String::as_str).collect();
         match l.as_slice() {
@@ -643,8 +643,8 @@ impl Config {
         &mut self.interfaces[idx]
     }
 
-    /// A radio whose station role forbids proxy Mobile IP (seed 004: "You
-    /// cannot enable proxy Mobile IP on repeater access points"; seed 001:
+    /// A radio whose station role forbids proxy Mobile IP (the Aironet documentation: "You
+    /// cannot enable proxy Mobile IP on repeater access points"; the Aironet documentation:
     /// "only if the device is not in repeater mode").
     fn non_root_radio(&self) -> Option<(&str, StationRole)> {
         self.interfaces
@@ -658,7 +658,7 @@ impl Config {
         match self.non_root_radio() {
             Some((name, role)) => Err(format!(
                 "proxy Mobile IP works only on a root access point, and {name} is `station-role {}` \
-                 (seed 004: not on repeater access points)",
+                 (the Aironet documentation: not on repeater access points)",
                 role.keyword()
             )),
             None => Ok(()),
@@ -760,7 +760,7 @@ impl Config {
     }
 
     /// `ip http server | port N | authentication local` (IOS HTTP server
-    /// commands, issue 10). HTTPS is refused with the reason; its `no`
+    /// commands). HTTPS is refused with the reason; its `no`
     /// forms are accepted, as IOS configurations often carry them.
     fn http_cmd(&mut self, c: &mut Cur, neg: bool) -> Result<(), Fail> {
         if c.eat("server") {
@@ -1188,7 +1188,7 @@ impl Config {
         )))
     }
 
-    /// Global `ip proxy-mobile ...` (seed 004, steps 2-4 and "GRE
+    /// Global `ip proxy-mobile ...` (the Aironet documentation, steps 2-4 and "GRE
     /// Encapsulation", "Reverse Tunnels", pause).
     fn proxy_global(&mut self, c: &mut Cur, neg: bool) -> Result<(), Fail> {
         if c.done() {
@@ -1198,7 +1198,7 @@ impl Config {
         if c.eat("enable") {
             c.end()?;
             if neg {
-                // Seed 004 / 001: "If you disable proxy Mobile IP on your
+                // The Aironet documentation: "If you disable proxy Mobile IP on your
                 // access point, the entire proxy Mobile IP configuration is
                 // cleared", including SPIs and keys.
                 self.proxy_mobile = ProxyMobile::default();
@@ -1256,7 +1256,7 @@ impl Config {
             }
             if aaps.len() > 3 {
                 return Err(Fail::Bad(format!(
-                    "at most three authoritative access points (seed 004: \"up to three AAPs\"), found {}",
+                    "at most three authoritative access points (the Aironet documentation: \"up to three AAPs\"), found {}",
                     aaps.len()
                 )));
             }
@@ -1330,7 +1330,7 @@ impl Config {
         )))
     }
 
-    /// `aaa new-model`, `aaa authorization ipmobile ...` (issue 9; IOS
+    /// `aaa new-model`, `aaa authorization ipmobile ...` (IOS
     /// `aaa authorization ipmobile {[radius | tacacs+] | default} [group
     /// server-groupname]`).
     fn aaa_cmd(&mut self, c: &mut Cur, neg: bool) -> Result<(), Fail> {
@@ -1384,7 +1384,7 @@ impl Config {
         )))
     }
 
-    /// `radius-server host|timeout|retransmit|key` (issue 9; IOS RADIUS
+    /// `radius-server host|timeout|retransmit|key` (IOS RADIUS
     /// commands, where `key` takes the rest of the line).
     fn radius_cmd(&mut self, c: &mut Cur, neg: bool) -> Result<(), Fail> {
         if c.eat("host") {
@@ -1556,7 +1556,7 @@ impl Config {
             c.end()?;
             if role != StationRole::Root && self.proxy_in_use() {
                 return Err(Fail::Bad(format!(
-                    "proxy Mobile IP is configured and works only on a root access point (seed 004: \
+                    "proxy Mobile IP is configured and works only on a root access point (the Aironet documentation: \
                      not on repeater access points); remove it with `no ip proxy-mobile enable` before \
                      `station-role {}`",
                     role.keyword()
@@ -1793,7 +1793,7 @@ impl Config {
     }
 
     // ----------------------------------------------------------------
-    // SSID configuration mode (seed 004 steps 10-11).
+    // SSID configuration mode (the Aironet documentation steps 10-11).
 
     fn ssid_cmd(&mut self, interface: String, ssid: String, c: &mut Cur, neg: bool) -> Step {
         let here = Mode::Ssid {
@@ -1819,7 +1819,7 @@ impl Config {
                 if let Some(v) = new.vlan {
                     return Err(Fail::Bad(format!(
                         "SSID {ssid} has `vlan {v}`, and proxy Mobile IP is not supported on an SSID with a VLAN \
-                         (seed 004); remove it with `no vlan` first"
+                         (the Aironet documentation); remove it with `no vlan` first"
                     )));
                 }
                 self.proxy_blocked()?;
@@ -1835,7 +1835,7 @@ impl Config {
                 if new.proxy_mobile {
                     return Err(Fail::Bad(format!(
                         "SSID {ssid} has `ip proxy-mobile`, and proxy Mobile IP is not supported on an SSID with \
-                         a VLAN (seed 004); remove it with `no ip proxy-mobile` first"
+                         a VLAN (the Aironet documentation); remove it with `no ip proxy-mobile` first"
                     )));
                 }
                 new.vlan = Some(v);

@@ -526,7 +526,7 @@ fn pause_keeps_the_configuration_disable_clears_it() {
     expected.proxy_mobile.paused = true;
     assert_eq!(paused, expected, "pause keeps everything");
 
-    // Seeds 001 and 004: disabling clears the entire proxy Mobile IP
+    // The Aironet documentation: disabling clears the entire proxy Mobile IP
     // configuration, SPIs and keys included.
     let off = parse(&format!("{base}\nno ip proxy-mobile enable\n"));
     assert_eq!(off.proxy_mobile, ProxyMobile::default());
@@ -615,7 +615,7 @@ fn secure_node_forms_and_no() {
     assert_eq!(n[2].sa.algorithm, Algorithm::HmacMd5);
     assert_eq!(n[2].sa.replay, Replay::Timestamp { within: 9 });
     assert_eq!(c.proxy_mobile.node_sa(ip("10.0.1.5")).unwrap().spi, 0x101);
-    // One character is enough (seed 004: "no minimum length").
+    // One character is enough (the Aironet documentation: "no minimum length").
     parse("ip proxy-mobile secure node 10.0.0.1 spi 100 key ascii x");
     let c = parse(
         "ip proxy-mobile secure node 10.0.0.1 10.0.0.9 spi 100 key ascii k\nno ip proxy-mobile secure node 10.0.0.1 10.0.0.9\n",

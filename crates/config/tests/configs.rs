@@ -1,4 +1,4 @@
-//! Whole configurations: seed 004's walkthrough verbatim, a home agent, a
+//! Whole configurations: the Aironet documentation's walkthrough verbatim, a home agent, a
 //! foreign agent, both roles in one router, an access point, and the round
 //! trip through `running_config`.
 

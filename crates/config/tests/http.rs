@@ -1,4 +1,4 @@
-//! `ip http ...` and `username ...` (issue 10): parsing, refusals with the
+//! `ip http ...` and `username ...`: parsing, refusals with the
 //! line number, masking in `show running-config`, and IOS type 9 secrets.
 
 use pmip_config::{Config, Credential, KEY_MASK, Mode, type9_hash_with_salt};

@@ -140,12 +140,12 @@ refusals! {
     proxy_enable_on_repeater: "interface dot11radio 0\nstation-role repeater\nexit\nip proxy-mobile enable", 4, "proxy Mobile IP works only on a root access point, and Dot11Radio0 is `station-role repeater`";
     aap_none: "ip proxy-mobile aap", 1, "expected the address of an authoritative access point at end of line";
     aap_bad: "ip proxy-mobile aap 10.0.0.1 -x", 1, "expected the address or host name of an authoritative access point, found \"-x\"";
-    aap_four: "ip proxy-mobile aap 10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4", 1, "at most three authoritative access points (seed 004: \"up to three AAPs\"), found 4";
+    aap_four: "ip proxy-mobile aap 10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4", 1, "at most three authoritative access points (the Aironet documentation: \"up to three AAPs\"), found 4";
     aap_twice: "ip proxy-mobile aap 10.0.0.1 10.0.0.1", 1, "AAP 10.0.0.1 is listed twice";
     node_missing_keyword: "ip proxy-mobile secure 10.0.0.1 spi 100 key ascii k", 1, "expected `node` after ip proxy-mobile secure, found \"10.0.0.1\"";
-    node_hex_short: "ip proxy-mobile secure node 10.0.0.1 spi 100 key hex 0011", 1, "key hex must be exactly 32 hexadecimal digits (a 128-bit key, seed 004), found 4 digits";
+    node_hex_short: "ip proxy-mobile secure node 10.0.0.1 spi 100 key hex 0011", 1, "key hex must be exactly 32 hexadecimal digits (a 128-bit key, the Aironet documentation), found 4 digits";
     node_hex_long: "ip proxy-mobile secure node 10.0.0.1 spi 100 key hex 00112233445566778899aabbccddeeff00", 1, "found 34 digits";
-    node_ascii_long: "ip proxy-mobile secure node 10.0.0.1 spi 100 key ascii 12345678901234567", 1, "key ascii must be 1 to 16 characters (seed 004: up to 16 characters), found 17 characters";
+    node_ascii_long: "ip proxy-mobile secure node 10.0.0.1 spi 100 key ascii 12345678901234567", 1, "key ascii must be 1 to 16 characters (the Aironet documentation: up to 16 characters), found 17 characters";
     node_spi_reserved: "ip proxy-mobile secure node 10.0.0.1 spi 0 key ascii k", 1, "SPI 0 (hex) is reserved";
     node_overlap: "ip proxy-mobile secure node 10.0.0.1 10.0.0.5 spi 100 key ascii k\nip proxy-mobile secure node 10.0.0.5 10.0.0.8 spi 100 key ascii k", 2, "overlaps the association for 10.0.0.1 10.0.0.5; remove it first with `no ip proxy-mobile secure node 10.0.0.1 10.0.0.5`";
     node_backwards: "ip proxy-mobile secure node 10.0.0.5 10.0.0.1 spi 100 key ascii k", 1, "the end address 10.0.0.1 is below the start address 10.0.0.5";
@@ -189,12 +189,12 @@ refusals! {
     prefix_length_trailing: "interface fa0\nip mobile prefix-length 24", 2, "unexpected \"24\"; expected end of line";
 
     // --- SSID mode
-    ssid_proxy_with_vlan: "interface do0\nssid tsunami\nvlan 10\nip proxy-mobile", 4, "SSID tsunami has `vlan 10`, and proxy Mobile IP is not supported on an SSID with a VLAN (seed 004)";
-    ssid_vlan_with_proxy: "interface do0\nssid tsunami\nip proxy-mobile\nvlan 10", 4, "SSID tsunami has `ip proxy-mobile`, and proxy Mobile IP is not supported on an SSID with a VLAN (seed 004)";
+    ssid_proxy_with_vlan: "interface do0\nssid tsunami\nvlan 10\nip proxy-mobile", 4, "SSID tsunami has `vlan 10`, and proxy Mobile IP is not supported on an SSID with a VLAN (the Aironet documentation)";
+    ssid_vlan_with_proxy: "interface do0\nssid tsunami\nip proxy-mobile\nvlan 10", 4, "SSID tsunami has `ip proxy-mobile`, and proxy Mobile IP is not supported on an SSID with a VLAN (the Aironet documentation)";
     ssid_vlan_range: "interface do0\nssid tsunami\nvlan 4095", 3, "vlan must be 1-4094, found 4095";
     ssid_proxy_on_repeater: "interface do0\nstation-role repeater\nssid a\nip proxy-mobile", 4, "Dot11Radio0 is `station-role repeater`";
 
-    // --- AAA / RADIUS (issue 9)
+    // --- AAA / RADIUS
     aaa_unknown: "aaa authentication login default local", 1, "expected `new-model` or `authorization ipmobile` after aaa, found \"authentication\"";
     aaa_authorization_other: "aaa authorization network default group radius", 1, "expected `ipmobile` (the only authorization here) after aaa authorization, found \"network\"";
     aaa_tacacs: "aaa authorization ipmobile tacacs+", 1, "TACACS+ is not supported";

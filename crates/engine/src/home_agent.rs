@@ -738,7 +738,7 @@ impl HomeAgent {
     }
 
     /// With `ip mobile bindupdate`, tells the previous foreign agent that
-    /// the mobile node moved, so it drops its visitor entry (seed 004's
+    /// the mobile node moved, so it drops its visitor entry (the Aironet documentation's
     /// note; route-optimization draft section 4.3).
     fn bind_update(
         &mut self,

@@ -1,4 +1,4 @@
-//! Sans-IO protocol engines (DESIGN.md layer 2).
+//! Sans-IO protocol engines (docs/architecture.md).
 //!
 //! An engine is fed events (a datagram arrived, a timer fired) with the
 //! current time passed in, and returns actions (send this, install that

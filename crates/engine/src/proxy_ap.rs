@@ -1,4 +1,4 @@
-//! The proxy Mobile IP access point engine (seeds 001–004), sans-IO: it
+//! The proxy Mobile IP access point engine (the Aironet documentation–004), sans-IO: it
 //! watches stations associate, decides which are visitors it should
 //! proxy for, registers with their home agents through the local foreign
 //! agent in their name, re-registers before the lifetime ends, and
@@ -30,7 +30,7 @@ pub struct ProxyApConfig {
     /// `ip proxy-mobile secure node`: SAs by client address range.
     pub nodes: HostRanges<SecurityAssociation>,
     /// Associations not configured locally come from the AAA server
-    /// (seed 001: "specified externally on the RADIUS server").
+    /// (the Aironet documentation: "specified externally on the RADIUS server").
     pub aaa: bool,
     /// `ip proxy-mobile tunnel gre` / `tunnel reverse`.
     pub tunnel_gre: bool,
@@ -88,9 +88,9 @@ pub struct ForeignAgentInfo {
 /// Why a station is not proxied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotProxied {
-    /// It asked DHCP for an address (seed 004).
+    /// It asked DHCP for an address (the Aironet documentation).
     Dhcp,
-    /// It runs its own Mobile IP stack (seed 004).
+    /// It runs its own Mobile IP stack (the Aironet documentation).
     MobileIpStack,
     /// Its SSID has no `ip proxy-mobile`.
     SsidNotProxied,
@@ -247,7 +247,7 @@ pub struct ProxyAp {
     own_home_agent: Option<SubnetEntry>,
     stations: HashMap<Mac, Station>,
     /// Seconds the home agent's clock is ahead of ours (code 133 resync,
-    /// seed 001: "the AP adjusts the time stamp in future requests").
+    /// the Aironet documentation: "the AP adjusts the time stamp in future requests").
     clock_offset: HashMap<Ipv4Addr, i64>,
     /// Associations from the AAA server, by client address, and the
     /// fetches under way.
@@ -382,7 +382,7 @@ impl ProxyAp {
         }
     }
 
-    /// Boot: solicit agents rather than wait (seed 004).
+    /// Boot: solicit agents rather than wait (the Aironet documentation).
     pub fn start(&mut self, out: &mut Vec<Action>) {
         out.push(Action::Solicit);
     }
@@ -895,7 +895,7 @@ impl ProxyAp {
             code => {
                 *self.counters.denied.entry(code.into()).or_default() += 1;
                 match code {
-                    // Take the home agent's time (seed 001), try again now.
+                    // Take the home agent's time (the Aironet documentation), try again now.
                     ReplyCode::IdentificationMismatch => {
                         let offset = Identification::resync_offset(
                             reply.identification,

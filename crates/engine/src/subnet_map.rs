@@ -1,4 +1,4 @@
-//! The subnet map table (seed 004 "Subnet Map Exchange"): home agent
+//! The subnet map table (the Aironet documentation "Subnet Map Exchange"): home agent
 //! addresses with their subnet masks; a visiting client's home agent is
 //! found by longest match on its address.
 
@@ -22,7 +22,7 @@ impl SubnetEntry {
     pub fn contains(&self, a: Ipv4Addr) -> bool {
         u32::from(a) & self.mask() == u32::from(self.home_agent) & self.mask()
     }
-    /// The mask in dotted form, as the seeds' table shows it.
+    /// The mask in dotted form, as the Aironet documentation's table shows it.
     pub fn mask_addr(&self) -> Ipv4Addr {
         self.mask().into()
     }
@@ -78,7 +78,7 @@ mod tests {
 
     #[test]
     fn seed_table_longest_match() {
-        // Table 15-1 of seed 004.
+        // Table 15-1 of the Aironet documentation.
         let mut m = SubnetMap::new();
         m.insert(e("10.10.10.1", 24));
         m.insert(e("10.10.4.2", 24));

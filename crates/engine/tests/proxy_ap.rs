@@ -560,7 +560,7 @@ fn forged_and_malformed_replies_are_not_believed() {
     assert_eq!(w.ap.counters.dropped.values().sum::<u64>(), 2);
 }
 
-/// SAs from the AAA server (seed 001: "specified externally on the RADIUS
+/// SAs from the AAA server (the Aironet documentation: "specified externally on the RADIUS
 /// server"): with no local SA the AP asks for one, registers once it
 /// comes, and backs off (to ask again later) when the server fails.
 #[test]

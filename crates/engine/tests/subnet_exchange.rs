@@ -1,4 +1,4 @@
-//! The subnet map exchange (seed 004 "Subnet Map Exchange") on a
+//! The subnet map exchange (the Aironet documentation "Subnet Map Exchange") on a
 //! simulated network with simulated time: APs booting with two AAPs
 //! converge, also with 20 % loss; AAP[0] down makes the APs fail over and
 //! loses no entry; AAP[0] back with an empty table recovers it; a home

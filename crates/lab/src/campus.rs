@@ -1,6 +1,6 @@
 //! Building and tearing down the campus: namespaces, links, the core
 //! router and correspondent (plain Linux), the `pmip` daemons, and the
-//! clients' radio ports (DESIGN.md "The radio, emulated").
+//! clients' radio ports (docs/radio.md).
 //!
 //! Everything the lab makes lives in namespaces named `pmiplab-NAME-*`;
 //! the root namespace's addresses and routes are never touched, and

@@ -11,7 +11,7 @@ pub const RADIUS_SERVER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
 pub const RADIUS_CORE: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 pub const RADIUS_SECRET: &str = "campus-radius";
 
-/// IOS AAA lines: the SAs come from RADIUS (seed 001: "specified
+/// IOS AAA lines: the SAs come from RADIUS (the Aironet documentation: "specified
 /// externally on the RADIUS server").
 fn aaa_lines(c: &mut String) {
     let _ = writeln!(c, "aaa new-model");

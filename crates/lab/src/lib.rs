@@ -1,4 +1,4 @@
-//! The pmip lab (DESIGN.md layer 5, "tools"): a campus of `pmip` devices
+//! The pmip lab (docs/architecture.md): a campus of `pmip` devices
 //! in network namespaces on this machine, built from a topology file,
 //! with unmodified clients that roam between the APs, and the demo that
 //! measures each handoff.

@@ -47,9 +47,9 @@ pub enum SubnetMapSource {
 pub enum ClientKind {
     /// Static home address, no Mobile IP software: the AP proxies it.
     Static,
-    /// Asks DHCP for its address (seed 004: not proxied).
+    /// Asks DHCP for its address (the Aironet documentation: not proxied).
     Dhcp,
-    /// Runs its own Mobile IP stack (seed 004: not proxied).
+    /// Runs its own Mobile IP stack (the Aironet documentation: not proxied).
     MobileIp,
 }
 
@@ -123,7 +123,7 @@ pub struct Topology {
     pub aap_key: String,
     pub subnet_map: SubnetMapSource,
     /// `aaa radius`: a FreeRADIUS server behind the core holds every
-    /// client's SA; no device has one in its configuration (issue 9).
+    /// client's SA; no device has one in its configuration.
     pub radius: bool,
 }
 
@@ -340,7 +340,7 @@ impl Topology {
         if t.subnets.iter().filter(|s| s.aap).count() > 3 {
             return Err(TopologyError {
                 line: end,
-                message: "at most three subnets can be `aap` (seed 004)".into(),
+                message: "at most three subnets can be `aap` (the Aironet documentation)".into(),
             });
         }
         if t.subnet_map == SubnetMapSource::Aap && !t.subnets.iter().any(|s| s.aap) {

@@ -1,5 +1,5 @@
-//! Keeping a visiting client's port quiet (seed 004: "Guest client
-//! devices do not receive broadcast and multicast packets"; issue 6: keep
+//! Keeping a visiting client's port quiet (the Aironet documentation: "Guest client
+//! devices do not receive broadcast and multicast packets"; keep
 //! registration replies away from the client): a classic BPF program on
 //! the port's egress drops broadcast and multicast frames and UDP from
 //! port 434. This kernel has cls_bpf but no u32/flower classifiers or

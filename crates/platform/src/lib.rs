@@ -1,4 +1,4 @@
-//! Linux I/O for pmip (DESIGN.md layer 3): the only crate that knows it
+//! Linux I/O for pmip (docs/architecture.md): the only crate that knows it
 //! runs on Linux. Netlink for routes, addresses and proxy ARP; TUN devices
 //! and raw sockets for the user-space tunnel data plane (this kernel has
 //! no ipip/gre modules).

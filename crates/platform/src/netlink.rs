@@ -112,8 +112,7 @@ impl Netlink {
     /// the same request, enslaves it to `controller` (an index in the
     /// target namespace: the kernel applies IFLA_MASTER after the move),
     /// sets its alias and brings it up. One message is what makes an
-    /// emulated roam as short as a reassociation (DESIGN.md "The radio,
-    /// emulated"); `ip` would take two processes.
+    /// emulated roam as short as a reassociation (docs/radio.md); `ip` would take two processes.
     pub async fn move_and_attach(
         &self,
         index: u32,

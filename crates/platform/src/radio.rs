@@ -1,5 +1,4 @@
-//! The emulated radio (DESIGN.md "The radio, emulated", a fixed
-//! contract): the AP's bridge `BVI1` holds its wired port and one port per
+//! The emulated radio (docs/radio.md): the AP's bridge `BVI1` holds its wired port and one port per
 //! associated station; a station's port carries the alias
 //! `Dot11Radio0 ssid=NAME`. Associating is attaching such a port,
 //! disassociating is its going away. A real deployment would take the

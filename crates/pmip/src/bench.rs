@@ -430,7 +430,7 @@ fn drive(
     ))
 }
 
-/// Registrations/s when every association comes from RADIUS (issue 9):
+/// Registrations/s when every association comes from RADIUS:
 /// a stock FreeRADIUS in its own namespace behind the home agent daemon.
 /// Each mode registers `count` distinct home addresses once (every one a
 /// RADIUS round trip), then re-registers them all: with `ip mobile host

@@ -1,4 +1,4 @@
-//! The `pmip` command line (DESIGN.md layer 5, "tools").
+//! The `pmip` command line (docs/architecture.md).
 
 use clap::{Parser, Subcommand};
 use pmip_device::control::{self, Request};

@@ -1,5 +1,5 @@
 //! The foreign agent daemon with the home agent daemon and real packets
-//! (issue 5): a mobile node on the foreign agent's link registers through
+//!: a mobile node on the foreign agent's link registers through
 //! it with its home agent across a routed core; a correspondent behind the
 //! home agent pings the home address and holds a TCP conversation with
 //! it, with IP-in-IP and GRE, with and without the reverse tunnel; tshark

@@ -1,4 +1,4 @@
-//! The home agent daemon with real packets (issue 4): a test-built mobile
+//! The home agent daemon with real packets: a test-built mobile
 //! node on a co-located care-of address registers with `pmip run`; an
 //! unmodified correspondent on the home link pings the home address and
 //! the packets come out IP-in-IP (then GRE) at the care-of address; a

@@ -1,5 +1,5 @@
 //! The lab end to end, driven as a user drives it: `pmip lab up`, `roam`,
-//! `status`, `down`, and `demo` (issue 8). Each test builds its own
+//! `status`, `down`, and `demo`. Each test builds its own
 //! campus under a unique name and removes it, also when it fails.
 
 mod common;
@@ -194,7 +194,7 @@ fn up_roam_status_down_and_nothing_left_behind() {
         "binding shown:\n{status}"
     );
 
-    // Pause and resume on the AP (seed 004: the configuration stays, the
+    // Pause and resume on the AP (the Aironet documentation: the configuration stays, the
     // AP stops proxying; resumed, it registers the client again).
     let exec = |words: &[&str]| {
         Command::new(PMIP)
@@ -365,7 +365,7 @@ fn demo_on_a_gre_reverse_tunnel_campus() {
     assert!(pmip_netns::list(&l.prefix()).is_empty());
 }
 
-/// Seed 004: clients that use DHCP or run their own Mobile IP are not
+/// The Aironet documentation: clients that use DHCP or run their own Mobile IP are not
 /// proxied; a static client on the same AP is.
 #[test]
 fn dhcp_and_mobile_ip_clients_are_not_proxied() {
@@ -563,7 +563,7 @@ fn home_agents(v: &serde_json::Value) -> Vec<String> {
     h
 }
 
-/// Issue 7 on real daemons: three subnets, two AAPs; every AP learns all
+/// On real daemons: three subnets, two AAPs; every AP learns all
 /// three home agents; with the first AAP down, a rebooted AP still gets
 /// the whole table from the second, and a client roams with it (no
 /// subnet map in any AP's configuration).
@@ -653,7 +653,7 @@ fn aaps_hand_out_the_subnet_map_and_survive_one_aap_down() {
     );
     assert!(l.ping_ok("cn", "10.1.0.50"));
 
-    // Clear and refresh (seed 001): the table comes back from the AAP.
+    // Clear and refresh (the Aironet documentation): the table comes back from the AAP.
     let exec = |words: &[&str]| {
         Command::new(PMIP)
             .arg("exec")
@@ -678,7 +678,7 @@ fn aaps_hand_out_the_subnet_map_and_survive_one_aap_down() {
     );
 }
 
-/// Issue 9 on real daemons: no SA in any device's configuration; the home
+/// On real daemons: no SA in any device's configuration; the home
 /// agent and the APs fetch them from a stock FreeRADIUS; the client roams
 /// away and home; a client the server rejects is denied (131) and never
 /// bound.

@@ -1,4 +1,4 @@
-//! The proxy Mobile IP access point with real packets (issue 6): two
+//! The proxy Mobile IP access point with real packets: two
 //! subnets, each with a `pmip` router (home agent + foreign agent) and a
 //! `pmip` AP; an unmodified client with a static home address talks TCP
 //! and ICMP with a correspondent behind its home router, roams to the

@@ -1,8 +1,8 @@
-//! Mobility security associations from a RADIUS server (issue 9).
+//! Mobility security associations from a RADIUS server.
 //!
 //! Home agents and proxy APs may fetch a mobile node's SA from RADIUS
 //! instead of local `ip mobile secure` / `ip proxy-mobile secure` lines,
-//! as IOS does with `aaa authorization ipmobile` (seeds 001, 002 and 004:
+//! as IOS does with `aaa authorization ipmobile` (the Aironet documentation and 004:
 //! "the security association can be specified locally on the AP ... or
 //! externally on the RADIUS server"). The pieces, bottom up:
 //!

@@ -4,7 +4,7 @@
 use super::*;
 
 impl SubnetExchange {
-    /// Who may send what: tables come only from listed AAPs (seed 004:
+    /// Who may send what: tables come only from listed AAPs (the Aironet documentation:
     /// the AAP keeps the table), Joins only from APs that are not.
     pub(super) fn admissible(&self, r: &Repr) -> Result<(), &'static str> {
         let from_aap = self.aaps.contains(&r.sender);

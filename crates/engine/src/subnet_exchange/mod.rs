@@ -1,25 +1,25 @@
 //! The subnet map exchange between access points and authoritative access
-//! points (seed 004 "Subnet Map Exchange", seed 002, seed 001), sans-IO.
+//! points (the Aironet documentation "Subnet Map Exchange", the Aironet documentation, the Aironet documentation), sans-IO.
 //! The wire format and the rules are in `docs/subnet-map-exchange.md`.
 //!
 //! One engine per AP. It is an AAP iff its own address is in its
-//! `ip proxy-mobile aap` list (seed 004, step 3: up to three).
+//! `ip proxy-mobile aap` list (the Aironet documentation, step 3: up to three).
 //!
 //! * A plain AP sends a Join (its own home agent entries) to the first AAP,
 //!   installs the full table the AAP answers with, acknowledges the
 //!   Updates the AAP pushes, sends a keepalive Join every
 //!   [`Timers::keepalive`], and fails over to the next AAP in its list when
 //!   one does not answer ("if an access point fails to reach the first
-//!   AAP, it tries the next configured AAP", seed 004).
+//!   AAP, it tries the next configured AAP", the Aironet documentation).
 //! * An AAP keeps the master table: each home agent entry with the APs
 //!   that sit behind it and a version (change counter). It answers Joins
 //!   with the table, pushes every change to every AP it knows and to the
-//!   other AAPs, retries until acknowledged (seed 001), expires silent
+//!   other AAPs, retries until acknowledged (the Aironet documentation), expires silent
 //!   APs, compares digests with the other AAPs and pulls their table on a
-//!   mismatch (seed 004: "the AAPs compare their subnet map tables
+//!   mismatch (the Aironet documentation: "the AAPs compare their subnet map tables
 //!   periodically"), and asks the device to probe a home agent no AP is
 //!   left behind, deleting the entry if the probe stays unanswered
-//!   (seed 004, seed 002).
+//!   (the Aironet documentation, the Aironet documentation).
 //!
 //! Tables merge by entry version: the higher version wins, ties broken by
 //! (deleted, prefix length, AP list), so every AAP ends with the same
@@ -37,7 +37,7 @@ use pmip_wire::subnet_exchange::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Seed 004: "you can designate up to three AAPs".
+/// The Aironet documentation: "you can designate up to three AAPs".
 pub const MAX_AAPS: usize = 3;
 /// Sequences remembered per sender for replay protection: older ones are
 /// dropped as replays, seen ones within it are duplicates.
@@ -141,7 +141,7 @@ pub enum Action {
     /// A UDP datagram from our port [`wire::PORT`] to `to`'s.
     Send { to: Ipv4Addr, datagram: Vec<u8> },
     /// Probe the home agent: an invalid Registration Request (bad SPI) to
-    /// the directed broadcast of its subnet (seed 002); any reply, a
+    /// the directed broadcast of its subnet (the Aironet documentation); any reply, a
     /// denial included, goes to [`SubnetExchange::probe_answered`].
     ProbeHomeAgent {
         home_agent: Ipv4Addr,
@@ -752,7 +752,7 @@ impl SubnetExchange {
     }
 
     /// The operator's `clear ip proxy-mobile subnet-table`: forget what
-    /// was learnt and rebuild it (seed 001: "clear the subnet map table
+    /// was learnt and rebuild it (the Aironet documentation: "clear the subnet map table
     /// from each one").
     pub fn clear(&mut self, now: Now, out: &mut Vec<Action>) {
         if self.table.values().any(|e| e.live()) {
@@ -778,7 +778,7 @@ impl SubnetExchange {
         self.finish(now, out);
     }
 
-    /// The seeds' Refresh button: ask for the whole table now.
+    /// The Aironet documentation's Refresh button: ask for the whole table now.
     pub fn refresh(&mut self, now: Now, out: &mut Vec<Action>) {
         if !self.started {
             return;
@@ -797,7 +797,7 @@ impl SubnetExchange {
     }
 
     /// A reply (any, a denial included) came back to the probe of
-    /// `home_agent`: keep its entry (seed 004).
+    /// `home_agent`: keep its entry (the Aironet documentation).
     pub fn probe_answered(&mut self, now: Now, home_agent: Ipv4Addr, out: &mut Vec<Action>) {
         match self.probes.get(&home_agent) {
             Some(Probe::Probing { .. }) => {

@@ -285,7 +285,7 @@ impl SubnetExchange {
         );
     }
 
-    /// Starts probes for entries no AP is behind (seed 004), and forgets
+    /// Starts probes for entries no AP is behind (the Aironet documentation), and forgets
     /// probes of entries that have APs again.
     pub(super) fn maintain_probes(&mut self, now: Now, out: &mut Vec<Action>) {
         if !self.is_aap {

@@ -76,7 +76,7 @@ impl SubnetExchange {
             if self.join_deadline().is_some_and(|d| now.instant >= d) {
                 let exhausted = self.join.as_ref().is_some_and(|j| j.tries >= t.tries);
                 if exhausted {
-                    // Seed 004: "it tries the next configured AAP" (and,
+                    // The Aironet documentation: "it tries the next configured AAP" (and,
                     // after the last, the first again).
                     self.counters.failovers += 1;
                     self.current = (self.current + 1) % self.aaps.len().max(1);
@@ -129,7 +129,7 @@ impl SubnetExchange {
             if f.tries >= tries {
                 l.in_flight.remove(&seq);
                 self.counters.gave_up += 1;
-                // Seed 001: "if an AP is unreachable during this update
+                // The Aironet documentation: "if an AP is unreachable during this update
                 // process, the AAP retries"; after the last try it sends
                 // that AP the whole table at its next Join.
                 if let Some(m) = self.members.get_mut(&to) {
@@ -252,7 +252,7 @@ impl SubnetExchange {
                 self.set_entry(now, ha, prefix, false, aps, Source::Local);
             }
         }
-        // Probes due: again, or give up and delete (seed 002: "if the home
+        // Probes due: again, or give up and delete (the Aironet documentation: "if the home
         // agent does not respond, the AAP deletes the home agent entry").
         let due: Vec<(Ipv4Addr, Probe)> = self
             .probes
