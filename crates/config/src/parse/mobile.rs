@@ -1,0 +1,342 @@
+//! Global `ip mobile ...` (the router's home and foreign agent) and
+//! `ip proxy-mobile ...` (the access point).
+
+use super::*;
+
+impl Config {
+    /// Global `ip mobile ...` (IOS Mobile IP command reference).
+    pub(super) fn ip_mobile_global(&mut self, c: &mut Cur, neg: bool) -> Result<(), Fail> {
+        if c.eat("home-agent") {
+            if neg {
+                self.mobile.home_agent = None;
+                return Ok(());
+            }
+            let mut ha = HomeAgent::default();
+            while !c.done() {
+                if c.eat("broadcast") {
+                    ha.broadcast = true;
+                } else if c.eat("lifetime") {
+                    ha.lifetime = c.num_u32("lifetime (seconds)", 3, 65535)?;
+                } else if c.eat("replay") {
+                    ha.replay = c.num_u32("replay (seconds)", 1, 65535)?;
+                } else if c.eat("reverse-tunnel-off") {
+                    ha.reverse_tunnel_off = true;
+                } else {
+                    c.end_or("`broadcast`, `lifetime N`, `replay N`, `reverse-tunnel-off`")?;
+                }
+            }
+            self.mobile.home_agent = Some(ha);
+            return Ok(());
+        }
+        if c.eat("host") {
+            let range = parse_range(c, "the first home address")?;
+            if neg {
+                self.mobile.hosts.retain(|h| h.range != range);
+                return Ok(());
+            }
+            let mut host = MobileHost {
+                range,
+                interface: None,
+                aaa: None,
+                lifetime: None,
+            };
+            while !c.done() {
+                if c.eat("interface") {
+                    host.interface = Some(c.ifname()?);
+                } else if c.eat("aaa") {
+                    host.aaa = Some(if c.eat("load-sa") {
+                        if c.eat("permanent") {
+                            AaaLoad::LoadSaPermanent
+                        } else {
+                            AaaLoad::LoadSa
+                        }
+                    } else {
+                        AaaLoad::OnDemand
+                    });
+                } else if c.eat("lifetime") {
+                    host.lifetime = Some(c.num_u32("lifetime (seconds)", 3, 65535)?);
+                } else if c.is("virtual-network") {
+                    return Err(Fail::Bad(
+                        "virtual-network is not supported; give the home interface with `interface NAME`".into(),
+                    ));
+                } else {
+                    c.end_or("`interface NAME`, `aaa [load-sa [permanent]]`, `lifetime N`")?;
+                }
+            }
+            if host.interface.is_none() && host.aaa.is_none() {
+                return Err(Fail::Bad(expected(
+                    "`interface NAME` (the home interface) or `aaa`",
+                    None,
+                )));
+            }
+            if let Some(o) = self
+                .mobile
+                .hosts
+                .iter()
+                .find(|h| h.range != range && h.range.overlaps(&range))
+            {
+                return Err(Fail::Bad(format!(
+                    "overlaps `ip mobile host {}`; remove that one first with `no ip mobile host {}`",
+                    o.range, o.range
+                )));
+            }
+            match self.mobile.hosts.iter_mut().find(|h| h.range == range) {
+                Some(h) => *h = host,
+                None => self.mobile.hosts.push(host),
+            }
+            return Ok(());
+        }
+        if c.eat("secure") {
+            let peer = if c.eat("host") {
+                SaPeer::Host
+            } else if c.eat("visitor") {
+                SaPeer::Visitor
+            } else if c.eat("home-agent") {
+                SaPeer::HomeAgent
+            } else if c.eat("foreign-agent") {
+                SaPeer::ForeignAgent
+            } else {
+                return Err(Fail::Bad(expected(
+                    "`host`, `visitor`, `home-agent` or `foreign-agent` after ip mobile secure",
+                    c.peek(),
+                )));
+            };
+            let range = parse_range(c, "an address")?;
+            if neg {
+                self.mobile
+                    .secure
+                    .retain(|e| !(e.peer == peer && e.range == range));
+                return Ok(());
+            }
+            let sa = parse_sa(c, KeyRules::Router)?;
+            if let Some(o) = self
+                .mobile
+                .secure
+                .iter()
+                .find(|e| e.peer == peer && e.range != range && e.range.overlaps(&range))
+            {
+                return Err(Fail::Bad(format!(
+                    "overlaps the association for {}; remove it first with `no ip mobile secure {} {}`",
+                    o.range,
+                    peer.keyword(),
+                    o.range
+                )));
+            }
+            let entry = SecureEntry { peer, range, sa };
+            match self
+                .mobile
+                .secure
+                .iter_mut()
+                .find(|e| e.peer == peer && e.range == range)
+            {
+                Some(e) => *e = entry,
+                None => self.mobile.secure.push(entry),
+            }
+            return Ok(());
+        }
+        if c.eat("foreign-agent") {
+            if neg {
+                if c.done() {
+                    self.mobile.foreign_agent = None;
+                } else if c.eat("care-of") {
+                    let name = c.ifname()?;
+                    c.end()?;
+                    if let Some(fa) = &mut self.mobile.foreign_agent {
+                        fa.care_of.retain(|n| *n != name);
+                    }
+                } else if c.eat("reg-wait") {
+                    if let Some(fa) = &mut self.mobile.foreign_agent {
+                        fa.reg_wait = DEFAULT_REG_WAIT;
+                    }
+                    c.skip_rest();
+                } else {
+                    c.end_or("`care-of IF`, `reg-wait`")?;
+                }
+                return Ok(());
+            }
+            let mut care_of = Vec::new();
+            let mut reg_wait = None;
+            while !c.done() {
+                if c.eat("care-of") {
+                    care_of.push(c.ifname()?);
+                } else if c.eat("reg-wait") {
+                    reg_wait = Some(c.num_u32("reg-wait (seconds)", 5, 600)?);
+                } else {
+                    c.end_or("`care-of INTERFACE`, `reg-wait N`")?;
+                }
+            }
+            let fa = self
+                .mobile
+                .foreign_agent
+                .get_or_insert_with(ForeignAgent::default);
+            for name in care_of {
+                if !fa.care_of.contains(&name) {
+                    fa.care_of.push(name);
+                }
+            }
+            if let Some(w) = reg_wait {
+                fa.reg_wait = w;
+            }
+            return Ok(());
+        }
+        if c.eat("bindupdate") {
+            let ack = c.eat("ack");
+            c.end_or("`ack`")?;
+            if ack {
+                self.mobile.bindupdate_ack = !neg;
+            } else {
+                self.mobile.bindupdate = !neg;
+            }
+            return Ok(());
+        }
+        if c.is("foreign-service") || c.is("registration-lifetime") || c.is("prefix-length") {
+            return Err(Fail::NotHere);
+        }
+        Err(Fail::Bad(expected(
+            "`home-agent`, `host`, `secure`, `foreign-agent` or `bindupdate` after ip mobile",
+            c.peek(),
+        )))
+    }
+
+    /// Global `ip proxy-mobile ...` (the Aironet documentation, steps 2-4 and "GRE
+    /// Encapsulation", "Reverse Tunnels", pause).
+    pub(super) fn proxy_global(&mut self, c: &mut Cur, neg: bool) -> Result<(), Fail> {
+        if c.done() {
+            // Bare `ip proxy-mobile` is an interface / SSID command.
+            return Err(Fail::NotHere);
+        }
+        if c.eat("enable") {
+            c.end()?;
+            if neg {
+                // The Aironet documentation: "If you disable proxy Mobile IP on your
+                // access point, the entire proxy Mobile IP configuration is
+                // cleared", including SPIs and keys.
+                self.proxy_mobile = ProxyMobile::default();
+                for i in &mut self.interfaces {
+                    i.proxy_mobile = false;
+                    for s in &mut i.ssids {
+                        s.proxy_mobile = false;
+                    }
+                }
+            } else {
+                self.proxy_blocked()?;
+                self.proxy_mobile.enabled = true;
+            }
+            return Ok(());
+        }
+        if c.eat("aap") {
+            if c.peek() == Some("key") {
+                if neg {
+                    self.proxy_mobile.aap_key = None;
+                    c.skip_rest();
+                    return Ok(());
+                }
+                let key = parse_key(c, KeyRules::Router).map_err(Fail::Bad)?;
+                c.end()?;
+                self.proxy_mobile.aap_key = Some(key);
+                return Ok(());
+            }
+            if neg {
+                self.proxy_mobile.aaps.clear();
+                c.skip_rest();
+                return Ok(());
+            }
+            let mut aaps = Vec::new();
+            while let Some(w) = c.next() {
+                let aap = match w.parse::<Ipv4Addr>() {
+                    Ok(a) => AapAddress::Addr(a),
+                    Err(_) if valid_hostname(w) => AapAddress::Name(w.to_string()),
+                    Err(_) => {
+                        return Err(Fail::Bad(expected(
+                            "the address or host name of an authoritative access point",
+                            Some(w),
+                        )));
+                    }
+                };
+                if aaps.contains(&aap) {
+                    return Err(Fail::Bad(format!("AAP {w} is listed twice")));
+                }
+                aaps.push(aap);
+            }
+            if aaps.is_empty() {
+                return Err(Fail::Bad(expected(
+                    "the address of an authoritative access point",
+                    None,
+                )));
+            }
+            if aaps.len() > 3 {
+                return Err(Fail::Bad(format!(
+                    "at most three authoritative access points (the Aironet documentation: \"up to three AAPs\"), found {}",
+                    aaps.len()
+                )));
+            }
+            self.proxy_mobile.aaps = aaps;
+            return Ok(());
+        }
+        if c.eat("secure") {
+            c.expect("node", "`node` after ip proxy-mobile secure")?;
+            let range = parse_range(c, "the first client address")?;
+            if neg {
+                self.proxy_mobile.nodes.retain(|n| n.range != range);
+                return Ok(());
+            }
+            let sa = parse_sa(c, KeyRules::AccessPoint)?;
+            if let Some(o) = self
+                .proxy_mobile
+                .nodes
+                .iter()
+                .find(|n| n.range != range && n.range.overlaps(&range))
+            {
+                return Err(Fail::Bad(format!(
+                    "overlaps the association for {}; remove it first with `no ip proxy-mobile secure node {}`",
+                    o.range, o.range
+                )));
+            }
+            let node = SecureNode { range, sa };
+            match self
+                .proxy_mobile
+                .nodes
+                .iter_mut()
+                .find(|n| n.range == range)
+            {
+                Some(n) => *n = node,
+                None => self.proxy_mobile.nodes.push(node),
+            }
+            return Ok(());
+        }
+        if c.eat("tunnel") {
+            if c.eat("gre") {
+                c.end()?;
+                self.proxy_mobile.tunnel_gre = !neg;
+            } else if c.eat("reverse") {
+                c.end()?;
+                self.proxy_mobile.tunnel_reverse = !neg;
+            } else {
+                return Err(Fail::Bad(expected(
+                    "`gre` or `reverse` after ip proxy-mobile tunnel",
+                    c.peek(),
+                )));
+            }
+            return Ok(());
+        }
+        if c.eat("pause") {
+            c.end()?;
+            self.proxy_mobile.paused = !neg;
+            return Ok(());
+        }
+        if c.eat("subnet-map") {
+            let ha = c.ipv4("the home agent address")?;
+            let mask = parse_mask(c)?;
+            c.end()?;
+            self.proxy_mobile.subnet_map.retain(|(h, _)| *h != ha);
+            if !neg {
+                self.proxy_mobile.subnet_map.push((ha, mask));
+            }
+            return Ok(());
+        }
+        Err(Fail::Bad(expected(
+            "`enable`, `aap`, `secure node`, `tunnel`, `pause` or `subnet-map` after ip proxy-mobile",
+            c.peek(),
+        )))
+    }
+}
