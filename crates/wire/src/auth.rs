@@ -6,7 +6,8 @@
 //! prior extensions included), with the algorithm of the security
 //! association. Two algorithms: keyed MD5 in "prefix+suffix" mode
 //! (RFC 2002 section 3.5.1, RFC 1828: MD5(key || data || key), the IOS
-//! default and what seed 004 names) and HMAC-MD5 (RFC 2104, the RFC 5944
+//! default, what `ip mobile secure ... algorithm md5 mode prefix-suffix`
+//! selects) and HMAC-MD5 (RFC 2104, the RFC 5944
 //! default).
 
 use hmac::{Hmac, Mac};

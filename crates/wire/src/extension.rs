@@ -223,18 +223,163 @@ impl<'a> Iterator for RawIter<'a> {
 /// The extensions of one message, in order.
 pub type Extensions<'a> = ArrayVec<Extension<'a>, MAX_EXTENSIONS>;
 
+/// Where an authentication extension lies in its message and what its
+/// authenticator covers. Offsets count from the first byte of the
+/// message (not of the extension area), so the span can be checked
+/// against the message without scanning it again.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AuthSpan {
+    /// The extension type (32 MHAE, 33 MFAE, 34 FHAE, 35 route
+    /// optimization).
+    pub kind: u8,
+    pub spi: u32,
+    /// Offset of the extension's Type byte.
+    pub offset: usize,
+    /// The bytes the authenticator covers (RFC 5944 3.5.1): from the
+    /// start of the message up to and including this extension's SPI.
+    pub covered: core::ops::Range<usize>,
+    /// Where the authenticator itself lies.
+    pub authenticator: core::ops::Range<usize>,
+}
+
+impl AuthSpan {
+    /// The offset just past this extension: a relay that keeps
+    /// everything up to and including it copies `message[..end()]`.
+    pub fn end(&self) -> usize {
+        self.authenticator.end
+    }
+
+    /// Checks the recorded authenticator against `message` (the bytes
+    /// the span was parsed from) under `key`, in constant time. False,
+    /// never a panic, when `message` is not long enough for the span.
+    pub fn verify(&self, message: &[u8], algorithm: Algorithm, key: &[u8]) -> bool {
+        match (
+            message.get(self.covered.clone()),
+            message.get(self.authenticator.clone()),
+        ) {
+            (Some(covered), Some(received)) => auth::verify(algorithm, key, covered, received),
+            _ => false,
+        }
+    }
+}
+
+/// One parsed extension and its offset from the start of the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Located<'a> {
+    pub offset: usize,
+    pub extension: Extension<'a>,
+}
+
+impl Located<'_> {
+    /// The offset just past the extension.
+    pub fn end(&self) -> usize {
+        self.offset + self.extension.buffer_len()
+    }
+
+    /// SPI, offset and covered span, for the authentication extensions.
+    pub fn auth_span(&self) -> Option<AuthSpan> {
+        let a = self.extension.authentication()?;
+        let spi_end = self.offset + 6;
+        Some(AuthSpan {
+            kind: self.extension.kind(),
+            spi: a.spi,
+            offset: self.offset,
+            covered: 0..spi_end,
+            authenticator: spi_end..spi_end + a.authenticator.len(),
+        })
+    }
+}
+
+/// The extensions of one message, parsed once, each with its offset in
+/// the message: what the agents decide on (which extensions are present,
+/// in which order, and the span each authenticator covers).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtensionList<'a> {
+    items: ArrayVec<Located<'a>, MAX_EXTENSIONS>,
+}
+
+impl<'a> ExtensionList<'a> {
+    /// Parses the extension area of `message`, which starts at
+    /// `fixed_len` (the length of the message's fixed part). Fails as
+    /// [`parse_all`] does: a truncated or badly sized extension, an
+    /// unknown one that must be understood (RFC 5944 1.9), too many.
+    pub fn parse(message: &'a [u8], fixed_len: usize) -> Result<ExtensionList<'a>> {
+        let area = message.get(fixed_len..).ok_or(Error::Truncated {
+            what: "registration message",
+            need: fixed_len,
+            have: message.len(),
+        })?;
+        let mut items = ArrayVec::new();
+        for raw in RawIter::new(area) {
+            let raw = raw?;
+            let extension = Extension::parse(raw.kind, raw.data)?;
+            items
+                .try_push(Located {
+                    offset: fixed_len + raw.offset,
+                    extension,
+                })
+                .map_err(|_| Error::Malformed {
+                    what: "registration message",
+                    reason: "too many extensions",
+                })?;
+        }
+        Ok(ExtensionList { items })
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn iter(&self) -> core::slice::Iter<'_, Located<'a>> {
+        self.items.iter()
+    }
+
+    pub fn as_slice(&self) -> &[Located<'a>] {
+        &self.items
+    }
+
+    /// The first extension of `kind`.
+    pub fn first(&self, kind: u8) -> Option<&Located<'a>> {
+        self.items.iter().find(|l| l.extension.kind() == kind)
+    }
+
+    /// Position in the list of the first extension of `kind`.
+    pub fn position(&self, kind: u8) -> Option<usize> {
+        self.items.iter().position(|l| l.extension.kind() == kind)
+    }
+
+    /// The span of the first authentication extension of `kind`.
+    pub fn auth(&self, kind: u8) -> Option<AuthSpan> {
+        self.first(kind).and_then(Located::auth_span)
+    }
+
+    /// Every authentication extension, in message order.
+    pub fn auths(&self) -> impl Iterator<Item = AuthSpan> + '_ {
+        self.items.iter().filter_map(Located::auth_span)
+    }
+
+    /// The extensions without their offsets, as the Repr structs hold
+    /// them.
+    pub fn to_extensions(&self) -> Extensions<'a> {
+        self.items.iter().map(|l| l.extension).collect()
+    }
+}
+
+impl<'l, 'a> IntoIterator for &'l ExtensionList<'a> {
+    type Item = &'l Located<'a>;
+    type IntoIter = core::slice::Iter<'l, Located<'a>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter()
+    }
+}
+
 /// Parses an extension area.
 pub fn parse_all(bytes: &[u8]) -> Result<Extensions<'_>> {
-    let mut out = Extensions::new();
-    for raw in RawIter::new(bytes) {
-        let raw = raw?;
-        let ext = Extension::parse(raw.kind, raw.data)?;
-        out.try_push(ext).map_err(|_| Error::Malformed {
-            what: "registration message",
-            reason: "too many extensions",
-        })?;
-    }
-    Ok(out)
+    ExtensionList::parse(bytes, 0).map(|l| l.to_extensions())
 }
 
 /// Total length of `exts` on the wire.
@@ -350,7 +495,59 @@ mod tests {
         assert!(!verify_authentication(&m, 4, Algorithm::HmacMd5, b"key"));
     }
 
+    #[test]
+    fn list_records_offsets_and_spans() {
+        let mut m = vec![9u8; 24];
+        m.extend_from_slice(&[131, 2, b'm', b'n']);
+        append_authentication(
+            &mut m,
+            kind::MOBILE_HOME_AUTH,
+            0x100,
+            Algorithm::HmacMd5,
+            b"key",
+        );
+        append_authentication(
+            &mut m,
+            kind::FOREIGN_HOME_AUTH,
+            0x200,
+            Algorithm::HmacMd5,
+            b"fa",
+        );
+        let list = ExtensionList::parse(&m, 24).unwrap();
+        assert_eq!(list.len(), 3);
+        assert_eq!(list.as_slice()[0].offset, 24);
+        let mhae = list.auth(kind::MOBILE_HOME_AUTH).unwrap();
+        assert_eq!((mhae.offset, mhae.spi), (28, 0x100));
+        assert_eq!(mhae.covered, 0..34);
+        assert_eq!(mhae.authenticator, 34..50);
+        assert_eq!(mhae.end(), 50);
+        assert!(mhae.verify(&m, Algorithm::HmacMd5, b"key"));
+        assert!(!mhae.verify(&m, Algorithm::HmacMd5, b"kez"));
+        assert!(!mhae.verify(&m[..40], Algorithm::HmacMd5, b"key"));
+        let fhae = list.auth(kind::FOREIGN_HOME_AUTH).unwrap();
+        assert_eq!(fhae.covered, 0..56);
+        assert!(fhae.verify(&m, Algorithm::HmacMd5, b"fa"));
+        assert_eq!(list.auths().count(), 2);
+        assert_eq!(list.position(kind::FOREIGN_HOME_AUTH), Some(2));
+        assert!(list.auth(kind::MOBILE_FOREIGN_AUTH).is_none());
+        assert_eq!(list.to_extensions(), parse_all(&m[24..]).unwrap());
+        assert!(matches!(
+            ExtensionList::parse(&m[..10], 24),
+            Err(Error::Truncated { .. })
+        ));
+    }
+
     proptest! {
+        #[test]
+        fn list_agrees_with_the_scanner(b in prop::collection::vec(any::<u8>(), 0..64)) {
+            if let Ok(list) = ExtensionList::parse(&b, 0) {
+                for k in [kind::MOBILE_HOME_AUTH, kind::MOBILE_FOREIGN_AUTH, kind::FOREIGN_HOME_AUTH] {
+                    let scanned = RawIter::new(&b).map_while(|r| r.ok()).find(|r| r.kind == k);
+                    prop_assert_eq!(scanned.map(|r| r.offset), list.auth(k).map(|a| a.offset));
+                }
+            }
+        }
+
         #[test]
         fn arbitrary_bytes(b in prop::collection::vec(any::<u8>(), 0..64)) {
             if let Ok(exts) = parse_all(&b) {

@@ -51,7 +51,7 @@ impl Identification {
 
     /// How far the home agent's clock is ahead of ours, from a code-133
     /// reply to our request: what a mobile node (or the proxy AP acting
-    /// for it, seed 001) adds to its time in the next requests.
+    /// for it, RFC 5944 5.7) adds to its time in the next requests.
     pub fn resync_offset(reply: Identification, request: Identification) -> i64 {
         reply.seconds_from(request)
     }

@@ -1,21 +1,56 @@
 //! Registration Request and Reply (RFC 5944 sections 3.3 and 3.4), the
 //! UDP port 434 messages between mobile node (or proxy AP), foreign agent
 //! and home agent.
+//!
+//! Both messages share one shape: Type, a byte that is the flags of a
+//! request and the code of a reply, Lifetime, Home Address, Home Agent,
+//! (a request's Care-of Address), Identification, then extensions. One
+//! generic view, [`Packet`], carries the common accessors; the marker
+//! types [`RequestKind`] and [`ReplyKind`] add what differs.
+//!
+//! ```text
+//! Request                               Reply
+//!  0  Type (1) | Flags | Lifetime        0  Type (3) | Code | Lifetime
+//!  4  Home Address                       4  Home Address
+//!  8  Home Agent                         8  Home Agent
+//! 12  Care-of Address                   12  Identification (8 bytes)
+//! 16  Identification (8 bytes)          20  Extensions ...
+//! 24  Extensions ...
+//! ```
 
 use crate::error::{Error, Result, need};
-use crate::extension::{self, Extensions};
+use crate::extension::{self, ExtensionList, Extensions};
 use crate::identification::Identification;
 use crate::ipv4::{addr, be16};
+use core::marker::PhantomData;
 use core::net::Ipv4Addr;
+use core::ops::Range;
 
 pub use crate::reply_code::ReplyCode;
+
+mod field {
+    use core::ops::Range;
+
+    pub const TYPE: usize = 0;
+    /// The flags of a request (S B D M G r T x).
+    pub const FLAGS: usize = 1;
+    /// The code of a reply.
+    pub const CODE: usize = 1;
+    pub const LIFETIME: Range<usize> = 2..4;
+    pub const HOME_ADDRESS: Range<usize> = 4..8;
+    pub const HOME_AGENT: Range<usize> = 8..12;
+    /// Request only.
+    pub const CARE_OF_ADDRESS: Range<usize> = 12..16;
+    pub const REQUEST_IDENTIFICATION: Range<usize> = 16..24;
+    pub const REPLY_IDENTIFICATION: Range<usize> = 12..20;
+}
 
 pub const TYPE_REQUEST: u8 = 1;
 pub const TYPE_REPLY: u8 = 3;
 /// Fixed part of a Registration Request.
-pub const REQUEST_LEN: usize = 24;
+pub const REQUEST_LEN: usize = field::REQUEST_IDENTIFICATION.end;
 /// Fixed part of a Registration Reply.
-pub const REPLY_LEN: usize = 20;
+pub const REPLY_LEN: usize = field::REPLY_IDENTIFICATION.end;
 
 /// The flags byte of a Registration Request (RFC 5944 3.3): S B D M G r T x.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -63,55 +98,200 @@ impl RequestFlags {
     }
 }
 
-/// Zero-copy view of a Registration Request.
-#[derive(Debug, Clone)]
-pub struct RequestPacket<T: AsRef<[u8]>> {
-    buffer: T,
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::RequestKind {}
+    impl Sealed for super::ReplyKind {}
 }
 
-impl<T: AsRef<[u8]>> RequestPacket<T> {
+/// Which of the two registration messages a [`Packet`] holds: the type
+/// number, the length of the fixed part and where the Identification
+/// lies. Implemented by [`RequestKind`] and [`ReplyKind`] only.
+pub trait Kind: sealed::Sealed + Copy + core::fmt::Debug {
+    /// The Type field.
+    const TYPE: u8;
+    /// Length of the fixed part; the extensions follow it.
+    const FIXED_LEN: usize;
+    /// The Identification field.
+    const IDENTIFICATION: Range<usize>;
+    /// Names the message in errors.
+    const NAME: &'static str;
+    /// Names the Type field in errors.
+    const TYPE_NAME: &'static str;
+}
+
+/// Marker of a Registration Request (RFC 5944 3.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestKind;
+
+/// Marker of a Registration Reply (RFC 5944 3.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplyKind;
+
+impl Kind for RequestKind {
+    const TYPE: u8 = TYPE_REQUEST;
+    const FIXED_LEN: usize = REQUEST_LEN;
+    const IDENTIFICATION: Range<usize> = field::REQUEST_IDENTIFICATION;
+    const NAME: &'static str = "Registration Request";
+    const TYPE_NAME: &'static str = "Registration Request type";
+}
+
+impl Kind for ReplyKind {
+    const TYPE: u8 = TYPE_REPLY;
+    const FIXED_LEN: usize = REPLY_LEN;
+    const IDENTIFICATION: Range<usize> = field::REPLY_IDENTIFICATION;
+    const NAME: &'static str = "Registration Reply";
+    const TYPE_NAME: &'static str = "Registration Reply type";
+}
+
+/// Zero-copy view of a registration message of kind `K`.
+#[derive(Debug, Clone)]
+pub struct Packet<T: AsRef<[u8]>, K: Kind> {
+    buffer: T,
+    kind: PhantomData<K>,
+}
+
+/// Zero-copy view of a Registration Request.
+pub type RequestPacket<T> = Packet<T, RequestKind>;
+/// Zero-copy view of a Registration Reply.
+pub type ReplyPacket<T> = Packet<T, ReplyKind>;
+
+impl<T: AsRef<[u8]>, K: Kind> Packet<T, K> {
     pub const fn new_unchecked(buffer: T) -> Self {
-        RequestPacket { buffer }
+        Packet {
+            buffer,
+            kind: PhantomData,
+        }
     }
     pub fn new_checked(buffer: T) -> Result<Self> {
-        let p = RequestPacket { buffer };
+        let p = Self::new_unchecked(buffer);
         p.check_len()?;
         Ok(p)
     }
+    /// Checks that the fixed part fits, so every accessor is safe.
     pub fn check_len(&self) -> Result<()> {
-        need("Registration Request", self.buffer.as_ref(), REQUEST_LEN)
+        need(K::NAME, self.buffer.as_ref(), K::FIXED_LEN)
+    }
+    /// Checks that the Type field names this kind of message.
+    pub fn check_type(&self) -> Result<()> {
+        if self.msg_type() == K::TYPE {
+            Ok(())
+        } else {
+            Err(Error::Unsupported {
+                what: K::TYPE_NAME,
+                value: self.msg_type().into(),
+            })
+        }
     }
     pub fn into_inner(self) -> T {
         self.buffer
     }
-    pub fn msg_type(&self) -> u8 {
-        self.buffer.as_ref()[0]
+    /// The whole message.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buffer.as_ref()
     }
-    pub fn flags(&self) -> RequestFlags {
-        RequestFlags::from_byte(self.buffer.as_ref()[1])
+    pub fn msg_type(&self) -> u8 {
+        self.buffer.as_ref()[field::TYPE]
     }
     pub fn lifetime(&self) -> u16 {
-        be16(&self.buffer.as_ref()[2..4])
+        be16(&self.buffer.as_ref()[field::LIFETIME])
     }
     pub fn home_address(&self) -> Ipv4Addr {
-        addr(&self.buffer.as_ref()[4..8])
+        addr(&self.buffer.as_ref()[field::HOME_ADDRESS])
     }
     pub fn home_agent(&self) -> Ipv4Addr {
-        addr(&self.buffer.as_ref()[8..12])
-    }
-    pub fn care_of_address(&self) -> Ipv4Addr {
-        addr(&self.buffer.as_ref()[12..16])
+        addr(&self.buffer.as_ref()[field::HOME_AGENT])
     }
     pub fn identification(&self) -> Identification {
-        let b = &self.buffer.as_ref()[16..24];
-        Identification(u64::from_be_bytes([
-            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
-        ]))
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&self.buffer.as_ref()[K::IDENTIFICATION]);
+        Identification(u64::from_be_bytes(b))
     }
     /// The extension area after the fixed part.
     pub fn extensions(&self) -> &[u8] {
-        &self.buffer.as_ref()[REQUEST_LEN..]
+        &self.buffer.as_ref()[K::FIXED_LEN..]
     }
+    /// The extensions parsed, each with its offset in the message.
+    pub fn extension_list(&self) -> Result<ExtensionList<'_>> {
+        ExtensionList::parse(self.buffer.as_ref(), K::FIXED_LEN)
+    }
+}
+
+impl<T: AsRef<[u8]>> Packet<T, RequestKind> {
+    pub fn flags(&self) -> RequestFlags {
+        RequestFlags::from_byte(self.buffer.as_ref()[field::FLAGS])
+    }
+    pub fn care_of_address(&self) -> Ipv4Addr {
+        addr(&self.buffer.as_ref()[field::CARE_OF_ADDRESS])
+    }
+}
+
+impl<T: AsRef<[u8]>> Packet<T, ReplyKind> {
+    pub fn code(&self) -> ReplyCode {
+        self.buffer.as_ref()[field::CODE].into()
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>, K: Kind> Packet<T, K> {
+    pub fn set_msg_type(&mut self, v: u8) {
+        self.buffer.as_mut()[field::TYPE] = v;
+    }
+    pub fn set_lifetime(&mut self, v: u16) {
+        self.buffer.as_mut()[field::LIFETIME].copy_from_slice(&v.to_be_bytes());
+    }
+    pub fn set_home_address(&mut self, a: Ipv4Addr) {
+        self.buffer.as_mut()[field::HOME_ADDRESS].copy_from_slice(&a.octets());
+    }
+    pub fn set_home_agent(&mut self, a: Ipv4Addr) {
+        self.buffer.as_mut()[field::HOME_AGENT].copy_from_slice(&a.octets());
+    }
+    pub fn set_identification(&mut self, v: Identification) {
+        self.buffer.as_mut()[K::IDENTIFICATION].copy_from_slice(&v.0.to_be_bytes());
+    }
+    pub fn extensions_mut(&mut self) -> &mut [u8] {
+        &mut self.buffer.as_mut()[K::FIXED_LEN..]
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T, RequestKind> {
+    pub fn set_flags(&mut self, f: RequestFlags) {
+        self.buffer.as_mut()[field::FLAGS] = f.to_byte();
+    }
+    pub fn set_care_of_address(&mut self, a: Ipv4Addr) {
+        self.buffer.as_mut()[field::CARE_OF_ADDRESS].copy_from_slice(&a.octets());
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T, ReplyKind> {
+    pub fn set_code(&mut self, c: ReplyCode) {
+        self.buffer.as_mut()[field::CODE] = c.into();
+    }
+}
+
+/// Checks length and type and parses the extensions once: what both
+/// Reprs' `parse_located` start with.
+fn parse_common<'a, T: AsRef<[u8]> + ?Sized, K: Kind>(
+    packet: &Packet<&'a T, K>,
+) -> Result<ExtensionList<'a>> {
+    packet.check_len()?;
+    packet.check_type()?;
+    let buffer: &'a T = packet.buffer;
+    ExtensionList::parse(buffer.as_ref(), K::FIXED_LEN)
+}
+
+/// Writes the fields both messages have.
+fn emit_common<T: AsRef<[u8]> + AsMut<[u8]>, K: Kind>(
+    p: &mut Packet<T, K>,
+    lifetime: u16,
+    home_address: Ipv4Addr,
+    home_agent: Ipv4Addr,
+    identification: Identification,
+) {
+    p.set_msg_type(K::TYPE);
+    p.set_lifetime(lifetime);
+    p.set_home_address(home_address);
+    p.set_home_agent(home_agent);
+    p.set_identification(identification);
 }
 
 /// A parsed Registration Request. Lossless: `emit` of a parsed request
@@ -132,24 +312,26 @@ impl<'a> RequestRepr<'a> {
     pub fn parse<T: AsRef<[u8]> + ?Sized>(
         packet: &RequestPacket<&'a T>,
     ) -> Result<RequestRepr<'a>> {
-        packet.check_len()?;
-        if packet.msg_type() != TYPE_REQUEST {
-            return Err(Error::Unsupported {
-                what: "Registration Request type",
-                value: packet.msg_type().into(),
-            });
-        }
-        let buffer: &'a T = packet.buffer;
-        let ext: &'a [u8] = &buffer.as_ref()[REQUEST_LEN..];
-        Ok(RequestRepr {
+        Self::parse_located(packet).map(|(r, _)| r)
+    }
+
+    /// Parses the request and, in the same pass, records where each
+    /// extension lies (with the span each authenticator covers), so an
+    /// agent never scans the extensions again.
+    pub fn parse_located<T: AsRef<[u8]> + ?Sized>(
+        packet: &RequestPacket<&'a T>,
+    ) -> Result<(RequestRepr<'a>, ExtensionList<'a>)> {
+        let list = parse_common(packet)?;
+        let repr = RequestRepr {
             flags: packet.flags(),
             lifetime: packet.lifetime(),
             home_address: packet.home_address(),
             home_agent: packet.home_agent(),
             care_of_address: packet.care_of_address(),
             identification: packet.identification(),
-            extensions: extension::parse_all(ext)?,
-        })
+            extensions: list.to_extensions(),
+        };
+        Ok((repr, list))
     }
 
     pub fn buffer_len(&self) -> usize {
@@ -158,19 +340,26 @@ impl<'a> RequestRepr<'a> {
 
     /// Writes the whole request (at least `buffer_len()` bytes).
     pub fn emit(&self, buf: &mut [u8]) {
-        self.emit_header(buf);
-        extension::emit_all(&self.extensions, &mut buf[REQUEST_LEN..]);
+        let mut p = RequestPacket::new_unchecked(buf);
+        self.emit_fields(&mut p);
+        extension::emit_all(&self.extensions, p.extensions_mut());
     }
 
     /// Writes only the fixed part.
     pub fn emit_header(&self, buf: &mut [u8]) {
-        buf[0] = TYPE_REQUEST;
-        buf[1] = self.flags.to_byte();
-        buf[2..4].copy_from_slice(&self.lifetime.to_be_bytes());
-        buf[4..8].copy_from_slice(&self.home_address.octets());
-        buf[8..12].copy_from_slice(&self.home_agent.octets());
-        buf[12..16].copy_from_slice(&self.care_of_address.octets());
-        buf[16..24].copy_from_slice(&self.identification.0.to_be_bytes());
+        self.emit_fields(&mut RequestPacket::new_unchecked(buf));
+    }
+
+    fn emit_fields<T: AsRef<[u8]> + AsMut<[u8]>>(&self, p: &mut RequestPacket<T>) {
+        emit_common(
+            p,
+            self.lifetime,
+            self.home_address,
+            self.home_agent,
+            self.identification,
+        );
+        p.set_flags(self.flags);
+        p.set_care_of_address(self.care_of_address);
     }
 
     /// The message as bytes (fixed part and extensions).
@@ -178,53 +367,6 @@ impl<'a> RequestRepr<'a> {
         let mut v = vec![0u8; self.buffer_len()];
         self.emit(&mut v);
         v
-    }
-}
-
-/// Zero-copy view of a Registration Reply.
-#[derive(Debug, Clone)]
-pub struct ReplyPacket<T: AsRef<[u8]>> {
-    buffer: T,
-}
-
-impl<T: AsRef<[u8]>> ReplyPacket<T> {
-    pub const fn new_unchecked(buffer: T) -> Self {
-        ReplyPacket { buffer }
-    }
-    pub fn new_checked(buffer: T) -> Result<Self> {
-        let p = ReplyPacket { buffer };
-        p.check_len()?;
-        Ok(p)
-    }
-    pub fn check_len(&self) -> Result<()> {
-        need("Registration Reply", self.buffer.as_ref(), REPLY_LEN)
-    }
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-    pub fn msg_type(&self) -> u8 {
-        self.buffer.as_ref()[0]
-    }
-    pub fn code(&self) -> ReplyCode {
-        self.buffer.as_ref()[1].into()
-    }
-    pub fn lifetime(&self) -> u16 {
-        be16(&self.buffer.as_ref()[2..4])
-    }
-    pub fn home_address(&self) -> Ipv4Addr {
-        addr(&self.buffer.as_ref()[4..8])
-    }
-    pub fn home_agent(&self) -> Ipv4Addr {
-        addr(&self.buffer.as_ref()[8..12])
-    }
-    pub fn identification(&self) -> Identification {
-        let b = &self.buffer.as_ref()[12..20];
-        Identification(u64::from_be_bytes([
-            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
-        ]))
-    }
-    pub fn extensions(&self) -> &[u8] {
-        &self.buffer.as_ref()[REPLY_LEN..]
     }
 }
 
@@ -241,23 +383,24 @@ pub struct ReplyRepr<'a> {
 
 impl<'a> ReplyRepr<'a> {
     pub fn parse<T: AsRef<[u8]> + ?Sized>(packet: &ReplyPacket<&'a T>) -> Result<ReplyRepr<'a>> {
-        packet.check_len()?;
-        if packet.msg_type() != TYPE_REPLY {
-            return Err(Error::Unsupported {
-                what: "Registration Reply type",
-                value: packet.msg_type().into(),
-            });
-        }
-        let buffer: &'a T = packet.buffer;
-        let ext: &'a [u8] = &buffer.as_ref()[REPLY_LEN..];
-        Ok(ReplyRepr {
+        Self::parse_located(packet).map(|(r, _)| r)
+    }
+
+    /// Parses the reply and records where each extension lies, as
+    /// [`RequestRepr::parse_located`] does.
+    pub fn parse_located<T: AsRef<[u8]> + ?Sized>(
+        packet: &ReplyPacket<&'a T>,
+    ) -> Result<(ReplyRepr<'a>, ExtensionList<'a>)> {
+        let list = parse_common(packet)?;
+        let repr = ReplyRepr {
             code: packet.code(),
             lifetime: packet.lifetime(),
             home_address: packet.home_address(),
             home_agent: packet.home_agent(),
             identification: packet.identification(),
-            extensions: extension::parse_all(ext)?,
-        })
+            extensions: list.to_extensions(),
+        };
+        Ok((repr, list))
     }
 
     pub fn buffer_len(&self) -> usize {
@@ -265,17 +408,24 @@ impl<'a> ReplyRepr<'a> {
     }
 
     pub fn emit(&self, buf: &mut [u8]) {
-        self.emit_header(buf);
-        extension::emit_all(&self.extensions, &mut buf[REPLY_LEN..]);
+        let mut p = ReplyPacket::new_unchecked(buf);
+        self.emit_fields(&mut p);
+        extension::emit_all(&self.extensions, p.extensions_mut());
     }
 
     pub fn emit_header(&self, buf: &mut [u8]) {
-        buf[0] = TYPE_REPLY;
-        buf[1] = self.code.into();
-        buf[2..4].copy_from_slice(&self.lifetime.to_be_bytes());
-        buf[4..8].copy_from_slice(&self.home_address.octets());
-        buf[8..12].copy_from_slice(&self.home_agent.octets());
-        buf[12..20].copy_from_slice(&self.identification.0.to_be_bytes());
+        self.emit_fields(&mut ReplyPacket::new_unchecked(buf));
+    }
+
+    fn emit_fields<T: AsRef<[u8]> + AsMut<[u8]>>(&self, p: &mut ReplyPacket<T>) {
+        emit_common(
+            p,
+            self.lifetime,
+            self.home_address,
+            self.home_agent,
+            self.identification,
+        );
+        p.set_code(self.code);
     }
 
     pub fn to_vec(&self) -> Vec<u8> {
@@ -286,7 +436,9 @@ impl<'a> ReplyRepr<'a> {
 }
 
 /// Offset (from the start of the message) of the first extension of
-/// `kind`, for authenticating it.
+/// `kind`, for authenticating it. Agents use the list from
+/// `parse_located` instead; this is for tools and tests that hold only
+/// bytes.
 pub fn find_extension(message: &[u8], fixed_len: usize, kind: u8) -> Option<usize> {
     let ext = message.get(fixed_len..)?;
     extension::RawIter::new(ext)
@@ -393,6 +545,51 @@ mod tests {
         let parsed = ReplyRepr::parse(&p).unwrap();
         assert_eq!(parsed.code, ReplyCode::IdentificationMismatch);
         assert_eq!(parsed.to_vec(), m);
+    }
+
+    #[test]
+    fn located_parse_and_shared_view() {
+        let mut m = request().to_vec();
+        extension::append_authentication(
+            &mut m,
+            kind::FOREIGN_HOME_AUTH,
+            0x200,
+            Algorithm::HmacMd5,
+            b"fa",
+        );
+        let p = RequestPacket::new_checked(&m[..]).unwrap();
+        let (repr, list) = RequestRepr::parse_located(&p).unwrap();
+        assert_eq!(repr.extensions.len(), 3);
+        assert_eq!(repr, RequestRepr::parse(&p).unwrap());
+        let mhae = list.auth(kind::MOBILE_HOME_AUTH).unwrap();
+        assert_eq!(
+            Some(mhae.offset),
+            find_extension(&m, REQUEST_LEN, kind::MOBILE_HOME_AUTH)
+        );
+        assert_eq!(mhae.spi, 0x100);
+        assert_eq!(mhae.covered, 0..mhae.offset + 6);
+        let fhae = list.auth(kind::FOREIGN_HOME_AUTH).unwrap();
+        assert_eq!(fhae.offset, mhae.end());
+        assert!(fhae.verify(&m, Algorithm::HmacMd5, b"fa"));
+        assert_eq!(p.extension_list().unwrap(), list);
+
+        // One set of accessors serves both kinds.
+        let mut b = [0u8; REPLY_LEN];
+        let mut reply = ReplyPacket::new_unchecked(&mut b[..]);
+        reply.set_msg_type(TYPE_REPLY);
+        reply.set_code(ReplyCode::Accepted);
+        reply.set_lifetime(p.lifetime());
+        reply.set_home_address(p.home_address());
+        reply.set_home_agent(p.home_agent());
+        reply.set_identification(p.identification());
+        assert_eq!(reply.check_type(), Ok(()));
+        assert_eq!(
+            (reply.lifetime(), reply.home_address(), reply.home_agent()),
+            (600, repr.home_address, repr.home_agent)
+        );
+        assert_eq!(reply.identification(), repr.identification);
+        assert!(p.check_type().is_ok());
+        assert!(RequestPacket::new_unchecked(&b[..]).check_type().is_err());
     }
 
     pub(crate) fn arb_flags() -> impl Strategy<Value = RequestFlags> {

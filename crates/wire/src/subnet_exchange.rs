@@ -1,5 +1,6 @@
 //! The subnet map exchange between access points and authoritative
-//! access points (seed 004, "Subnet Map Exchange"; seed 002; seed 001).
+//! access points (AAPs), which keeps every AP's subnet map (home agents
+//! and the subnets they serve) the same.
 //!
 //! The original protocol was never published; this one is ours and
 //! `docs/subnet-map-exchange.md` is its specification. In short: UDP port

@@ -23,7 +23,7 @@ use pmip_wire::identification::Identification;
 use pmip_wire::registration::{self, ReplyCode, ReplyRepr, RequestFlags, RequestRepr};
 use std::net::Ipv4Addr;
 
-const KEY_ASCII: &[u8] = b"0987654"; // seed 004's `key ascii 0987654`
+const KEY_ASCII: &[u8] = b"0987654"; // a `key ascii 0987654` as an operator configures it
 const KEY_HEX: [u8; 16] = [
     0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
 ];

@@ -296,10 +296,10 @@ proptest! {
     }
 
     #[test]
-    fn digest_is_canonical(table in prop::collection::vec(entry(6), 0..30), seed in any::<u64>()) {
+    fn digest_is_canonical(table in prop::collection::vec(entry(6), 0..30), shuffle in any::<u64>()) {
         let mut shuffled = table.clone();
         // A deterministic shuffle of the entries and of each AP list.
-        let mut x = seed | 1;
+        let mut x = shuffle | 1;
         for i in (1..shuffled.len()).rev() {
             x ^= x << 13; x ^= x >> 7; x ^= x << 17;
             shuffled.swap(i, (x % (i as u64 + 1)) as usize);
