@@ -6,7 +6,7 @@ use crate::binding::Binding;
 use crate::security::SecurityAssociation;
 use core::net::Ipv4Addr;
 use pmip_wire::binding_update::{self, AckRepr, UpdateRepr};
-use pmip_wire::extension::{self, Extensions, kind};
+use pmip_wire::extension::{self, AuthSpan, Extensions, kind};
 use pmip_wire::identification::Identification;
 use pmip_wire::registration::{self, ReplyCode, ReplyRepr, RequestPacket, RequestRepr};
 use pmip_wire::tunnel::Encapsulation;
@@ -31,10 +31,11 @@ pub struct Request {
     pub minimal_encapsulation: bool,
     pub gre: bool,
     pub reverse_tunnel: bool,
-    /// Offset and SPI of the Mobile-Home Authentication Extension.
-    pub mhae: Option<(usize, u32)>,
-    /// Offset and SPI of the Foreign-Home Authentication Extension.
-    pub fhae: Option<(usize, u32)>,
+    /// The Mobile-Home Authentication Extension: SPI, offset and the
+    /// span its authenticator covers.
+    pub mhae: Option<AuthSpan>,
+    /// The Foreign-Home Authentication Extension, likewise.
+    pub fhae: Option<AuthSpan>,
 }
 
 /// Why a request could not be used.
@@ -44,7 +45,7 @@ pub enum ParseFailure {
     Unreadable(pmip_wire::Error),
     /// The fixed part is readable but the message is not (bad
     /// extension): answer 134 about the home address it names.
-    PoorlyFormed(Request, pmip_wire::Error),
+    PoorlyFormed(Box<Request>, pmip_wire::Error),
 }
 
 fn fixed(p: &RequestPacket<&[u8]>) -> Request {
@@ -66,9 +67,11 @@ fn fixed(p: &RequestPacket<&[u8]>) -> Request {
     }
 }
 
-/// Parses a Registration Request. RFC 5944 3.5.2/3.6.1.3: the MHAE
-/// must follow every extension it protects, so only what precedes it
-/// counts; the FHAE, when present, follows the MHAE.
+/// Parses a Registration Request, its extensions once. RFC 5944
+/// 3.5.2/3.6.1.3: the MHAE must follow every extension it protects, so
+/// only what precedes it counts; the FHAE, when present, follows the
+/// MHAE (one before it makes the request poorly formed). The r and x
+/// flags are sent as zero and ignored (RFC 5944 3.3).
 pub fn parse_request(payload: &[u8]) -> Result<Request, ParseFailure> {
     let packet = RequestPacket::new_checked(payload).map_err(ParseFailure::Unreadable)?;
     let mut req = fixed(&packet);
@@ -78,57 +81,42 @@ pub fn parse_request(payload: &[u8]) -> Result<Request, ParseFailure> {
             value: packet.msg_type().into(),
         }));
     }
-    let repr = match RequestRepr::parse(&packet) {
-        Ok(r) => r,
-        Err(e) => return Err(ParseFailure::PoorlyFormed(req, e)),
+    let list = match RequestRepr::parse_located(&packet) {
+        Ok((_, list)) => list,
+        Err(e) => return Err(ParseFailure::PoorlyFormed(Box::new(req), e)),
     };
-    req.mhae =
-        registration::find_extension(payload, registration::REQUEST_LEN, kind::MOBILE_HOME_AUTH)
-            .and_then(|at| spi_at(payload, at).map(|spi| (at, spi)));
-    req.fhae =
-        registration::find_extension(payload, registration::REQUEST_LEN, kind::FOREIGN_HOME_AUTH)
-            .and_then(|at| spi_at(payload, at).map(|spi| (at, spi)));
-    if let (Some((fh, _)), Some((mh, _))) = (req.fhae, req.mhae)
-        && fh < mh
+    req.mhae = list.auth(kind::MOBILE_HOME_AUTH);
+    req.fhae = list.auth(kind::FOREIGN_HOME_AUTH);
+    if let (Some(fh), Some(mh)) = (&req.fhae, &req.mhae)
+        && fh.offset < mh.offset
     {
         return Err(ParseFailure::PoorlyFormed(
-            req,
+            Box::new(req),
             pmip_wire::Error::Malformed {
                 what: "Registration Request",
                 reason: "Foreign-Home authentication before Mobile-Home authentication",
             },
         ));
     }
-    // RFC 5944 3.3: the r and x bits are sent as zero and ignored.
-    let _ = repr;
     Ok(req)
 }
 
-fn spi_at(payload: &[u8], at: usize) -> Option<u32> {
-    let b = payload.get(at + 2..at + 6)?;
-    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+/// Whether the authentication extension recorded in `span` names the SA's
+/// SPI and its authenticator verifies over the span it covers.
+pub fn verify_span(payload: &[u8], span: Option<&AuthSpan>, sa: &SecurityAssociation) -> bool {
+    span.is_some_and(|s| s.spi == sa.spi && s.verify(payload, sa.algorithm, &sa.key))
 }
 
 /// RFC 5944 3.8.2.1: the MHAE is present, names the SA's SPI, and its
 /// authenticator verifies.
 pub fn verify_mhae(payload: &[u8], req: &Request, sa: &SecurityAssociation) -> bool {
-    match req.mhae {
-        Some((at, spi)) if spi == sa.spi => {
-            extension::verify_authentication(payload, at, sa.algorithm, &sa.key)
-        }
-        _ => false,
-    }
+    verify_span(payload, req.mhae.as_ref(), sa)
 }
 
 /// RFC 5944 3.5.4: with an SA shared with the foreign agent, the FHAE
 /// must be present and verify.
 pub fn verify_fhae(payload: &[u8], req: &Request, sa: &SecurityAssociation) -> bool {
-    match req.fhae {
-        Some((at, spi)) if spi == sa.spi => {
-            extension::verify_authentication(payload, at, sa.algorithm, &sa.key)
-        }
-        _ => false,
-    }
+    verify_span(payload, req.fhae.as_ref(), sa)
 }
 
 /// The fields of a reply the home agent sends.

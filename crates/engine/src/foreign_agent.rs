@@ -3,6 +3,7 @@
 //! mobile nodes and their home agents (pending list, visitor list), and
 //! Binding Updates from home agents (`ip mobile bindupdate`).
 
+use crate::codec;
 use crate::host_range::HostRanges;
 use crate::security::SecurityAssociation;
 use crate::time::{Instant, Now};
@@ -420,32 +421,20 @@ impl ForeignAgent {
             self.counters.drop_reason("not a registration request");
             return;
         }
-        let repr = match RequestRepr::parse(&packet) {
-            Ok(r) => r,
+        // The extensions are parsed once; the checks below use the list.
+        let (repr, list) = match RequestRepr::parse_located(&packet) {
+            Ok(parsed) => parsed,
             Err(_) => return deny(self, ReplyCode::PoorlyFormedRequestFa, out),
         };
         // RFC 5944 3.7.2.1 checks, in its order.
-        let mhae_end = match registration::find_extension(
-            d.payload,
-            registration::REQUEST_LEN,
-            kind::MOBILE_HOME_AUTH,
-        ) {
-            Some(at) => at + 2 + usize::from(d.payload[at + 1]),
+        let mhae_end = match list.auth(kind::MOBILE_HOME_AUTH) {
+            Some(mhae) => mhae.end(),
             None => return deny(self, ReplyCode::PoorlyFormedRequestFa, out),
         };
-        if let Some((_, _, sa)) = self.config.visitor_sas.get(repr.home_address) {
-            let ok = registration::find_extension(
-                d.payload,
-                registration::REQUEST_LEN,
-                kind::MOBILE_FOREIGN_AUTH,
-            )
-            .is_some_and(|at| {
-                spi_at(d.payload, at) == Some(sa.spi)
-                    && extension::verify_authentication(d.payload, at, sa.algorithm, &sa.key)
-            });
-            if !ok {
-                return deny(self, ReplyCode::MobileNodeFailedAuthenticationFa, out);
-            }
+        if let Some((_, _, sa)) = self.config.visitor_sas.get(repr.home_address)
+            && !codec::verify_span(d.payload, list.auth(kind::MOBILE_FOREIGN_AUTH).as_ref(), sa)
+        {
+            return deny(self, ReplyCode::MobileNodeFailedAuthenticationFa, out);
         }
         if repr.lifetime > intf.registration_lifetime {
             return deny(self, ReplyCode::LifetimeTooLong, out);
@@ -577,7 +566,7 @@ impl ForeignAgent {
             self.counters.drop_reason("unreadable registration reply");
             return;
         };
-        let Ok(reply) = ReplyRepr::parse(&packet) else {
+        let Ok((reply, list)) = ReplyRepr::parse_located(&packet) else {
             self.counters.drop_reason("malformed registration reply");
             return;
         };
@@ -604,28 +593,23 @@ impl ForeignAgent {
         }
         self.pending.remove(&key);
         // FHAE when we share an SA with this home agent (RFC 5944 3.7.3.1).
-        let fhae_at =
-            registration::find_extension(payload, registration::REPLY_LEN, kind::FOREIGN_HOME_AUTH);
-        if let Some(sa) = self.config.home_agent_sas.get(src.ip()) {
-            let ok = fhae_at.is_some_and(|at| {
-                spi_at(payload, at) == Some(sa.spi)
-                    && extension::verify_authentication(payload, at, sa.algorithm, &sa.key)
-            });
-            if !ok {
-                *self
-                    .counters
-                    .denied
-                    .entry(u8::from(ReplyCode::HomeAgentFailedAuthentication))
-                    .or_default() += 1;
-                return self.deny_visitor(
-                    &pending.visitor,
-                    ReplyCode::HomeAgentFailedAuthentication,
-                    out,
-                );
-            }
+        let fhae = list.auth(kind::FOREIGN_HOME_AUTH);
+        if let Some(sa) = self.config.home_agent_sas.get(src.ip())
+            && !codec::verify_span(payload, fhae.as_ref(), sa)
+        {
+            *self
+                .counters
+                .denied
+                .entry(u8::from(ReplyCode::HomeAgentFailedAuthentication))
+                .or_default() += 1;
+            return self.deny_visitor(
+                &pending.visitor,
+                ReplyCode::HomeAgentFailedAuthentication,
+                out,
+            );
         }
         // Relay to the mobile node without the extensions meant for us.
-        let relay_len = fhae_at.unwrap_or(payload.len());
+        let relay_len = fhae.map_or(payload.len(), |f| f.offset);
         let relay = payload[..relay_len].to_vec();
         let Some(intf) = self.interface(&pending.visitor.interface).cloned() else {
             return;
@@ -680,7 +664,7 @@ impl ForeignAgent {
                 .drop_reason("binding update while bindupdate is off");
             return;
         }
-        let Ok(u) = UpdateRepr::parse(payload) else {
+        let Ok((u, list)) = UpdateRepr::parse_located(payload) else {
             self.counters.drop_reason("malformed binding update");
             return;
         };
@@ -693,14 +677,11 @@ impl ForeignAgent {
             }
             return;
         };
-        let at = pmip_wire::binding_update::UPDATE_LEN
-            + extension::RawIter::new(&payload[pmip_wire::binding_update::UPDATE_LEN..])
-                .map_while(|r| r.ok())
-                .find(|r| r.kind == kind::ROUTE_OPTIMIZATION_AUTH)
-                .map_or(usize::MAX / 2, |r| r.offset);
-        if spi_at(payload, at) != Some(sa.spi)
-            || !extension::verify_authentication(payload, at, sa.algorithm, &sa.key)
-        {
+        if !codec::verify_span(
+            payload,
+            list.auth(kind::ROUTE_OPTIMIZATION_AUTH).as_ref(),
+            &sa,
+        ) {
             if self.counters.drop_reason("forged binding update") {
                 tracing::warn!(%src, "dropped a Binding Update that fails authentication (logged once)");
             }
@@ -739,11 +720,6 @@ impl ForeignAgent {
             });
         }
     }
-}
-
-fn spi_at(payload: &[u8], at: usize) -> Option<u32> {
-    let b = payload.get(at.checked_add(2)?..at.checked_add(6)?)?;
-    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 fn registration_port() -> u16 {

@@ -4,6 +4,7 @@
 //! agent in their name, re-registers before the lifetime ends, and
 //! deregisters them when they come home.
 
+use crate::codec;
 use crate::host_range::HostRanges;
 use crate::security::SecurityAssociation;
 use crate::subnet_map::{SubnetEntry, SubnetMap};
@@ -13,7 +14,7 @@ use core::time::Duration;
 use pmip_wire::extension::{self, Extensions, kind};
 use pmip_wire::icmp::Advertisement;
 use pmip_wire::identification::Identification;
-use pmip_wire::registration::{self, ReplyCode, ReplyPacket, ReplyRepr, RequestFlags, RequestRepr};
+use pmip_wire::registration::{ReplyCode, ReplyPacket, ReplyRepr, RequestFlags, RequestRepr};
 use std::collections::{HashMap, HashSet};
 
 pub type Mac = [u8; 6];
@@ -809,7 +810,7 @@ impl ProxyAp {
                 .or_insert(1);
             return;
         };
-        let Ok(reply) = ReplyRepr::parse(&packet) else {
+        let Ok((reply, list)) = ReplyRepr::parse_located(&packet) else {
             self.counters
                 .dropped
                 .entry("malformed reply")
@@ -835,20 +836,9 @@ impl ProxyAp {
         };
         // Home agent replies must carry a valid MHAE (RFC 5944 3.6.2.1);
         // only foreign agent denials (64–127) cannot.
-        let authentic = self
-            .node_sa(reply.home_address)
-            .and_then(|sa| {
-                registration::find_extension(
-                    payload,
-                    registration::REPLY_LEN,
-                    kind::MOBILE_HOME_AUTH,
-                )
-                .map(|at| {
-                    payload.get(at + 2..at + 6) == Some(&sa.spi.to_be_bytes()[..])
-                        && extension::verify_authentication(payload, at, sa.algorithm, &sa.key)
-                })
-            })
-            .unwrap_or(false);
+        let authentic = self.node_sa(reply.home_address).is_some_and(|sa| {
+            codec::verify_span(payload, list.auth(kind::MOBILE_HOME_AUTH).as_ref(), &sa)
+        });
         if !authentic && !reply.code.denied_by_fa() {
             self.counters
                 .dropped
