@@ -5,7 +5,7 @@ use crate::time::Instant;
 use core::net::{Ipv4Addr, SocketAddrV4};
 use core::time::Duration;
 use pmip_wire::tunnel::Encapsulation;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One mobility binding: a home address reachable at a care-of address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +57,7 @@ pub enum Upsert {
 /// expiry index so the next timer and the expired set are cheap to find.
 #[derive(Debug, Default, Clone)]
 pub struct BindingTable {
-    by_home: HashMap<Ipv4Addr, Vec<Binding>>,
+    by_home: BTreeMap<Ipv4Addr, Vec<Binding>>,
     expiry: BTreeSet<(Instant, Ipv4Addr, Ipv4Addr)>,
     count: usize,
 }
@@ -82,7 +82,7 @@ impl BindingTable {
         self.by_home.get(&home).map_or(&[], Vec::as_slice)
     }
 
-    /// Every binding, in no particular order.
+    /// Every binding, by home address (then in registration order).
     pub fn iter(&self) -> impl Iterator<Item = &Binding> {
         self.by_home.values().flatten()
     }

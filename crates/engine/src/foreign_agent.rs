@@ -18,7 +18,7 @@ use pmip_wire::registration::{
     self, ReplyCode, ReplyPacket, ReplyRepr, RequestPacket, RequestRepr,
 };
 use pmip_wire::tunnel::Encapsulation;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// An interface with `ip mobile foreign-service` (and `ip irdp`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +51,8 @@ pub struct ForeignAgentConfig {
     pub care_of_address: Ipv4Addr,
     /// How long a pending request waits for the home agent (`reg-wait`).
     pub reg_wait: Duration,
-    /// `ip mobile secure home-agent`: FHAE associations.
+    /// `ip mobile secure home-agent`: FHAE associations (only looked up,
+    /// never iterated, so its order cannot reach the actions).
     pub home_agent_sas: HashMap<Ipv4Addr, SecurityAssociation>,
     /// `ip mobile secure visitor`: MFAE associations.
     pub visitor_sas: HostRanges<SecurityAssociation>,
@@ -135,14 +136,14 @@ pub struct Counters {
     pub advertisements: u64,
     pub requests: u64,
     pub relayed: u64,
-    pub denied: HashMap<u8, u64>,
+    pub denied: BTreeMap<u8, u64>,
     pub replies: u64,
     pub replies_accepted: u64,
     pub timeouts: u64,
     pub expired: u64,
     pub bind_updates: u64,
     pub bind_acks_sent: u64,
-    pub dropped: HashMap<&'static str, u64>,
+    pub dropped: BTreeMap<&'static str, u64>,
 }
 
 impl Counters {
@@ -164,11 +165,11 @@ pub struct FromVisitor<'a> {
 
 pub struct ForeignAgent {
     config: ForeignAgentConfig,
-    pending: HashMap<(Ipv4Addr, u32), Pending>,
-    visitors: HashMap<Ipv4Addr, Visitor>,
+    pending: BTreeMap<(Ipv4Addr, u32), Pending>,
+    visitors: BTreeMap<Ipv4Addr, Visitor>,
     /// RFC 5944 2.1.1: 0 after a reboot, then 256 after wrapping.
     sequence: u16,
-    next_advert: HashMap<String, Instant>,
+    next_advert: BTreeMap<String, Instant>,
     pub counters: Counters,
 }
 
@@ -178,10 +179,10 @@ impl ForeignAgent {
     pub fn new(config: ForeignAgentConfig) -> ForeignAgent {
         ForeignAgent {
             config,
-            pending: HashMap::new(),
-            visitors: HashMap::new(),
+            pending: BTreeMap::new(),
+            visitors: BTreeMap::new(),
             sequence: 0,
-            next_advert: HashMap::new(),
+            next_advert: BTreeMap::new(),
             counters: Counters::default(),
         }
     }

@@ -13,7 +13,7 @@ use core::time::Duration;
 use pmip_wire::identification::Identification;
 use pmip_wire::registration::ReplyCode;
 use pmip_wire::tunnel::Encapsulation;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// One home network the agent serves: its address on that link is the
 /// home agent address for the mobile nodes whose home it is.
@@ -59,7 +59,8 @@ pub struct HomeAgentConfig {
     pub hosts: HostRanges<MobileHost>,
     /// `ip mobile secure host`: MHAE associations with mobile nodes.
     pub host_sas: HostRanges<SecurityAssociation>,
-    /// `ip mobile secure foreign-agent`: FHAE associations.
+    /// `ip mobile secure foreign-agent`: FHAE associations (only looked
+    /// up, never iterated, so its order cannot reach the actions).
     pub foreign_agent_sas: HashMap<Ipv4Addr, SecurityAssociation>,
     /// Refuse reverse tunnels (code 137) when false.
     pub reverse_tunnel: bool,
@@ -155,9 +156,9 @@ pub struct Counters {
     pub requests: u64,
     pub accepted: u64,
     pub deregistrations: u64,
-    pub denied: HashMap<u8, u64>,
+    pub denied: BTreeMap<u8, u64>,
     /// Dropped without a reply, by reason.
-    pub dropped: HashMap<&'static str, u64>,
+    pub dropped: BTreeMap<&'static str, u64>,
     pub expired: u64,
     pub bind_updates_sent: u64,
     pub bind_acks_received: u64,
@@ -192,15 +193,15 @@ pub struct HomeAgent {
     bindings: BindingTable,
     /// Last accepted Identification per home address (RFC 5944 5.7: each
     /// must be greater than the one before).
-    last_ident: HashMap<Ipv4Addr, u64>,
-    pending_bu: HashMap<(Ipv4Addr, Ipv4Addr), PendingBindUpdate>,
+    last_ident: BTreeMap<Ipv4Addr, u64>,
+    pending_bu: BTreeMap<(Ipv4Addr, Ipv4Addr), PendingBindUpdate>,
     /// Requests waiting for an association from the AAA server.
-    awaiting_sa: HashMap<Ipv4Addr, Vec<Parked>>,
+    awaiting_sa: BTreeMap<Ipv4Addr, Vec<Parked>>,
     /// An association from the AAA server, held while its requests are
     /// processed (the AAA client caches; the engine does not keep keys).
     fetched_sa: Option<(Ipv4Addr, SecurityAssociation)>,
     /// Associations kept for `aaa_cache_lifetime` (`aaa load-sa`).
-    aaa_cache: HashMap<Ipv4Addr, (SecurityAssociation, Instant)>,
+    aaa_cache: BTreeMap<Ipv4Addr, (SecurityAssociation, Instant)>,
     pub counters: Counters,
 }
 
@@ -209,11 +210,11 @@ impl HomeAgent {
         HomeAgent {
             config,
             bindings: BindingTable::new(),
-            last_ident: HashMap::new(),
-            pending_bu: HashMap::new(),
-            awaiting_sa: HashMap::new(),
+            last_ident: BTreeMap::new(),
+            pending_bu: BTreeMap::new(),
+            awaiting_sa: BTreeMap::new(),
             fetched_sa: None,
-            aaa_cache: HashMap::new(),
+            aaa_cache: BTreeMap::new(),
             counters: Counters::default(),
         }
     }

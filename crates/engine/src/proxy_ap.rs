@@ -15,7 +15,7 @@ use pmip_wire::extension::{self, Extensions, kind};
 use pmip_wire::icmp::Advertisement;
 use pmip_wire::identification::Identification;
 use pmip_wire::registration::{ReplyCode, ReplyPacket, ReplyRepr, RequestFlags, RequestRepr};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 pub type Mac = [u8; 6];
 
@@ -26,7 +26,7 @@ pub struct ProxyApConfig {
     pub own_prefix_len: u8,
     /// `ip proxy-mobile pause`: keep the configuration, proxy for nobody.
     pub paused: bool,
-    /// SSIDs with `ip proxy-mobile`.
+    /// SSIDs with `ip proxy-mobile` (only looked up, never iterated).
     pub proxy_ssids: HashSet<String>,
     /// `ip proxy-mobile secure node`: SAs by client address range.
     pub nodes: HostRanges<SecurityAssociation>,
@@ -234,10 +234,10 @@ pub struct Counters {
     pub reregistrations: u64,
     pub deregistrations: u64,
     pub accepted: u64,
-    pub denied: HashMap<u8, u64>,
+    pub denied: BTreeMap<u8, u64>,
     pub retransmissions: u64,
     pub resyncs: u64,
-    pub dropped: HashMap<&'static str, u64>,
+    pub dropped: BTreeMap<&'static str, u64>,
 }
 
 pub struct ProxyAp {
@@ -246,14 +246,14 @@ pub struct ProxyAp {
     foreign_agent: Option<ForeignAgentInfo>,
     /// Our own subnet's home agent, from an advertisement with H set.
     own_home_agent: Option<SubnetEntry>,
-    stations: HashMap<Mac, Station>,
+    stations: BTreeMap<Mac, Station>,
     /// Seconds the home agent's clock is ahead of ours (code 133 resync,
     /// the Aironet documentation: "the AP adjusts the time stamp in future requests").
-    clock_offset: HashMap<Ipv4Addr, i64>,
+    clock_offset: BTreeMap<Ipv4Addr, i64>,
     /// Associations from the AAA server, by client address, and the
     /// fetches under way.
-    aaa_sas: HashMap<Ipv4Addr, SecurityAssociation>,
-    fetching: std::collections::HashSet<Ipv4Addr>,
+    aaa_sas: BTreeMap<Ipv4Addr, SecurityAssociation>,
+    fetching: BTreeSet<Ipv4Addr>,
     pub counters: Counters,
 }
 
@@ -264,10 +264,10 @@ impl ProxyAp {
             subnet_map: SubnetMap::new(),
             foreign_agent: None,
             own_home_agent: None,
-            stations: HashMap::new(),
-            clock_offset: HashMap::new(),
-            aaa_sas: HashMap::new(),
-            fetching: std::collections::HashSet::new(),
+            stations: BTreeMap::new(),
+            clock_offset: BTreeMap::new(),
+            aaa_sas: BTreeMap::new(),
+            fetching: BTreeSet::new(),
             counters: Counters::default(),
         }
     }

@@ -1,6 +1,7 @@
-//! The subnet map table (the Aironet documentation "Subnet Map Exchange"): home agent
-//! addresses with their subnet masks; a visiting client's home agent is
-//! found by longest match on its address.
+//! The subnet map table (the Aironet documentation's "Subnet Map
+//! Exchange"; docs/subnet-map-exchange.md): home agent addresses with
+//! their subnet masks; a visiting client's home agent is found by longest
+//! match on its address.
 
 use core::net::Ipv4Addr;
 
@@ -77,7 +78,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_table_longest_match() {
+    fn documented_table_longest_match() {
         // Table 15-1 of the Aironet documentation.
         let mut m = SubnetMap::new();
         m.insert(e("10.10.10.1", 24));

@@ -624,3 +624,142 @@ fn visitor_limit() {
         "a visitor we serve may re-register"
     );
 }
+
+/// A request of the mobile node `home` (same home agent and keys as the
+/// others in this file).
+fn request_of(home: Ipv4Addr, ident: u64) -> Vec<u8> {
+    let mut m = RequestRepr {
+        flags: RequestFlags::default(),
+        lifetime: 300,
+        home_address: home,
+        home_agent: HA,
+        care_of_address: FA,
+        identification: Identification(ident),
+        extensions: Extensions::new(),
+    }
+    .to_vec();
+    extension::append_authentication(
+        &mut m,
+        kind::MOBILE_HOME_AUTH,
+        0x100,
+        Algorithm::HmacMd5,
+        MN_KEY,
+    );
+    m
+}
+
+fn accepted_for(home: Ipv4Addr, ident: u64) -> Vec<u8> {
+    ReplyRepr {
+        code: ReplyCode::Accepted,
+        lifetime: 300,
+        home_address: home,
+        home_agent: HA,
+        identification: Identification(ident),
+        extensions: Extensions::new(),
+    }
+    .to_vec()
+}
+
+/// Two engines fed the same inputs return the same actions in the same
+/// order, also in the turns that touch many entries at once: pending
+/// requests timing out together (code 78), visitors expiring together,
+/// and `clear ip mobile visitor` of everyone. The order is by home
+/// address, not by arrival or by hash.
+#[test]
+fn turns_touching_many_entries_are_deterministic() {
+    // Arrive in descending order, so ascending output is not arrival order.
+    let homes: Vec<Ipv4Addr> = (1..=64u8)
+        .rev()
+        .map(|i| Ipv4Addr::new(10, 1, 1, i))
+        .collect();
+    let ident = Identification::from_unix(t0().unix).0;
+    let run = || -> Vec<Vec<Action>> {
+        let mut fa = ForeignAgent::new(config());
+        let mut turns = Vec::new();
+        let mut out = Vec::new();
+        for h in &homes {
+            fa.handle_from_visitor(
+                t0(),
+                FromVisitor {
+                    interface: "FastEthernet0",
+                    mac: [2, 0, 0, 0, 1, h.octets()[3]],
+                    src: SocketAddrV4::new(*h, 434),
+                    payload: &request_of(*h, ident),
+                },
+                &mut out,
+            );
+        }
+        turns.push(std::mem::take(&mut out));
+        // The home agent accepts the even ones; the odd ones time out.
+        for h in homes.iter().filter(|h| h.octets()[3] % 2 == 0) {
+            fa.handle_from_network(
+                t0(),
+                SocketAddrV4::new(HA, 434),
+                &accepted_for(*h, ident),
+                &mut out,
+            );
+        }
+        turns.push(std::mem::take(&mut out));
+        fa.handle_timeout(t0().advance(Duration::from_secs(20)), &mut out);
+        turns.push(std::mem::take(&mut out));
+        let cleared = fa.clear_visitors(None, &mut out);
+        assert_eq!(cleared, 32);
+        turns.push(std::mem::take(&mut out));
+        turns
+    };
+    let first = run();
+    for _ in 0..4 {
+        assert_eq!(run(), first);
+    }
+    let timed_out: Vec<Ipv4Addr> = first[2]
+        .iter()
+        .filter_map(|a| match a {
+            Action::SendToVisitor { to, .. } => Some(*to.ip()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(timed_out.len(), 32);
+    assert!(timed_out.is_sorted(), "{timed_out:?}");
+    let down: Vec<Ipv4Addr> = first[3]
+        .iter()
+        .map(|a| match a {
+            Action::VisitorDown(v) => v.home_address,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(down.len(), 32);
+    assert!(down.is_sorted(), "{down:?}");
+
+    // Expiry of many visitors in one turn is ordered the same way.
+    let mut fa = ForeignAgent::new(config());
+    let mut out = Vec::new();
+    for h in &homes {
+        fa.handle_from_visitor(
+            t0(),
+            FromVisitor {
+                interface: "FastEthernet0",
+                mac: [2, 0, 0, 0, 1, h.octets()[3]],
+                src: SocketAddrV4::new(*h, 434),
+                payload: &request_of(*h, ident),
+            },
+            &mut out,
+        );
+        fa.handle_from_network(
+            t0(),
+            SocketAddrV4::new(HA, 434),
+            &accepted_for(*h, ident),
+            &mut out,
+        );
+    }
+    out.clear();
+    fa.handle_timeout(t0().advance(Duration::from_secs(301)), &mut out);
+    let expired: Vec<Ipv4Addr> = out
+        .iter()
+        .filter_map(|a| match a {
+            Action::VisitorDown(v) => Some(v.home_address),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(expired.len(), 64);
+    assert!(expired.is_sorted(), "{expired:?}");
+}
