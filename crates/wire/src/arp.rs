@@ -4,11 +4,30 @@
 
 use crate::error::{Error, Result, need};
 use crate::ethernet::EthernetAddress;
-use crate::ipv4::addr;
+use crate::ipv4::{addr, be16};
 use core::net::Ipv4Addr;
 
 /// ARP over Ethernet for IPv4: 28 bytes.
-pub const PACKET_LEN: usize = 28;
+pub const PACKET_LEN: usize = field::TPA.end;
+
+mod field {
+    use core::ops::Range;
+
+    pub const HTYPE: Range<usize> = 0..2;
+    pub const PTYPE: Range<usize> = 2..4;
+    pub const HLEN: usize = 4;
+    pub const PLEN: usize = 5;
+    pub const OPER: Range<usize> = 6..8;
+    /// Sender and target addresses, Ethernet and IPv4 sizes only.
+    pub const SHA: Range<usize> = 8..14;
+    pub const SPA: Range<usize> = 14..18;
+    pub const THA: Range<usize> = 18..24;
+    pub const TPA: Range<usize> = 24..28;
+}
+
+/// Hardware type Ethernet, protocol type IPv4.
+const HTYPE_ETHERNET: u16 = 1;
+const PTYPE_IPV4: u16 = 0x0800;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
@@ -43,39 +62,65 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn check_len(&self) -> Result<()> {
         need("ARP packet", self.buffer.as_ref(), PACKET_LEN)
     }
-    fn u16_at(&self, i: usize) -> u16 {
-        u16::from_be_bytes([self.buffer.as_ref()[i], self.buffer.as_ref()[i + 1]])
+    pub fn into_inner(self) -> T {
+        self.buffer
     }
     pub fn hardware_type(&self) -> u16 {
-        self.u16_at(0)
+        be16(&self.buffer.as_ref()[field::HTYPE])
     }
     pub fn protocol_type(&self) -> u16 {
-        self.u16_at(2)
+        be16(&self.buffer.as_ref()[field::PTYPE])
     }
     pub fn hardware_len(&self) -> u8 {
-        self.buffer.as_ref()[4]
+        self.buffer.as_ref()[field::HLEN]
     }
     pub fn protocol_len(&self) -> u8 {
-        self.buffer.as_ref()[5]
+        self.buffer.as_ref()[field::PLEN]
     }
     pub fn operation(&self) -> u16 {
-        self.u16_at(6)
-    }
-    fn mac_at(&self, i: usize) -> EthernetAddress {
-        let b = &self.buffer.as_ref()[i..i + 6];
-        EthernetAddress([b[0], b[1], b[2], b[3], b[4], b[5]])
+        be16(&self.buffer.as_ref()[field::OPER])
     }
     pub fn sender_hardware_addr(&self) -> EthernetAddress {
-        self.mac_at(8)
+        EthernetAddress::from_bytes(&self.buffer.as_ref()[field::SHA])
     }
     pub fn sender_protocol_addr(&self) -> Ipv4Addr {
-        addr(&self.buffer.as_ref()[14..18])
+        addr(&self.buffer.as_ref()[field::SPA])
     }
     pub fn target_hardware_addr(&self) -> EthernetAddress {
-        self.mac_at(18)
+        EthernetAddress::from_bytes(&self.buffer.as_ref()[field::THA])
     }
     pub fn target_protocol_addr(&self) -> Ipv4Addr {
-        addr(&self.buffer.as_ref()[24..28])
+        addr(&self.buffer.as_ref()[field::TPA])
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
+    pub fn set_hardware_type(&mut self, v: u16) {
+        self.buffer.as_mut()[field::HTYPE].copy_from_slice(&v.to_be_bytes());
+    }
+    pub fn set_protocol_type(&mut self, v: u16) {
+        self.buffer.as_mut()[field::PTYPE].copy_from_slice(&v.to_be_bytes());
+    }
+    pub fn set_hardware_len(&mut self, v: u8) {
+        self.buffer.as_mut()[field::HLEN] = v;
+    }
+    pub fn set_protocol_len(&mut self, v: u8) {
+        self.buffer.as_mut()[field::PLEN] = v;
+    }
+    pub fn set_operation(&mut self, v: u16) {
+        self.buffer.as_mut()[field::OPER].copy_from_slice(&v.to_be_bytes());
+    }
+    pub fn set_sender_hardware_addr(&mut self, a: EthernetAddress) {
+        self.buffer.as_mut()[field::SHA].copy_from_slice(&a.0);
+    }
+    pub fn set_sender_protocol_addr(&mut self, a: Ipv4Addr) {
+        self.buffer.as_mut()[field::SPA].copy_from_slice(&a.octets());
+    }
+    pub fn set_target_hardware_addr(&mut self, a: EthernetAddress) {
+        self.buffer.as_mut()[field::THA].copy_from_slice(&a.0);
+    }
+    pub fn set_target_protocol_addr(&mut self, a: Ipv4Addr) {
+        self.buffer.as_mut()[field::TPA].copy_from_slice(&a.octets());
     }
 }
 
@@ -93,10 +138,10 @@ impl Repr {
     pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>) -> Result<Repr> {
         p.check_len()?;
         let unsupported = |what, value: u32| Err(Error::Unsupported { what, value });
-        if p.hardware_type() != 1 {
+        if p.hardware_type() != HTYPE_ETHERNET {
             return unsupported("ARP hardware type", p.hardware_type().into());
         }
-        if p.protocol_type() != 0x0800 {
+        if p.protocol_type() != PTYPE_IPV4 {
             return unsupported("ARP protocol type", p.protocol_type().into());
         }
         if p.hardware_len() != 6 {
@@ -123,16 +168,19 @@ impl Repr {
         PACKET_LEN
     }
 
+    /// Writes the packet into the front of `buf` (at least
+    /// [`PACKET_LEN`] bytes).
     pub fn emit(&self, buf: &mut [u8]) {
-        buf[0..2].copy_from_slice(&1u16.to_be_bytes());
-        buf[2..4].copy_from_slice(&0x0800u16.to_be_bytes());
-        buf[4] = 6;
-        buf[5] = 4;
-        buf[6..8].copy_from_slice(&self.operation.code().to_be_bytes());
-        buf[8..14].copy_from_slice(&self.sender_hardware_addr.0);
-        buf[14..18].copy_from_slice(&self.sender_protocol_addr.octets());
-        buf[18..24].copy_from_slice(&self.target_hardware_addr.0);
-        buf[24..28].copy_from_slice(&self.target_protocol_addr.octets());
+        let mut p = Packet::new_unchecked(buf);
+        p.set_hardware_type(HTYPE_ETHERNET);
+        p.set_protocol_type(PTYPE_IPV4);
+        p.set_hardware_len(6);
+        p.set_protocol_len(4);
+        p.set_operation(self.operation.code());
+        p.set_sender_hardware_addr(self.sender_hardware_addr);
+        p.set_sender_protocol_addr(self.sender_protocol_addr);
+        p.set_target_hardware_addr(self.target_hardware_addr);
+        p.set_target_protocol_addr(self.target_protocol_addr);
     }
 
     pub fn to_bytes(&self) -> [u8; PACKET_LEN] {

@@ -4,7 +4,15 @@ use crate::error::{Error, Result, need};
 use core::fmt;
 use core::str::FromStr;
 
-pub const HEADER_LEN: usize = 14;
+pub const HEADER_LEN: usize = field::ETHERTYPE.end;
+
+mod field {
+    use core::ops::Range;
+
+    pub const DESTINATION: Range<usize> = 0..6;
+    pub const SOURCE: Range<usize> = 6..12;
+    pub const ETHERTYPE: Range<usize> = 12..14;
+}
 
 pub mod ethertype {
     pub const IPV4: u16 = 0x0800;
@@ -24,6 +32,15 @@ impl EthernetAddress {
     /// The group bit (including broadcast).
     pub fn is_multicast(&self) -> bool {
         self.0[0] & 1 != 0
+    }
+}
+
+impl EthernetAddress {
+    /// From the first six bytes of `b` (which must hold six).
+    pub fn from_bytes(b: &[u8]) -> EthernetAddress {
+        let mut a = [0u8; 6];
+        a.copy_from_slice(&b[..6]);
+        EthernetAddress(a)
     }
 }
 
@@ -90,15 +107,14 @@ impl<T: AsRef<[u8]>> Frame<T> {
         self.buffer
     }
     pub fn dst_addr(&self) -> EthernetAddress {
-        let b = &self.buffer.as_ref()[0..6];
-        EthernetAddress([b[0], b[1], b[2], b[3], b[4], b[5]])
+        EthernetAddress::from_bytes(&self.buffer.as_ref()[field::DESTINATION])
     }
     pub fn src_addr(&self) -> EthernetAddress {
-        let b = &self.buffer.as_ref()[6..12];
-        EthernetAddress([b[0], b[1], b[2], b[3], b[4], b[5]])
+        EthernetAddress::from_bytes(&self.buffer.as_ref()[field::SOURCE])
     }
     pub fn ethertype(&self) -> u16 {
-        u16::from_be_bytes([self.buffer.as_ref()[12], self.buffer.as_ref()[13]])
+        let b = &self.buffer.as_ref()[field::ETHERTYPE];
+        u16::from_be_bytes([b[0], b[1]])
     }
     pub fn payload(&self) -> &[u8] {
         &self.buffer.as_ref()[HEADER_LEN..]
@@ -106,6 +122,15 @@ impl<T: AsRef<[u8]>> Frame<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
+    pub fn set_dst_addr(&mut self, a: EthernetAddress) {
+        self.buffer.as_mut()[field::DESTINATION].copy_from_slice(&a.0);
+    }
+    pub fn set_src_addr(&mut self, a: EthernetAddress) {
+        self.buffer.as_mut()[field::SOURCE].copy_from_slice(&a.0);
+    }
+    pub fn set_ethertype(&mut self, v: u16) {
+        self.buffer.as_mut()[field::ETHERTYPE].copy_from_slice(&v.to_be_bytes());
+    }
     pub fn payload_mut(&mut self) -> &mut [u8] {
         &mut self.buffer.as_mut()[HEADER_LEN..]
     }
@@ -139,10 +164,13 @@ impl Repr {
     pub const fn buffer_len(&self) -> usize {
         HEADER_LEN
     }
+    /// Writes the header into the front of `buf` (at least
+    /// [`HEADER_LEN`] bytes).
     pub fn emit(&self, buf: &mut [u8]) {
-        buf[0..6].copy_from_slice(&self.dst_addr.0);
-        buf[6..12].copy_from_slice(&self.src_addr.0);
-        buf[12..14].copy_from_slice(&self.ethertype.to_be_bytes());
+        let mut f = Frame::new_unchecked(buf);
+        f.set_dst_addr(self.dst_addr);
+        f.set_src_addr(self.src_addr);
+        f.set_ethertype(self.ethertype);
     }
 }
 

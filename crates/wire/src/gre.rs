@@ -8,7 +8,21 @@ use crate::ipv4::be16;
 
 /// Protocol type of an IPv4 payload (the EtherType, RFC 2784 section 2.4).
 pub const PROTOCOL_IPV4: u16 = 0x0800;
-pub const BASE_LEN: usize = 4;
+pub const BASE_LEN: usize = field::PROTOCOL.end;
+
+mod field {
+    use core::ops::Range;
+
+    /// C, R, K, S, Reserved0 and Ver.
+    pub const FLAGS: Range<usize> = 0..2;
+    pub const PROTOCOL: Range<usize> = 2..4;
+    /// The optional words follow, each present when its flag is set, in
+    /// this order: checksum and Reserved1, key, sequence number.
+    pub const CHECKSUM: Range<usize> = 4..6;
+    pub const RESERVED1: Range<usize> = 6..8;
+    pub const OPTIONAL: usize = 4;
+    pub const WORD: usize = 4;
+}
 
 const FLAG_C: u16 = 0x8000;
 /// The routing-present bit of RFC 1701; RFC 2784 section 2.3 says a
@@ -49,7 +63,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.buffer
     }
     fn flags(&self) -> u16 {
-        be16(&self.buffer.as_ref()[0..2])
+        be16(&self.buffer.as_ref()[field::FLAGS])
     }
     pub fn checksum_present(&self) -> bool {
         self.flags() & FLAG_C != 0
@@ -64,7 +78,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
         (self.flags() & VERSION) as u8
     }
     pub fn protocol_type(&self) -> u16 {
-        be16(&self.buffer.as_ref()[2..4])
+        be16(&self.buffer.as_ref()[field::PROTOCOL])
     }
     /// Length of the header with its optional fields.
     pub fn header_len(&self) -> usize {
@@ -73,12 +87,21 @@ impl<T: AsRef<[u8]>> Packet<T> {
                 + usize::from(self.key_present())
                 + usize::from(self.sequence_present()))
     }
+    /// The optional word at `index` (0 the first after the base header).
+    fn word_range(index: usize) -> core::ops::Range<usize> {
+        let at = field::OPTIONAL + field::WORD * index;
+        at..at + field::WORD
+    }
     fn word(&self, index: usize) -> u32 {
-        let b = &self.buffer.as_ref()[BASE_LEN + 4 * index..BASE_LEN + 4 * index + 4];
+        let b = &self.buffer.as_ref()[Self::word_range(index)];
         u32::from_be_bytes([b[0], b[1], b[2], b[3]])
     }
     pub fn checksum(&self) -> Option<u16> {
-        self.checksum_present().then(|| (self.word(0) >> 16) as u16)
+        self.checksum_present()
+            .then(|| be16(&self.buffer.as_ref()[field::CHECKSUM]))
+    }
+    fn reserved1(&self) -> u16 {
+        be16(&self.buffer.as_ref()[field::RESERVED1])
     }
     pub fn key(&self) -> Option<u32> {
         self.key_present()
@@ -96,6 +119,55 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// packet (RFC 2784 section 2.5).
     pub fn verify_checksum(&self) -> bool {
         !self.checksum_present() || checksum::verify(self.buffer.as_ref())
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
+    /// Writes the C, K and S flags (version 0, the other bits zero); the
+    /// optional fields' places follow from them, so set the flags first.
+    pub fn set_flags(&mut self, checksum: bool, key: bool, sequence: bool) {
+        let mut flags = 0u16;
+        if checksum {
+            flags |= FLAG_C;
+        }
+        if key {
+            flags |= FLAG_K;
+        }
+        if sequence {
+            flags |= FLAG_S;
+        }
+        self.buffer.as_mut()[field::FLAGS].copy_from_slice(&flags.to_be_bytes());
+    }
+    pub fn set_protocol_type(&mut self, v: u16) {
+        self.buffer.as_mut()[field::PROTOCOL].copy_from_slice(&v.to_be_bytes());
+    }
+    /// Writes the checksum and a zero Reserved1 (C must be set).
+    pub fn set_checksum(&mut self, v: u16) {
+        self.buffer.as_mut()[field::CHECKSUM].copy_from_slice(&v.to_be_bytes());
+        self.buffer.as_mut()[field::RESERVED1].fill(0);
+    }
+    /// Writes the key (K must be set).
+    pub fn set_key(&mut self, v: u32) {
+        let r = Self::word_range(usize::from(self.checksum_present()));
+        self.buffer.as_mut()[r].copy_from_slice(&v.to_be_bytes());
+    }
+    /// Writes the sequence number (S must be set).
+    pub fn set_sequence(&mut self, v: u32) {
+        let r = Self::word_range(
+            usize::from(self.checksum_present()) + usize::from(self.key_present()),
+        );
+        self.buffer.as_mut()[r].copy_from_slice(&v.to_be_bytes());
+    }
+    /// Computes the checksum over the whole buffer (header and payload,
+    /// RFC 2784 section 2.5); C must be set.
+    pub fn fill_checksum(&mut self) {
+        self.set_checksum(0);
+        let c = checksum::checksum(self.buffer.as_ref());
+        self.set_checksum(c);
+    }
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let h = self.header_len();
+        &mut self.buffer.as_mut()[h..]
     }
 }
 
@@ -141,7 +213,7 @@ impl Repr {
             });
         }
         if packet.checksum_present() {
-            if packet.word(0) & 0xffff != 0 {
+            if packet.reserved1() != 0 {
                 return Err(Error::Malformed {
                     what: "GRE header",
                     reason: "reserved1 is not zero",
@@ -170,30 +242,17 @@ impl Repr {
     /// payload must already follow the header in `buffer` (and `buffer`
     /// must end where the payload ends), since the checksum covers it.
     pub fn emit(&self, buffer: &mut [u8]) {
-        let mut flags = 0u16;
-        if self.checksum {
-            flags |= FLAG_C;
+        let mut p = Packet::new_unchecked(buffer);
+        p.set_flags(self.checksum, self.key.is_some(), self.sequence.is_some());
+        p.set_protocol_type(self.protocol_type);
+        if let Some(k) = self.key {
+            p.set_key(k);
         }
-        if self.key.is_some() {
-            flags |= FLAG_K;
-        }
-        if self.sequence.is_some() {
-            flags |= FLAG_S;
-        }
-        buffer[0..2].copy_from_slice(&flags.to_be_bytes());
-        buffer[2..4].copy_from_slice(&self.protocol_type.to_be_bytes());
-        let mut at = BASE_LEN;
-        if self.checksum {
-            buffer[at..at + 4].fill(0);
-            at += 4;
-        }
-        for v in [self.key, self.sequence].into_iter().flatten() {
-            buffer[at..at + 4].copy_from_slice(&v.to_be_bytes());
-            at += 4;
+        if let Some(s) = self.sequence {
+            p.set_sequence(s);
         }
         if self.checksum {
-            let c = checksum::checksum(buffer);
-            buffer[BASE_LEN..BASE_LEN + 2].copy_from_slice(&c.to_be_bytes());
+            p.fill_checksum();
         }
     }
 }

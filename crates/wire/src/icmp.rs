@@ -5,7 +5,7 @@
 
 use crate::checksum;
 use crate::error::{Error, Result, need};
-use crate::ipv4::addr;
+use crate::ipv4::{addr, be16};
 use arrayvec::ArrayVec;
 use core::net::Ipv4Addr;
 
@@ -17,6 +17,32 @@ pub const CODE_NOT_ROUTING: u8 = 16;
 pub const MAX_ROUTERS: usize = 16;
 pub const MAX_CARE_OF_ADDRESSES: usize = 8;
 pub const MAX_EXTENSIONS: usize = 8;
+/// The ICMP header of a router discovery message.
+pub const HEADER_LEN: usize = field::LIFETIME.end;
+
+mod field {
+    use core::ops::Range;
+
+    pub const TYPE: usize = 0;
+    pub const CODE: usize = 1;
+    pub const CHECKSUM: Range<usize> = 2..4;
+    /// Router Advertisement (RFC 1256 3).
+    pub const NUM_ADDRS: usize = 4;
+    pub const ADDR_ENTRY_SIZE: usize = 5;
+    pub const LIFETIME: Range<usize> = 6..8;
+    /// Router Solicitation: the reserved word.
+    pub const RESERVED: Range<usize> = 4..8;
+    /// Router entries follow the header: address, then preference.
+    pub const ROUTERS: usize = 8;
+    pub const ENTRY_LEN: usize = 8;
+    pub const ENTRY_ADDRESS: Range<usize> = 0..4;
+    pub const ENTRY_PREFERENCE: Range<usize> = 4..8;
+
+    /// Entry `i` of the router list.
+    pub fn entry(i: usize) -> Range<usize> {
+        ROUTERS + ENTRY_LEN * i..ROUTERS + ENTRY_LEN * (i + 1)
+    }
+}
 
 /// Advertisement extension types.
 pub mod ext {
@@ -220,45 +246,97 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// Header (8 bytes) and, for an advertisement, its router entries.
     pub fn check_len(&self) -> Result<()> {
         let b = self.buffer.as_ref();
-        need("ICMP header", b, 8)?;
+        need("ICMP header", b, HEADER_LEN)?;
         if self.msg_type() == TYPE_ROUTER_ADVERTISEMENT {
-            need(
-                "Router Advertisement entries",
-                b,
-                8 + 8 * usize::from(self.num_addrs()),
-            )?;
+            need("Router Advertisement entries", b, self.extensions_start())?;
         }
         Ok(())
     }
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
     pub fn msg_type(&self) -> u8 {
-        self.buffer.as_ref()[0]
+        self.buffer.as_ref()[field::TYPE]
     }
     pub fn code(&self) -> u8 {
-        self.buffer.as_ref()[1]
+        self.buffer.as_ref()[field::CODE]
     }
     pub fn checksum(&self) -> u16 {
-        u16::from_be_bytes([self.buffer.as_ref()[2], self.buffer.as_ref()[3]])
+        be16(&self.buffer.as_ref()[field::CHECKSUM])
     }
     pub fn verify_checksum(&self) -> bool {
         checksum::verify(self.buffer.as_ref())
     }
     pub fn num_addrs(&self) -> u8 {
-        self.buffer.as_ref()[4]
+        self.buffer.as_ref()[field::NUM_ADDRS]
     }
     pub fn addr_entry_size(&self) -> u8 {
-        self.buffer.as_ref()[5]
+        self.buffer.as_ref()[field::ADDR_ENTRY_SIZE]
     }
     pub fn lifetime(&self) -> u16 {
-        u16::from_be_bytes([self.buffer.as_ref()[6], self.buffer.as_ref()[7]])
+        be16(&self.buffer.as_ref()[field::LIFETIME])
+    }
+    /// The reserved word of a Router Solicitation.
+    pub fn reserved(&self) -> u32 {
+        let b = &self.buffer.as_ref()[field::RESERVED];
+        u32::from_be_bytes([b[0], b[1], b[2], b[3]])
     }
     /// Router address and preference of entry `i` (< num_addrs).
     pub fn router(&self, i: usize) -> (Ipv4Addr, i32) {
-        let b = &self.buffer.as_ref()[8 + 8 * i..16 + 8 * i];
-        (addr(&b[..4]), i32::from_be_bytes([b[4], b[5], b[6], b[7]]))
+        let b = &self.buffer.as_ref()[field::entry(i)];
+        let p = &b[field::ENTRY_PREFERENCE];
+        (
+            addr(&b[field::ENTRY_ADDRESS]),
+            i32::from_be_bytes([p[0], p[1], p[2], p[3]]),
+        )
+    }
+    fn extensions_start(&self) -> usize {
+        field::entry(usize::from(self.num_addrs())).start
     }
     /// Bytes after the router entries.
     pub fn extensions(&self) -> &[u8] {
-        &self.buffer.as_ref()[8 + 8 * usize::from(self.num_addrs())..]
+        &self.buffer.as_ref()[self.extensions_start()..]
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
+    pub fn set_msg_type(&mut self, v: u8) {
+        self.buffer.as_mut()[field::TYPE] = v;
+    }
+    pub fn set_code(&mut self, v: u8) {
+        self.buffer.as_mut()[field::CODE] = v;
+    }
+    pub fn set_checksum(&mut self, v: u16) {
+        self.buffer.as_mut()[field::CHECKSUM].copy_from_slice(&v.to_be_bytes());
+    }
+    pub fn set_num_addrs(&mut self, v: u8) {
+        self.buffer.as_mut()[field::NUM_ADDRS] = v;
+    }
+    pub fn set_addr_entry_size(&mut self, v: u8) {
+        self.buffer.as_mut()[field::ADDR_ENTRY_SIZE] = v;
+    }
+    pub fn set_lifetime(&mut self, v: u16) {
+        self.buffer.as_mut()[field::LIFETIME].copy_from_slice(&v.to_be_bytes());
+    }
+    pub fn set_reserved(&mut self, v: u32) {
+        self.buffer.as_mut()[field::RESERVED].copy_from_slice(&v.to_be_bytes());
+    }
+    /// Writes router entry `i`.
+    pub fn set_router(&mut self, i: usize, address: Ipv4Addr, preference: i32) {
+        let b = &mut self.buffer.as_mut()[field::entry(i)];
+        b[field::ENTRY_ADDRESS].copy_from_slice(&address.octets());
+        b[field::ENTRY_PREFERENCE].copy_from_slice(&preference.to_be_bytes());
+    }
+    /// The bytes after the router entries (set `num_addrs` first).
+    pub fn extensions_mut(&mut self) -> &mut [u8] {
+        let at = self.extensions_start();
+        &mut self.buffer.as_mut()[at..]
+    }
+    /// Computes the checksum over the whole buffer (the message).
+    pub fn fill_checksum(&mut self) {
+        self.set_checksum(0);
+        let c = checksum::checksum(self.buffer.as_ref());
+        self.set_checksum(c);
     }
 }
 
@@ -326,14 +404,14 @@ impl<'a> Repr<'a> {
                         value: packet.code().into(),
                     });
                 }
-                if bytes.len() != 8 {
+                if bytes.len() != HEADER_LEN {
                     return Err(Error::BadLength {
                         what: "Router Solicitation",
                         len: bytes.len(),
                     });
                 }
                 Ok(Repr::Solicitation {
-                    reserved: u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
+                    reserved: packet.reserved(),
                 })
             }
             TYPE_ROUTER_ADVERTISEMENT => {
@@ -360,7 +438,7 @@ impl<'a> Repr<'a> {
                         })?;
                 }
                 let mut extensions = ArrayVec::new();
-                let mut rest: &'a [u8] = &bytes[8 + 8 * usize::from(packet.num_addrs())..];
+                let mut rest: &'a [u8] = &bytes[packet.extensions_start()..];
                 while !rest.is_empty() {
                     let (e, used) = parse_extension(rest)?;
                     extensions.try_push(e).map_err(|_| Error::Malformed {
@@ -385,9 +463,10 @@ impl<'a> Repr<'a> {
 
     pub fn buffer_len(&self) -> usize {
         match self {
-            Repr::Solicitation { .. } => 8,
+            Repr::Solicitation { .. } => HEADER_LEN,
             Repr::Advertisement(a) => {
-                8 + 8 * a.routers.len() + a.extensions.iter().map(|e| e.buffer_len()).sum::<usize>()
+                field::entry(a.routers.len()).start
+                    + a.extensions.iter().map(|e| e.buffer_len()).sum::<usize>()
             }
         }
     }
@@ -395,33 +474,33 @@ impl<'a> Repr<'a> {
     /// Writes the message with its checksum into `buf` (exactly
     /// `buffer_len()` bytes: the checksum covers all of it).
     pub fn emit(&self, buf: &mut [u8]) {
-        let buf = &mut buf[..self.buffer_len()];
+        let len = self.buffer_len();
+        let mut p = Packet::new_unchecked(&mut buf[..len]);
         match self {
             Repr::Solicitation { reserved } => {
-                buf[0] = TYPE_ROUTER_SOLICITATION;
-                buf[1] = 0;
-                buf[4..8].copy_from_slice(&reserved.to_be_bytes());
+                p.set_msg_type(TYPE_ROUTER_SOLICITATION);
+                p.set_code(0);
+                p.set_reserved(*reserved);
             }
             Repr::Advertisement(a) => {
-                buf[0] = TYPE_ROUTER_ADVERTISEMENT;
-                buf[1] = a.code;
-                buf[4] = a.routers.len() as u8;
-                buf[5] = 2;
-                buf[6..8].copy_from_slice(&a.lifetime.to_be_bytes());
+                p.set_msg_type(TYPE_ROUTER_ADVERTISEMENT);
+                p.set_code(a.code);
+                p.set_num_addrs(a.routers.len() as u8);
+                // RFC 1256 3: two 32-bit words per entry.
+                p.set_addr_entry_size((field::ENTRY_LEN / 4) as u8);
+                p.set_lifetime(a.lifetime);
                 for (i, (r, pref)) in a.routers.iter().enumerate() {
-                    buf[8 + 8 * i..12 + 8 * i].copy_from_slice(&r.octets());
-                    buf[12 + 8 * i..16 + 8 * i].copy_from_slice(&pref.to_be_bytes());
+                    p.set_router(i, *r, *pref);
                 }
-                let mut at = 8 + 8 * a.routers.len();
+                let area = p.extensions_mut();
+                let mut at = 0;
                 for e in &a.extensions {
-                    e.emit(&mut buf[at..]);
+                    e.emit(&mut area[at..]);
                     at += e.buffer_len();
                 }
             }
         }
-        buf[2..4].copy_from_slice(&[0, 0]);
-        let c = checksum::checksum(buf);
-        buf[2..4].copy_from_slice(&c.to_be_bytes());
+        p.fill_checksum();
     }
 
     pub fn to_vec(&self) -> Vec<u8> {

@@ -37,7 +37,34 @@ use sha2::{Digest as _, Sha256};
 pub const PORT: u16 = 4341;
 /// The only version this module speaks.
 pub const VERSION: u8 = 1;
-pub const HEADER_LEN: usize = 28;
+pub const HEADER_LEN: usize = field::RESERVED.end;
+
+mod field {
+    use core::ops::Range;
+
+    pub const VERSION: usize = 0;
+    pub const TYPE: usize = 1;
+    pub const FLAGS: Range<usize> = 2..4;
+    pub const SENDER: Range<usize> = 4..8;
+    pub const EPOCH: Range<usize> = 8..12;
+    pub const SEQUENCE: Range<usize> = 12..16;
+    pub const REFERENCE: Range<usize> = 16..20;
+    pub const CHUNK_INDEX: Range<usize> = 20..22;
+    pub const CHUNK_COUNT: Range<usize> = 22..24;
+    pub const ENTRY_COUNT: Range<usize> = 24..26;
+    pub const RESERVED: Range<usize> = 26..28;
+
+    /// Within an entry of the body.
+    pub const ENTRY_HOME_AGENT: Range<usize> = 0..4;
+    pub const ENTRY_PREFIX_LEN: usize = 4;
+    pub const ENTRY_FLAGS: usize = 5;
+    pub const ENTRY_AP_COUNT: Range<usize> = 6..8;
+    pub const ENTRY_VERSION: Range<usize> = 8..12;
+
+    /// Within a Digest body.
+    pub const DIGEST: Range<usize> = 0..32;
+    pub const DIGEST_ENTRIES: Range<usize> = 32..36;
+}
 /// HMAC-SHA256 trailer.
 pub const MAC_LEN: usize = 32;
 /// No datagram (UDP payload) is larger, so it fits any path MTU we meet
@@ -46,14 +73,14 @@ pub const MAX_DATAGRAM: usize = 1400;
 /// Room for entries (or a digest) in one datagram.
 pub const MAX_BODY: usize = MAX_DATAGRAM - HEADER_LEN - MAC_LEN;
 /// Fixed part of an entry, before its AP addresses.
-pub const ENTRY_LEN: usize = 12;
+pub const ENTRY_LEN: usize = field::ENTRY_VERSION.end;
 /// The most AP addresses one entry can carry in one datagram; a larger
 /// set is carried as several pieces of the entry in several chunks.
 pub const MAX_APS_PER_ENTRY: usize = (MAX_BODY - ENTRY_LEN) / 4;
 /// The most subnets one Join can announce (a Join is never chunked).
 pub const MAX_JOIN_ENTRIES: usize = MAX_BODY / ENTRY_LEN;
 /// Body of a Digest: SHA-256 and the number of live entries.
-pub const DIGEST_BODY_LEN: usize = 36;
+pub const DIGEST_BODY_LEN: usize = field::DIGEST_ENTRIES.end;
 
 /// The one header flag (on a Join): send me the whole table.
 pub const FLAG_FULL_TABLE: u16 = 0x0001;
@@ -109,39 +136,39 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.buffer
     }
     pub fn version(&self) -> u8 {
-        self.buffer.as_ref()[0]
+        self.buffer.as_ref()[field::VERSION]
     }
     pub fn msg_type(&self) -> u8 {
-        self.buffer.as_ref()[1]
+        self.buffer.as_ref()[field::TYPE]
     }
     pub fn flags(&self) -> u16 {
-        be16(&self.buffer.as_ref()[2..4])
+        be16(&self.buffer.as_ref()[field::FLAGS])
     }
     pub fn sender(&self) -> Ipv4Addr {
-        addr(&self.buffer.as_ref()[4..8])
+        addr(&self.buffer.as_ref()[field::SENDER])
     }
     pub fn epoch(&self) -> u32 {
-        be32(&self.buffer.as_ref()[8..12])
+        be32(&self.buffer.as_ref()[field::EPOCH])
     }
     pub fn sequence(&self) -> u32 {
-        be32(&self.buffer.as_ref()[12..16])
+        be32(&self.buffer.as_ref()[field::SEQUENCE])
     }
     /// Per type: the acknowledged sequence (Ack), the request answered
     /// (Table), the sequence of chunk 0 (Update); zero otherwise.
     pub fn reference(&self) -> u32 {
-        be32(&self.buffer.as_ref()[16..20])
+        be32(&self.buffer.as_ref()[field::REFERENCE])
     }
     pub fn chunk_index(&self) -> u16 {
-        be16(&self.buffer.as_ref()[20..22])
+        be16(&self.buffer.as_ref()[field::CHUNK_INDEX])
     }
     pub fn chunk_count(&self) -> u16 {
-        be16(&self.buffer.as_ref()[22..24])
+        be16(&self.buffer.as_ref()[field::CHUNK_COUNT])
     }
     pub fn entry_count(&self) -> u16 {
-        be16(&self.buffer.as_ref()[24..26])
+        be16(&self.buffer.as_ref()[field::ENTRY_COUNT])
     }
     pub fn reserved(&self) -> u16 {
-        be16(&self.buffer.as_ref()[26..28])
+        be16(&self.buffer.as_ref()[field::RESERVED])
     }
     /// Between header and trailer.
     pub fn body(&self) -> &[u8] {
@@ -169,6 +196,56 @@ impl<T: AsRef<[u8]>> Packet<T> {
             body: self.body(),
             left: self.entry_count(),
         }
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
+    pub fn set_version(&mut self, v: u8) {
+        self.buffer.as_mut()[field::VERSION] = v;
+    }
+    pub fn set_msg_type(&mut self, v: u8) {
+        self.buffer.as_mut()[field::TYPE] = v;
+    }
+    pub fn set_flags(&mut self, v: u16) {
+        self.buffer.as_mut()[field::FLAGS].copy_from_slice(&v.to_be_bytes());
+    }
+    pub fn set_sender(&mut self, a: Ipv4Addr) {
+        self.buffer.as_mut()[field::SENDER].copy_from_slice(&a.octets());
+    }
+    pub fn set_epoch(&mut self, v: u32) {
+        self.buffer.as_mut()[field::EPOCH].copy_from_slice(&v.to_be_bytes());
+    }
+    pub fn set_sequence(&mut self, v: u32) {
+        self.buffer.as_mut()[field::SEQUENCE].copy_from_slice(&v.to_be_bytes());
+    }
+    pub fn set_reference(&mut self, v: u32) {
+        self.buffer.as_mut()[field::REFERENCE].copy_from_slice(&v.to_be_bytes());
+    }
+    pub fn set_chunk_index(&mut self, v: u16) {
+        self.buffer.as_mut()[field::CHUNK_INDEX].copy_from_slice(&v.to_be_bytes());
+    }
+    pub fn set_chunk_count(&mut self, v: u16) {
+        self.buffer.as_mut()[field::CHUNK_COUNT].copy_from_slice(&v.to_be_bytes());
+    }
+    pub fn set_entry_count(&mut self, v: u16) {
+        self.buffer.as_mut()[field::ENTRY_COUNT].copy_from_slice(&v.to_be_bytes());
+    }
+    pub fn set_reserved(&mut self, v: u16) {
+        self.buffer.as_mut()[field::RESERVED].copy_from_slice(&v.to_be_bytes());
+    }
+    /// Between header and trailer.
+    pub fn body_mut(&mut self) -> &mut [u8] {
+        let b = self.buffer.as_mut();
+        let end = b.len() - MAC_LEN;
+        &mut b[HEADER_LEN..end]
+    }
+    /// Computes the HMAC-SHA256 trailer under `key` over everything
+    /// before it.
+    pub fn fill_mac(&mut self, key: &[u8]) {
+        let m = mac(key, self.covered());
+        let b = self.buffer.as_mut();
+        let at = b.len() - MAC_LEN;
+        b[at..].copy_from_slice(&m);
     }
 }
 
@@ -220,11 +297,11 @@ impl Entry {
 
     /// Writes the entry at the start of `buf` (at least `buffer_len()`).
     pub fn emit(&self, buf: &mut [u8]) {
-        buf[0..4].copy_from_slice(&self.home_agent.octets());
-        buf[4] = self.prefix_len;
-        buf[5] = if self.deleted { ENTRY_DELETED } else { 0 };
-        buf[6..8].copy_from_slice(&(self.aps.len() as u16).to_be_bytes());
-        buf[8..12].copy_from_slice(&self.version.to_be_bytes());
+        buf[field::ENTRY_HOME_AGENT].copy_from_slice(&self.home_agent.octets());
+        buf[field::ENTRY_PREFIX_LEN] = self.prefix_len;
+        buf[field::ENTRY_FLAGS] = if self.deleted { ENTRY_DELETED } else { 0 };
+        buf[field::ENTRY_AP_COUNT].copy_from_slice(&(self.aps.len() as u16).to_be_bytes());
+        buf[field::ENTRY_VERSION].copy_from_slice(&self.version.to_be_bytes());
         for (i, ap) in self.aps.iter().enumerate() {
             buf[ENTRY_LEN + 4 * i..ENTRY_LEN + 4 * i + 4].copy_from_slice(&ap.octets());
         }
@@ -233,29 +310,30 @@ impl Entry {
     /// Parses one entry at the start of `buf`; returns it and its length.
     pub fn parse(buf: &[u8]) -> Result<(Entry, usize)> {
         need("subnet exchange entry", buf, ENTRY_LEN)?;
-        let prefix_len = buf[4];
+        let prefix_len = buf[field::ENTRY_PREFIX_LEN];
         if prefix_len > 32 {
             return Err(Error::Malformed {
                 what: "subnet exchange entry",
                 reason: "prefix length above 32",
             });
         }
-        if buf[5] & !ENTRY_DELETED != 0 {
+        let flags = buf[field::ENTRY_FLAGS];
+        if flags & !ENTRY_DELETED != 0 {
             return Err(Error::Malformed {
                 what: "subnet exchange entry",
                 reason: "reserved entry flag set",
             });
         }
-        let count = usize::from(be16(&buf[6..8]));
+        let count = usize::from(be16(&buf[field::ENTRY_AP_COUNT]));
         let len = ENTRY_LEN + 4 * count;
         need("subnet exchange entry", buf, len)?;
         let aps = buf[ENTRY_LEN..len].chunks_exact(4).map(addr).collect();
         Ok((
             Entry {
-                home_agent: addr(&buf[0..4]),
+                home_agent: addr(&buf[field::ENTRY_HOME_AGENT]),
                 prefix_len,
-                deleted: buf[5] & ENTRY_DELETED != 0,
-                version: be32(&buf[8..12]),
+                deleted: flags & ENTRY_DELETED != 0,
+                version: be32(&buf[field::ENTRY_VERSION]),
                 aps,
             },
             len,
@@ -480,10 +558,10 @@ impl Repr {
                     });
                 }
                 let mut digest = [0u8; 32];
-                digest.copy_from_slice(&body[..32]);
+                digest.copy_from_slice(&body[field::DIGEST]);
                 Message::Digest {
                     digest,
-                    entries: be32(&body[32..36]),
+                    entries: be32(&body[field::DIGEST_ENTRIES]),
                 }
             }
             _ => {
@@ -589,19 +667,21 @@ impl Repr {
             Message::Table { entries, .. } | Message::Update { entries, .. } => (0, entries.len()),
             _ => (0, 0),
         };
-        buf[0] = VERSION;
-        buf[1] = self.message.kind();
-        buf[2..4].copy_from_slice(&flags.to_be_bytes());
-        buf[4..8].copy_from_slice(&self.sender.octets());
-        buf[8..12].copy_from_slice(&self.epoch.to_be_bytes());
-        buf[12..16].copy_from_slice(&self.sequence.to_be_bytes());
-        buf[16..20].copy_from_slice(&reference.to_be_bytes());
-        buf[20..22].copy_from_slice(&chunk.index.to_be_bytes());
-        buf[22..24].copy_from_slice(&chunk.count.to_be_bytes());
+        let mut p = Packet::new_unchecked(buf);
+        p.set_version(VERSION);
+        p.set_msg_type(self.message.kind());
+        p.set_flags(flags);
+        p.set_sender(self.sender);
+        p.set_epoch(self.epoch);
+        p.set_sequence(self.sequence);
+        p.set_reference(reference);
+        p.set_chunk_index(chunk.index);
+        p.set_chunk_count(chunk.count);
         // Fits: check() bounded the datagram to 1400 bytes.
-        buf[24..26].copy_from_slice(&(entry_count as u16).to_be_bytes());
-        buf[26..28].copy_from_slice(&[0, 0]);
-        let mut at = HEADER_LEN;
+        p.set_entry_count(entry_count as u16);
+        p.set_reserved(0);
+        let body = p.body_mut();
+        let mut at = 0;
         match &self.message {
             Message::Join { subnets, .. } => {
                 for s in subnets {
@@ -612,25 +692,23 @@ impl Repr {
                         version: 0,
                         aps: Vec::new(),
                     }
-                    .emit(&mut buf[at..]);
+                    .emit(&mut body[at..]);
                     at += ENTRY_LEN;
                 }
             }
             Message::Table { entries, .. } | Message::Update { entries, .. } => {
                 for e in entries {
-                    e.emit(&mut buf[at..]);
+                    e.emit(&mut body[at..]);
                     at += e.buffer_len();
                 }
             }
             Message::Digest { digest, entries } => {
-                buf[at..at + 32].copy_from_slice(digest);
-                buf[at + 32..at + 36].copy_from_slice(&entries.to_be_bytes());
-                at += DIGEST_BODY_LEN;
+                body[field::DIGEST].copy_from_slice(digest);
+                body[field::DIGEST_ENTRIES].copy_from_slice(&entries.to_be_bytes());
             }
             Message::Ack { .. } | Message::SyncRequest => {}
         }
-        let m = mac(key, &buf[..at]);
-        buf[at..at + MAC_LEN].copy_from_slice(&m);
+        p.fill_mac(key);
         Ok(())
     }
 

@@ -5,7 +5,16 @@ use crate::error::{Error, Result, need};
 use crate::ipv4::{be16, protocol};
 use core::net::Ipv4Addr;
 
-pub const HEADER_LEN: usize = 8;
+pub const HEADER_LEN: usize = field::CHECKSUM.end;
+
+mod field {
+    use core::ops::Range;
+
+    pub const SRC_PORT: Range<usize> = 0..2;
+    pub const DST_PORT: Range<usize> = 2..4;
+    pub const LENGTH: Range<usize> = 4..6;
+    pub const CHECKSUM: Range<usize> = 6..8;
+}
 /// Mobile IP registration port (RFC 5944 section 3.1).
 pub const MOBILE_IP_PORT: u16 = 434;
 
@@ -41,18 +50,18 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.buffer
     }
     pub fn src_port(&self) -> u16 {
-        be16(&self.buffer.as_ref()[0..2])
+        be16(&self.buffer.as_ref()[field::SRC_PORT])
     }
     pub fn dst_port(&self) -> u16 {
-        be16(&self.buffer.as_ref()[2..4])
+        be16(&self.buffer.as_ref()[field::DST_PORT])
     }
     /// The length field: header plus payload.
     #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> u16 {
-        be16(&self.buffer.as_ref()[4..6])
+        be16(&self.buffer.as_ref()[field::LENGTH])
     }
     pub fn checksum(&self) -> u16 {
-        be16(&self.buffer.as_ref()[6..8])
+        be16(&self.buffer.as_ref()[field::CHECKSUM])
     }
     pub fn payload(&self) -> &[u8] {
         &self.buffer.as_ref()[HEADER_LEN..usize::from(self.len())]
@@ -70,13 +79,17 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     pub fn set_src_port(&mut self, v: u16) {
-        self.buffer.as_mut()[0..2].copy_from_slice(&v.to_be_bytes());
+        self.buffer.as_mut()[field::SRC_PORT].copy_from_slice(&v.to_be_bytes());
     }
     pub fn set_dst_port(&mut self, v: u16) {
-        self.buffer.as_mut()[2..4].copy_from_slice(&v.to_be_bytes());
+        self.buffer.as_mut()[field::DST_PORT].copy_from_slice(&v.to_be_bytes());
+    }
+    /// Writes the checksum field as is (see [`Packet::fill_checksum`]).
+    pub fn set_checksum(&mut self, v: u16) {
+        self.buffer.as_mut()[field::CHECKSUM].copy_from_slice(&v.to_be_bytes());
     }
     pub fn set_len(&mut self, v: u16) {
-        self.buffer.as_mut()[4..6].copy_from_slice(&v.to_be_bytes());
+        self.buffer.as_mut()[field::LENGTH].copy_from_slice(&v.to_be_bytes());
     }
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let len = usize::from(self.len());
@@ -85,7 +98,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Computes the checksum over header, payload and pseudo-header. A
     /// computed zero is sent as all ones (RFC 768).
     pub fn fill_checksum(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
-        self.buffer.as_mut()[6..8].copy_from_slice(&[0, 0]);
+        self.buffer.as_mut()[field::CHECKSUM].copy_from_slice(&[0, 0]);
         let len = self.len();
         let ph = checksum::pseudo_header(src.octets(), dst.octets(), protocol::UDP, len);
         let sum =
@@ -94,7 +107,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
             0 => 0xffff,
             c => c,
         };
-        self.buffer.as_mut()[6..8].copy_from_slice(&c.to_be_bytes());
+        self.buffer.as_mut()[field::CHECKSUM].copy_from_slice(&c.to_be_bytes());
     }
 }
 
