@@ -23,6 +23,26 @@ pub mod kind {
     pub const NAI: u8 = 131;
 }
 
+/// The layout of one extension (RFC 5944 1.9, 3.5.1): Type, Length,
+/// then Length bytes of data; an authentication extension's data is its
+/// SPI and then the authenticator.
+mod field {
+    use core::ops::Range;
+
+    pub const TYPE: usize = 0;
+    pub const LENGTH: usize = 1;
+    pub const DATA: usize = 2;
+    /// Within the data of an authentication extension.
+    pub const SPI: Range<usize> = 0..4;
+    pub const AUTHENTICATOR: usize = SPI.end;
+}
+
+/// Type and Length of an extension.
+const HEADER_LEN: usize = field::DATA;
+/// Type, Length and SPI: where an authenticator starts, and where the
+/// bytes it covers end (RFC 5944 3.5.1).
+const AUTH_HEADER_LEN: usize = field::DATA + field::AUTHENTICATOR;
+
 /// Most extensions one message may carry; more is refused.
 pub const MAX_EXTENSIONS: usize = 16;
 
@@ -82,7 +102,7 @@ impl<'a> Extension<'a> {
             Extension::MobileHomeAuth(a)
             | Extension::MobileForeignAuth(a)
             | Extension::ForeignHomeAuth(a)
-            | Extension::RouteOptimizationAuth(a) => 4 + a.authenticator.len(),
+            | Extension::RouteOptimizationAuth(a) => field::AUTHENTICATOR + a.authenticator.len(),
             Extension::Nai(n) => n.len(),
             Extension::EncapsulatingDeliveryStyle => 0,
             Extension::Skipped { data, .. } => data.len(),
@@ -91,21 +111,22 @@ impl<'a> Extension<'a> {
 
     /// Type, Length and data.
     pub fn buffer_len(&self) -> usize {
-        2 + self.data_len()
+        HEADER_LEN + self.data_len()
     }
 
     /// Decodes one extension from its type and data.
     pub fn parse(kind: u8, data: &'a [u8]) -> Result<Extension<'a>> {
         let auth = || -> Result<Authentication<'a>> {
-            if data.len() < 4 {
+            if data.len() < field::AUTHENTICATOR {
                 return Err(Error::BadLength {
                     what: "authentication extension",
                     len: data.len(),
                 });
             }
+            let spi = &data[field::SPI];
             Ok(Authentication {
-                spi: u32::from_be_bytes([data[0], data[1], data[2], data[3]]),
-                authenticator: &data[4..],
+                spi: u32::from_be_bytes([spi[0], spi[1], spi[2], spi[3]]),
+                authenticator: &data[field::AUTHENTICATOR..],
             })
         };
         Ok(match kind {
@@ -139,16 +160,16 @@ impl<'a> Extension<'a> {
     /// Writes the extension into the front of `buf` (at least
     /// `buffer_len()` bytes).
     pub fn emit(&self, buf: &mut [u8]) {
-        buf[0] = self.kind();
-        buf[1] = self.data_len() as u8;
-        let body = &mut buf[2..self.buffer_len()];
+        buf[field::TYPE] = self.kind();
+        buf[field::LENGTH] = self.data_len() as u8;
+        let body = &mut buf[field::DATA..self.buffer_len()];
         match self {
             Extension::MobileHomeAuth(a)
             | Extension::MobileForeignAuth(a)
             | Extension::ForeignHomeAuth(a)
             | Extension::RouteOptimizationAuth(a) => {
-                body[..4].copy_from_slice(&a.spi.to_be_bytes());
-                body[4..].copy_from_slice(a.authenticator);
+                body[field::SPI].copy_from_slice(&a.spi.to_be_bytes());
+                body[field::AUTHENTICATOR..].copy_from_slice(a.authenticator);
             }
             Extension::Nai(n) => body.copy_from_slice(n),
             Extension::EncapsulatingDeliveryStyle => {}
@@ -193,29 +214,29 @@ impl<'a> Iterator for RawIter<'a> {
             return None;
         }
         let rest = &self.bytes[self.pos..];
-        if rest.len() < 2 {
+        if rest.len() < HEADER_LEN {
             self.failed = true;
             return Some(Err(Error::Truncated {
                 what: "extension header",
-                need: 2,
+                need: HEADER_LEN,
                 have: rest.len(),
             }));
         }
-        let len = usize::from(rest[1]);
-        if rest.len() < 2 + len {
+        let end = HEADER_LEN + usize::from(rest[field::LENGTH]);
+        if rest.len() < end {
             self.failed = true;
             return Some(Err(Error::Truncated {
                 what: "extension",
-                need: 2 + len,
+                need: end,
                 have: rest.len(),
             }));
         }
         let raw = RawExtension {
             offset: self.pos,
-            kind: rest[0],
-            data: &rest[2..2 + len],
+            kind: rest[field::TYPE],
+            data: &rest[field::DATA..end],
         };
-        self.pos += 2 + len;
+        self.pos += end;
         Some(Ok(raw))
     }
 }
@@ -279,7 +300,7 @@ impl Located<'_> {
     /// SPI, offset and covered span, for the authentication extensions.
     pub fn auth_span(&self) -> Option<AuthSpan> {
         let a = self.extension.authentication()?;
-        let spi_end = self.offset + 6;
+        let spi_end = self.offset + AUTH_HEADER_LEN;
         Some(AuthSpan {
             kind: self.extension.kind(),
             spi: a.spi,
@@ -408,7 +429,7 @@ pub fn append_authentication(
     key: &[u8],
 ) {
     message.push(kind);
-    message.push((4 + auth::AUTHENTICATOR_LEN) as u8);
+    message.push((field::AUTHENTICATOR + auth::AUTHENTICATOR_LEN) as u8);
     message.extend_from_slice(&spi.to_be_bytes());
     let a = auth::authenticator(algorithm, key, message);
     message.extend_from_slice(&a);
@@ -423,17 +444,22 @@ pub fn verify_authentication(
     algorithm: Algorithm,
     key: &[u8],
 ) -> bool {
-    let Some(header) = message.get(offset..offset + 6) else {
+    let Some(header) = message.get(offset..offset + AUTH_HEADER_LEN) else {
         return false;
     };
-    let len = usize::from(header[1]);
-    if len < 4 {
+    let len = usize::from(header[field::LENGTH]);
+    if len < field::AUTHENTICATOR {
         return false;
     }
-    let Some(received) = message.get(offset + 6..offset + 2 + len) else {
+    let Some(received) = message.get(offset + AUTH_HEADER_LEN..offset + HEADER_LEN + len) else {
         return false;
     };
-    auth::verify(algorithm, key, &message[..offset + 6], received)
+    auth::verify(
+        algorithm,
+        key,
+        &message[..offset + AUTH_HEADER_LEN],
+        received,
+    )
 }
 
 #[cfg(test)]
