@@ -272,18 +272,26 @@ pub fn subnet_exchange(config: &Config, own: Ipv4Addr) -> Result<SubnetExchangeC
     if aaps.is_empty() {
         return Err("no AAP address configured (ip proxy-mobile aap A [B [C]])".into());
     }
-    let Some((key, _)) = &p.aap_key else {
-        return Err(
-            "no AAP key: the subnet map exchange is off (ip proxy-mobile aap key ascii KEY)".into(),
-        );
+    // Without `ip proxy-mobile aap key` (the Aironet configuration has no
+    // such line) the exchange still runs, under a well-known key that
+    // only guards against corruption; the node then admits tables only
+    // from the configured AAPs and joins only from APs inside the subnets
+    // they report (docs/subnet-map-exchange.md).
+    let key = match &p.aap_key {
+        Some((key, _)) => key.clone(),
+        None => UNAUTHENTICATED_KEY.to_vec(),
     };
     Ok(SubnetExchangeConfig {
         own_address: own,
         aaps,
-        key: key.clone(),
+        key,
         ..Default::default()
     })
 }
+
+/// The exchange's key when the operator configured none: public, so the
+/// exchange is unauthenticated.
+pub const UNAUTHENTICATED_KEY: &[u8] = b"pmip subnet map exchange, unauthenticated";
 
 /// The AP's subnet map: the learnt table, then the operator's static
 /// `ip proxy-mobile subnet-map` entries over it.

@@ -13,12 +13,53 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 pub(crate) struct Running {
     pub engine: SubnetExchange,
     own: Ipv4Addr,
+    /// No `ip proxy-mobile aap key`: senders are checked by address.
+    pub unauthenticated: bool,
+    aaps: Vec<Ipv4Addr>,
+    /// Datagrams refused by that check.
+    pub refused: u64,
     /// Probes in flight: the subnet asked about (home agent, prefix).
     probing: BTreeMap<Ipv4Addr, u8>,
     /// What was last reported as our own home agent.
     reported: Option<SubnetEntry>,
     /// Actions produced between two carry-outs.
     actions: Vec<Action>,
+}
+
+impl Running {
+    /// Whom an unauthenticated exchange listens to: the configured AAPs;
+    /// and, at an AAP, an AP inside one of the subnets it reports in its
+    /// Join, or inside a subnet of the table already. Whatever does not
+    /// parse goes on to the engine, which counts it.
+    fn admits(&self, from: Ipv4Addr, payload: &[u8]) -> bool {
+        use pmip_wire::subnet_exchange::{Message, Repr};
+        if self.aaps.contains(&from) {
+            return true;
+        }
+        if !self.engine.is_aap() {
+            return false;
+        }
+        let Ok(repr) = Repr::parse_authenticated(payload, crate::config::UNAUTHENTICATED_KEY)
+        else {
+            return true;
+        };
+        let inside = |ha: Ipv4Addr, prefix_len: u8| {
+            SubnetEntry {
+                home_agent: ha,
+                prefix_len,
+            }
+            .contains(from)
+        };
+        if let Message::Join { subnets, .. } = &repr.message
+            && subnets.iter().any(|s| inside(s.home_agent, s.prefix_len))
+        {
+            return true;
+        }
+        self.engine
+            .entries()
+            .iter()
+            .any(|e| inside(e.home_agent, e.prefix_len))
+    }
 }
 
 /// The exchange, or why it is off.
@@ -36,6 +77,13 @@ impl Exchange {
     pub fn start(config: &Config, own: Ipv4Addr, now: Now) -> Exchange {
         match crate::config::subnet_exchange(config, own) {
             Ok(cfg) => {
+                let unauthenticated = config.proxy_mobile.aap_key.is_none();
+                if unauthenticated {
+                    tracing::warn!(
+                        "no `ip proxy-mobile aap key`: the subnet map exchange runs unauthenticated, taking tables only from the configured AAPs and joins only from APs inside the subnets they report; add `ip proxy-mobile aap key ascii KEY` on every AP to authenticate it"
+                    );
+                }
+                let aaps = cfg.aaps.clone();
                 let mut engine = SubnetExchange::new(cfg);
                 let mut actions = Vec::new();
                 engine.start(now, &mut actions);
@@ -47,6 +95,9 @@ impl Exchange {
                 Exchange::On(Box::new(Running {
                     engine,
                     own,
+                    unauthenticated,
+                    aaps,
+                    refused: 0,
                     probing: BTreeMap::new(),
                     reported: None,
                     actions,
@@ -95,6 +146,13 @@ impl Exchange {
 
     pub fn datagram(&mut self, now: Now, from: Ipv4Addr, payload: &[u8]) {
         if let Exchange::On(r) = self {
+            if r.unauthenticated && !r.admits(from, payload) {
+                r.refused += 1;
+                if r.refused == 1 {
+                    tracing::warn!(%from, "unauthenticated subnet map exchange: a datagram from neither a configured AAP nor an AP of the campus's subnets refused (counted from now on)");
+                }
+                return;
+            }
             r.engine.receive(now, from, payload, &mut r.actions);
         }
     }

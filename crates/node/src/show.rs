@@ -475,5 +475,12 @@ pub fn subnet_table(t: &SubnetTable) -> String {
         );
     }
     let _ = writeln!(s, "In use by the AP: {} entries", t.in_use);
+    if t.unauthenticated {
+        let _ = writeln!(
+            s,
+            "Unauthenticated: no `ip proxy-mobile aap key`; tables are taken only from the configured AAPs, joins only from APs inside the subnets they report ({} refused). Add `ip proxy-mobile aap key ascii KEY` on every AP to authenticate the exchange.",
+            t.refused
+        );
+    }
     s
 }

@@ -304,6 +304,12 @@ pub struct SubnetTable {
     /// Entries of the subnet map the AP looks visitors up in.
     #[serde(default)]
     pub in_use: usize,
+    /// The exchange runs without `ip proxy-mobile aap key`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unauthenticated: bool,
+    /// Datagrams an unauthenticated exchange refused by their sender.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refused: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -757,6 +763,12 @@ impl Node {
                 }
             }),
             in_use: ap.engine.subnet_map().entries().len(),
+            unauthenticated: running.is_some_and(|x| x.unauthenticated),
+            refused: running.map_or(0, |x| x.refused),
         })
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

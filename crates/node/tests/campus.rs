@@ -309,3 +309,67 @@ fn a_restarted_foreign_agent_gets_its_visitors_back() {
     assert!(back < Duration::from_secs(1), "{back:?}");
     assert_eq!(c.bindings("r1")[0].1, "10.2.0.1");
 }
+
+/// The APs configured exactly as the Aironet walkthrough prints it (no
+/// exchange key): the exchange runs unauthenticated, every AP learns every
+/// home agent and a visitor is served; a table from an address that is no
+/// configured AAP is refused and counted, and the AP says how to add a key.
+#[test]
+fn the_walkthrough_configuration_without_a_key_works() {
+    let mut c = Campus::with_aps(3, walkthrough_ap_config);
+    c.run_for(Duration::from_secs(10));
+    for k in 1..=3 {
+        assert_eq!(subnet_table(&mut c, &ap_name(k)).len(), 3, "ap{k}");
+    }
+    let text = c
+        .exec("ap3", "show ip proxy-mobile subnet-table", false)
+        .unwrap();
+    assert!(
+        text.contains("Unauthenticated") && text.contains("aap key"),
+        "{text}"
+    );
+    // A forged table from a host that is no AAP.
+    let forged = {
+        use pmip_wire::subnet_exchange::{Chunk, Entry, Message, Repr};
+        let repr = Repr {
+            sender: Ipv4Addr::new(10, 3, 0, 66),
+            epoch: 1,
+            sequence: 1,
+            message: Message::Table {
+                request: 5,
+                chunk: Chunk { index: 0, count: 1 },
+                entries: vec![Entry {
+                    home_agent: Ipv4Addr::new(10, 66, 0, 1),
+                    prefix_len: 8,
+                    version: 99,
+                    deleted: false,
+                    aps: vec![],
+                }],
+            },
+        };
+        repr.to_vec(pmip_node::config::UNAUTHENTICATED_KEY).unwrap()
+    };
+    let now = c.at();
+    c.node("ap3").handle(
+        now,
+        pmip_node::Input::Datagram {
+            local: std::net::SocketAddrV4::new(ap_address(3), pmip_node::EXCHANGE_PORT),
+            remote: std::net::SocketAddrV4::new(
+                Ipv4Addr::new(10, 3, 0, 66),
+                pmip_node::EXCHANGE_PORT,
+            ),
+            payload: &forged,
+        },
+    );
+    let t = c.json("ap3", "show ip proxy-mobile subnet-table");
+    assert_eq!(t["refused"], 1);
+    assert_eq!(
+        t["entries"].as_array().unwrap().len(),
+        3,
+        "the forged entry was not taken"
+    );
+    let client = c.add_station(Ipv4Addr::new(10, 1, 0, 55));
+    c.associate(client, "ap3");
+    c.run_for(Duration::from_millis(100));
+    assert_eq!(c.bindings("r1")[0].1, "10.3.0.1");
+}

@@ -76,6 +76,23 @@ pub fn ap_config(k: u8, subnets: u8) -> String {
     c
 }
 
+/// An AP configured as the Aironet configuration walkthrough prints it
+/// (no `ip proxy-mobile aap key`: that line is ours), with the campus's
+/// AAPs, SAs, and the AP's own address and gateway.
+pub fn walkthrough_ap_config(k: u8, subnets: u8) -> String {
+    let mut c =
+        format!("hostname ap{k}\nip proxy-mobile enable\nip proxy-mobile aap 10.1.0.2 10.2.0.2\n");
+    for n in 1..=subnets {
+        c.push_str(&format!(
+            "ip proxy-mobile secure node 10.{n}.0.50 10.{n}.0.99 spi 100 key ascii {KEY}\n"
+        ));
+    }
+    c.push_str(&format!(
+        "interface fastethernet 0\nip proxy-mobile\ninterface dot11radio 0\nip proxy-mobile\nssid campus\nip proxy-mobile\nexit\nexit\ninterface bvi1\nip proxy-mobile\nip address 10.{k}.0.2 255.255.255.0\nexit\nip default-gateway 10.{k}.0.1\n"
+    ));
+    c
+}
+
 /// One device of the campus.
 pub struct Device {
     pub name: String,
@@ -140,6 +157,11 @@ pub struct Campus {
 impl Campus {
     /// `subnets` subnets, each with its router and AP, booted at time 0.
     pub fn new(subnets: u8) -> Campus {
+        Campus::with_aps(subnets, ap_config)
+    }
+
+    /// The same with the APs configured by `ap`.
+    pub fn with_aps(subnets: u8, ap: fn(u8, u8) -> String) -> Campus {
         let mut c = Campus {
             devices: Vec::new(),
             stations: Vec::new(),
@@ -159,7 +181,7 @@ impl Campus {
                 router_mac(k),
                 &router_config(k, subnets),
             );
-            c.add_device(&ap_name(k), k, [2, 0, 0, 0, k, 2], &ap_config(k, subnets));
+            c.add_device(&ap_name(k), k, [2, 0, 0, 0, k, 2], &ap(k, subnets));
         }
         c
     }
