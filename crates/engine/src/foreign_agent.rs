@@ -100,6 +100,11 @@ struct Pending {
     expires: Instant,
 }
 
+/// Requests one home address, and one link-layer address, may have
+/// pending at once.
+pub const MAX_PENDING_PER_HOME: usize = 4;
+pub const MAX_PENDING_PER_MAC: usize = 8;
+
 /// What the engine asks the platform to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -144,6 +149,8 @@ pub struct Counters {
     pub bind_updates: u64,
     pub bind_acks_sent: u64,
     pub dropped: BTreeMap<&'static str, u64>,
+    /// Requests refused because their visitor had too many pending.
+    pub over_pending_limit: u64,
 }
 
 impl Counters {
@@ -453,6 +460,27 @@ impl ForeignAgent {
             return deny(self, ReplyCode::InvalidCareOfAddress, out);
         }
         if self.pending.len() >= self.config.max_pending {
+            return deny(self, ReplyCode::InsufficientResourcesFa, out);
+        }
+        // One visitor cannot deny the others: each link-layer address and
+        // each home address may have only a few requests pending; beyond
+        // that its own new requests are refused for want of resources
+        // (code 66), while everybody else's are relayed.
+        let same_home = self
+            .pending
+            .range((repr.home_address, 0)..=(repr.home_address, u32::MAX))
+            .count();
+        let same_mac = || {
+            self.pending
+                .values()
+                .filter(|p| p.visitor.mac == d.mac)
+                .count()
+        };
+        if same_home >= MAX_PENDING_PER_HOME || same_mac() >= MAX_PENDING_PER_MAC {
+            self.counters.over_pending_limit += 1;
+            if self.counters.over_pending_limit == 1 {
+                tracing::warn!(home = %repr.home_address, "a visitor exceeded its pending-request limit; its new requests get 66 (counted from now on)");
+            }
             return deny(self, ReplyCode::InsufficientResourcesFa, out);
         }
         // `limit N`: a new visitor beyond the interface's limit is refused

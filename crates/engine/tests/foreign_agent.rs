@@ -763,3 +763,60 @@ fn turns_touching_many_entries_are_deterministic() {
     assert_eq!(expired.len(), 64);
     assert!(expired.is_sorted(), "{expired:?}");
 }
+
+/// One visitor flooding requests (bad authenticators the FA cannot check,
+/// so each would wait for the home agent) cannot fill the pending list:
+/// beyond a few pending, its own requests get 66, and another visitor's
+/// request is still relayed.
+#[test]
+fn one_visitor_cannot_deny_the_others() {
+    let mut fa = ForeignAgent::new(config());
+    let now = t0();
+    let flooder = [2, 0, 0, 0, 0, 0x66];
+    let mut relayed = 0;
+    let mut refused = 0;
+    for i in 0..1000u32 {
+        let mut out = Vec::new();
+        let payload = request_of(MN, u64::from(i) + 1);
+        fa.handle_from_visitor(
+            now,
+            FromVisitor {
+                interface: "FastEthernet0",
+                mac: flooder,
+                src: SocketAddrV4::new(MN, 434),
+                payload: &payload,
+            },
+            &mut out,
+        );
+        for a in out {
+            match a {
+                Action::SendToNetwork { .. } => relayed += 1,
+                Action::SendToVisitor { payload, .. } if payload[1] == 66 => refused += 1,
+                _ => {}
+            }
+        }
+    }
+    assert!(relayed <= 8, "{relayed} relayed");
+    assert!(refused >= 990, "{refused} refused");
+    assert_eq!(fa.pending_count(), relayed);
+    assert!(fa.counters.over_pending_limit >= 990);
+    // A real client is served.
+    let mut out = Vec::new();
+    let other = Ipv4Addr::new(10, 1, 0, 77);
+    let payload = request_of(other, 1);
+    fa.handle_from_visitor(
+        now,
+        FromVisitor {
+            interface: "FastEthernet0",
+            mac: [2, 0, 0, 0, 0, 0x77],
+            src: SocketAddrV4::new(other, 434),
+            payload: &payload,
+        },
+        &mut out,
+    );
+    assert!(
+        out.iter()
+            .any(|a| matches!(a, Action::SendToNetwork { .. })),
+        "{out:?}"
+    );
+}

@@ -211,7 +211,11 @@ pub fn traffic(t: &Traffic) -> String {
             c.timeouts, c.expired
         );
         let total: u64 = c.denied_by_code.values().sum();
-        let _ = writeln!(s, "    Denied {total}");
+        let _ = writeln!(
+            s,
+            "    Denied {total} ({} from visitors over their pending limit)",
+            c.over_pending_limit
+        );
         for (code, n) in sorted_codes(&c.denied_by_code) {
             let _ = writeln!(s, "      {} {n}", code_name(code));
         }

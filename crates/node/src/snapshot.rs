@@ -145,6 +145,9 @@ pub struct ForeignAgentTraffic {
     pub ignored_by_reason: BTreeMap<String, u64>,
     pub binding_updates: u64,
     pub binding_acks_sent: u64,
+    /// Requests refused because their visitor had too many pending.
+    #[serde(default)]
+    pub over_pending_limit: u64,
 }
 
 /// `show ip mobile secure`: configured associations (keys masked) and
@@ -521,6 +524,7 @@ impl Node {
                     ignored_by_reason: by_key(c.dropped.iter()),
                     binding_updates: c.bind_updates,
                     binding_acks_sent: c.bind_acks_sent,
+                    over_pending_limit: c.over_pending_limit,
                 }
             }),
         })

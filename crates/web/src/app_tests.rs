@@ -167,6 +167,8 @@ impl Fake {
                     }],
                     counters: None,
                     in_use: 1,
+                    unauthenticated: false,
+                    refused: 0,
                 }))
             }
             ["refresh", "ip", "proxy-mobile", "subnet-table"] if self.subnet_table => {
