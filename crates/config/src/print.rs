@@ -25,7 +25,8 @@ fn hex(bytes: &[u8]) -> String {
 
 /// `spi N key hex K ...` as a line tail. `full` prints the algorithm and
 /// replay even when they are the defaults (IOS does for `ip mobile
-/// secure`); otherwise only when they differ (the AP's seed-style lines).
+/// secure`); otherwise only when they differ (the terse form the Aironet
+/// documentation uses for the AP's `ip proxy-mobile secure` lines).
 fn sa_tail(sa: &SecurityAssociation, show_keys: bool, full: bool) -> String {
     let (format, key) = match sa.key_format {
         KeyFormat::Hex => (

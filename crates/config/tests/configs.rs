@@ -10,8 +10,8 @@ fn ip(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
 }
 
-const SEED004: &str = include_str!("data/seed004_walkthrough.txt");
-const SEED004_PROMPTS: &str = include_str!("data/seed004_with_prompts.txt");
+const WALKTHROUGH: &str = include_str!("data/aironet_walkthrough.txt");
+const WALKTHROUGH_PROMPTS: &str = include_str!("data/aironet_walkthrough_with_prompts.txt");
 const HA: &str = include_str!("data/ha.cfg");
 const FA: &str = include_str!("data/fa.cfg");
 const AP: &str = include_str!("data/ap.cfg");
@@ -25,7 +25,7 @@ fn round_trip(c: &Config) {
     assert_eq!(again.running_config(true), text);
 }
 
-fn check_seed004(c: &Config) {
+fn check_walkthrough(c: &Config) {
     let p = &c.proxy_mobile;
     assert!(p.enabled && !p.paused);
     assert_eq!(
@@ -66,32 +66,32 @@ fn check_seed004(c: &Config) {
 }
 
 #[test]
-fn seed004_walkthrough_verbatim() {
-    let c = Config::parse(SEED004).unwrap();
-    check_seed004(&c);
+fn walkthrough_verbatim() {
+    let c = Config::parse(WALKTHROUGH).unwrap();
+    check_walkthrough(&c);
     round_trip(&c);
 }
 
 #[test]
-fn seed004_walkthrough_with_prompts() {
-    let c = Config::parse(SEED004_PROMPTS).unwrap();
-    check_seed004(&c);
-    assert_eq!(c, Config::parse(SEED004).unwrap());
+fn walkthrough_with_prompts() {
+    let c = Config::parse(WALKTHROUGH_PROMPTS).unwrap();
+    check_walkthrough(&c);
+    assert_eq!(c, Config::parse(WALKTHROUGH).unwrap());
 }
 
 #[test]
-fn seed004_modes_follow_the_prompts() {
-    // Each prompt of the seed's walkthrough names the mode the line before
+fn walkthrough_modes_follow_the_prompts() {
+    // Each prompt of the Aironet walkthrough names the mode the line before
     // it left.
     let mut c = Config::default();
     let mut mode = Mode::Global;
-    let lines: Vec<&str> = SEED004_PROMPTS.lines().collect();
+    let lines: Vec<&str> = WALKTHROUGH_PROMPTS.lines().collect();
     for pair in lines.windows(2) {
         let cmd = pair[0].split_once(' ').unwrap().1;
         c.apply_line(&mut mode, cmd).unwrap();
         let mut next_prompt = pair[1].split_once(' ').unwrap().0;
         if mode == Mode::Interface("BVI1".into()) && cmd == "ip proxy-mobile" {
-            // The seed's last prompt, `(config-if-ssid)` in BVI1, is a typo.
+            // The walkthrough's last prompt, `(config-if-ssid)` in BVI1, is a typo.
             next_prompt = "ap1200(config-if)#";
         }
         assert_eq!(mode.prompt("ap1200"), next_prompt, "after {cmd:?}");
@@ -99,8 +99,8 @@ fn seed004_modes_follow_the_prompts() {
 }
 
 #[test]
-fn seed004_printed() {
-    let c = Config::parse(SEED004).unwrap();
+fn walkthrough_printed() {
+    let c = Config::parse(WALKTHROUGH).unwrap();
     let shown = c.running_config(true);
     assert!(
         shown.contains(
@@ -308,7 +308,7 @@ fn masked_running_config_does_not_load() {
 
 #[test]
 fn warnings_name_what_a_device_needs() {
-    let c = Config::parse(SEED004).unwrap();
+    let c = Config::parse(WALKTHROUGH).unwrap();
     let w = c.warnings().join("\n");
     assert!(w.contains("ip default-gateway"), "{w}");
     let c =
