@@ -373,16 +373,46 @@ fn tunnel_traffic(c: &pmip_platform::dataplane::Counters) -> pmip_node::snapshot
 }
 
 /// Reads and parses a configuration file; a refused line names its number.
+/// A refused file, or one that is not a configuration at all (too large,
+/// not text) is reported with what is wrong and where.
 pub fn load(path: &Path) -> Result<Config, DaemonError> {
-    let text = std::fs::read_to_string(path).map_err(|e| DaemonError::ReadConfig {
-        path: path.display().to_string(),
+    use std::io::Read;
+    let shown = path.display().to_string();
+    let read_error = |e| DaemonError::ReadConfig {
+        path: shown.clone(),
         source: e,
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(read_error(std::io::Error::other(format!(
+            "larger than {} MiB: not a device configuration",
+            MAX_CONFIG_BYTES >> 20
+        ))));
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+        read_error(std::io::Error::other(format!(
+            "line {line}: not UTF-8 text (byte {} of the line)",
+            e.valid_up_to()
+                - bytes[..e.valid_up_to()]
+                    .iter()
+                    .rposition(|b| *b == b'\n')
+                    .map_or(0, |p| p + 1)
+                + 1
+        )))
     })?;
-    Config::parse(&text).map_err(|e| DaemonError::Config {
-        path: path.display().to_string(),
+    Config::parse(text).map_err(|e| DaemonError::Config {
+        path: shown.clone(),
         source: e,
     })
 }
+
+/// The largest configuration file read (a router's with every SA of a
+/// large campus is far below it).
+const MAX_CONFIG_BYTES: u64 = 16 << 20;
 
 /// Runs the device until SIGINT or SIGTERM.
 pub async fn run(config_path: &Path, control_path: Option<PathBuf>) -> Result<(), DaemonError> {

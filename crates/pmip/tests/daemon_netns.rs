@@ -126,6 +126,57 @@ fn refuses_a_bad_line_with_its_number() {
     let _ = std::fs::remove_file(&cfg);
 }
 
+/// Configuration input that is not a configuration: an endless file, a
+/// byte that is not UTF-8, a 10 MB line. Each is refused at once with the
+/// line and a short reason, and the daemon exits with status 2.
+#[test]
+fn unreadable_configuration_input_is_refused_briefly() {
+    let ns = Netns::new(&unique_name("pmipt-in")).unwrap();
+    let run = |cfg: &std::path::Path| {
+        let t = Instant::now();
+        let out = ns
+            .exec(
+                PMIP,
+                &[
+                    "run",
+                    cfg.to_str().unwrap(),
+                    "--control",
+                    temp("in.sock").to_str().unwrap(),
+                ],
+            )
+            .unwrap();
+        (out, t.elapsed())
+    };
+    let (out, took) = run(std::path::Path::new("/dev/zero"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("larger than 16 MiB"), "{err}");
+    println!("/dev/zero refused in {took:?}");
+
+    let cfg = temp("latin1.cfg");
+    std::fs::write(&cfg, b"hostname r1\n!\ninterface eth\xe91\n").unwrap();
+    let (out, _) = run(&cfg);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 3: not UTF-8"), "{err}");
+
+    let long = format!(
+        "hostname r1\nip mobile home-agent lifetime {}\n",
+        "9".repeat(10 << 20)
+    );
+    std::fs::write(&cfg, long).unwrap();
+    let (out, _) = run(&cfg);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 2:"), "{}", &err[..err.len().min(300)]);
+    assert!(
+        err.len() < 1000,
+        "a long line is quoted only in part ({} bytes)",
+        err.len()
+    );
+    let _ = std::fs::remove_file(&cfg);
+}
+
 #[test]
 fn an_access_point_needs_a_gateway() {
     let ns = Netns::new(&unique_name("pmipt-gw")).unwrap();
