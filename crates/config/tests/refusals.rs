@@ -46,7 +46,8 @@ macro_rules! refusals {
 }
 
 refusals! {
-    // --- the example of the brief, as IOS numbers SPIs (hexadecimal)
+    // --- the error format's own example (line 7, the SPI as IOS numbers
+    // SPIs, in hexadecimal)
     spi_not_a_number:
         "hostname ha\n\n!\n\n\n\nip mobile secure host 10.0.0.1 spi x key ascii k", 7,
         "expected the SPI in hexadecimal as IOS writes it (100-FFFFFFFF; RFC 5944 reserves 0-FF), found \"x\"";
