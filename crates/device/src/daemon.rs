@@ -393,7 +393,11 @@ pub fn load(path: &Path) -> Result<Config, DaemonError> {
         ))));
     }
     let text = std::str::from_utf8(&bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
         read_error(std::io::Error::other(format!(
             "line {line}: not UTF-8 text (byte {} of the line)",
             e.valid_up_to()
