@@ -654,27 +654,20 @@ impl ProxyAp {
             return;
         };
         let ident = self.identification(now, ha);
-        let msg = signed_request(
-            RequestRepr {
-                flags: RequestFlags::default(),
-                lifetime: 0,
+        // Straight to the home agent on our own link: it is on this subnet.
+        self.push_deregistration(
+            Deregistration {
+                client_mac: mac,
                 home_address: addr,
                 home_agent: ha,
                 care_of_address: addr,
-                identification: Identification(ident),
-                extensions: Extensions::new(),
+                identification: ident,
+                to: ha,
+                to_mac: [0xff; 6],
             },
             &sa,
+            out,
         );
-        self.counters.deregistrations += 1;
-        // Straight to the home agent on our own link: it is on this subnet.
-        out.push(Action::SendRegistration {
-            client_mac: mac,
-            home_address: addr,
-            to: ha,
-            to_mac: [0xff; 6],
-            payload: msg,
-        });
     }
 
     /// Deregisters a client's care-of address through the foreign agent
@@ -697,24 +690,47 @@ impl ProxyAp {
             }
             s.ident = ident;
         }
+        self.push_deregistration(
+            Deregistration {
+                client_mac: mac,
+                home_address: addr,
+                home_agent: ha,
+                care_of_address: fa.care_of_address,
+                identification: ident,
+                to: fa.address,
+                to_mac: fa.mac,
+            },
+            &sa,
+            out,
+        );
+    }
+
+    /// Sends a deregistration (lifetime 0, RFC 5944 3.6.1.2) signed with
+    /// the client's association, in the client's name.
+    fn push_deregistration(
+        &mut self,
+        d: Deregistration,
+        sa: &SecurityAssociation,
+        out: &mut Vec<Action>,
+    ) {
         let msg = signed_request(
             RequestRepr {
                 flags: RequestFlags::default(),
                 lifetime: 0,
-                home_address: addr,
-                home_agent: ha,
-                care_of_address: fa.care_of_address,
-                identification: Identification(ident),
+                home_address: d.home_address,
+                home_agent: d.home_agent,
+                care_of_address: d.care_of_address,
+                identification: Identification(d.identification),
                 extensions: Extensions::new(),
             },
-            &sa,
+            sa,
         );
         self.counters.deregistrations += 1;
         out.push(Action::SendRegistration {
-            client_mac: mac,
-            home_address: addr,
-            to: fa.address,
-            to_mac: fa.mac,
+            client_mac: d.client_mac,
+            home_address: d.home_address,
+            to: d.to,
+            to_mac: d.to_mac,
             payload: msg,
         });
     }
@@ -972,6 +988,17 @@ impl ProxyAp {
             }
         }
     }
+}
+
+/// A deregistration to send in a client's name.
+struct Deregistration {
+    client_mac: Mac,
+    home_address: Ipv4Addr,
+    home_agent: Ipv4Addr,
+    care_of_address: Ipv4Addr,
+    identification: u64,
+    to: Ipv4Addr,
+    to_mac: Mac,
 }
 
 /// A Registration Request in the client's name, signed with its SA (the

@@ -361,7 +361,7 @@ mod tests {
     }
 
     #[test]
-    fn sa_add_builds_the_seed_line() {
+    fn sa_add_builds_the_walkthrough_line() {
         let line = sa(&[
             ("start", "10.91.7.151"),
             ("end", "10.91.7.176"),
