@@ -157,27 +157,29 @@ fn key(role: Role) -> RoleKey {
 impl Driver {
     /// Carries out everything the node asked for, in order.
     async fn drive(&mut self) {
-        // Everything the turn changed is kept in one commit before the
-        // first of its replies leaves (one commit per batch of
-        // registrations, not per registration).
-        let mut outputs: Vec<Output> = self.held.drain(..).collect();
-        while let Some(o) = self.node.poll_output() {
-            outputs.push(o);
-        }
-        if outputs.is_empty() {
-            return;
-        }
-        let now = self.clock.now();
-        for o in &outputs {
-            if let Output::Install(i) = o {
-                self.keep(i, now);
+        loop {
+            // Everything the turn changed is kept in one commit before the
+            // first of its replies leaves (one commit per batch of
+            // registrations, not per registration).
+            let mut outputs: Vec<Output> = self.held.drain(..).collect();
+            while let Some(o) = self.node.poll_output() {
+                outputs.push(o);
             }
+            if outputs.is_empty() {
+                return;
+            }
+            let now = self.clock.now();
+            for o in &outputs {
+                if let Output::Install(i) = o {
+                    self.keep(i, now);
+                }
+            }
+            self.commit_state();
+            for o in outputs {
+                self.apply(o).await;
+            }
+            self.commit_state();
         }
-        self.commit_state();
-        for o in outputs {
-            self.apply(o).await;
-        }
-        self.commit_state();
     }
 
     /// Records what a restart must find again.
@@ -225,7 +227,15 @@ impl Driver {
                 Ok(link) => {
                     self.io.stations.insert(ifindex, link);
                 }
-                Err(e) => tracing::warn!(port = %name, error = %e, "cannot watch station port"),
+                Err(e) => {
+                    // A port seen in the middle of its move (its index not
+                    // settled yet): forget it, so the next listing of the
+                    // bridge's ports offers it again.
+                    tracing::debug!(port = %name, error = %e, "cannot watch station port yet");
+                    let now = self.clock.now();
+                    self.node
+                        .handle(now, Input::Link(LinkEvent::Disassociated { ifindex }));
+                }
             },
             Output::NarrowPort { ifindex } => {
                 if let Some(link) = self.io.stations.get(&ifindex)

@@ -950,11 +950,18 @@ fn faults_restarts_and_link_flaps() {
             assert!(o.status.success(), "{}", text(&o));
             let _ = l.in_ns("c1", "ping", &["-c", "1", "-W", "1", "10.1.0.1"]);
         }
-        wait_for(
-            &format!("{name}: registered again through {device}"),
-            Duration::from_secs(20),
-            bound,
-        );
+        let t = Instant::now();
+        while !bound() {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "{name}: not registered again through {device}:\n{}\n{}\n{}\n{}",
+                l.exec_json("ap2", &["show", "ip", "proxy-mobile", "visitor"]),
+                l.exec_json("ap2", &["show", "ip", "proxy-mobile"]),
+                l.exec_json("r1", &["show", "ip", "mobile", "binding"]),
+                std::fs::read_to_string(l.dir.join("ap2.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         table.push((name, echo.outage_since(at)));
     }
     println!("\nfault                              longest echo gap (10 ms stream)");
