@@ -211,23 +211,6 @@ fn write_memory_survives_a_restart() {
     let original = "hostname r1\ninterface eth1\n ip address 10.9.0.1 255.255.255.0\n";
     std::fs::write(&cfg, original).unwrap();
     let control = temp("wm.sock");
-    let start = |r1: &mut Netns| {
-        let pid = r1
-            .spawn(
-                PMIP,
-                &[
-                    "run",
-                    cfg.to_str().unwrap(),
-                    "--control",
-                    control.to_str().unwrap(),
-                ],
-                Stdio::null(),
-                Stdio::null(),
-            )
-            .unwrap();
-        wait_for(&control, Path::new("/dev/null"));
-        pid
-    };
     let stop = |pid: u32| {
         // SAFETY: SIGTERM to the daemon we started.
         unsafe { libc::kill(pid as i32, libc::SIGTERM) };
@@ -236,7 +219,7 @@ fn write_memory_survives_a_restart() {
             std::thread::sleep(Duration::from_millis(20));
         }
     };
-    let pid = start(&mut r1);
+    let (_, pid) = common::start_file(&mut r1, "wm", &cfg);
     let (ok, out, _) = exec(&control, &["show", "startup-config"]);
     assert!(ok && out.contains("hostname r1"), "{out}");
     let (ok, _, _) = exec(
@@ -260,7 +243,7 @@ fn write_memory_survives_a_restart() {
     let saved = std::fs::read_to_string(&cfg).unwrap();
     assert!(saved.contains("s3cret"), "the file holds the keys it needs");
 
-    let pid = start(&mut r1);
+    let (_, pid) = common::start_file(&mut r1, "wm", &cfg);
     let (_, again, _) = exec(&control, &["show", "running-config", "keys"]);
     assert_eq!(again, running, "restarts into exactly the running state");
     let (_, shown, _) = exec(&control, &["sh", "startup"]);

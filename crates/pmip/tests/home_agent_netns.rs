@@ -115,17 +115,25 @@ fn reverse_tunnel_datagram(payload: &[u8]) {
     })
 }
 
-#[test]
-fn registration_tunnel_reverse_tunnel_and_deregistration() {
-    let mut ha = Netns::new(&unique_name("pmipt-ha")).unwrap();
-    let cn = Netns::new(&unique_name("pmipt-cn")).unwrap();
-    let mn = Netns::new(&unique_name("pmipt-mn")).unwrap();
+/// The home agent's namespace, a correspondent on its home link
+/// (10.1.0.9) and the mobile node's at a co-located care-of address
+/// (192.0.2.2) behind it.
+fn home_link(ha: &str, cn: &str, mn: &str) -> (Netns, Netns, Netns) {
+    let ha = Netns::new(&unique_name(ha)).unwrap();
+    let cn = Netns::new(&unique_name(cn)).unwrap();
+    let mn = Netns::new(&unique_name(mn)).unwrap();
     ha.veth_to("FastEthernet0", &cn, "c0").unwrap();
     cn.addr("c0", "10.1.0.9/24").unwrap();
     ha.veth_to("eth1", &mn, "m0").unwrap();
     mn.addr("m0", "192.0.2.2/24").unwrap();
     mn.ip(&["route", "add", "10.1.0.0/24", "via", "192.0.2.1"])
         .unwrap();
+    (ha, cn, mn)
+}
+
+#[test]
+fn registration_tunnel_reverse_tunnel_and_deregistration() {
+    let (mut ha, cn, mn) = home_link("pmipt-ha", "pmipt-cn", "pmipt-mn");
     // The correspondent still has the mobile node's old MAC cached.
     cn.ip(&[
         "neigh",
@@ -420,15 +428,7 @@ fn client_returns_home() {
 /// replay after it.
 #[test]
 fn a_restarted_home_agent_keeps_its_bindings_and_replay_state() {
-    let mut ha = Netns::new(&unique_name("pmipt-hr")).unwrap();
-    let cn = Netns::new(&unique_name("pmipt-hc")).unwrap();
-    let mn = Netns::new(&unique_name("pmipt-hm")).unwrap();
-    ha.veth_to("FastEthernet0", &cn, "c0").unwrap();
-    cn.addr("c0", "10.1.0.9/24").unwrap();
-    ha.veth_to("eth1", &mn, "m0").unwrap();
-    mn.addr("m0", "192.0.2.2/24").unwrap();
-    mn.ip(&["route", "add", "10.1.0.0/24", "via", "192.0.2.1"])
-        .unwrap();
+    let (mut ha, cn, mn) = home_link("pmipt-hr", "pmipt-hc", "pmipt-hm");
 
     let (control, pid) = common::start(&mut ha, "hr", CONFIG);
     let captured = common::request(
@@ -459,16 +459,13 @@ fn a_restarted_home_agent_keeps_its_bindings_and_replay_state() {
             unsafe { libc::waitpid(pid as i32, &mut status, libc::WNOHANG) };
         }
     };
+    let mut pid = pid;
     for (how, signal) in [("clean stop", libc::SIGTERM), ("kill -9", libc::SIGKILL)] {
-        let pid_now = if how == "clean stop" {
-            pid
-        } else {
-            restart_pid(&control)
-        };
-        stop(pid_now, signal);
+        stop(pid, signal);
         let t = Instant::now();
-        let (control2, _) = common::start(&mut ha, "hr", CONFIG);
+        let (control2, restarted) = common::start(&mut ha, "hr", CONFIG);
         assert_eq!(control2, control);
+        pid = restarted;
         // After kill -9 the old socket file is still there until the new
         // daemon replaces it: wait until one answers.
         while !common::exec(&control, &["show", "version"]).0 {
@@ -505,21 +502,4 @@ fn a_restarted_home_agent_keeps_its_bindings_and_replay_state() {
         let code = mn.run(move || common::ask(COA, HA, &msg)).unwrap();
         assert_eq!(code, ReplyCode::IdentificationMismatch, "{how}: a replay");
     }
-}
-
-/// The pid of the daemon answering on `control` (from /proc: the one
-/// whose command line names it).
-fn restart_pid(control: &std::path::Path) -> u32 {
-    let needle = control.to_string_lossy().into_owned();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        if cmd.contains(" run ") && cmd.contains(&needle) {
-            return pid;
-        }
-    }
-    panic!("no daemon for {needle}");
 }

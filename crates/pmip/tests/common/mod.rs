@@ -84,6 +84,12 @@ pub fn wait_for(control: &Path, log: &Path) {
 pub fn start(ns: &mut Netns, name: &str, config: &str) -> (PathBuf, u32) {
     let cfg = temp(&format!("{name}.cfg"));
     std::fs::write(&cfg, config).unwrap();
+    start_file(ns, name, &cfg)
+}
+
+/// Runs `pmip run` on the configuration file `cfg` as it is (a device
+/// restarted from what it saved).
+pub fn start_file(ns: &mut Netns, name: &str, cfg: &Path) -> (PathBuf, u32) {
     let control = temp(&format!("{name}.sock"));
     let log = temp(&format!("{name}.log"));
     let pid = ns
