@@ -96,26 +96,46 @@ impl Io {
         self.resting.retain(|_, t| *t > now);
     }
 
-    fn sources(&self) -> Vec<Source> {
-        let mut v: Vec<Source> = (0..self.udp.len()).map(Source::Udp).collect();
-        v.extend((0..self.visited.len()).map(Source::Visited));
-        if self.wired.is_some() {
-            v.push(Source::Wired);
+    /// How many sockets there are to read.
+    fn source_count(&self) -> usize {
+        self.udp.len()
+            + self.visited.len()
+            + usize::from(self.wired.is_some())
+            + self.stations.len()
+    }
+
+    /// The `i`th socket, in the order UDP, visited links, wired port,
+    /// station ports (without building a list on every read).
+    fn source(&self, mut i: usize) -> Option<Source> {
+        if i < self.udp.len() {
+            return Some(Source::Udp(i));
         }
-        v.extend(self.stations.keys().map(|i| Source::Station(*i)));
-        v
+        i -= self.udp.len();
+        if i < self.visited.len() {
+            return Some(Source::Visited(i));
+        }
+        i -= self.visited.len();
+        if self.wired.is_some() {
+            if i == 0 {
+                return Some(Source::Wired);
+            }
+            i -= 1;
+        }
+        self.stations.keys().nth(i).map(|k| Source::Station(*k))
     }
 
     /// Reads one datagram, packet or frame from whichever socket has one.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Arrived> {
-        let sources = self.sources();
-        if sources.is_empty() {
+        let n = self.source_count();
+        if n == 0 {
             return Poll::Pending;
         }
         self.turn = self.turn.wrapping_add(1);
-        let start = self.turn % sources.len();
-        for k in 0..sources.len() {
-            let source = sources[(start + k) % sources.len()];
+        let start = self.turn % n;
+        for k in 0..n {
+            let Some(source) = self.source((start + k) % n) else {
+                continue;
+            };
             if self.resting.contains_key(&source) {
                 continue;
             }

@@ -366,21 +366,8 @@ pub fn run(lab: &Lab, opts: &Options, out: &mut dyn Write) -> Result<Report, Err
         let replies = replies.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                // [1732512345.123456] 64 bytes from ...: icmp_seq=12 ttl=62 time=0.1 ms
-                if line.contains("DUP!") {
-                    continue;
-                }
-                let ts = line
-                    .strip_prefix('[')
-                    .and_then(|r| r.split(']').next())
-                    .and_then(|x| x.parse::<f64>().ok());
-                let seq = line
-                    .split("icmp_seq=")
-                    .nth(1)
-                    .and_then(|r| r.split_whitespace().next())
-                    .and_then(|x| x.parse::<u32>().ok());
-                if let (Some(ts), Some(seq)) = (ts, seq) {
-                    replies.lock().unwrap().push((ts, seq));
+                if let Some(reply) = ping_reply(&line) {
+                    replies.lock().unwrap().push(reply);
                 }
             }
         })
@@ -599,6 +586,25 @@ pub fn run(lab: &Lab, opts: &Options, out: &mut dyn Write) -> Result<Report, Err
         ));
     }
     Ok(report)
+}
+
+/// One reply line of `ping -D`: its Unix time and sequence number
+/// (`[1732512345.123456] 64 bytes from ...: icmp_seq=12 ttl=62 time=0.1
+/// ms`); duplicates and other lines are none.
+pub fn ping_reply(line: &str) -> Option<(f64, u32)> {
+    if line.contains("DUP!") {
+        return None;
+    }
+    let ts = line
+        .strip_prefix('[')
+        .and_then(|r| r.split(']').next())
+        .and_then(|x| x.parse::<f64>().ok())?;
+    let seq = line
+        .split("icmp_seq=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|x| x.parse::<u32>().ok())?;
+    Some((ts, seq))
 }
 
 /// The longest time without a reply in [from, to), and how many pings

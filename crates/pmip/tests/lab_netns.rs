@@ -796,12 +796,7 @@ impl EchoStream {
         let r = replies.clone();
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if let Some(ts) = line
-                    .strip_prefix('[')
-                    .and_then(|x| x.split(']').next())
-                    .and_then(|x| x.parse::<f64>().ok())
-                    && line.contains("bytes from")
-                {
+                if let Some((ts, _)) = pmip_lab::demo::ping_reply(&line) {
                     r.lock().unwrap().push(ts);
                 }
             }
