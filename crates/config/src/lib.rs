@@ -54,12 +54,14 @@ mod ifname;
 mod model;
 mod parse;
 mod print;
+mod ranges;
 
 pub use error::ConfigError;
 pub use ifname::{is_linux_name, normalize_interface_name};
 pub use model::*;
 pub use parse::Mode;
 pub use print::KEY_MASK;
+pub use ranges::{RangeList, Ranged};
 
 impl std::str::FromStr for Config {
     type Err = ConfigError;

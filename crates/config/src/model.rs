@@ -5,6 +5,7 @@
 //! `Option` with an accessor that applies the default, so that printing a
 //! configuration and parsing it again gives an equal [`Config`].
 
+use crate::ranges::{RangeList, Ranged};
 use std::net::Ipv4Addr;
 
 /// IOS default maximum registration lifetime a home agent grants, seconds
@@ -422,6 +423,28 @@ impl SaPeer {
     }
 }
 
+impl Ranged for SecureEntry {
+    fn range(&self) -> AddrRange {
+        self.range
+    }
+    /// Ranges are unique per peer kind.
+    fn class(&self) -> u8 {
+        self.peer as u8
+    }
+}
+
+impl Ranged for MobileHost {
+    fn range(&self) -> AddrRange {
+        self.range
+    }
+}
+
+impl Ranged for SecureNode {
+    fn range(&self) -> AddrRange {
+        self.range
+    }
+}
+
 /// One `ip mobile secure PEER LOW [HIGH] spi ...` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecureEntry {
@@ -439,10 +462,10 @@ pub struct MobileIp {
     /// `ip mobile home-agent ...`.
     pub home_agent: Option<HomeAgent>,
     /// `ip mobile host ...`, in order; ranges never overlap.
-    pub hosts: Vec<MobileHost>,
+    pub hosts: RangeList<MobileHost>,
     /// `ip mobile secure ...`, in order; ranges of one peer kind never
     /// overlap.
-    pub secure: Vec<SecureEntry>,
+    pub secure: RangeList<SecureEntry>,
     /// `ip mobile foreign-agent ...`.
     pub foreign_agent: Option<ForeignAgent>,
     /// `ip mobile bindupdate` (hidden IOS command, the Aironet documentation note): send
@@ -456,15 +479,12 @@ pub struct MobileIp {
 impl MobileIp {
     /// The association of `peer` kind whose range holds `addr`.
     pub fn sa(&self, peer: SaPeer, addr: Ipv4Addr) -> Option<&SecurityAssociation> {
-        self.secure
-            .iter()
-            .find(|e| e.peer == peer && e.range.contains(addr))
-            .map(|e| &e.sa)
+        self.secure.containing(peer as u8, addr).map(|e| &e.sa)
     }
 
     /// The `ip mobile host` range holding `addr`.
     pub fn host(&self, addr: Ipv4Addr) -> Option<&MobileHost> {
-        self.hosts.iter().find(|h| h.range.contains(addr))
+        self.hosts.containing(0, addr)
     }
 }
 
@@ -554,7 +574,7 @@ pub struct ProxyMobile {
     /// the original protocol was never published; docs/subnet-map-exchange.md).
     pub aap_key: Option<(Vec<u8>, KeyFormat)>,
     /// `ip proxy-mobile secure node ...`, in order, ranges never overlap.
-    pub nodes: Vec<SecureNode>,
+    pub nodes: RangeList<SecureNode>,
     /// `ip proxy-mobile tunnel gre`: ask for GRE instead of IP-in-IP.
     pub tunnel_gre: bool,
     /// `ip proxy-mobile tunnel reverse`: ask for a reverse tunnel.
@@ -569,10 +589,7 @@ pub struct ProxyMobile {
 impl ProxyMobile {
     /// The association for visiting client `addr`.
     pub fn node_sa(&self, addr: Ipv4Addr) -> Option<&SecurityAssociation> {
-        self.nodes
-            .iter()
-            .find(|n| n.range.contains(addr))
-            .map(|n| &n.sa)
+        self.nodes.containing(0, addr).map(|n| &n.sa)
     }
 
     /// Whether proxy Mobile IP is enabled and not paused.

@@ -319,3 +319,61 @@ fn warnings_name_what_a_device_needs() {
     let c = Config::parse("interface GigabitEthernet0/1\n").unwrap();
     assert!(c.warnings()[0].contains("not a valid Linux interface name"));
 }
+
+/// A home agent with 100 000 `ip mobile secure host` lines and an AP with
+/// 100 000 `ip proxy-mobile secure node` lines: each line's overlap check
+/// is a lookup in an index, so loading stays linear (printed, not timed
+/// by an assertion), and the last line still meets every earlier one.
+#[test]
+fn a_hundred_thousand_security_associations_load_in_linear_time() {
+    const N: u32 = 100_000;
+    let addr = |i: u32| Ipv4Addr::from(u32::from(ip("10.1.1.0")) + i);
+    let key = "key hex 0123456789abcdef0123456789abcdef";
+    let mut ha = String::from("hostname r1\nrouter mobile\nip mobile home-agent\n");
+    let mut ap = String::from("hostname ap1\n");
+    for i in 0..N {
+        ha.push_str(&format!(
+            "ip mobile secure host {} spi 100 {key}\n",
+            addr(i)
+        ));
+        ap.push_str(&format!(
+            "ip proxy-mobile secure node {} spi 100 {key}\n",
+            addr(i)
+        ));
+    }
+    for (name, text, peer_line) in [
+        ("ip mobile secure host", &ha, "ip mobile secure host"),
+        (
+            "ip proxy-mobile secure node",
+            &ap,
+            "ip proxy-mobile secure node",
+        ),
+    ] {
+        let start = std::time::Instant::now();
+        let mut c = Config::parse(text).unwrap();
+        let took = start.elapsed();
+        println!("{N} `{name}` lines parsed in {took:?}");
+        // Overlaps with the first, a middle and the last entry are refused.
+        for low in [0, N / 2, N - 1] {
+            let line = format!("{peer_line} {} {} spi 101 {key}", addr(low), addr(low + 1));
+            let e = c
+                .apply_line(&mut Mode::Global, &line)
+                .expect_err("an overlapping range is refused");
+            assert!(e.to_string().contains("overlaps"), "{e}");
+        }
+        // A range beyond the last entry is taken.
+        c.apply_line(
+            &mut Mode::Global,
+            &format!("{peer_line} {} {} spi 102 {key}", addr(N), addr(N + 9)),
+        )
+        .unwrap();
+    }
+    let ha = Config::parse(&ha).unwrap();
+    assert_eq!(ha.mobile.secure.len(), N as usize);
+    let sa = ha.mobile.sa(SaPeer::Host, addr(N / 3)).unwrap();
+    assert_eq!(sa.spi, 0x100, "IOS gives the SPI in hexadecimal");
+    assert!(ha.mobile.sa(SaPeer::Host, addr(N)).is_none());
+    assert!(ha.mobile.sa(SaPeer::Visitor, addr(0)).is_none());
+    let ap = Config::parse(&ap).unwrap();
+    assert!(ap.proxy_mobile.node_sa(addr(N - 1)).is_some());
+}

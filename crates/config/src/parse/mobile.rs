@@ -31,7 +31,7 @@ impl Config {
         if c.eat("host") {
             let range = parse_range(c, "the first home address")?;
             if neg {
-                self.mobile.hosts.retain(|h| h.range != range);
+                self.mobile.hosts.remove(0, range);
                 return Ok(());
             }
             let mut host = MobileHost {
@@ -69,21 +69,13 @@ impl Config {
                     None,
                 )));
             }
-            if let Some(o) = self
-                .mobile
-                .hosts
-                .iter()
-                .find(|h| h.range != range && h.range.overlaps(&range))
-            {
+            if let Some(o) = self.mobile.hosts.overlapping(0, range) {
                 return Err(Fail::Bad(format!(
                     "overlaps `ip mobile host {}`; remove that one first with `no ip mobile host {}`",
                     o.range, o.range
                 )));
             }
-            match self.mobile.hosts.iter_mut().find(|h| h.range == range) {
-                Some(h) => *h = host,
-                None => self.mobile.hosts.push(host),
-            }
+            let _ = self.mobile.hosts.upsert(host);
             return Ok(());
         }
         if c.eat("secure") {
@@ -103,18 +95,11 @@ impl Config {
             };
             let range = parse_range(c, "an address")?;
             if neg {
-                self.mobile
-                    .secure
-                    .retain(|e| !(e.peer == peer && e.range == range));
+                self.mobile.secure.remove(peer as u8, range);
                 return Ok(());
             }
             let sa = parse_sa(c, KeyRules::Router)?;
-            if let Some(o) = self
-                .mobile
-                .secure
-                .iter()
-                .find(|e| e.peer == peer && e.range != range && e.range.overlaps(&range))
-            {
+            if let Some(o) = self.mobile.secure.overlapping(peer as u8, range) {
                 return Err(Fail::Bad(format!(
                     "overlaps the association for {}; remove it first with `no ip mobile secure {} {}`",
                     o.range,
@@ -122,16 +107,7 @@ impl Config {
                     o.range
                 )));
             }
-            let entry = SecureEntry { peer, range, sa };
-            match self
-                .mobile
-                .secure
-                .iter_mut()
-                .find(|e| e.peer == peer && e.range == range)
-            {
-                Some(e) => *e = entry,
-                None => self.mobile.secure.push(entry),
-            }
+            let _ = self.mobile.secure.upsert(SecureEntry { peer, range, sa });
             return Ok(());
         }
         if c.eat("foreign-agent") {
@@ -277,31 +253,17 @@ impl Config {
             c.expect("node", "`node` after ip proxy-mobile secure")?;
             let range = parse_range(c, "the first client address")?;
             if neg {
-                self.proxy_mobile.nodes.retain(|n| n.range != range);
+                self.proxy_mobile.nodes.remove(0, range);
                 return Ok(());
             }
             let sa = parse_sa(c, KeyRules::AccessPoint)?;
-            if let Some(o) = self
-                .proxy_mobile
-                .nodes
-                .iter()
-                .find(|n| n.range != range && n.range.overlaps(&range))
-            {
+            if let Some(o) = self.proxy_mobile.nodes.overlapping(0, range) {
                 return Err(Fail::Bad(format!(
                     "overlaps the association for {}; remove it first with `no ip proxy-mobile secure node {}`",
                     o.range, o.range
                 )));
             }
-            let node = SecureNode { range, sa };
-            match self
-                .proxy_mobile
-                .nodes
-                .iter_mut()
-                .find(|n| n.range == range)
-            {
-                Some(n) => *n = node,
-                None => self.proxy_mobile.nodes.push(node),
-            }
+            let _ = self.proxy_mobile.nodes.upsert(SecureNode { range, sa });
             return Ok(());
         }
         if c.eat("tunnel") {
