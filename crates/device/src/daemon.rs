@@ -104,7 +104,9 @@ struct Router {
     dataplane_task: tokio::task::JoinHandle<std::io::Result<()>>,
     /// Binding installs go to their own task in order; the loop answers
     /// the next registration meanwhile.
-    bindings: mpsc::UnboundedSender<(Install, Option<oneshot::Sender<()>>)>,
+    /// `None` only asks for the done signal (every install before it is
+    /// done).
+    bindings: mpsc::UnboundedSender<(Option<Install>, Option<oneshot::Sender<()>>)>,
     installer_task: tokio::task::JoinHandle<()>,
     visitors: VisitorInstaller,
 }
@@ -137,7 +139,8 @@ struct Driver {
     /// next.
     held: std::collections::VecDeque<Output>,
     /// What survives a restart (the home agent's bindings and replay
-    /// state), committed before the replies that depend on it leave.
+    /// state, the foreign agent's visitors, the kernel ledger), committed
+    /// before the replies that depend on it leave.
     state: Option<pmip_platform::state::StateStore>,
 }
 
@@ -192,6 +195,8 @@ impl Driver {
             Install::BindingDown { binding, .. } => {
                 s.binding_down(binding, self.node.last_identification(binding.home_address))
             }
+            Install::VisitorUp(v) | Install::VisitorRenewed(v) => s.visitor_up(v, now),
+            Install::VisitorDown(v) => s.visitor_down(v),
             _ => {}
         }
     }
@@ -199,8 +204,13 @@ impl Driver {
     /// Commits what changed since the last commit (one transaction for
     /// everything one turn changed).
     fn commit_state(&mut self) {
-        if let Some(s) = &mut self.state
-            && s.is_dirty()
+        let Some(s) = &mut self.state else { return };
+        // What reached the kernel since: the next run removes it if this
+        // one dies without doing so.
+        for (added, item) in self.netlink.take_journal() {
+            s.ledger(added, &item);
+        }
+        if s.is_dirty()
             && let Err(e) = s.commit()
         {
             tracing::error!(error = %e, "could not save the state kept across restarts");
@@ -303,15 +313,15 @@ impl Driver {
 
     async fn install(&mut self, i: Install) {
         match i {
-            Install::BindingRenewed { .. } => {}
+            Install::BindingRenewed { .. } | Install::VisitorRenewed(_) => {}
             Install::BindingUp { .. } | Install::BindingDown { .. } => {
                 let Some(r) = &self.router else { return };
                 if matches!(i, Install::BindingDown { last: true, .. }) {
                     let (tx, rx) = oneshot::channel();
-                    let _ = r.bindings.send((i, Some(tx)));
+                    let _ = r.bindings.send((Some(i), Some(tx)));
                     self.wait.push(rx);
                 } else {
-                    let _ = r.bindings.send((i, None));
+                    let _ = r.bindings.send((Some(i), None));
                 }
             }
             Install::VisitorUp(v) => {
@@ -465,6 +475,15 @@ pub async fn run_with_state(
     )
     .await;
     netlink.remove_all().await;
+    // The ledger is empty now; so is its saved copy.
+    if let Ok(mut store) = pmip_platform::state::StateStore::open(&state_path) {
+        for (added, item) in netlink.take_journal() {
+            store.ledger(added, &item);
+        }
+        if let Err(e) = store.commit() {
+            tracing::warn!(error = %e, "could not save the emptied kernel ledger");
+        }
+    }
     tracing::info!(host = %hostname, "stopped; everything installed was removed");
     result
 }
@@ -509,10 +528,13 @@ async fn start_router(
         tun_index,
         arp: packet,
     };
-    let (bindings, mut queue) = mpsc::unbounded_channel::<(Install, Option<oneshot::Sender<()>>)>();
+    let (bindings, mut queue) =
+        mpsc::unbounded_channel::<(Option<Install>, Option<oneshot::Sender<()>>)>();
     let installer_task = tokio::spawn(async move {
         while let Some((i, done)) = queue.recv().await {
-            installer.apply(&i).await;
+            if let Some(i) = i {
+                installer.apply(&i).await;
+            }
             if let Some(done) = done {
                 let _ = done.send(());
             }
@@ -617,6 +639,23 @@ async fn serve(
             "an access point with proxy Mobile IP needs a gateway: add `ip default-gateway ADDRESS`",
         )));
     }
+    // What the previous run kept: the kernel ledger first, so what this
+    // run installs again is known to be ours.
+    let clock = Clock::new();
+    let (store, kept) = match pmip_platform::state::StateStore::open(state_path) {
+        Ok(store) => {
+            let kept = store.load(clock.now()).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "saved state unreadable; starting empty");
+                Default::default()
+            });
+            (Some(store), kept)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "no state database; bindings, visitors and the kernel ledger will not survive a restart");
+            (None, Default::default())
+        }
+    };
+    netlink.inherit(kept.ledger);
     // BVI1 exists before the interfaces are configured, so its address
     // lands on the bridge.
     let bridge = if config.is_proxy_ap() {
@@ -625,7 +664,6 @@ async fn serve(
         None
     };
     interfaces::apply(&netlink, &config, &[]).await?;
-    let clock = Clock::new();
     let node = Node::new(config, clock.now());
     let (events, mut event_rx) = mpsc::channel::<Event>(1024);
     let mut driver = Driver {
@@ -661,34 +699,45 @@ async fn serve(
             .push((local, pmip_platform::link::udp_socket(local)?));
     }
     tracing::info!(addresses = ?driver.node.udp_sockets(), "listening on UDP");
-    // The home agent resumes where it stopped: its bindings (with what
-    // is left of their lifetimes) and replay state, their routes, tunnels
-    // and proxy ARP installed again.
-    if config.is_home_agent() {
-        match pmip_platform::state::StateStore::open(state_path) {
-            Ok(store) => {
-                let now = driver.clock.now();
-                match store.load(now) {
-                    Ok((bindings, replay)) => {
-                        if !bindings.is_empty() || !replay.is_empty() {
-                            tracing::info!(
-                                bindings = bindings.len(),
-                                path = %store.path().display(),
-                                "resuming the bindings kept from before the restart"
-                            );
-                        }
-                        driver.node.restore_home_agent(now, bindings, replay);
-                    }
-                    Err(e) => tracing::error!(error = %e, "saved state unreadable; starting empty"),
-                }
-                driver.state = Some(store);
-                driver.drive().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "no state database; bindings will not survive a restart")
-            }
+    // The device resumes where it stopped: the home agent's bindings
+    // (with what is left of their lifetimes) and replay state, the foreign
+    // agent's visitors, their routes, tunnels, proxy ARP and delivery
+    // installed again; then what the previous run installed and this one
+    // did not take back is removed.
+    driver.state = store;
+    if let Some(store) = &driver.state {
+        let now = driver.clock.now();
+        if !kept.bindings.is_empty() || !kept.visitors.is_empty() {
+            tracing::info!(
+                bindings = kept.bindings.len(),
+                visitors = kept.visitors.len(),
+                path = %store.path().display(),
+                "resuming the state kept from before the restart"
+            );
+        }
+        if config.is_home_agent() {
+            driver
+                .node
+                .restore_home_agent(now, kept.bindings, kept.replay);
+        }
+        if config.is_foreign_agent() {
+            driver.node.restore_foreign_agent(now, kept.visitors);
         }
     }
+    driver.drive().await;
+    if let Some(r) = &driver.router {
+        let (tx, rx) = oneshot::channel();
+        let _ = r.bindings.send((None, Some(tx)));
+        let _ = rx.await;
+    }
+    let swept = netlink.sweep_inherited().await;
+    if swept > 0 {
+        tracing::info!(
+            entries = swept,
+            "removed what the previous run left installed"
+        );
+    }
+    driver.commit_state();
     crate::aaa::start(&config, &mut driver.radius);
     if let Some(bridge) = bridge {
         start_radio(&mut driver, bridge, events.clone()).await?;
@@ -776,6 +825,7 @@ async fn serve(
                 }
                 driver.drive().await;
             }
+            _ = driver.netlink.journal_changed() => driver.commit_state(),
             _ = timer => {
                 driver.io.wake(tokio::time::Instant::now());
                 driver.node.handle_timeout(driver.clock.now());

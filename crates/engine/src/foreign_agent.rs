@@ -132,6 +132,9 @@ pub enum Action {
     },
     VisitorUp(Visitor),
     VisitorDown(Visitor),
+    /// A visitor's registration was renewed with nothing to install
+    /// again; the state kept across restarts records its new lifetime.
+    VisitorRenewed(Visitor),
 }
 
 /// Counters for `show ip mobile traffic` (foreign agent part).
@@ -218,6 +221,20 @@ impl ForeignAgent {
             }
         }
         n
+    }
+
+    /// Takes back the visitors kept across a restart (their `expires`
+    /// already on this run's clock): expired ones and ones on an
+    /// interface no longer offering service are dropped; each other is
+    /// installed again (VisitorUp).
+    pub fn restore(&mut self, now: Now, visitors: Vec<Visitor>, out: &mut Vec<Action>) {
+        for v in visitors {
+            if v.expires <= now.instant || self.interface(&v.interface).is_none() {
+                continue;
+            }
+            self.visitors.insert(v.home_address, v.clone());
+            out.push(Action::VisitorUp(v));
+        }
     }
 
     pub fn visitors(&self) -> impl Iterator<Item = &Visitor> {
@@ -665,9 +682,11 @@ impl ForeignAgent {
                         || old.home_agent != v.home_agent
                 });
                 self.visitors.insert(v.home_address, v.clone());
-                if changed {
-                    out.push(Action::VisitorUp(v));
-                }
+                out.push(if changed {
+                    Action::VisitorUp(v)
+                } else {
+                    Action::VisitorRenewed(v)
+                });
             }
         }
         out.push(Action::SendToVisitor {

@@ -331,11 +331,51 @@ fn relay_reply_and_visitor() {
     assert_eq!(fa.pending_count(), 0);
     assert_eq!(fa.visitors().count(), 1);
 
-    // Visitor expiry.
+    // A renewal with nothing new to install says so (the state kept
+    // across restarts records its lifetime).
+    let mut r2 = Rrq::new();
+    r2.mfae = Some((0x300, V_KEY));
+    r2.flags = r.flags;
+    r2.ident = r.ident + 1;
+    let later = t0().advance(Duration::from_secs(100));
+    let _ = from_mn(&mut fa, later, &r2.bytes());
+    let out = from_ha(
+        &mut fa,
+        later,
+        &ha_reply(ReplyCode::Accepted, 300, r2.ident, Some(HA_KEY)),
+    );
+    assert!(
+        out.iter()
+            .any(|a| matches!(a, Action::VisitorRenewed(v) if v.expires == later.instant + Duration::from_secs(300))),
+        "{out:?}"
+    );
+    assert!(!out.iter().any(|a| matches!(a, Action::VisitorUp(_))));
+
+    // A restarted foreign agent takes back what was kept: live visitors
+    // on interfaces it serves are installed again; expired ones and ones
+    // on an interface no longer served are dropped.
+    let kept: Vec<Visitor> = fa.visitors().cloned().collect();
+    let mut expired = kept[0].clone();
+    expired.home_address = Ipv4Addr::new(10, 1, 0, 51);
+    expired.expires = later.instant;
+    let mut elsewhere = kept[0].clone();
+    elsewhere.home_address = Ipv4Addr::new(10, 1, 0, 52);
+    elsewhere.interface = "FastEthernet9".into();
+    let mut again = ForeignAgent::new(fa.config().clone());
     let mut out = Vec::new();
-    fa.handle_timeout(t0().advance(Duration::from_secs(299)), &mut out);
+    again.restore(
+        later.advance(Duration::from_secs(1)),
+        vec![kept[0].clone(), expired, elsewhere],
+        &mut out,
+    );
+    assert_eq!(out, vec![Action::VisitorUp(kept[0].clone())]);
+    assert_eq!(again.visitors().count(), 1);
+
+    // Visitor expiry, 300 s after the renewal.
+    let mut out = Vec::new();
+    fa.handle_timeout(later.advance(Duration::from_secs(299)), &mut out);
     assert!(!out.iter().any(|a| matches!(a, Action::VisitorDown(_))));
-    fa.handle_timeout(t0().advance(Duration::from_secs(300)), &mut out);
+    fa.handle_timeout(later.advance(Duration::from_secs(300)), &mut out);
     assert!(
         out.iter()
             .any(|a| matches!(a, Action::VisitorDown(v) if v.home_address == MN))

@@ -203,7 +203,9 @@ impl World {
                         self.ap.advertisement(now, from, FA_MAC, &adv, ap_out);
                     }
                 }
-                fa::Action::VisitorUp(_) | fa::Action::VisitorDown(_) => {}
+                fa::Action::VisitorUp(_)
+                | fa::Action::VisitorDown(_)
+                | fa::Action::VisitorRenewed(_) => {}
             }
         }
     }

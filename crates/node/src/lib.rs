@@ -165,6 +165,9 @@ pub enum Install {
     /// A visitor was accepted: deliver by MAC, reverse tunnel if asked.
     VisitorUp(Visitor),
     VisitorDown(Visitor),
+    /// A visitor was renewed: nothing to install, but the state kept
+    /// across restarts records its new lifetime.
+    VisitorRenewed(Visitor),
     /// Keep broadcasts, multicasts and registration replies from a
     /// visiting station's port (proxy Mobile IP does not carry them).
     IsolatePort {
@@ -413,6 +416,16 @@ impl Node {
             h.engine
                 .restore(now, bindings, identifications, &mut actions);
             mobility::ha_outputs(actions, &mut self.out);
+        }
+    }
+
+    /// Takes back the foreign agent's visitors kept across a restart
+    /// (their delivery installed again).
+    pub fn restore_foreign_agent(&mut self, now: Now, visitors: Vec<Visitor>) {
+        if let Some(f) = &mut self.mobility.foreign_agent {
+            let mut actions = Vec::new();
+            f.engine.restore(now, visitors, &mut actions);
+            mobility::fa_outputs(f, actions, &mut self.out);
         }
     }
 

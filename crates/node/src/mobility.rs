@@ -317,7 +317,11 @@ pub(crate) fn ha_outputs(actions: Vec<ha::Action>, out: &mut VecDeque<Output>) {
     }
 }
 
-fn fa_outputs(f: &ForeignAgentRole, actions: Vec<fa::Action>, out: &mut VecDeque<Output>) {
+pub(crate) fn fa_outputs(
+    f: &ForeignAgentRole,
+    actions: Vec<fa::Action>,
+    out: &mut VecDeque<Output>,
+) {
     for a in actions {
         out.push_back(match a {
             fa::Action::SendToVisitor {
@@ -348,6 +352,7 @@ fn fa_outputs(f: &ForeignAgentRole, actions: Vec<fa::Action>, out: &mut VecDeque
             }),
             fa::Action::VisitorUp(v) => Output::Install(Install::VisitorUp(v)),
             fa::Action::VisitorDown(v) => Output::Install(Install::VisitorDown(v)),
+            fa::Action::VisitorRenewed(v) => Output::Install(Install::VisitorRenewed(v)),
         });
     }
 }

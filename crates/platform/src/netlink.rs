@@ -1,5 +1,12 @@
 //! Routes, addresses, links and proxy-ARP entries through rtnetlink, with
 //! a ledger of what we installed so it can all be removed on exit.
+//!
+//! The ledger is a set (adding or removing one entry is O(log n), however
+//! many bindings are installed) and keeps a journal of its changes, which
+//! the device writes to its state database: after a kill -9 the next run
+//! knows what the previous one installed, takes back what it installs
+//! again (an address already present is ours if the ledger says so) and
+//! removes the rest ([`Netlink::inherit`], [`Netlink::sweep_inherited`]).
 
 use futures_util::TryStreamExt;
 use rtnetlink::packet_route::AddressFamily;
@@ -7,6 +14,7 @@ use rtnetlink::packet_route::neighbour::{
     NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage,
 };
 use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
+use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Mutex;
 
@@ -20,9 +28,16 @@ pub enum NetlinkError {
     Io(#[from] std::io::Error),
 }
 
-/// Something installed in the kernel that must be undone on exit.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Something installed in the kernel that must be undone on exit. The
+/// variants are in the order removal takes them (rules and routes before
+/// the addresses and links they may use).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Installed {
+    /// `ip rule add from SRC/32 lookup T`.
+    SourceRule {
+        src: Ipv4Addr,
+        table: u32,
+    },
     Address {
         index: u32,
         addr: Ipv4Addr,
@@ -43,21 +58,141 @@ pub enum Installed {
         oif: u32,
         table: u32,
     },
-    /// A link we created (the AP's bridge): deleted on exit.
+    /// A link we created: deleted on exit.
     Link {
         index: u32,
     },
-    /// `ip rule add from SRC/32 lookup T`.
-    SourceRule {
-        src: Ipv4Addr,
-        table: u32,
-    },
+}
+
+impl Installed {
+    /// A compact, stable byte form (the state database's key).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(16);
+        let opt = |v: &mut Vec<u8>, x: Option<u32>| {
+            v.push(u8::from(x.is_some()));
+            v.extend(x.unwrap_or(0).to_be_bytes());
+        };
+        match self {
+            Installed::SourceRule { src, table } => {
+                v.push(0);
+                v.extend(src.octets());
+                v.extend(table.to_be_bytes());
+            }
+            Installed::Route {
+                dst,
+                prefix_len,
+                gateway,
+                oif,
+            } => {
+                v.push(1);
+                v.extend(dst.octets());
+                v.push(*prefix_len);
+                opt(&mut v, gateway.map(u32::from));
+                opt(&mut v, *oif);
+            }
+            Installed::ProxyNeighbour { index, addr } => {
+                v.push(2);
+                v.extend(index.to_be_bytes());
+                v.extend(addr.octets());
+            }
+            Installed::TableDefault { oif, table } => {
+                v.push(3);
+                v.extend(oif.to_be_bytes());
+                v.extend(table.to_be_bytes());
+            }
+            Installed::Address {
+                index,
+                addr,
+                prefix_len,
+            } => {
+                v.push(4);
+                v.extend(index.to_be_bytes());
+                v.extend(addr.octets());
+                v.push(*prefix_len);
+            }
+            Installed::Link { index } => {
+                v.push(5);
+                v.extend(index.to_be_bytes());
+            }
+        }
+        v
+    }
+
+    /// The entry [`Installed::encode`] wrote; `None` for anything else.
+    pub fn decode(b: &[u8]) -> Option<Installed> {
+        let u32_at = |at: usize| -> Option<u32> {
+            Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+        };
+        let ip_at = |at: usize| u32_at(at).map(Ipv4Addr::from);
+        let opt_at = |at: usize| -> Option<Option<u32>> {
+            match b.get(at)? {
+                0 => Some(None),
+                1 => Some(Some(u32_at(at + 1)?)),
+                _ => None,
+            }
+        };
+        let (item, len) = match *b.first()? {
+            0 => (
+                Installed::SourceRule {
+                    src: ip_at(1)?,
+                    table: u32_at(5)?,
+                },
+                9,
+            ),
+            1 => (
+                Installed::Route {
+                    dst: ip_at(1)?,
+                    prefix_len: *b.get(5)?,
+                    gateway: opt_at(6)?.map(Ipv4Addr::from),
+                    oif: opt_at(11)?,
+                },
+                16,
+            ),
+            2 => (
+                Installed::ProxyNeighbour {
+                    index: u32_at(1)?,
+                    addr: ip_at(5)?,
+                },
+                9,
+            ),
+            3 => (
+                Installed::TableDefault {
+                    oif: u32_at(1)?,
+                    table: u32_at(5)?,
+                },
+                9,
+            ),
+            4 => (
+                Installed::Address {
+                    index: u32_at(1)?,
+                    addr: ip_at(5)?,
+                    prefix_len: *b.get(9)?,
+                },
+                10,
+            ),
+            5 => (Installed::Link { index: u32_at(1)? }, 5),
+            _ => return None,
+        };
+        (b.len() == len).then_some(item)
+    }
+}
+
+/// What went through the connection: the entries installed now, the
+/// changes not yet taken by [`Netlink::take_journal`], and what the
+/// previous run left in the kernel (until swept).
+#[derive(Default)]
+struct Ledger {
+    items: BTreeSet<Installed>,
+    journal: Vec<(bool, Installed)>,
+    inherited: BTreeSet<Installed>,
 }
 
 /// A netlink connection plus the ledger of what went through it.
 pub struct Netlink {
     handle: Handle,
-    ledger: Mutex<Vec<Installed>>,
+    ledger: Mutex<Ledger>,
+    /// Woken when the journal has something to take.
+    journal_changed: tokio::sync::Notify,
 }
 
 impl Netlink {
@@ -68,7 +203,8 @@ impl Netlink {
         tokio::spawn(conn);
         Ok(Netlink {
             handle,
-            ledger: Mutex::new(Vec::new()),
+            ledger: Mutex::new(Ledger::default()),
+            journal_changed: tokio::sync::Notify::new(),
         })
     }
 
@@ -76,18 +212,71 @@ impl Netlink {
         &self.handle
     }
 
+    fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn record(&self, item: Installed) {
-        self.ledger
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(item);
+        let mut l = self.ledger();
+        l.inherited.remove(&item);
+        if l.items.insert(item.clone()) {
+            l.journal.push((true, item));
+            self.journal_changed.notify_one();
+        }
     }
 
     fn forget(&self, item: &Installed) {
-        self.ledger
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|i| i != item);
+        let mut l = self.ledger();
+        let inherited = l.inherited.remove(item);
+        if l.items.remove(item) || inherited {
+            l.journal.push((false, item.clone()));
+            self.journal_changed.notify_one();
+        }
+    }
+
+    /// The ledger's changes since the last call: `(true, entry)` for an
+    /// entry installed, `(false, entry)` for one removed.
+    pub fn take_journal(&self) -> Vec<(bool, Installed)> {
+        std::mem::take(&mut self.ledger().journal)
+    }
+
+    /// Resolves once the journal has changes to take.
+    pub async fn journal_changed(&self) {
+        self.journal_changed.notified().await
+    }
+
+    /// What the previous run's ledger held (read back from the state
+    /// database): installing one of these again takes it back as ours,
+    /// even where the kernel still had it; [`Netlink::sweep_inherited`]
+    /// removes the others.
+    pub fn inherit(&self, items: impl IntoIterator<Item = Installed>) {
+        self.ledger().inherited = items.into_iter().collect();
+    }
+
+    /// Removes what the previous run installed and this one did not take
+    /// back (a binding that expired while the daemon was down, a route
+    /// through a tunnel device that died with it, an address no longer
+    /// configured). Returns how many entries were removed.
+    pub async fn sweep_inherited(&self) -> usize {
+        let stale: Vec<Installed> = {
+            let mut l = self.ledger();
+            let stale = std::mem::take(&mut l.inherited);
+            for item in &stale {
+                l.journal.push((false, item.clone()));
+            }
+            stale.into_iter().collect()
+        };
+        for item in &stale {
+            // Much of it died with the old process (its tunnel device and
+            // the routes through it): gone is as good as removed.
+            if let Err(e) = self.remove_item(item).await {
+                tracing::debug!(?item, error = %e, "stale entry not removed");
+            }
+        }
+        if !stale.is_empty() {
+            self.journal_changed.notify_one();
+        }
+        stale.len()
     }
 
     /// Interface index of `name`.
@@ -153,7 +342,8 @@ impl Netlink {
 
     /// Adds an address (like `ip addr add A/N dev IF`); an address already
     /// present is left alone and not recorded, so we never remove what
-    /// the operator put there.
+    /// the operator put there, unless the previous run's ledger says it
+    /// was ours.
     pub async fn add_address(
         &self,
         index: u32,
@@ -175,7 +365,17 @@ impl Netlink {
                 });
                 Ok(())
             }
-            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::EEXIST => Ok(()),
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::EEXIST => {
+                let item = Installed::Address {
+                    index,
+                    addr,
+                    prefix_len,
+                };
+                if self.ledger().inherited.contains(&item) {
+                    self.record(item);
+                }
+                Ok(())
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -213,7 +413,6 @@ impl Netlink {
             gateway,
             oif,
         };
-        self.forget(&item);
         self.record(item);
         Ok(())
     }
@@ -274,7 +473,6 @@ impl Netlink {
             Err(e) => return Err(e.into()),
         }
         let item = Installed::ProxyNeighbour { index, addr };
-        self.forget(&item);
         self.record(item);
         Ok(())
     }
@@ -311,7 +509,6 @@ impl Netlink {
             .build();
         self.handle.route().add(msg).replace().execute().await?;
         let item = Installed::TableDefault { oif, table };
-        self.forget(&item);
         self.record(item);
         Ok(())
     }
@@ -329,8 +526,13 @@ impl Netlink {
     /// Routes packets from `src` by table `table` (`ip rule add from SRC
     /// lookup T`): a visitor's packets into the reverse tunnel (RFC 3024).
     pub async fn add_source_rule(&self, src: Ipv4Addr, table: u32) -> Result<(), NetlinkError> {
-        // The kernel accepts duplicate rules; add only when absent.
+        // The kernel accepts duplicate rules; add only when absent. One
+        // already there is ours if the previous run's ledger says so.
+        let item = Installed::SourceRule { src, table };
         if self.find_source_rule(src, table).await?.is_some() {
+            if self.ledger().inherited.contains(&item) {
+                self.record(item);
+            }
             return Ok(());
         }
         match self.source_rule(src, table).execute().await {
@@ -338,8 +540,6 @@ impl Netlink {
             Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::EEXIST => {}
             Err(e) => return Err(e.into()),
         }
-        let item = Installed::SourceRule { src, table };
-        self.forget(&item);
         self.record(item);
         Ok(())
     }
@@ -378,82 +578,88 @@ impl Netlink {
         Ok(())
     }
 
-    /// What is installed now, oldest first.
+    /// What is installed now, in removal order.
     pub fn installed(&self) -> Vec<Installed> {
-        self.ledger
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.ledger().items.iter().cloned().collect()
     }
 
-    /// Removes everything recorded, newest first; errors are logged and
-    /// the rest is still removed.
+    /// Removes everything recorded, rules and routes first; errors are
+    /// logged and the rest is still removed.
     pub async fn remove_all(&self) {
-        let items: Vec<Installed> =
-            std::mem::take(&mut *self.ledger.lock().unwrap_or_else(|e| e.into_inner()));
-        for item in items.into_iter().rev() {
-            let result = match &item {
-                Installed::Route {
-                    dst,
-                    prefix_len,
-                    gateway,
-                    oif,
-                } => self.del_route(*dst, *prefix_len, *gateway, *oif).await,
-                Installed::ProxyNeighbour { index, addr } => {
-                    self.del_proxy_neighbour(*index, *addr).await
-                }
-                Installed::SourceRule { src, table } => self.del_source_rule(*src, *table).await,
-                Installed::Link { index } => self
-                    .handle
-                    .link()
-                    .del(*index)
+        let items: Vec<Installed> = {
+            let mut l = self.ledger();
+            let items = std::mem::take(&mut l.items);
+            for item in &items {
+                l.journal.push((false, item.clone()));
+            }
+            items.into_iter().collect()
+        };
+        for item in items {
+            if let Err(e) = self.remove_item(&item).await {
+                tracing::warn!(?item, error = %e, "could not remove on cleanup");
+            }
+        }
+    }
+
+    async fn remove_item(&self, item: &Installed) -> Result<(), NetlinkError> {
+        match item {
+            Installed::Route {
+                dst,
+                prefix_len,
+                gateway,
+                oif,
+            } => self.del_route(*dst, *prefix_len, *gateway, *oif).await,
+            Installed::ProxyNeighbour { index, addr } => {
+                self.del_proxy_neighbour(*index, *addr).await
+            }
+            Installed::SourceRule { src, table } => self.del_source_rule(*src, *table).await,
+            Installed::Link { index } => self
+                .handle
+                .link()
+                .del(*index)
+                .execute()
+                .await
+                .map_err(NetlinkError::from),
+            Installed::TableDefault { oif, table } => {
+                let msg = RouteMessageBuilder::<Ipv4Addr>::new()
+                    .output_interface(*oif)
+                    .table_id(*table)
+                    .build();
+                self.handle
+                    .route()
+                    .del(msg)
                     .execute()
                     .await
-                    .map_err(NetlinkError::from),
-                Installed::TableDefault { oif, table } => {
-                    let msg = RouteMessageBuilder::<Ipv4Addr>::new()
-                        .output_interface(*oif)
-                        .table_id(*table)
-                        .build();
-                    self.handle
-                        .route()
-                        .del(msg)
-                        .execute()
-                        .await
-                        .map_err(NetlinkError::from)
-                }
-                Installed::Address {
-                    index,
-                    addr,
-                    prefix_len,
-                } => {
-                    let mut req = self
-                        .handle
-                        .address()
-                        .get()
-                        .set_link_index_filter(*index)
-                        .execute();
-                    let mut res = Ok(());
-                    while let Ok(Some(msg)) = req.try_next().await {
-                        let hit = msg.attributes.iter().any(|a| {
-                            matches!(a, rtnetlink::packet_route::address::AddressAttribute::Address(IpAddr::V4(x)) if x == addr)
-                        });
-                        if hit && msg.header.prefix_len == *prefix_len {
-                            res = self
-                                .handle
-                                .address()
-                                .del(msg)
-                                .execute()
-                                .await
-                                .map_err(NetlinkError::from);
-                            break;
-                        }
+                    .map_err(NetlinkError::from)
+            }
+            Installed::Address {
+                index,
+                addr,
+                prefix_len,
+            } => {
+                let mut req = self
+                    .handle
+                    .address()
+                    .get()
+                    .set_link_index_filter(*index)
+                    .execute();
+                let mut res = Ok(());
+                while let Ok(Some(msg)) = req.try_next().await {
+                    let hit = msg.attributes.iter().any(|a| {
+                    matches!(a, rtnetlink::packet_route::address::AddressAttribute::Address(IpAddr::V4(x)) if x == addr)
+                });
+                    if hit && msg.header.prefix_len == *prefix_len {
+                        res = self
+                            .handle
+                            .address()
+                            .del(msg)
+                            .execute()
+                            .await
+                            .map_err(NetlinkError::from);
+                        break;
                     }
-                    res
                 }
-            };
-            if let Err(e) = result {
-                tracing::warn!(?item, error = %e, "could not remove on cleanup");
+                res
             }
         }
     }
@@ -462,4 +668,61 @@ impl Netlink {
 /// Writes a sysctl under /proc/sys (e.g. `net/ipv4/ip_forward`).
 pub fn set_sysctl(path: &str, value: &str) -> std::io::Result<()> {
     std::fs::write(format!("/proc/sys/{path}"), value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ledger_entries_round_trip_through_their_byte_form() {
+        let ip = Ipv4Addr::new;
+        let items = [
+            Installed::SourceRule {
+                src: ip(10, 1, 0, 50),
+                table: 4340,
+            },
+            Installed::Route {
+                dst: ip(10, 1, 0, 50),
+                prefix_len: 32,
+                gateway: None,
+                oif: Some(7),
+            },
+            Installed::Route {
+                dst: ip(0, 0, 0, 0),
+                prefix_len: 0,
+                gateway: Some(ip(10, 2, 0, 254)),
+                oif: None,
+            },
+            Installed::ProxyNeighbour {
+                index: 3,
+                addr: ip(10, 1, 0, 50),
+            },
+            Installed::TableDefault {
+                oif: 9,
+                table: 4340,
+            },
+            Installed::Address {
+                index: 2,
+                addr: ip(10, 1, 0, 1),
+                prefix_len: 24,
+            },
+            Installed::Link { index: 12 },
+        ];
+        for item in &items {
+            let bytes = item.encode();
+            assert_eq!(Installed::decode(&bytes).as_ref(), Some(item));
+            assert_eq!(Installed::decode(&bytes[..bytes.len() - 1]), None);
+            let mut longer = bytes.clone();
+            longer.push(0);
+            assert_eq!(Installed::decode(&longer), None);
+        }
+        assert_eq!(Installed::decode(&[]), None);
+        assert_eq!(Installed::decode(&[9, 0, 0, 0, 0]), None);
+        // Removal order: rules and routes before addresses and links.
+        let mut sorted = items.to_vec();
+        sorted.sort();
+        assert!(matches!(sorted[0], Installed::SourceRule { .. }));
+        assert!(matches!(sorted[6], Installed::Link { .. }));
+    }
 }

@@ -1,6 +1,8 @@
 //! The state a device keeps across restarts, clean or after kill -9: the
 //! home agent's bindings (with the absolute time each expires) and its
-//! replay state (the last accepted identification of each home address).
+//! replay state (the last accepted identification of each home address),
+//! the foreign agent's visitors, and the ledger of what the device
+//! installed in the kernel (so a run after a crash removes what is stale).
 //!
 //! It lives in a redb database: an embedded, pure-Rust store whose
 //! commits are atomic and durable (copy-on-write pages, a checksummed
@@ -13,7 +15,9 @@
 //! A database that cannot be opened (corrupted, truncated, not ours) is
 //! reported with its path, moved aside, and the device starts empty.
 
+use crate::netlink::Installed;
 use pmip_engine::binding::Binding;
+use pmip_engine::foreign_agent::Visitor;
 #[cfg(test)]
 use pmip_engine::time::Instant;
 use pmip_engine::time::Now;
@@ -27,15 +31,32 @@ use std::time::Duration;
 const BINDINGS: TableDefinition<u64, &[u8]> = TableDefinition::new("bindings");
 /// Last accepted identification by home address.
 const REPLAY: TableDefinition<u32, u64> = TableDefinition::new("replay");
+/// The foreign agent's visitors by home address.
+const VISITORS: TableDefinition<u32, &[u8]> = TableDefinition::new("visitors");
+/// The kernel ledger: [`Installed::encode`] of each entry.
+const LEDGER: TableDefinition<&[u8], ()> = TableDefinition::new("ledger");
 
-/// What a restart resumes: the bindings still alive and the last
-/// accepted identification per home address.
-pub type Kept = (Vec<Binding>, Vec<(Ipv4Addr, u64)>);
+/// What a restart resumes.
+#[derive(Debug, Default)]
+pub struct Kept {
+    /// The home agent's bindings still alive.
+    pub bindings: Vec<Binding>,
+    /// The last accepted identification per home address.
+    pub replay: Vec<(Ipv4Addr, u64)>,
+    /// The foreign agent's visitors still alive.
+    pub visitors: Vec<Visitor>,
+    /// What the previous run had installed in the kernel.
+    pub ledger: Vec<Installed>,
+}
 
 enum Change {
     Put(u64, Vec<u8>),
     Delete(u64),
     Replay(u32, u64),
+    VisitorPut(u32, Vec<u8>),
+    VisitorDelete(u32),
+    LedgerAdd(Vec<u8>),
+    LedgerRemove(Vec<u8>),
 }
 
 pub struct StateStore {
@@ -116,6 +137,69 @@ fn decode(v: &[u8], now: Now) -> Option<Binding> {
     })
 }
 
+/// A stored visitor (big-endian): home 4, home agent 4, MAC 6, port 2,
+/// lifetime 2, expires (Unix ms) 8, identification 8, flags 1, GRE key 4,
+/// then the interface name.
+const VISITOR_FIXED: usize = 39;
+
+fn encode_visitor(v: &Visitor, now: Now) -> Vec<u8> {
+    let left = v.expires.saturating_since(now.instant);
+    let expires_ms = (now.unix + left).as_millis() as u64;
+    let mut b = Vec::with_capacity(VISITOR_FIXED + v.interface.len());
+    b.extend(v.home_address.octets());
+    b.extend(v.home_agent.octets());
+    b.extend(v.mac);
+    b.extend(v.port.to_be_bytes());
+    b.extend(v.lifetime.to_be_bytes());
+    b.extend(expires_ms.to_be_bytes());
+    b.extend(v.identification.to_be_bytes());
+    let (gre, key, seq) = match v.encapsulation {
+        Encapsulation::IpInIp => (false, None, false),
+        Encapsulation::Gre { key, sequence } => (true, key, sequence),
+    };
+    b.push(
+        u8::from(v.reverse_tunnel)
+            | u8::from(gre) << 1
+            | u8::from(key.is_some()) << 2
+            | u8::from(seq) << 3,
+    );
+    b.extend(key.unwrap_or(0).to_be_bytes());
+    b.extend(v.interface.as_bytes());
+    b
+}
+
+fn decode_visitor(b: &[u8], now: Now) -> Option<Visitor> {
+    if b.len() < VISITOR_FIXED {
+        return None;
+    }
+    let ip = |at: usize| Ipv4Addr::new(b[at], b[at + 1], b[at + 2], b[at + 3]);
+    let u16_at = |at: usize| u16::from_be_bytes([b[at], b[at + 1]]);
+    let u64_at = |at: usize| u64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+    let left = Duration::from_millis(u64_at(18)).checked_sub(now.unix)?;
+    let flags = b[34];
+    let bit = |n: u8| flags & (1 << n) != 0;
+    Some(Visitor {
+        home_address: ip(0),
+        home_agent: ip(4),
+        mac: b[8..14].try_into().expect("6 bytes"),
+        port: u16_at(14),
+        lifetime: u16_at(16),
+        registered: now.instant,
+        expires: now.instant + left,
+        identification: u64_at(26),
+        encapsulation: if bit(1) {
+            Encapsulation::Gre {
+                key: bit(2).then(|| u32::from_be_bytes(b[35..39].try_into().expect("4"))),
+                sequence: bit(3),
+            }
+        } else {
+            Encapsulation::IpInIp
+        },
+        reverse_tunnel: bit(0),
+        interface: std::str::from_utf8(&b[VISITOR_FIXED..]).ok()?.to_owned(),
+    })
+}
+
 impl StateStore {
     /// Opens (or creates) the database at `path`; one that cannot be
     /// opened is moved aside (`PATH.corrupt-UNIXTIME`) and replaced.
@@ -153,34 +237,40 @@ impl StateStore {
         &self.path
     }
 
-    /// What was kept: the bindings still alive at `now` (on this run's
-    /// clock) and the replay state.
+    /// What was kept: the bindings and visitors still alive at `now` (on
+    /// this run's clock), the replay state and the kernel ledger.
     pub fn load(&self, now: Now) -> Result<Kept, String> {
         let e = |e: &dyn std::fmt::Display| format!("{}: {e}", self.path.display());
         let tx = self.db.begin_read().map_err(|x| e(&x))?;
-        let mut bindings = Vec::new();
-        match tx.open_table(BINDINGS) {
-            Ok(t) => {
-                for row in t.iter().map_err(|x| e(&x))? {
-                    let (_, v) = row.map_err(|x| e(&x))?;
-                    bindings.extend(decode(v.value(), now));
+        let mut kept = Kept::default();
+        // A table a run never wrote is simply empty.
+        macro_rules! rows {
+            ($table:expr, |$k:ident, $v:ident| $body:expr) => {
+                match tx.open_table($table) {
+                    Ok(t) => {
+                        for row in t.iter().map_err(|x| e(&x))? {
+                            let ($k, $v) = row.map_err(|x| e(&x))?;
+                            $body;
+                        }
+                    }
+                    Err(redb::TableError::TableDoesNotExist(_)) => {}
+                    Err(x) => return Err(e(&x)),
                 }
-            }
-            Err(redb::TableError::TableDoesNotExist(_)) => {}
-            Err(x) => return Err(e(&x)),
+            };
         }
-        let mut replay = Vec::new();
-        match tx.open_table(REPLAY) {
-            Ok(t) => {
-                for row in t.iter().map_err(|x| e(&x))? {
-                    let (k, v) = row.map_err(|x| e(&x))?;
-                    replay.push((Ipv4Addr::from(k.value()), v.value()));
-                }
-            }
-            Err(redb::TableError::TableDoesNotExist(_)) => {}
-            Err(x) => return Err(e(&x)),
-        }
-        Ok((bindings, replay))
+        rows!(BINDINGS, |_k, v| kept
+            .bindings
+            .extend(decode(v.value(), now)));
+        rows!(REPLAY, |k, v| kept
+            .replay
+            .push((Ipv4Addr::from(k.value()), v.value())));
+        rows!(VISITORS, |_k, v| kept
+            .visitors
+            .extend(decode_visitor(v.value(), now)));
+        rows!(LEDGER, |k, _v| kept
+            .ledger
+            .extend(Installed::decode(k.value())));
+        Ok(kept)
     }
 
     /// A binding started or was renewed.
@@ -205,6 +295,29 @@ impl StateStore {
         ));
     }
 
+    /// A visitor was accepted or renewed.
+    pub fn visitor_up(&mut self, v: &Visitor, now: Now) {
+        self.pending.push(Change::VisitorPut(
+            u32::from(v.home_address),
+            encode_visitor(v, now),
+        ));
+    }
+
+    /// A visitor ended.
+    pub fn visitor_down(&mut self, v: &Visitor) {
+        self.pending
+            .push(Change::VisitorDelete(u32::from(v.home_address)));
+    }
+
+    /// A change of the kernel ledger ([`crate::netlink::Netlink::take_journal`]).
+    pub fn ledger(&mut self, added: bool, item: &Installed) {
+        self.pending.push(if added {
+            Change::LedgerAdd(item.encode())
+        } else {
+            Change::LedgerRemove(item.encode())
+        });
+    }
+
     pub fn is_dirty(&self) -> bool {
         !self.pending.is_empty()
     }
@@ -220,6 +333,8 @@ impl StateStore {
         {
             let mut bindings = tx.open_table(BINDINGS).map_err(|x| e(&x))?;
             let mut replay = tx.open_table(REPLAY).map_err(|x| e(&x))?;
+            let mut visitors = tx.open_table(VISITORS).map_err(|x| e(&x))?;
+            let mut ledger = tx.open_table(LEDGER).map_err(|x| e(&x))?;
             for c in self.pending.drain(..) {
                 match c {
                     Change::Put(k, v) => {
@@ -227,6 +342,18 @@ impl StateStore {
                     }
                     Change::Delete(k) => {
                         bindings.remove(k).map_err(|x| e(&x))?;
+                    }
+                    Change::VisitorPut(k, v) => {
+                        visitors.insert(k, v.as_slice()).map_err(|x| e(&x))?;
+                    }
+                    Change::VisitorDelete(k) => {
+                        visitors.remove(k).map_err(|x| e(&x))?;
+                    }
+                    Change::LedgerAdd(k) => {
+                        ledger.insert(k.as_slice(), ()).map_err(|x| e(&x))?;
+                    }
+                    Change::LedgerRemove(k) => {
+                        ledger.remove(k.as_slice()).map_err(|x| e(&x))?;
                     }
                     Change::Replay(home, ident) => {
                         let old = replay.get(home).map_err(|x| e(&x))?.map(|g| g.value());
@@ -297,7 +424,11 @@ mod tests {
         // A restart 100 s later: a new monotonic clock.
         let t1 = Now::new(Instant::from_secs(3), Duration::from_secs(1_800_000_100));
         let s = StateStore::open(&path).unwrap();
-        let (mut bindings, mut replay) = s.load(t1).unwrap();
+        let Kept {
+            mut bindings,
+            mut replay,
+            ..
+        } = s.load(t1).unwrap();
         bindings.sort_by_key(|b| b.home_address);
         replay.sort();
         assert_eq!(bindings.len(), 2);
@@ -321,6 +452,79 @@ mod tests {
     }
 
     #[test]
+    fn visitors_and_the_kernel_ledger_survive_a_reopen() {
+        let d = dir("visitors");
+        let path = d.join("r2.state");
+        let t0 = Now::new(Instant::from_secs(50), Duration::from_secs(1_800_000_000));
+        let visitor = |last: u8, gre: bool| Visitor {
+            home_address: Ipv4Addr::new(10, 1, 0, last),
+            home_agent: Ipv4Addr::new(10, 1, 0, 1),
+            mac: [2, 0, 0, 0, 0, last],
+            interface: "FastEthernet0".into(),
+            port: 434,
+            lifetime: 600,
+            registered: Instant::from_secs(50),
+            expires: Instant::from_secs(650),
+            identification: 42,
+            encapsulation: if gre {
+                Encapsulation::Gre {
+                    key: Some(9),
+                    sequence: false,
+                }
+            } else {
+                Encapsulation::IpInIp
+            },
+            reverse_tunnel: gre,
+        };
+        let route = Installed::Route {
+            dst: Ipv4Addr::new(10, 1, 0, 50),
+            prefix_len: 32,
+            gateway: None,
+            oif: Some(4),
+        };
+        let rule = Installed::SourceRule {
+            src: Ipv4Addr::new(10, 1, 0, 50),
+            table: 4340,
+        };
+        {
+            let mut s = StateStore::open(&path).unwrap();
+            s.visitor_up(&visitor(50, true), t0);
+            s.visitor_up(&visitor(51, false), t0);
+            s.visitor_down(&visitor(51, false));
+            s.ledger(true, &route);
+            s.ledger(true, &rule);
+            s.ledger(false, &route);
+            s.commit().unwrap();
+        }
+        let t1 = Now::new(Instant::from_secs(1), Duration::from_secs(1_800_000_060));
+        let s = StateStore::open(&path).unwrap();
+        let kept = s.load(t1).unwrap();
+        assert_eq!(kept.visitors.len(), 1);
+        let v = &kept.visitors[0];
+        assert_eq!(v.home_address, Ipv4Addr::new(10, 1, 0, 50));
+        assert_eq!(v.interface, "FastEthernet0");
+        assert_eq!(v.mac, [2, 0, 0, 0, 0, 50]);
+        assert!(v.reverse_tunnel);
+        assert_eq!(
+            v.encapsulation,
+            Encapsulation::Gre {
+                key: Some(9),
+                sequence: false
+            }
+        );
+        assert_eq!(
+            v.expires.saturating_since(t1.instant),
+            Duration::from_secs(540)
+        );
+        assert_eq!(kept.ledger, vec![rule]);
+        // Past every expiry, nothing is resumed.
+        let late = Now::new(Instant::from_secs(1), Duration::from_secs(1_800_001_000));
+        assert!(s.load(late).unwrap().visitors.is_empty());
+        drop(s);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
     fn a_corrupt_database_is_moved_aside() {
         let d = dir("corrupt");
         std::fs::create_dir_all(&d).unwrap();
@@ -328,7 +532,7 @@ mod tests {
         std::fs::write(&path, b"this is not a redb database, just garbage bytes").unwrap();
         let s = StateStore::open(&path).unwrap();
         let now = Now::new(Instant::ZERO, Duration::from_secs(1_800_000_000));
-        assert_eq!(s.load(now).unwrap().0.len(), 0, "starts empty");
+        assert_eq!(s.load(now).unwrap().bindings.len(), 0, "starts empty");
         let aside: Vec<_> = std::fs::read_dir(&d)
             .unwrap()
             .filter_map(|e| e.ok())

@@ -84,12 +84,12 @@ fn tcp_round_trip(cn: &Netns, mn: &Netns) {
     assert_eq!(peer.ip(), std::net::IpAddr::V4(CN));
 }
 
-#[test]
-fn mobile_node_away_through_the_foreign_agent() {
-    let cn = Netns::new(&unique_name("pmipt-fcn")).unwrap();
-    let mut ha = Netns::new(&unique_name("pmipt-fha")).unwrap();
-    let mut fa = Netns::new(&unique_name("pmipt-ffa")).unwrap();
-    let mn = Netns::new(&unique_name("pmipt-fmn")).unwrap();
+/// Correspondent — home agent — foreign agent — mobile node.
+fn campus(tag: &str) -> (Netns, Netns, Netns, Netns) {
+    let cn = Netns::new(&unique_name(&format!("pmipt-{tag}cn"))).unwrap();
+    let ha = Netns::new(&unique_name(&format!("pmipt-{tag}ha"))).unwrap();
+    let fa = Netns::new(&unique_name(&format!("pmipt-{tag}fa"))).unwrap();
+    let mn = Netns::new(&unique_name(&format!("pmipt-{tag}mn"))).unwrap();
     ha.veth_to("FastEthernet0", &cn, "c0").unwrap();
     cn.addr("c0", "10.1.0.9/24").unwrap();
     cn.ip(&["route", "add", "default", "via", "10.1.0.1"])
@@ -110,6 +110,12 @@ fn mobile_node_away_through_the_foreign_agent() {
         "onlink",
     ])
     .unwrap();
+    (cn, ha, fa, mn)
+}
+
+#[test]
+fn mobile_node_away_through_the_foreign_agent() {
+    let (cn, mut ha, mut fa, mn) = campus("f");
 
     // tshark on the visited link, before the foreign agent starts.
     let capture = temp("visited.pcap");
@@ -329,4 +335,53 @@ fn mobile_node_away_through_the_foreign_agent() {
         !rules.contains("10.1.0.50"),
         "reverse-tunnel rule removed: {rules}"
     );
+}
+
+/// The foreign agent keeps its visitors across a restart, clean or kill
+/// -9: the visitor's delivery and reverse tunnel are back as soon as the
+/// daemon is, with the lifetime still running, before the mobile node
+/// registers again.
+#[test]
+fn a_restarted_foreign_agent_keeps_its_visitors() {
+    let (cn, mut ha, mut fa, mn) = campus("fr");
+    // Names of their own: the tests of this file run side by side.
+    let (_ha_ctl, _) = common::start(&mut ha, "rha", HA_CONFIG);
+    let (fa_ctl, mut pid) = common::start(&mut fa, "rfa", FA_CONFIG);
+    let flags = RequestFlags {
+        reverse_tunnel: true,
+        gre: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        mn.run(move || register(300, flags)).unwrap(),
+        ReplyCode::Accepted
+    );
+    for (how, signal) in [("clean stop", libc::SIGTERM), ("kill -9", libc::SIGKILL)] {
+        common::stop(pid, signal);
+        let t = std::time::Instant::now();
+        let (ctl, restarted) = common::start(&mut fa, "rfa", FA_CONFIG);
+        assert_eq!(ctl, fa_ctl);
+        pid = restarted;
+        common::wait_answering(&fa_ctl);
+        println!(
+            "{how}: foreign agent answering again after {:?}",
+            t.elapsed()
+        );
+        let visitors = exec(&fa_ctl, &["show", "ip", "mobile", "visitor"]);
+        assert!(
+            visitors.contains("Total 1")
+                && visitors.contains("10.1.0.50:")
+                && visitors.contains("reverse-allowed"),
+            "{how}: {visitors}"
+        );
+        assert!(
+            !visitors.contains("remaining 00:05:00"),
+            "{how}: {visitors}"
+        );
+        // Both directions work without a new registration: delivery by
+        // MAC and the reverse tunnel's rule are installed again.
+        tcp_round_trip(&cn, &mn);
+        let rules = String::from_utf8(fa.ip(&["rule"]).unwrap().stdout).unwrap();
+        assert_eq!(rules.matches("10.1.0.50").count(), 1, "{how}: {rules}");
+    }
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{exec_ok as exec, mac};
+use common::{exec_ok as exec, mac, stop};
 const HA: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 1);
 const CN: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 9);
 const HOME: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 50);
@@ -445,20 +445,6 @@ fn a_restarted_home_agent_keeps_its_bindings_and_replay_state() {
     let code = mn.run(move || common::ask(COA, HA, &msg)).unwrap();
     assert_eq!(code, ReplyCode::Accepted);
 
-    let stop = |pid: u32, signal: i32| {
-        // SAFETY: a signal to the daemon this test started.
-        unsafe { libc::kill(pid as i32, signal) };
-        let t = Instant::now();
-        while std::path::Path::new(&format!("/proc/{pid}")).exists()
-            && t.elapsed() < Duration::from_secs(10)
-        {
-            // Reap it if it is our child (it is the namespace's).
-            std::thread::sleep(Duration::from_millis(20));
-            let mut status = 0;
-            // SAFETY: waitpid on a pid we spawned; WNOHANG never blocks.
-            unsafe { libc::waitpid(pid as i32, &mut status, libc::WNOHANG) };
-        }
-    };
     let mut pid = pid;
     for (how, signal) in [("clean stop", libc::SIGTERM), ("kill -9", libc::SIGKILL)] {
         stop(pid, signal);
@@ -502,4 +488,63 @@ fn a_restarted_home_agent_keeps_its_bindings_and_replay_state() {
         let code = mn.run(move || common::ask(COA, HA, &msg)).unwrap();
         assert_eq!(code, ReplyCode::IdentificationMismatch, "{how}: a replay");
     }
+}
+
+/// kill -9 leaves the proxy ARP entry, the interface addresses and the
+/// routes in the kernel. The next run reads the ledger the killed one
+/// saved: what it installs again is its own (removed at its clean stop),
+/// and what it does not (the proxy ARP of a binding it no longer serves)
+/// is removed at once.
+#[test]
+fn after_kill_9_the_next_run_takes_back_or_removes_what_the_last_one_installed() {
+    let (mut ha, _cn, mn) = home_link("pmipt-hk", "pmipt-hkc", "pmipt-hkm");
+    let (control, pid) = common::start(&mut ha, "hk", CONFIG);
+    let code = mn.run(|| register(600, RequestFlags::default())).unwrap();
+    assert_eq!(code, ReplyCode::Accepted);
+    let out = |ha: &Netns, args: &[&str]| {
+        String::from_utf8_lossy(&ha.ip(args).unwrap().stdout).into_owned()
+    };
+    let proxy = |ha: &Netns| out(ha, &["-4", "neigh", "show", "proxy"]);
+    let addrs = |ha: &Netns| out(ha, &["-4", "-o", "addr", "show", "FastEthernet0"]);
+    assert!(proxy(&ha).contains("10.1.0.50"), "{}", proxy(&ha));
+    stop(pid, libc::SIGKILL);
+    assert!(
+        proxy(&ha).contains("10.1.0.50") && addrs(&ha).contains("10.1.0.1/24"),
+        "kill -9 leaves the kernel state behind"
+    );
+    // The next run no longer serves 10.1.0.50: its binding is not
+    // resumed, and the proxy ARP entry the killed run left is removed.
+    let narrower = CONFIG
+        .replace(
+            "ip mobile host 10.1.0.10 10.1.0.99",
+            "ip mobile host 10.1.0.60 10.1.0.99",
+        )
+        .replace(
+            "ip mobile secure host 10.1.0.10 10.1.0.99",
+            "ip mobile secure host 10.1.0.60 10.1.0.99",
+        );
+    let (control2, pid) = common::start(&mut ha, "hk", &narrower);
+    assert_eq!(control2, control);
+    let t = Instant::now();
+    while proxy(&ha).contains("10.1.0.50") {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "the stale proxy ARP entry stays: {}",
+            proxy(&ha)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let b = exec(&control, &["show", "ip", "mobile", "binding"]);
+    assert!(b.contains("Total 0"), "{b}");
+    // Its addresses are its own again: a clean stop removes them, as it
+    // does after a run that was never killed.
+    assert!(addrs(&ha).contains("10.1.0.1/24"));
+    stop(pid, libc::SIGTERM);
+    assert!(
+        !addrs(&ha).contains("10.1.0.1/24"),
+        "the address taken back is removed at the clean stop: {}",
+        addrs(&ha)
+    );
+    let routes = out(&ha, &["-4", "route", "show", "table", "all"]);
+    assert!(!routes.contains("10.1.0.50"), "{routes}");
 }

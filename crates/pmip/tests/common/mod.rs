@@ -79,6 +79,32 @@ pub fn wait_for(control: &Path, log: &Path) {
     }
 }
 
+/// Sends `signal` to the daemon `pid` and waits until it is gone.
+pub fn stop(pid: u32, signal: i32) {
+    // SAFETY: a signal to the daemon this test started.
+    unsafe { libc::kill(pid as i32, signal) };
+    let t = Instant::now();
+    while std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && t.elapsed() < Duration::from_secs(10)
+    {
+        // Reap it if it is our child (it is the namespace's).
+        std::thread::sleep(Duration::from_millis(20));
+        let mut status = 0;
+        // SAFETY: waitpid on a pid we spawned; WNOHANG never blocks.
+        unsafe { libc::waitpid(pid as i32, &mut status, libc::WNOHANG) };
+    }
+}
+
+/// Waits until a daemon answers on `control` (after kill -9 the old
+/// socket file is there until the new daemon replaces it).
+pub fn wait_answering(control: &Path) {
+    let t = Instant::now();
+    while !exec(control, &["show", "version"]).0 {
+        assert!(t.elapsed() < Duration::from_secs(10), "no daemon answers");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Runs `pmip run` with `config` in `ns`; returns the control socket
 /// path and the daemon's pid once it is ready.
 pub fn start(ns: &mut Netns, name: &str, config: &str) -> (PathBuf, u32) {
