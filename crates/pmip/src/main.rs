@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod bench;
+mod console;
 
 use pmip_lab as lab;
 
@@ -46,6 +47,14 @@ enum Command {
         /// The command, e.g. `show ip mobile binding`.
         #[arg(required = true, trailing_var_arg = true)]
         words: Vec<String>,
+    },
+    /// An interactive EXEC session on a running device: its prompt, history, Tab
+    /// completion, `configure terminal`. Lines may also be piped in (a transcript is
+    /// printed); the exit status is 1 if any was refused.
+    Console {
+        /// The device's control socket (default: the only socket in /run/pmip).
+        #[arg(long)]
+        control: Option<PathBuf>,
     },
     /// Measure: `pmip bench tunnel` (iperf3 through our tunnel next to kernel routing).
     Bench {
@@ -396,6 +405,13 @@ fn main() -> ExitCode {
             json,
             words,
         } => exec(control, json, words),
+        Command::Console { control } => match find_control(control) {
+            Ok(path) => console::run(path),
+            Err(e) => {
+                eprintln!("pmip: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Bench {
             what: BenchWhat::Ha { count, window },
         } => match bench::home_agent(count, window) {
