@@ -971,3 +971,128 @@ fn faults_restarts_and_link_flaps() {
         "nothing left behind"
     );
 }
+
+/// A hostile visitor on subnet 2 floods the foreign agent with 20 000
+/// registration requests with bad authenticators, each for another home
+/// address. Meanwhile a real client roams onto the same subnet: its
+/// registration is served at once (the flood is bounded per visitor MAC,
+/// so it cannot fill the pending list), the established client's traffic
+/// keeps flowing, and the flood is counted. Times are printed.
+#[test]
+fn a_visitor_flooding_bad_requests_does_not_deny_the_others() {
+    let l = LabGuard::new("v");
+    let topo = l.topology(
+        "subnet 1 10.1.0.0/24 aap\nsubnet 2 10.2.0.0/24 aap\n\
+         client c1 home 1 10.1.0.50\nclient c2 home 1 10.1.0.51\n",
+    );
+    let o = lab(&["up", &topo, "--dir", l.dir()]);
+    assert!(o.status.success(), "{}", text(&o));
+    wait_for(
+        "ap2 to hear its foreign agent and the subnet map",
+        Duration::from_secs(20),
+        || {
+            let v = l.exec_json("ap2", &["show", "ip", "proxy-mobile"]);
+            !v["foreign_agent"].is_null()
+                && v["subnet_map"].as_array().is_some_and(|m| m.len() == 2)
+        },
+    );
+    // The hostile visitor is c2, roamed onto subnet 2; c1 is visiting
+    // there too, under a 10 ms echo stream.
+    for c in ["c1", "c2"] {
+        let o = lab(&["roam", c, "ap2", "--dir", l.dir()]);
+        assert!(o.status.success(), "{}", text(&o));
+        let _ = l.in_ns(c, "ping", &["-c", "1", "-W", "1", "10.1.0.1"]);
+    }
+    let visitors = || l.exec_json("r2", &["show", "ip", "mobile", "visitor"])["total"].clone();
+    wait_for("c1 and c2 visiting r2", Duration::from_secs(10), || {
+        visitors() == 2
+    });
+    let echo = EchoStream::start(&l, "10.1.0.50");
+    wait_for("the echo stream", Duration::from_secs(5), || {
+        echo.outage_since(unix_now() - 0.5) < Duration::from_millis(100)
+    });
+    // c1 leaves for home; the flood starts; c1 comes back during it.
+    let o = lab(&["roam", "c1", "ap1", "--dir", l.dir()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let c1_bound_via = |coa: &str| {
+        l.exec_json("r1", &["show", "ip", "mobile", "binding"])["bindings"]
+            .as_array()
+            .is_some_and(|b| {
+                b.iter()
+                    .any(|b| b["home_address"] == "10.1.0.50" && b["care_of_address"] == coa)
+            })
+    };
+    wait_for("c1 home", Duration::from_secs(10), || {
+        !c1_bound_via("10.2.0.1")
+    });
+    let flood_started = Instant::now();
+    let flood = pmip_netns::thread_in(&l.ns("c2"), || {
+        let s = std::net::UdpSocket::bind((Ipv4Addr::new(10, 1, 0, 51), 0)).unwrap();
+        let mut sent = 0u32;
+        for i in 0..20_000u32 {
+            let home = Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 1, 0, 0)) + 60 + (i % 190));
+            let mut msg = common::request(
+                home,
+                Ipv4Addr::new(10, 1, 0, 1),
+                Ipv4Addr::new(10, 2, 0, 1),
+                600,
+                Default::default(),
+            );
+            // A bad authenticator: the last byte of the MN-HA extension.
+            *msg.last_mut().unwrap() ^= 0xff;
+            if s.send_to(&msg, (Ipv4Addr::new(10, 2, 0, 1), 434)).is_ok() {
+                sent += 1;
+            }
+        }
+        sent
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let roam_at = unix_now();
+    let roam_started = Instant::now();
+    let o = lab(&["roam", "c1", "ap2", "--dir", l.dir()]);
+    assert!(o.status.success(), "{}", text(&o));
+    wait_for(
+        "c1 registered through r2 during the flood",
+        Duration::from_secs(10),
+        || c1_bound_via("10.2.0.1"),
+    );
+    let registered = roam_started.elapsed();
+    let sent = flood.join().unwrap().unwrap();
+    let flood_took = flood_started.elapsed();
+    wait_for("the echo stream back", Duration::from_secs(10), || {
+        echo.outage_since(unix_now() - 0.3) < Duration::from_millis(100)
+    });
+    let outage = echo.outage_since(roam_at);
+    let traffic = l.exec_json("r2", &["show", "ip", "mobile", "traffic"]);
+    let fa = &traffic["foreign_agent"];
+    println!(
+        "flood: {sent} bad requests in {flood_took:?}; c1 registered {registered:?} after its roam; \
+         longest echo gap {:.0} ms; foreign agent: {} requests, {} over the pending limit, denied {}",
+        outage.as_secs_f64() * 1e3,
+        fa["requests"],
+        fa["over_pending_limit"],
+        fa["denied_by_code"]
+    );
+    assert!(sent > 19_000, "the flood was sent");
+    assert!(
+        fa["over_pending_limit"].as_u64().unwrap_or(0) > 0,
+        "the flood met the per-visitor bound: {fa}"
+    );
+    // c1 is visiting r2 again. (c2 spoke Mobile IP itself, so its AP
+    // withdrew the registration it had made on c2's behalf.)
+    let v = l.exec_json("r2", &["show", "ip", "mobile", "visitor"]);
+    assert!(
+        v["visitors"]
+            .as_array()
+            .is_some_and(|v| v.iter().any(|v| v["home_address"] == "10.1.0.50")),
+        "{v}"
+    );
+    drop(echo);
+    let o = lab(&["down", "--dir", l.dir()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        pmip_netns::list(&l.prefix()).is_empty(),
+        "nothing left behind"
+    );
+}
