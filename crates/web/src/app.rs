@@ -5,6 +5,7 @@ use crate::auth::{self, Auth, Flash, LOGIN_COOKIE, SESSION_COOKIE, Session};
 use crate::forms::{self, Form, SaRow};
 use crate::metrics::{self, Snapshot};
 use crate::pages::{self, Ctx};
+use crate::server::{self, Accept, Counters};
 use crate::stats::{History, Sample, chart_svg};
 use crate::{Device, WebConfig};
 use axum::Router;
@@ -21,9 +22,9 @@ use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
 /// The `/api/NAME` endpoints and the EXEC command each runs (JSON form).
@@ -51,31 +52,51 @@ pub(crate) struct App<D> {
     /// Password checks running at once: a `secret` costs one scrypt
     /// (16 MiB), so a login flood must not run many in parallel.
     verify_slots: Semaphore,
+    /// The server's counters, for /metrics.
+    counters: Arc<Counters>,
 }
 
 type Shared<D> = Arc<App<D>>;
 
+/// The largest request body read (the forms are a few hundred bytes):
+/// with the connection limit, this bounds what requests can hold.
+const MAX_BODY: usize = 64 * 1024;
+
+impl<D: Device> App<D> {
+    pub(crate) fn new(device: D, config: watch::Receiver<WebConfig>) -> Shared<D> {
+        let history = History::new(config.borrow().history);
+        Arc::new(App {
+            device,
+            config,
+            auth: Mutex::new(Auth::default()),
+            history: Mutex::new(history),
+            verify_slots: Semaphore::new(2),
+            counters: Arc::default(),
+        })
+    }
+}
+
 pub(crate) async fn run<D: Device>(
-    listener: TcpListener,
+    listener: impl Accept,
     config: watch::Receiver<WebConfig>,
     device: D,
 ) -> io::Result<()> {
-    let history = History::new(config.borrow().history);
-    let app = Arc::new(App {
-        device,
-        config,
-        auth: Mutex::new(Auth::default()),
-        history: Mutex::new(history),
-        verify_slots: Semaphore::new(2),
-    });
-    let server = axum::serve(
+    serve_app(listener, App::new(device, config)).await;
+    Ok(())
+}
+
+/// Serves `app` on `listener`; the sampler and the configuration watcher
+/// live exactly as long as the server.
+pub(crate) async fn serve_app<D: Device>(listener: impl Accept, app: Shared<D>) {
+    let server = server::serve(
         listener,
-        router(app.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+        router(app.clone()),
+        app.config.clone(),
+        app.counters.clone(),
     );
-    // The sampler and the watcher live exactly as long as the server.
     tokio::select! {
-        r = server => r,
-        () = sample(app.clone()) => Ok(()),
+        () = server => {}
+        () = sample(app.clone()) => {}
         () = follow_config(app) => std::future::pending().await,
     }
 }
@@ -103,6 +124,7 @@ pub(crate) fn router<D: Device>(app: Shared<D>) -> Router {
         .route("/api", get(api_index::<D>))
         .route("/api/{*name}", get(api::<D>))
         .route("/metrics", get(metrics_page::<D>))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
 }
 
@@ -149,6 +171,10 @@ impl<D: Device> App<D> {
     }
 
     async fn hostname(&self) -> String {
+        let configured = self.config.borrow().hostname.clone();
+        if let Some(h) = configured {
+            return h;
+        }
         self.view::<Version>(&["show", "version"])
             .await
             .map(|v| v.hostname)
@@ -179,6 +205,7 @@ impl<D: Device> App<D> {
     /// `secret` is an scrypt). Unknown users cost the same as known ones.
     async fn verify(&self, name: &str, password: &str) -> Option<Username> {
         let _slot = self.verify_slots.acquire().await.ok()?;
+        self.counters.password_checks.fetch_add(1, Relaxed);
         let user = self.user(name);
         let password = password.to_string();
         tokio::task::spawn_blocking(move || {
@@ -390,9 +417,11 @@ async fn login<D: Device>(
         let no_users = app.config.borrow().users.is_empty();
         login_page(&token, &hostname, Some(error), no_users, status)
     };
-    // Not `if let` on the guard: `again` takes the lock too.
-    let locked = app.auth.lock().unwrap().locked_out(ip, Instant::now());
-    if let Some(wait) = locked {
+    // Counted before the password is checked. Not `if let` on the guard:
+    // `again` takes the lock too.
+    let attempt = app.auth.lock().unwrap().begin_attempt(ip, Instant::now());
+    if let Err(wait) = attempt {
+        app.counters.logins_locked_out.fetch_add(1, Relaxed);
         return again(
             &format!("Too many failed logins from {ip}; try again in {wait} s."),
             StatusCode::TOO_MANY_REQUESTS,
@@ -417,7 +446,6 @@ async fn login<D: Device>(
             r
         }
         None => {
-            app.auth.lock().unwrap().failed(ip, Instant::now());
             tracing::warn!(%ip, "web login failed");
             let delay = app.config.borrow().failed_login_delay;
             tokio::time::sleep(delay).await;
@@ -834,8 +862,9 @@ async fn api_allowed<D: Device>(
     else {
         return Err(unauthorized("log in, or use HTTP basic authentication\n"));
     };
-    let locked = app.auth.lock().unwrap().locked_out(ip, Instant::now());
-    if let Some(wait) = locked {
+    let attempt = app.auth.lock().unwrap().begin_attempt(ip, Instant::now());
+    if let Err(wait) = attempt {
+        app.counters.logins_locked_out.fetch_add(1, Relaxed);
         return Err((
             StatusCode::TOO_MANY_REQUESTS,
             format!("too many failed logins; try again in {wait} s\n"),
@@ -847,7 +876,6 @@ async fn api_allowed<D: Device>(
         app.auth.lock().unwrap().succeeded(ip);
         return Ok(());
     }
-    app.auth.lock().unwrap().failed(ip, Instant::now());
     let delay = app.config.borrow().failed_login_delay;
     tokio::time::sleep(delay).await;
     Err(unauthorized("wrong user name or password\n"))
@@ -931,6 +959,7 @@ async fn metrics_page<D: Device>(
         proxy: app.view(proxy).await.ok(),
         proxy_visitor: app.view(proxy_visitor).await.ok(),
         subnet_table: app.view(subnet_table).await.ok(),
+        web: Some(app.counters.snapshot()),
     };
     (
         [(

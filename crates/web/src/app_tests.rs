@@ -890,3 +890,102 @@ async fn removing_a_user_ends_their_sessions() {
         StatusCode::SEE_OTHER
     );
 }
+
+/// A burst of wrong passwords sent in parallel from one address: each
+/// attempt counts when it starts, so only the first five are checked and
+/// the rest are refused unchecked, even though none has finished (and
+/// been delayed) when the others arrive.
+#[tokio::test]
+async fn a_parallel_burst_of_wrong_logins_gets_five_password_checks() {
+    const BURST: usize = 50;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (_keep, rx) = tokio::sync::watch::channel(WebConfig {
+        users: users(),
+        failed_login_delay: Duration::from_millis(200),
+        // Every attempt reaches the login handler.
+        max_connections_per_source: 2 * BURST,
+        ..WebConfig::default()
+    });
+    let app = super::App::new(Fake::new(true), rx);
+    struct Stop(tokio::task::JoinHandle<()>);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let _stop = Stop(tokio::spawn(super::serve_app(listener, app.clone())));
+    // Fifty login forms first, each with its own token and cookie.
+    let plain = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    let mut forms = Vec::new();
+    for _ in 0..BURST {
+        let (_, page) = get(&plain, &format!("{base}/login")).await;
+        forms.push(field(&page, "token"));
+    }
+    let attempts = forms.into_iter().map(|token| {
+        let url = format!("{base}/login");
+        tokio::spawn(async move {
+            // A connection of its own each: all fifty at once.
+            let c = reqwest::Client::builder()
+                .redirect(Policy::none())
+                .build()
+                .unwrap();
+            c.post(url)
+                .header("cookie", format!("pmip_login={token}"))
+                .form(&[
+                    ("token", token.as_str()),
+                    ("username", "admin"),
+                    ("password", "guess"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    });
+    let mut unauthorized = 0;
+    let mut locked = 0;
+    for a in attempts.collect::<Vec<_>>() {
+        match a.await.unwrap() {
+            StatusCode::UNAUTHORIZED => unauthorized += 1,
+            StatusCode::TOO_MANY_REQUESTS => locked += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    let stats = app.counters.snapshot();
+    println!(
+        "{BURST} parallel wrong logins: {} password checks, {unauthorized} refused after a check, {locked} locked out unchecked",
+        stats.password_checks
+    );
+    assert!(stats.password_checks <= 5, "{stats:?}");
+    assert_eq!(unauthorized, stats.password_checks as usize);
+    assert_eq!(locked, BURST - unauthorized);
+    assert_eq!(stats.logins_locked_out, locked as u64);
+    // Basic authentication from that address is locked out too, unchecked.
+    let r = plain
+        .get(format!("{base}/metrics"))
+        .basic_auth("admin", Some("letmein"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        app.counters.snapshot().password_checks,
+        stats.password_checks
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_unread() {
+    let s = start().await;
+    let r = client()
+        .post(format!("{}/login", s.base))
+        .body(vec![b'a'; 100 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}

@@ -109,11 +109,16 @@ impl Auth {
         (f.count >= MAX_FAILURES).then(|| (LOCKOUT - since).as_secs().max(1))
     }
 
-    pub fn failed(&mut self, ip: IpAddr, now: Instant) {
-        let f = self.failures.entry(ip).or_default();
-        if f.last.is_some_and(|l| now.duration_since(l) >= LOCKOUT) {
-            f.count = 0;
+    /// Starts a login attempt from `ip` (a form or basic authentication):
+    /// `Err(seconds to wait)` when the address is locked out, otherwise
+    /// the attempt counts as a failure now, before its password is
+    /// checked, so a burst of parallel guesses cannot outrun the count
+    /// (only [`MAX_FAILURES`] of them get checked). A success forgets it.
+    pub fn begin_attempt(&mut self, ip: IpAddr, now: Instant) -> Result<(), u64> {
+        if let Some(wait) = self.locked_out(ip, now) {
+            return Err(wait);
         }
+        let f = self.failures.entry(ip).or_default();
         f.count += 1;
         f.last = Some(now);
         // Bound the table: forget addresses whose failures are old.
@@ -121,6 +126,7 @@ impl Auth {
             self.failures
                 .retain(|_, f| f.last.is_some_and(|l| now.duration_since(l) < LOCKOUT));
         }
+        Ok(())
     }
 
     pub fn succeeded(&mut self, ip: IpAddr) {
@@ -246,17 +252,36 @@ mod tests {
         let ip: IpAddr = "192.0.2.7".parse().unwrap();
         let t0 = Instant::now();
         for _ in 0..MAX_FAILURES - 1 {
-            auth.failed(ip, t0);
+            assert_eq!(auth.begin_attempt(ip, t0), Ok(()));
         }
         assert_eq!(auth.locked_out(ip, t0), None);
-        auth.failed(ip, t0);
+        assert_eq!(auth.begin_attempt(ip, t0), Ok(()), "the fifth is checked");
         assert_eq!(auth.locked_out(ip, t0), Some(LOCKOUT.as_secs()));
+        assert_eq!(
+            auth.begin_attempt(ip, t0),
+            Err(LOCKOUT.as_secs()),
+            "the sixth is refused unchecked"
+        );
         let other: IpAddr = "192.0.2.8".parse().unwrap();
         assert_eq!(auth.locked_out(other, t0), None, "per address");
         assert_eq!(auth.locked_out(ip, t0 + LOCKOUT), None, "expires");
-        auth.failed(ip, t0 + LOCKOUT);
+        assert_eq!(auth.begin_attempt(ip, t0 + LOCKOUT), Ok(()));
         assert_eq!(auth.locked_out(ip, t0 + LOCKOUT), None, "count restarted");
+    }
+
+    #[test]
+    fn attempts_count_when_they_start_and_a_success_forgets_them() {
+        let mut auth = Auth::default();
+        let ip: IpAddr = "192.0.2.9".parse().unwrap();
+        let t0 = Instant::now();
+        // Fifty attempts at once, none finished: five may go on.
+        let started = (0..50)
+            .filter(|_| auth.begin_attempt(ip, t0).is_ok())
+            .count();
+        assert_eq!(started, MAX_FAILURES as usize);
+        // A right password (one of the five) forgets the count.
         auth.succeeded(ip);
+        assert_eq!(auth.begin_attempt(ip, t0), Ok(()));
     }
 
     #[test]

@@ -20,6 +20,12 @@
 //! * `/api/...`: the show commands' JSON (see [`API`]), for scripts.
 //! * `/metrics`: Prometheus text format ([`metrics`]).
 //!
+//! * Connections: at most 32 per client address and 1024 in all (the
+//!   daemon lowers the total when its descriptor limit is small); a
+//!   request's head must arrive within 10 s, and a read or write that
+//!   makes no progress for 30 s ends its connection ([`server`] says
+//!   how). Refusals are counted in `/metrics` and logged once per burst.
+//!
 //! `/api` and `/metrics` accept the session cookie or HTTP basic
 //! authentication with the same users (a Prometheus scrape job uses
 //! `basic_auth`; a privilege-1 user is enough). Both need authentication:
@@ -33,10 +39,12 @@ mod device;
 pub mod forms;
 pub mod metrics;
 pub mod pages;
+pub mod server;
 pub mod stats;
 
 pub use app::API;
 pub use device::{ChannelDevice, ControlSocketDevice, Device, ExecRequest};
+pub use server::{WebStats, bind};
 
 use pmip_config::{Config, Username};
 use std::io;
@@ -46,7 +54,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 /// What the web server needs from the configuration.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct WebConfig {
     /// Who may log in (their passwords are checked with
     /// [`Username::verify`]); empty without `ip http authentication local`.
@@ -59,7 +67,31 @@ pub struct WebConfig {
     pub session_idle: Duration,
     /// How long a failed login waits before its answer.
     pub failed_login_delay: Duration,
+    /// The device's host name for the login page (`None`: asked of the
+    /// device with `show version`). Taken from the configuration, so an
+    /// unauthenticated page costs the device nothing.
+    pub hostname: Option<String>,
+    /// A request's head must be complete this long after the server
+    /// starts waiting for it (a new connection, or a kept-alive one after
+    /// its last answer), so this is also how long an idle kept-alive
+    /// connection stays open.
+    pub header_timeout: Duration,
+    /// A read or write that makes no progress for this long ends the
+    /// connection (a body that stops coming, an answer nobody reads).
+    pub idle_timeout: Duration,
+    /// Connections open at once, in all. When it is reached, a client
+    /// address holding fewer connections than the busiest one takes the
+    /// busiest one's oldest connection; any other newcomer is refused.
+    pub max_connections: usize,
+    /// Connections open at once from one client address.
+    pub max_connections_per_source: usize,
 }
+
+/// Connections open at once, in all, by default.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// Connections open at once from one client address, by default: a few
+/// browsers behind one NAT open six or so each.
+pub const MAX_CONNECTIONS_PER_SOURCE: usize = 32;
 
 impl Default for WebConfig {
     fn default() -> Self {
@@ -69,6 +101,11 @@ impl Default for WebConfig {
             history: 121,
             session_idle: Duration::from_secs(30 * 60),
             failed_login_delay: Duration::from_secs(1),
+            hostname: None,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            max_connections: MAX_CONNECTIONS,
+            max_connections_per_source: MAX_CONNECTIONS_PER_SOURCE,
         }
     }
 }
@@ -83,6 +120,7 @@ impl WebConfig {
             } else {
                 Vec::new()
             },
+            hostname: config.hostname.clone(),
             ..WebConfig::default()
         }
     }
@@ -98,7 +136,8 @@ pub fn listen_addr(config: &Config) -> Option<SocketAddr> {
 }
 
 /// Serves the pages, `/api` and `/metrics` on `listener` until the future
-/// is dropped (or the listener fails).
+/// is dropped; dropping it closes every connection too. Accept errors
+/// never end it.
 pub async fn serve<D: Device>(
     listener: TcpListener,
     config: WebConfig,

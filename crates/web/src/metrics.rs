@@ -21,6 +21,8 @@ pub struct Snapshot {
     pub proxy: Option<ProxyStatus>,
     pub proxy_visitor: Option<ProxyVisitors>,
     pub subnet_table: Option<SubnetTable>,
+    /// The web server's own counters (connections, logins).
+    pub web: Option<crate::WebStats>,
 }
 
 /// The exec words of each part of a [`Snapshot`], in field order.
@@ -206,7 +208,64 @@ pub fn render(s: &Snapshot) -> String {
             }
         }
     }
+    if let Some(w) = &s.web {
+        web(&mut o, w);
+    }
     o.text
+}
+
+/// The web server's connections and logins.
+fn web(o: &mut Out, w: &crate::WebStats) {
+    o.gauge(
+        "pmip_web_connections_open",
+        "Web connections open now.",
+        w.open as f64,
+    );
+    o.counter(
+        "pmip_web_connections_accepted_total",
+        "Web connections accepted.",
+        w.accepted,
+    );
+    let name = "pmip_web_connections_refused_total";
+    o.family(
+        name,
+        "counter",
+        "Web connections reset at once: the client address held its share (per_source) or the server held its most (total).",
+    );
+    o.sample(
+        name,
+        &[("limit", "per_source")],
+        w.refused_per_source as f64,
+    );
+    o.sample(name, &[("limit", "total")], w.refused_total as f64);
+    o.counter(
+        "pmip_web_connections_evicted_total",
+        "Web connections closed to let in an address holding fewer.",
+        w.evicted,
+    );
+    let name = "pmip_web_connections_timed_out_total";
+    o.family(
+        name,
+        "counter",
+        "Web connections closed by a timeout: a request head not complete in time, idle kept-alive ones included (header), or no progress reading or writing (idle).",
+    );
+    o.sample(name, &[("timeout", "header")], w.header_timeouts as f64);
+    o.sample(name, &[("timeout", "idle")], w.idle_timeouts as f64);
+    o.counter(
+        "pmip_web_accept_errors_total",
+        "Errors accepting web connections (EMFILE, ENFILE, ...), each followed by a short pause.",
+        w.accept_errors,
+    );
+    o.counter(
+        "pmip_web_password_checks_total",
+        "Passwords checked (logins and basic authentication).",
+        w.password_checks,
+    );
+    o.counter(
+        "pmip_web_logins_locked_out_total",
+        "Login attempts refused unchecked: too many from the address.",
+        w.logins_locked_out,
+    );
 }
 
 /// `show ip mobile traffic`: the home agent, foreign agent and tunnel
@@ -633,6 +692,43 @@ mod tests {
         assert_eq!(value(&parse(&down), "pmip_up", None), 0.0);
     }
 
+    #[test]
+    fn web_server_counters_render() {
+        let s = parse(&render(&Snapshot {
+            web: Some(crate::WebStats {
+                open: 7,
+                accepted: 100,
+                refused_per_source: 40,
+                refused_total: 3,
+                evicted: 2,
+                header_timeouts: 5,
+                idle_timeouts: 1,
+                accept_errors: 4,
+                password_checks: 6,
+                logins_locked_out: 45,
+            }),
+            ..Snapshot::default()
+        }));
+        assert_eq!(value(&s, "pmip_web_connections_open", None), 7.0);
+        assert_eq!(
+            value(
+                &s,
+                "pmip_web_connections_refused_total",
+                Some(("limit", "per_source"))
+            ),
+            40.0
+        );
+        assert_eq!(
+            value(
+                &s,
+                "pmip_web_connections_timed_out_total",
+                Some(("timeout", "idle"))
+            ),
+            1.0
+        );
+        assert_eq!(value(&s, "pmip_web_logins_locked_out_total", None), 45.0);
+    }
+
     /// A show answer as its view; `None` for a refusal.
     fn golden<T: serde::de::DeserializeOwned>(device: &str, words: &[&str]) -> Option<T> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -658,6 +754,7 @@ mod tests {
                 proxy: golden(device, p),
                 proxy_visitor: golden(device, pv),
                 subnet_table: golden(device, st),
+                web: None,
             };
             let s = parse(&render(&snap));
             assert_eq!(value(&s, "pmip_up", None), 1.0, "{device}");
