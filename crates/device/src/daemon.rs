@@ -748,27 +748,13 @@ async fn serve(
     // this loop through one channel; their clients are served on tasks of
     // their own, so a slow one never holds the loop.
     let (commands, mut command_rx) = mpsc::channel::<control::ExecRequest>(64);
-    // The web pages, /api and /metrics (`ip http server`).
-    let web_config_tx = match pmip_web::listen_addr(&config) {
-        Some(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-                DaemonError::Io(std::io::Error::other(format!(
-                    "ip http server on {addr}: {e}"
-                )))
-            })?;
-            let handle = pmip_web::ChannelDevice(commands.clone());
-            let (cfg_tx, cfg_rx) =
-                tokio::sync::watch::channel(pmip_web::WebConfig::from_config(&config));
-            tokio::spawn(async move {
-                if let Err(e) = pmip_web::serve_watched(listener, cfg_rx, handle).await {
-                    tracing::warn!(error = %e, "web server stopped");
-                }
-            });
-            tracing::info!(%addr, "web pages served");
-            Some(cfg_tx)
-        }
-        None => None,
-    };
+    // The web pages, /api and /metrics (`ip http server`), started,
+    // moved or stopped as the `ip http` lines change. A port that cannot
+    // be listened on stops the start, like any other bad line.
+    let mut web = Web::new(commands.clone(), raise_open_files_limit());
+    web.follow(&config)
+        .await
+        .map_err(|e| DaemonError::Io(std::io::Error::other(e)))?;
     // The control socket opens last: once it answers, the device is ready.
     let control =
         Arc::new(
@@ -852,8 +838,9 @@ async fn serve(
                 }
             }
             Some((words, json, reply)) = command_rx.recv() => {
-                let _ = reply.send(driver.exec(&words, json));
-                after_exec(&mut driver, &words, web_config_tx.as_ref()).await;
+                let answer = after_exec(&mut driver, &words, json, &mut web).await;
+                let _ = reply.send(answer);
+                driver.drive().await;
             }
             _ = term.recv() => return Ok(()),
             _ = int.recv() => return Ok(()),
@@ -861,19 +848,153 @@ async fn serve(
     }
 }
 
-/// After an EXEC command: carry out what it asked of the roles, and let
-/// the web server see changed users or `ip http` lines (sessions of
-/// removed users end).
+/// Runs an EXEC command and lets the web server follow what it changed
+/// (any command: `configure` may be abbreviated): started, moved or
+/// stopped with the `ip http` lines, changed users seen at once
+/// (sessions of removed users end). A port that cannot be listened on
+/// leaves the server as it was and is said at the end of the answer.
+/// What the command asked of the roles is carried out after the answer
+/// (`Driver::drive`).
 async fn after_exec(
     driver: &mut Driver,
     words: &[String],
-    web_config: Option<&tokio::sync::watch::Sender<pmip_web::WebConfig>>,
-) {
-    driver.drive().await;
-    if words.first().is_some_and(|w| w == "configure")
-        && let Some(tx) = web_config
+    json: bool,
+    web: &mut Web,
+) -> Result<String, String> {
+    let mut answer = driver.exec(words, json);
+    if let Ok(text) = &mut answer
+        && let Err(why) = web.follow(driver.node.config()).await
     {
-        tx.send_replace(pmip_web::WebConfig::from_config(driver.node.config()));
+        tracing::warn!("{why}");
+        if !json {
+            text.push_str(&format!("% {why}\n"));
+        }
+    }
+    answer
+}
+
+/// The web server as the configuration asks for it.
+struct Web {
+    /// Where its pages' EXEC commands go (the loop's command channel).
+    commands: mpsc::Sender<control::ExecRequest>,
+    /// Its users and limits, followed by a running server.
+    config: tokio::sync::watch::Sender<pmip_web::WebConfig>,
+    /// Where it listens, and its task (dropping the task's future closes
+    /// the listener and every connection).
+    running: Option<(std::net::SocketAddr, tokio::task::JoinHandle<()>)>,
+    /// Connections at once, in all: the default, or half the descriptors
+    /// this process may open when that is less (the rest stay for the
+    /// device's own sockets and the control socket's clients).
+    max_connections: usize,
+}
+
+impl Web {
+    fn new(commands: mpsc::Sender<control::ExecRequest>, open_files: u64) -> Web {
+        let max_connections = pmip_web::MAX_CONNECTIONS
+            .min(usize::try_from(open_files / 2).unwrap_or(usize::MAX))
+            .max(1);
+        if max_connections < pmip_web::MAX_CONNECTIONS {
+            tracing::warn!(
+                open_files,
+                max_connections,
+                "few descriptors may be open: the web server takes fewer connections"
+            );
+        }
+        let (config, _) = tokio::sync::watch::channel(pmip_web::WebConfig::default());
+        Web {
+            commands,
+            config,
+            running: None,
+            max_connections,
+        }
+    }
+
+    /// Serves as `config` says: the new users and limits to a running
+    /// server, and a start, a move or a stop when the `ip http` lines
+    /// changed. The new port is bound before the old one is closed, so a
+    /// port that cannot be had leaves the server as it was (the error
+    /// says so; the next command tries again).
+    async fn follow(&mut self, config: &pmip_config::Config) -> Result<(), String> {
+        let new = pmip_web::WebConfig {
+            max_connections: self.max_connections,
+            ..pmip_web::WebConfig::from_config(config)
+        };
+        self.config.send_if_modified(|c| {
+            let changed = *c != new;
+            *c = new;
+            changed
+        });
+        let want = pmip_web::listen_addr(config);
+        let have = self.running.as_ref().map(|(addr, _)| *addr);
+        if want == have {
+            return Ok(());
+        }
+        let listener = match want {
+            Some(addr) => Some((
+                addr,
+                pmip_web::bind(addr).map_err(|e| {
+                    let now = match have {
+                        Some(old) => format!("the pages stay on {old}"),
+                        None => "the web server stays off".to_string(),
+                    };
+                    format!("ip http server: cannot listen on {addr} ({e}); {now}")
+                })?,
+            )),
+            None => None,
+        };
+        if let Some((addr, task)) = self.running.take() {
+            task.abort();
+            // Once it is done, the old port and its connections are closed.
+            let _ = task.await;
+            tracing::info!(%addr, "web pages no longer served");
+        }
+        if let Some((addr, listener)) = listener {
+            let device = pmip_web::ChannelDevice(self.commands.clone());
+            let rx = self.config.subscribe();
+            let task = tokio::spawn(async move {
+                if let Err(e) = pmip_web::serve_watched(listener, rx, device).await {
+                    tracing::warn!(error = %e, "web server stopped");
+                }
+            });
+            tracing::info!(%addr, "web pages served");
+            self.running = Some((addr, task));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Web {
+    fn drop(&mut self) {
+        if let Some((_, task)) = &self.running {
+            task.abort();
+        }
+    }
+}
+
+/// Raises this process's soft limit on open descriptors to its hard
+/// limit (the web server's connections come on top of the device's own
+/// sockets, and the usual soft limit is 1024); the soft limit in force.
+fn raise_open_files_limit() -> u64 {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the open descriptor limit");
+            return 1024;
+        }
+    };
+    if soft >= hard {
+        return soft;
+    }
+    match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+        Ok(()) => {
+            tracing::info!(from = soft, to = hard, "open descriptor limit raised");
+            hard
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, soft, hard, "cannot raise the open descriptor limit");
+            soft
+        }
     }
 }
 
