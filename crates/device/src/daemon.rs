@@ -650,6 +650,10 @@ async fn serve(
             });
             (Some(store), kept)
         }
+        // Two daemons for one device would undo each other's installs.
+        Err(e @ pmip_platform::state::OpenError::InUse(_)) => {
+            return Err(DaemonError::Io(std::io::Error::other(e.to_string())));
+        }
         Err(e) => {
             tracing::error!(error = %e, "no state database; bindings, visitors and the kernel ledger will not survive a restart");
             (None, Default::default())

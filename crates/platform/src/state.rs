@@ -137,6 +137,19 @@ fn decode(v: &[u8], now: Now) -> Option<Binding> {
     })
 }
 
+/// Why the state database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Another process holds it (another daemon for the same device).
+    #[error("{}: in use by another running pmip (one state database per device)", .0.display())]
+    InUse(PathBuf),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// How long opening waits for a database another process holds.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
 /// A stored visitor (big-endian): home 4, home agent 4, MAC 6, port 2,
 /// lifetime 2, expires (Unix ms) 8, identification 8, flags 1, GRE key 4,
 /// then the interface name.
@@ -203,11 +216,31 @@ fn decode_visitor(b: &[u8], now: Now) -> Option<Visitor> {
 impl StateStore {
     /// Opens (or creates) the database at `path`; one that cannot be
     /// opened is moved aside (`PATH.corrupt-UNIXTIME`) and replaced.
-    pub fn open(path: &Path) -> Result<StateStore, String> {
+    pub fn open(path: &Path) -> Result<StateStore, OpenError> {
+        let other =
+            |p: &Path, e: &dyn std::fmt::Display| OpenError::Other(format!("{}: {e}", p.display()));
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|e| other(dir, &e))?;
         }
-        let db = match Database::create(path) {
+        // A database held by another process is not corrupt: a daemon
+        // killed a moment ago may still be closing it (its threads exit
+        // after it leaves the process list). Wait for it; if another
+        // daemon really runs on this state, refuse to start rather than
+        // take its file away.
+        let mut waited = Duration::ZERO;
+        let created = loop {
+            match Database::create(path) {
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) if waited < LOCK_WAIT => {
+                    std::thread::sleep(Duration::from_millis(20));
+                    waited += Duration::from_millis(20);
+                }
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                    return Err(OpenError::InUse(path.to_owned()));
+                }
+                other => break other,
+            }
+        };
+        let db = match created {
             Ok(db) => db,
             Err(e) => {
                 let stamp = std::time::SystemTime::now()
@@ -222,8 +255,8 @@ impl StateStore {
                     error = %e,
                     "the state database cannot be read; moved aside, starting with no saved state"
                 );
-                std::fs::rename(path, &aside).map_err(|e| format!("{}: {e}", path.display()))?;
-                Database::create(path).map_err(|e| format!("{}: {e}", path.display()))?
+                std::fs::rename(path, &aside).map_err(|e| other(path, &e))?;
+                Database::create(path).map_err(|e| other(path, &e))?
             }
         };
         Ok(StateStore {
@@ -521,6 +554,25 @@ mod tests {
         let late = Now::new(Instant::from_secs(1), Duration::from_secs(1_800_001_000));
         assert!(s.load(late).unwrap().visitors.is_empty());
         drop(s);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_database_in_use_is_refused_not_moved_aside() {
+        let d = dir("locked");
+        let path = d.join("r1.state");
+        let held = StateStore::open(&path).unwrap();
+        let t = std::time::Instant::now();
+        let e = StateStore::open(&path).err().expect("refused while held");
+        assert!(matches!(e, OpenError::InUse(_)), "{e}");
+        assert!(t.elapsed() >= LOCK_WAIT, "waited for the holder to go");
+        drop(held);
+        let names: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .collect();
+        assert_eq!(names.len(), 1, "nothing moved aside");
+        StateStore::open(&path).unwrap();
         std::fs::remove_dir_all(&d).unwrap();
     }
 
