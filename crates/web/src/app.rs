@@ -379,11 +379,19 @@ fn login_page(
     r
 }
 
-async fn login_form<D: Device>(State(app): State<Shared<D>>, headers: HeaderMap) -> Response {
+async fn login_form<D: Device>(
+    State(app): State<Shared<D>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
     if app.session(&headers).is_some() {
         return see_other("/");
     }
-    let token = app.auth.lock().unwrap().new_login_token(Instant::now());
+    let token = app
+        .auth
+        .lock()
+        .unwrap()
+        .new_login_token(peer.ip(), Instant::now());
     let no_users = app.config.borrow().users.is_empty();
     login_page(
         &token,
@@ -413,7 +421,7 @@ async fn login<D: Device>(
     }
     let hostname = app.hostname().await;
     let again = |error: &str, status| {
-        let token = app.auth.lock().unwrap().new_login_token(Instant::now());
+        let token = app.auth.lock().unwrap().new_login_token(ip, Instant::now());
         let no_users = app.config.borrow().users.is_empty();
         login_page(&token, &hostname, Some(error), no_users, status)
     };

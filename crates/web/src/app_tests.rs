@@ -915,14 +915,20 @@ async fn a_parallel_burst_of_wrong_logins_gets_five_password_checks() {
         }
     }
     let _stop = Stop(tokio::spawn(super::serve_app(listener, app.clone())));
-    // Fifty login forms first, each with its own token and cookie.
+    // Fifty login forms first, each with its own token and cookie,
+    // fetched from other loopback addresses (one address holds at most
+    // sixteen pending forms).
     let plain = reqwest::Client::builder()
         .redirect(Policy::none())
         .build()
         .unwrap();
     let mut forms = Vec::new();
-    for _ in 0..BURST {
-        let (_, page) = get(&plain, &format!("{base}/login")).await;
+    for i in 0..BURST {
+        let from = reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, 2 + (i / 10) as u8]))
+            .build()
+            .unwrap();
+        let (_, page) = get(&from, &format!("{base}/login")).await;
         forms.push(field(&page, "token"));
     }
     let attempts = forms.into_iter().map(|token| {

@@ -20,6 +20,9 @@ pub const LOCKOUT: Duration = Duration::from_secs(60);
 /// a flood of logins cannot grow memory without bound.
 const MAX_SESSIONS: usize = 256;
 const MAX_LOGIN_TOKENS: usize = 1024;
+/// Pending login forms kept for one client address: a flood of login
+/// pages from one address drops its own forms, nobody else's.
+const MAX_LOGIN_TOKENS_PER_SOURCE: usize = 16;
 const LOGIN_TOKEN_LIFE: Duration = Duration::from_secs(600);
 
 /// 32 random bytes as hex: session ids and CSRF tokens.
@@ -65,26 +68,46 @@ struct Failures {
 #[derive(Debug, Default)]
 pub struct Auth {
     sessions: HashMap<String, Session>,
-    login_tokens: HashMap<String, Instant>,
+    /// Pending login forms: when each was given out, and to whom.
+    login_tokens: HashMap<String, (Instant, IpAddr)>,
     failures: HashMap<IpAddr, Failures>,
 }
 
 impl Auth {
-    /// A fresh login-form token (set as a cookie and a hidden field).
-    pub fn new_login_token(&mut self, now: Instant) -> String {
+    /// A fresh login-form token for a client at `ip` (set as a cookie
+    /// and a hidden field). To make room, the address drops its own
+    /// oldest form once it holds its share; when the table is full, the
+    /// address holding the most forms drops its oldest.
+    pub fn new_login_token(&mut self, ip: IpAddr, now: Instant) -> String {
         self.login_tokens
-            .retain(|_, t| now.duration_since(*t) < LOGIN_TOKEN_LIFE);
-        if self.login_tokens.len() >= MAX_LOGIN_TOKENS
+            .retain(|_, (t, _)| now.duration_since(*t) < LOGIN_TOKEN_LIFE);
+        let mut per_source: HashMap<IpAddr, usize> = HashMap::new();
+        for (_, from) in self.login_tokens.values() {
+            *per_source.entry(*from).or_default() += 1;
+        }
+        let drop_from = if per_source.get(&ip).copied().unwrap_or(0) >= MAX_LOGIN_TOKENS_PER_SOURCE
+        {
+            Some(ip)
+        } else if self.login_tokens.len() >= MAX_LOGIN_TOKENS {
+            per_source
+                .into_iter()
+                .max_by_key(|(_, n)| *n)
+                .map(|(a, _)| a)
+        } else {
+            None
+        };
+        if let Some(from) = drop_from
             && let Some(oldest) = self
                 .login_tokens
                 .iter()
-                .min_by_key(|(_, t)| **t)
+                .filter(|(_, (_, a))| *a == from)
+                .min_by_key(|(_, (t, _))| *t)
                 .map(|(k, _)| k.clone())
         {
             self.login_tokens.remove(&oldest);
         }
         let t = random_token();
-        self.login_tokens.insert(t.clone(), now);
+        self.login_tokens.insert(t.clone(), (now, ip));
         t
     }
 
@@ -237,13 +260,37 @@ mod tests {
     fn login_token_must_match_cookie_and_is_single_use() {
         let mut auth = Auth::default();
         let now = Instant::now();
-        let t = auth.new_login_token(now);
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let t = auth.new_login_token(ip, now);
         assert!(!auth.take_login_token(Some(&t), Some("other")));
         assert!(!auth.take_login_token(None, Some(&t)));
         assert!(auth.take_login_token(Some(&t), Some(&t)));
         assert!(!auth.take_login_token(Some(&t), Some(&t)), "used up");
         // A token we never gave out is refused even when both agree.
         assert!(!auth.take_login_token(Some("x"), Some("x")));
+    }
+
+    #[test]
+    fn a_flood_of_login_forms_drops_only_its_own() {
+        let mut auth = Auth::default();
+        let now = Instant::now();
+        let operator: IpAddr = "192.0.2.1".parse().unwrap();
+        let mine = auth.new_login_token(operator, now);
+        // One address asks for ten thousand forms.
+        let flooder: IpAddr = "192.0.2.66".parse().unwrap();
+        for _ in 0..10_000 {
+            auth.new_login_token(flooder, now);
+        }
+        assert_eq!(auth.login_tokens.len(), 1 + MAX_LOGIN_TOKENS_PER_SOURCE);
+        // Many addresses with two forms each fill the table: those
+        // holding the most give way, not the operator's single form.
+        for i in 0..MAX_LOGIN_TOKENS {
+            let ip = IpAddr::from([198, 51, (i / 200) as u8, (i % 200) as u8]);
+            auth.new_login_token(ip, now);
+            auth.new_login_token(ip, now);
+        }
+        assert!(auth.login_tokens.len() <= MAX_LOGIN_TOKENS);
+        assert!(auth.take_login_token(Some(&mine), Some(&mine)));
     }
 
     #[test]
