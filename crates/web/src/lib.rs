@@ -120,7 +120,8 @@ impl WebConfig {
             } else {
                 Vec::new()
             },
-            hostname: config.hostname.clone(),
+            // As `show version` names a device without `hostname`.
+            hostname: Some(config.hostname.clone().unwrap_or_else(|| "Router".into())),
             ..WebConfig::default()
         }
     }
