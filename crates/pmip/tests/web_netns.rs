@@ -405,9 +405,31 @@ username admin secret 0 {PASSWORD}
         .run(move || login(Some(OPERATOR), dst, "admin", PASSWORD))
         .unwrap();
 
+    // The control socket asked every 50 ms while the flood comes in.
+    let flooding = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let asker = {
+        let (control, flooding) = (control.clone(), flooding.clone());
+        std::thread::spawn(move || {
+            let mut slowest = Duration::ZERO;
+            let mut asked = 0;
+            while flooding.load(std::sync::atomic::Ordering::Relaxed) {
+                let t = Instant::now();
+                exec_ok(&control, &["show", "version"]);
+                slowest = slowest.max(t.elapsed());
+                asked += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            (asked, slowest)
+        })
+    };
     let t = Instant::now();
     let (held, seen) = client.run(move || open_flood(dst)).unwrap();
     let opened = t.elapsed();
+    flooding.store(false, std::sync::atomic::Ordering::Relaxed);
+    let (asked, slowest) = asker.join().expect("the control socket answered");
+    println!(
+        "while the flood came in, pmip exec show version answered {asked} times, the slowest in {slowest:.2?}"
+    );
     println!(
         "{FLOOD} connections from {FLOODERS} addresses in {opened:.2?}: {} connected, {} closed by the daemon, {} held open by it, {} never connected",
         seen.connected,
@@ -451,7 +473,7 @@ username admin secret 0 {PASSWORD}
         "daemon's count: {accepted} accepted ({evicted} of them later closed to let another address in), {refused_source} refused (per address), {refused_total} refused (total), {open} open",
     );
     println!(
-        "during the flood: pmip exec show version answered in {exec_took:.2?}, the operator logged in from {OPERATOR} in {login_took:.2?}"
+        "with the flood's connections held: pmip exec show version answered in {exec_took:.2?}, the operator logged in from {OPERATOR} in {login_took:.2?}"
     );
     assert!(running(pid), "the daemon runs on");
     assert!(open <= 1024, "{open} open");
