@@ -26,6 +26,15 @@ pub struct StationPort {
     pub ssid: String,
 }
 
+/// Where a station is attached: a port of its own (the emulated radio,
+/// one port per association), or a radio port it shares with other
+/// stations and is told apart on by its MAC (hostapd).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Attach {
+    Port(u32),
+    Shared(u32, Mac),
+}
+
 /// One port being watched, and what is known of its station.
 struct Port {
     station: StationPort,
@@ -57,6 +66,9 @@ const QUERY_ROUNDS_MS: [u64; 6] = [0, 20, 100, 400, 1500, 5000];
 const MAX_QUERY_ADDRESSES: usize = 512;
 /// Most stations queried at once; later ones wait for a free slot.
 const MAX_QUERIES: usize = 32;
+/// Most stations attached at once (a flood of associations is bounded;
+/// far above what one radio serves).
+const MAX_STATIONS: usize = 1024;
 /// Stations remembered after they leave (MAC -> address), and how long.
 const MAX_KNOWN: usize = 4096;
 const KNOWN_FOR: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -64,7 +76,7 @@ const KNOWN_FOR: std::time::Duration = std::time::Duration::from_secs(3600);
 pub(crate) struct AccessPoint {
     pub engine: ProxyAp,
     bridge_mac: Mac,
-    ports: BTreeMap<u32, Port>,
+    ports: BTreeMap<Attach, Port>,
     /// Clients we intercept for: their home agent (gateway) and the MAC
     /// their frames must go to (the foreign agent's).
     intercepting: BTreeMap<Mac, (Ipv4Addr, Mac)>,
@@ -78,6 +90,8 @@ pub(crate) struct AccessPoint {
     /// Stations queried for their address, and answers that came back.
     pub queries_sent: u64,
     pub queries_answered: u64,
+    /// Associations beyond [`MAX_STATIONS`], not served.
+    pub refused_associations: u64,
 }
 
 impl AccessPoint {
@@ -92,6 +106,7 @@ impl AccessPoint {
             known: BTreeMap::new(),
             queries_sent: 0,
             queries_answered: 0,
+            refused_associations: 0,
         }
     }
 
@@ -106,30 +121,65 @@ impl AccessPoint {
     pub fn link_event(&mut self, now: Now, event: LinkEvent, out: &mut VecDeque<Output>) {
         match event {
             LinkEvent::Bridge { mac } => self.bridge_mac = mac,
-            LinkEvent::Associated(port) => self.add_port(now, port, out),
-            LinkEvent::Disassociated { ifindex } => self.remove_port(now, ifindex, out),
+            LinkEvent::Associated(port) => self.add_port(now, port, None, out),
+            LinkEvent::Disassociated { ifindex } => {
+                self.remove_port(now, Attach::Port(ifindex), out)
+            }
             LinkEvent::StationPorts(current) => {
-                let gone: Vec<u32> = self
+                let gone: Vec<Attach> = self
                     .ports
                     .keys()
-                    .filter(|i| !current.iter().any(|p| p.ifindex == **i))
+                    .filter(|a| match a {
+                        Attach::Port(i) => !current.iter().any(|p| p.ifindex == *i),
+                        Attach::Shared(..) => false,
+                    })
                     .copied()
                     .collect();
-                for i in gone {
-                    self.remove_port(now, i, out);
+                for a in gone {
+                    self.remove_port(now, a, out);
                 }
                 for p in current {
-                    self.add_port(now, p, out);
+                    self.add_port(now, p, None, out);
+                }
+            }
+            LinkEvent::RadioAssociated { port, mac } => self.add_port(now, port, Some(mac), out),
+            LinkEvent::RadioDisassociated { ifindex, mac } => {
+                self.remove_port(now, Attach::Shared(ifindex, mac), out)
+            }
+            LinkEvent::RadioStations { port, macs } => {
+                let gone: Vec<Attach> = self
+                    .ports
+                    .keys()
+                    .filter(|a| matches!(a, Attach::Shared(i, m) if *i == port.ifindex && !macs.contains(m)))
+                    .copied()
+                    .collect();
+                for a in gone {
+                    self.remove_port(now, a, out);
+                }
+                for mac in macs {
+                    self.add_port(now, port.clone(), Some(mac), out);
                 }
             }
         }
     }
 
-    fn remove_port(&mut self, now: Now, ifindex: u32, out: &mut VecDeque<Output>) {
-        let Some(p) = self.ports.remove(&ifindex) else {
+    fn remove_port(&mut self, now: Now, at: Attach, out: &mut VecDeque<Output>) {
+        let Some(p) = self.ports.remove(&at) else {
             return;
         };
-        out.push_back(Output::UnwatchPort { ifindex });
+        match at {
+            Attach::Port(ifindex) => out.push_back(Output::UnwatchPort { ifindex }),
+            // The shared radio port is watched while a station is on it.
+            Attach::Shared(ifindex, _) => {
+                if !self
+                    .ports
+                    .keys()
+                    .any(|a| matches!(a, Attach::Shared(i, _) if *i == ifindex))
+                {
+                    out.push_back(Output::UnwatchPort { ifindex });
+                }
+            }
+        }
         if let Some(mac) = p.mac {
             tracing::info!(port = %p.station.name, "station disassociated");
             let mut actions = Vec::new();
@@ -147,16 +197,50 @@ impl AccessPoint {
     /// one): our own subnet's router with its real MAC, every other home
     /// agent of the subnet map with the foreign agent's MAC, where its
     /// traffic goes while it visits.
-    fn add_port(&mut self, now: Now, sp: StationPort, out: &mut VecDeque<Output>) {
-        if self.ports.contains_key(&sp.ifindex) {
+    ///
+    /// On a shared radio port (`mac` given) the association names the
+    /// station: it is associated at once, greeted by unicast, and when
+    /// its address is already known (it was seen before) registered at
+    /// once and asked to confirm its address; only an unknown station is
+    /// queried.
+    fn add_port(
+        &mut self,
+        now: Now,
+        sp: StationPort,
+        mac: Option<Mac>,
+        out: &mut VecDeque<Output>,
+    ) {
+        let at = match mac {
+            None => Attach::Port(sp.ifindex),
+            Some(m) => Attach::Shared(sp.ifindex, m),
+        };
+        if self.ports.contains_key(&at) {
             return;
         }
-        tracing::info!(port = %sp.name, radio = %sp.radio, ssid = %sp.ssid, "station port attached");
+        if self.ports.len() >= MAX_STATIONS {
+            // A flood of associations: the ones beyond the bound are not
+            // served (bridged, never proxied) until others leave.
+            self.refused_associations += 1;
+            if self.refused_associations == 1 {
+                tracing::warn!(
+                    limit = MAX_STATIONS,
+                    "too many stations; later ones are not proxied"
+                );
+            }
+            return;
+        }
+        tracing::info!(port = %sp.name, radio = %sp.radio, ssid = %sp.ssid, mac = ?mac.map(EthernetAddress), "station attached");
         let ifindex = sp.ifindex;
-        out.push_back(Output::WatchPort {
-            ifindex,
-            name: sp.name.clone(),
+        let watched = self.ports.keys().any(|a| match a {
+            Attach::Port(i) | Attach::Shared(i, _) => *i == ifindex,
         });
+        if !watched {
+            out.push_back(Output::WatchPort {
+                ifindex,
+                name: sp.name.clone(),
+            });
+        }
+        let greet_to = mac.unwrap_or([0xff; 6]);
         let mut claims: Vec<(Ipv4Addr, Mac)> = self.home_router.into_iter().collect();
         let cfg = self.engine.config();
         let proxying = !cfg.paused && cfg.proxy_ssids.contains(&sp.ssid);
@@ -171,16 +255,20 @@ impl AccessPoint {
             let [request, _] = arp::gratuitous(EthernetAddress(mac), ip);
             out.push_back(Output::Transmit(Transmit::Frame {
                 link: Link::Station(ifindex),
-                frame: eth_frame([0xff; 6], mac, ethernet::ethertype::ARP, &request),
+                frame: eth_frame(greet_to, mac, ethernet::ethertype::ARP, &request),
             }));
         }
+        let ssid = sp.ssid.clone();
+        let known = mac.and_then(|m| self.known.get(&m).map(|(a, _)| *a));
         let querying = self.ports.values().filter(|p| p.query.is_some()).count();
-        let slot = querying < MAX_QUERIES;
+        // A station whose address is known needs only one confirming
+        // probe (the first round); an unknown one the full rounds.
+        let slot = querying < MAX_QUERIES || known.is_some();
         self.ports.insert(
-            ifindex,
+            at,
             Port {
                 station: sp,
-                mac: None,
+                mac,
                 narrowed: false,
                 query: slot.then_some(Query {
                     round: 0,
@@ -190,6 +278,17 @@ impl AccessPoint {
                 queried: slot,
             },
         );
+        if let Some(m) = mac {
+            let mut actions = Vec::new();
+            self.engine.associate(now, m, &ssid, &mut actions);
+            if let Some(address) = known {
+                // Registered before the station sends anything; its answer
+                // to the probe (or its traffic) corrects a stale address.
+                self.engine
+                    .observe(now, m, Observation::ArpSender(address), &mut actions);
+            }
+            self.carry_out(actions, out);
+        }
         self.run_queries(now, out);
     }
 
@@ -228,22 +327,34 @@ impl AccessPoint {
     /// the station may have, out of its port only. The station answers
     /// for its own address, and its answer is a frame like any other.
     fn run_queries(&mut self, now: Now, out: &mut VecDeque<Output>) {
-        let due: Vec<u32> = self
+        let due: Vec<Attach> = self
             .ports
             .iter()
             .filter(|(_, p)| p.query.is_some_and(|q| q.at <= now.instant))
-            .map(|(i, _)| *i)
+            .map(|(a, _)| *a)
             .collect();
         if due.is_empty() {
             return;
         }
         let addresses = self.query_addresses();
-        for ifindex in due {
-            let Some(port) = self.ports.get_mut(&ifindex) else {
+        for at in due {
+            let known = match at {
+                Attach::Shared(_, m) => self.known.get(&m).map(|(a, _)| *a),
+                Attach::Port(_) => None,
+            };
+            let Some(port) = self.ports.get_mut(&at) else {
                 continue;
             };
             let Some(q) = port.query else { continue };
-            for target in &addresses {
+            let ifindex = port.station.ifindex;
+            // On a shared radio the probe goes to the station's MAC only,
+            // for its known address alone when there is one.
+            let dst = port.mac.filter(|_| matches!(at, Attach::Shared(..)));
+            let targets: &[Ipv4Addr] = match &known {
+                Some(a) => std::slice::from_ref(a),
+                None => &addresses,
+            };
+            for target in targets {
                 let probe = arp::Repr {
                     operation: arp::Operation::Request,
                     sender_hardware_addr: EthernetAddress(self.bridge_mac),
@@ -253,7 +364,7 @@ impl AccessPoint {
                 };
                 out.push_back(Output::Transmit(Transmit::Frame {
                     link: Link::Station(ifindex),
-                    frame: arp_frame(&probe, [0xff; 6], self.bridge_mac),
+                    frame: arp_frame(&probe, dst.unwrap_or([0xff; 6]), self.bridge_mac),
                 }));
             }
             if q.round == 0 {
@@ -282,15 +393,23 @@ impl AccessPoint {
         // A free query slot goes to a station still waiting for one.
         let querying = self.ports.values().filter(|p| p.query.is_some()).count();
         if querying < MAX_QUERIES {
-            let waiting: Vec<u32> = self
+            let waiting: Vec<Attach> = self
                 .ports
                 .iter()
-                .filter(|(_, p)| !p.queried && p.mac.is_none())
-                .map(|(i, _)| *i)
+                .filter(|(a, p)| {
+                    !p.queried
+                        && match a {
+                            Attach::Port(_) => p.mac.is_none(),
+                            Attach::Shared(_, m) => {
+                                self.engine.station(m).is_none_or(|s| s.address.is_none())
+                            }
+                        }
+                })
+                .map(|(a, _)| *a)
                 .take(MAX_QUERIES - querying)
                 .collect();
-            for i in waiting {
-                if let Some(p) = self.ports.get_mut(&i) {
+            for a in waiting {
+                if let Some(p) = self.ports.get_mut(&a) {
                     p.queried = true;
                     p.query = Some(Query {
                         round: 0,
@@ -352,10 +471,15 @@ impl AccessPoint {
         out: &mut VecDeque<Output>,
     ) -> Result<(), &'static str> {
         let src = eth.src_addr().0;
+        let at = if self.ports.contains_key(&Attach::Port(ifindex)) {
+            Attach::Port(ifindex)
+        } else {
+            Attach::Shared(ifindex, src)
+        };
         let port = self
             .ports
-            .get_mut(&ifindex)
-            .ok_or("frame from a port that is not a station's")?;
+            .get_mut(&at)
+            .ok_or("frame from a station that is not associated")?;
         if port.mac.is_none() {
             port.mac = Some(src);
             let ssid = port.station.ssid.clone();
@@ -415,9 +539,10 @@ impl AccessPoint {
                         .engine
                         .station(&src)
                         .is_some_and(|s| s.address.is_some());
-                    if let Some(port) = self.ports.get_mut(&ifindex)
+                    if let Some(port) = self.ports.get_mut(&at)
                         && !port.narrowed
                         && known
+                        && matches!(at, Attach::Port(_))
                     {
                         port.narrowed = true;
                         out.push_back(Output::NarrowPort { ifindex });
@@ -428,7 +553,7 @@ impl AccessPoint {
         }
         if let Some(address) = self.engine.station(&src).and_then(|s| s.address) {
             self.remember(now.instant, src, address);
-            if let Some(p) = self.ports.get_mut(&ifindex)
+            if let Some(p) = self.ports.get_mut(&at)
                 && p.query.take().is_some()
             {
                 self.queries_answered += 1;
@@ -586,13 +711,17 @@ impl AccessPoint {
 
     fn port_of(&self, client_mac: Mac) -> Option<(u32, &Port)> {
         self.ports
-            .iter()
-            .find(|(_, p)| p.mac == Some(client_mac))
-            .map(|(i, p)| (*i, p))
+            .values()
+            .find(|p| p.mac == Some(client_mac))
+            .map(|p| (p.station.ifindex, p))
     }
 
+    /// The port only `client_mac` uses, which can be isolated as a whole
+    /// (not a shared radio port).
     fn port_name_of(&self, client_mac: Mac) -> Option<String> {
-        self.port_of(client_mac)
+        self.ports
+            .iter()
+            .find(|(a, p)| matches!(a, Attach::Port(_)) && p.mac == Some(client_mac))
             .map(|(_, p)| p.station.name.clone())
     }
 

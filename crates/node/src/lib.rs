@@ -82,6 +82,16 @@ pub enum LinkEvent {
     /// The full list of station ports on the bridge now: new ones are
     /// associations, missing ones departures.
     StationPorts(Vec<StationPort>),
+    /// A station associated on a radio port many stations share (a
+    /// hostapd interface on the bridge, docs/radio.md): its MAC is known
+    /// from the association itself.
+    RadioAssociated { port: StationPort, mac: Mac },
+    /// The station left the shared radio port `ifindex`.
+    RadioDisassociated { ifindex: u32, mac: Mac },
+    /// Every station on the shared radio `port` now (the radio's list
+    /// when it is first followed or followed again): new ones are
+    /// associations, missing ones departures.
+    RadioStations { port: StationPort, macs: Vec<Mac> },
 }
 
 /// A security association fetched from the AAA server and the server

@@ -216,6 +216,77 @@ fn a_client_that_only_receives_is_registered_at_association() {
     assert_eq!(c.bindings("r1")[0].1, "10.2.0.1");
 }
 
+/// On a radio many stations share (hostapd), the association names the
+/// station's MAC: an AP that has seen the station registers it before it
+/// sends anything, asking it only to confirm its address; a station the
+/// AP has never seen is queried by unicast, never by broadcast to the
+/// other stations of the radio.
+#[test]
+fn a_shared_radio_association_registers_a_known_station_at_once() {
+    let mut c = booted();
+    let client = c.add_station(Ipv4Addr::new(10, 1, 0, 78));
+    let bystander = c.add_station(Ipv4Addr::new(10, 2, 0, 90));
+    c.associate_radio(bystander, "ap2");
+    c.run_for(Duration::from_millis(100));
+    c.stations[bystander].received.clear();
+    let t0 = c.now;
+    c.associate_radio(client, "ap2");
+    let mut first = None;
+    for _ in 0..100 {
+        c.run_for(Duration::from_millis(1));
+        if !c.bindings("r1").is_empty() {
+            first = Some(c.now.saturating_since(t0));
+            break;
+        }
+    }
+    let first = first.expect("an unknown station is found by unicast probes");
+    let to_bystander = c.stations[bystander]
+        .received
+        .iter()
+        .filter(|f| f[12..14] == [0x08, 0x06] && f[21] == 1)
+        .count();
+    assert_eq!(
+        to_bystander, 0,
+        "probes for another station went to the bystander"
+    );
+    // Home, then back: ap2 knows it now.
+    c.associate_radio(client, "ap1");
+    c.run_for(Duration::from_millis(100));
+    assert!(c.bindings("r1").is_empty(), "deregistered at home");
+    c.stations[client].received.clear();
+    let t1 = c.now;
+    c.associate_radio(client, "ap2");
+    // Registration leaves with the association itself: the request is
+    // out before any frame of the station's (it sends none here).
+    let mut again = None;
+    for _ in 0..100 {
+        c.run_for(Duration::from_millis(1));
+        if !c.bindings("r1").is_empty() {
+            again = Some(c.now.saturating_since(t1));
+            break;
+        }
+    }
+    let again = again.expect("registered again");
+    // ARP probes (RFC 5227: sender address zero), not the greeting's
+    // gratuitous ARPs.
+    let probes: Vec<_> = c.stations[client]
+        .received
+        .iter()
+        .filter(|f| f[12..14] == [0x08, 0x06] && f[21] == 1 && f[28..32] == [0; 4])
+        .collect();
+    assert_eq!(probes.len(), 1, "one confirming probe");
+    assert_eq!(&probes[0][..6], &c.stations[client].mac, "unicast");
+    assert_eq!(&probes[0][38..42], &[10, 1, 0, 78], "for its known address");
+    eprintln!(
+        "shared radio: an unknown station registered {first:?} after its association, a known one {again:?}"
+    );
+    assert!(again <= first, "{again:?} vs {first:?}");
+    c.disassociate(client);
+    c.disassociate(bystander);
+    let s = c.json("ap2", "show ip proxy-mobile visitor");
+    assert_eq!(s["visitors"].as_array().map(Vec::len), Some(0), "{s}");
+}
+
 /// A station that never answers is asked a bounded number of times.
 #[test]
 fn a_station_that_never_answers_is_asked_a_bounded_number_of_times() {

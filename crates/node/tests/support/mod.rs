@@ -136,8 +136,14 @@ pub struct Station {
     pub ifindex: u32,
     /// The AP it is associated with.
     pub at: Option<usize>,
+    /// Associated on the AP's shared radio port (hostapd), not a port of
+    /// its own.
+    pub shared: bool,
     pub received: Vec<Vec<u8>>,
 }
+
+/// The interface index of every AP's shared radio port.
+pub const RADIO_IFINDEX: u32 = 900;
 
 pub struct Campus {
     pub devices: Vec<Device>,
@@ -239,6 +245,7 @@ impl Campus {
             address,
             ifindex: 0,
             at: None,
+            shared: false,
             received: Vec::new(),
         });
         self.stations.len() - 1
@@ -254,6 +261,7 @@ impl Campus {
         let s = &mut self.stations[station];
         s.ifindex = ifindex;
         s.at = Some(a);
+        s.shared = false;
         let port = StationPort {
             ifindex,
             name: format!("sta{ifindex}"),
@@ -266,14 +274,39 @@ impl Campus {
             .handle(now, Input::Link(LinkEvent::Associated(port)));
     }
 
+    /// The station associates through `ap`'s shared radio port, as
+    /// hostapd reports it (`AP-STA-CONNECTED` with its MAC).
+    pub fn associate_radio(&mut self, station: usize, ap: &str) {
+        self.disassociate(station);
+        let a = self.index(ap);
+        let s = &mut self.stations[station];
+        s.ifindex = RADIO_IFINDEX;
+        s.at = Some(a);
+        s.shared = true;
+        let mac = s.mac;
+        let port = StationPort {
+            ifindex: RADIO_IFINDEX,
+            name: "Dot11Radio0".into(),
+            radio: "Dot11Radio0".into(),
+            ssid: "campus".into(),
+        };
+        let now = self.at();
+        self.devices[a]
+            .node
+            .handle(now, Input::Link(LinkEvent::RadioAssociated { port, mac }));
+    }
+
     pub fn disassociate(&mut self, station: usize) {
         let s = &mut self.stations[station];
         if let Some(a) = s.at.take() {
-            let ifindex = s.ifindex;
+            let (ifindex, mac) = (s.ifindex, s.mac);
+            let event = if s.shared {
+                LinkEvent::RadioDisassociated { ifindex, mac }
+            } else {
+                LinkEvent::Disassociated { ifindex }
+            };
             let now = self.at();
-            self.devices[a]
-                .node
-                .handle(now, Input::Link(LinkEvent::Disassociated { ifindex }));
+            self.devices[a].node.handle(now, Input::Link(event));
         }
     }
 
@@ -369,18 +402,25 @@ impl Campus {
             Output::Transmit(Transmit::Frame { link, frame }) => match link {
                 Link::Wired => self.lan(from, frame),
                 Link::Station(ifindex) => {
-                    let Some(s) = self
+                    // A shared radio port carries frames to every station
+                    // on it; each takes those to its MAC or to all.
+                    let dst: Mac = frame
+                        .get(..6)
+                        .and_then(|d| d.try_into().ok())
+                        .unwrap_or([0; 6]);
+                    let mut answers = Vec::new();
+                    for s in self
                         .stations
                         .iter_mut()
-                        .find(|s| s.ifindex == ifindex && s.at == Some(from))
-                    else {
-                        return;
-                    };
-                    // Like any IPv4 host, the station answers ARP
-                    // requests (probes included) for its own address.
-                    let answer = arp_answer(s.mac, s.address, &frame);
-                    s.received.push(frame);
-                    if let Some(reply) = answer {
+                        .filter(|s| s.ifindex == ifindex && s.at == Some(from))
+                        .filter(|s| dst == s.mac || dst == [0xff; 6])
+                    {
+                        // Like any IPv4 host, the station answers ARP
+                        // requests (probes included) for its own address.
+                        answers.extend(arp_answer(s.mac, s.address, &frame));
+                        s.received.push(frame.clone());
+                    }
+                    for reply in answers {
                         self.schedule(
                             from,
                             Wire::FromStation {
