@@ -1,6 +1,6 @@
 //! The `pmip` command line (docs/architecture.md).
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use pmip_device::control::{self, Request};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,7 +14,17 @@ use pmip_lab as lab;
 #[command(
     name = "pmip",
     version,
-    about = "Proxy Mobile IPv4: home agent, foreign agent and proxy Mobile IP access point"
+    about = "Proxy Mobile IPv4: home agent, foreign agent and proxy Mobile IP access point",
+    long_about = "Proxy Mobile IPv4: home agent, foreign agent and proxy Mobile IP access point.\n\n\
+        Each device of a campus (an IOS router with `router mobile`, an Aironet AP with \
+        `ip proxy-mobile`) is one `pmip run` daemon configured in the IOS command language. \
+        `pmip exec` and `pmip console` talk to a running device; `pmip lab` builds a campus \
+        in network namespaces.",
+    after_long_help = "Files:\n\n\
+        /etc/pmip/NAME.conf: a device's configuration; the unit pmip@NAME.service runs it.\n\n\
+        /run/pmip/NAME.sock: its control socket.\n\n\
+        /var/lib/pmip/NAME.state: what it keeps across restarts.\n\n\
+        /usr/share/doc/pmip/examples/: home agent, foreign agent, AP and AAP configurations."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -48,13 +58,24 @@ enum Command {
         #[arg(required = true, trailing_var_arg = true)]
         words: Vec<String>,
     },
-    /// An interactive EXEC session on a running device: its prompt, history, Tab
-    /// completion, `configure terminal`. Lines may also be piped in (a transcript is
-    /// printed); the exit status is 1 if any was refused.
+    /// Interactive EXEC session on a running device (prompt, history, Tab completion).
+    ///
+    /// The prompt is the device's hostname (`r1#`). `configure terminal` enters
+    /// configuration mode (`r1(config)#`), where each line is applied as `configure LINE`
+    /// and `end`, `exit` or Ctrl-Z leave it; `?` lists what may follow; `do COMMAND` runs
+    /// an EXEC command from configuration mode. Lines may also be piped in: a transcript
+    /// is printed, and the exit status is 1 if any line was refused. Lines over 4096
+    /// bytes, not UTF-8 or with control characters are refused.
     Console {
         /// The device's control socket (default: the only socket in /run/pmip).
         #[arg(long)]
         control: Option<PathBuf>,
+    },
+    /// Write the manual pages (pmip.1, pmip-run.1, ...) into DIR, for packaging.
+    #[command(hide = true)]
+    Man {
+        /// Where the pages go (created if missing).
+        dir: PathBuf,
     },
     /// Measure: `pmip bench tunnel` (iperf3 through our tunnel next to kernel routing).
     Bench {
@@ -256,6 +277,19 @@ fn run(config: PathBuf, control: Option<PathBuf>, state: Option<PathBuf>) -> Exi
     }
 }
 
+/// A manual page for `cmd` and each of its visible subcommands
+/// (pmip.1, pmip-run.1, pmip-lab-up.1, ...).
+fn write_man(cmd: &clap::Command, dir: &std::path::Path) -> std::io::Result<()> {
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        write_man(sub, dir)?;
+    }
+    clap_mangen::Man::new(cmd.clone())
+        .source(concat!("pmip ", env!("CARGO_PKG_VERSION")))
+        .manual("pmip manual")
+        .generate_to(dir)
+        .map(drop)
+}
+
 /// The topology of `pmip lab up|demo [FILE]`: the file, or the default campus.
 fn topology(file: Option<PathBuf>) -> Result<lab::Topology, String> {
     match file {
@@ -412,6 +446,21 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Man { dir } => {
+            let written = std::fs::create_dir_all(&dir).and_then(|()| {
+                // As clap_mangen::generate_to, with the version on every page.
+                let mut cmd = Cli::command().disable_help_subcommand(true);
+                cmd.build();
+                write_man(&cmd, &dir)
+            });
+            match written {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("pmip: man: {}: {e}", dir.display());
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Bench {
             what: BenchWhat::Ha { count, window },
         } => match bench::home_agent(count, window) {
