@@ -318,9 +318,17 @@ fn open_flood(dst: SocketAddr) -> (Vec<Socket>, Seen) {
             }
         }
     }
-    // The last batch's verdict.
-    std::thread::sleep(Duration::from_millis(300));
-    judge(&mut held, &mut seen);
+    // The last batch's verdict, once the daemon has taken every
+    // connection waiting in its accept queue (those look open here).
+    let t = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let before = held.len();
+        judge(&mut held, &mut seen);
+        if held.len() == before || t.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+    }
     (held, seen)
 }
 
@@ -505,8 +513,10 @@ username admin secret 0 {PASSWORD}
     for l in log_text.lines().filter(|l| l.contains("web: ")) {
         println!("  {l}");
     }
+    // A burst ends after a quiet second: at most one per batch of the
+    // flood even on a slow machine, not one per connection.
     assert!(
-        refusal_lines <= 10,
+        refusal_lines <= FLOOD / BATCH,
         "logged once per burst, not per connection:\n{log_text}"
     );
 }
