@@ -856,22 +856,30 @@ async fn serve(
 /// (any command: `configure` may be abbreviated): started, moved or
 /// stopped with the `ip http` lines, changed users seen at once
 /// (sessions of removed users end). A port that cannot be listened on
-/// leaves the server as it was and is said at the end of the answer.
-/// What the command asked of the roles is carried out after the answer
-/// (`Driver::drive`).
+/// leaves the server as it was; the answer of the command that asked for
+/// it says why, the log says it once, and every later command tries
+/// again quietly. What the command asked of the roles is carried out
+/// after the answer (`Driver::drive`).
 async fn after_exec(
     driver: &mut Driver,
     words: &[String],
     json: bool,
     web: &mut Web,
 ) -> Result<String, String> {
+    let before = pmip_web::listen_addr(driver.node.config());
     let mut answer = driver.exec(words, json);
-    if let Ok(text) = &mut answer
-        && let Err(why) = web.follow(driver.node.config()).await
-    {
-        tracing::warn!("{why}");
-        if !json {
-            text.push_str(&format!("% {why}\n"));
+    if let Ok(text) = &mut answer {
+        match web.follow(driver.node.config()).await {
+            Ok(()) => web.failed = None,
+            Err(why) => {
+                if web.failed.as_deref() != Some(why.as_str()) {
+                    tracing::warn!("{why}");
+                    web.failed = Some(why.clone());
+                }
+                if pmip_web::listen_addr(driver.node.config()) != before && !json {
+                    text.push_str(&format!("% {why}\n"));
+                }
+            }
         }
     }
     answer
@@ -890,6 +898,9 @@ struct Web {
     /// this process may open when that is less (the rest stay for the
     /// device's own sockets and the control socket's clients).
     max_connections: usize,
+    /// Why the server is not where the configuration wants it, as last
+    /// logged.
+    failed: Option<String>,
 }
 
 impl Web {
@@ -910,6 +921,7 @@ impl Web {
             config,
             running: None,
             max_connections,
+            failed: None,
         }
     }
 

@@ -170,6 +170,16 @@ fn ip_http_server_starts_moves_and_stops_at_run_time() {
         "{out}"
     );
     assert_eq!(login_page(&ns, 8082).map(|a| a.0), Some(200));
+    // Later commands try again quietly: said once in the log, and only
+    // in the answer of the command that asked for the port.
+    let out = exec_ok(&control, &["show", "version"]);
+    assert!(!out.contains("cannot listen"), "{out}");
+    let log = std::fs::read_to_string(temp("wh.log")).unwrap();
+    assert_eq!(
+        log.matches("cannot listen on 0.0.0.0:8083").count(),
+        1,
+        "{log}"
+    );
     // Once it is free, the next command moves the server there.
     drop(blocker);
     exec_ok(&control, &["show", "version"]);
