@@ -5,7 +5,11 @@
 //! agent nobody sits behind is probed and deleted everywhere if silent,
 //! kept if it answers; forged, replayed and malformed datagrams are
 //! dropped, counted, and change no table; a table of 300 home agents
-//! travels in several datagrams.
+//! travels in several datagrams. The campus station table: a station seen
+//! at one AP reaches every AP through the AAP in two batches, follows a
+//! roam, is refreshed, ages out; loss is repaired by the refresh; forged,
+//! replayed, malformed and unwanted Stations messages are dropped and
+//! counted, and the rate and table bounds hold.
 
 use core::net::Ipv4Addr;
 use core::time::Duration;
@@ -721,6 +725,19 @@ mod fuzz {
             (1u32..6).prop_map(|acknowledged| Message::Ack { acknowledged }),
             any::<[u8; 32]>().prop_map(|digest| Message::Digest { digest, entries: 1 }),
             Just(Message::SyncRequest),
+            prop::collection::vec((0u8..4, 0u8..4, 0u32..4000), 0..5).prop_map(|v| {
+                Message::Stations {
+                    stations: v
+                        .into_iter()
+                        .map(|(m, s, age)| wire::Station {
+                            mac: mac(m),
+                            address: Ipv4Addr::new(10, s, 0, 50 + m),
+                            ap: ap(s, 0),
+                            age,
+                        })
+                        .collect(),
+                }
+            }),
         ];
         let sender = prop_oneof![Just(AAP0), Just(AAP1), Just(ap(1, 0)), Just(ap(2, 0))];
         prop_oneof![
@@ -781,6 +798,8 @@ mod fuzz {
                     let sender = Repr::parse(d).map(|r| r.sender).ok();
                     e.receive(now, sender.unwrap_or(*from), d, &mut out);
                     e.probe_answered(now, ha(1), &mut out);
+                    e.station_seen(now, mac(9), Ipv4Addr::new(10, 3, 0, 59), &mut out);
+                    prop_assert!(e.stations(now.instant).len() <= 6);
                 }
                 for a in &out {
                     if let Action::Send { datagram, .. } = a {
@@ -846,4 +865,376 @@ fn an_ap_whose_clock_went_back_is_heard_again_after_expiry() {
             .collect::<Vec<_>>(),
         vec![vec![AAP0], vec![x]]
     );
+}
+
+// ----- the campus station table ------------------------------------------
+
+fn mac(n: u8) -> [u8; 6] {
+    [2, 0, 0, 0x99, 0, n]
+}
+
+/// The address `node` holds for station `m`, and the AP it names.
+fn station_at(net: &Network, node: Ipv4Addr, m: [u8; 6]) -> Option<(Ipv4Addr, Ipv4Addr)> {
+    net.engine(node)
+        .station(&m, net.now.instant)
+        .map(|s| (s.address, s.ap))
+}
+
+fn everyone_has(net: &Network, m: [u8; 6], want: (Ipv4Addr, Ipv4Addr)) -> bool {
+    up_nodes(net)
+        .into_iter()
+        .all(|a| station_at(net, a, m) == Some(want))
+}
+
+fn seen(net: &mut Network, at: Ipv4Addr, m: [u8; 6], address: Ipv4Addr) {
+    net.with(at, |e, now, out| e.station_seen(now, m, address, out));
+}
+
+/// Stations datagrams recorded from `from`, with their entry counts.
+fn stations_sent(net: &Network, from: Ipv4Addr) -> Vec<usize> {
+    net.recorded
+        .iter()
+        .filter(|(f, _, _)| *f == from)
+        .filter_map(|(_, _, d)| match Repr::parse(d).unwrap().message {
+            Message::Stations { stations } => Some(stations.len()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_station_seen_at_one_ap_reaches_every_ap_follows_a_roam_and_ages_out() {
+    let mut net = campus(20, 0.0, 3, 2);
+    net.record = true;
+    net.run_until(Duration::from_secs(5), |n| all_hold(n, &expected(1..=3)))
+        .expect("boot");
+    net.run_for(Duration::from_secs(1));
+    let plain = ap(3, 0);
+    let address = Ipv4Addr::new(10, 3, 0, 50);
+    seen(&mut net, plain, mac(1), address);
+    // One batch at the AP, one at the AAP, 1 ms hops: every AP and both
+    // AAPs know it in about 100 ms.
+    let took = net
+        .run_until(Duration::from_secs(2), |n| {
+            everyone_has(n, mac(1), (address, plain))
+        })
+        .expect("the station reaches every AP");
+    assert!(
+        took >= Duration::from_millis(100) && took < Duration::from_millis(110),
+        "took {took:?}"
+    );
+    assert_eq!(stations_sent(&net, plain), vec![1]);
+
+    // A hundred stations at once: two datagrams from the AP, within one
+    // batch, and the AAP passes them on in as few.
+    net.recorded.clear();
+    for i in 0..100u8 {
+        seen(&mut net, ap(2, 1), mac(100 + i), Ipv4Addr::new(10, 2, 1, i));
+    }
+    net.run_until(Duration::from_secs(2), |n| {
+        (0..100u8).all(|i| everyone_has(n, mac(100 + i), (Ipv4Addr::new(10, 2, 1, i), ap(2, 1))))
+    })
+    .expect("a hundred stations everywhere");
+    assert_eq!(stations_sent(&net, ap(2, 1)), vec![67, 33]);
+    let to_one_ap: Vec<usize> = net
+        .recorded
+        .iter()
+        .filter(|(f, t, _)| *f == AAP0 && *t == ap(1, 0))
+        .filter_map(|(_, _, d)| match Repr::parse(d).unwrap().message {
+            Message::Stations { stations } => Some(stations.len()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(to_one_ap, vec![67, 33]);
+    assert!(
+        net.recorded
+            .iter()
+            .all(|(_, _, d)| d.len() <= wire::MAX_DATAGRAM)
+    );
+
+    // The station roams to an AP of subnet 1: the newer sighting wins
+    // everywhere, and the AP it left stops speaking for it.
+    net.run_for(Duration::from_secs(10));
+    seen(&mut net, ap(1, 1), mac(1), address);
+    net.run_until(Duration::from_secs(2), |n| {
+        everyone_has(n, mac(1), (address, ap(1, 1)))
+    })
+    .expect("the roam reaches every AP");
+    // Refreshes (every 60 s) keep it as it is while ages grow.
+    net.run_for(Duration::from_secs(600));
+    assert!(everyone_has(&net, mac(1), (address, ap(1, 1))));
+    let s = net.engine(plain).station(&mac(1), net.now.instant).unwrap();
+    assert!(
+        s.age >= Duration::from_secs(599) && s.age <= Duration::from_secs(602),
+        "{s:?}"
+    );
+    let c = net.engine(AAP0).counters();
+    assert!(c.stations_accepted > 100 && c.stations_sent > 100, "{c:?}");
+
+    // Nobody sees it again: an hour after its last sighting it is gone
+    // everywhere, and so are the hundred.
+    net.run_for(Duration::from_secs(3600 - 602 - 2));
+    assert!(everyone_has(&net, mac(1), (address, ap(1, 1))));
+    net.run_for(Duration::from_secs(5));
+    for a in up_nodes(&net) {
+        assert_eq!(station_at(&net, a, mac(1)), None, "{a}");
+        assert!(net.engine(a).stations(net.now.instant).is_empty(), "{a}");
+        assert!(net.engine(a).counters().stations_expired >= 100, "{a}");
+    }
+    assert_clean(&net);
+}
+
+#[test]
+fn lost_stations_are_repaired_by_the_refresh() {
+    for seed in [21, 22] {
+        let mut net = campus(seed, 0.0, 3, 2);
+        net.run_until(Duration::from_secs(5), |n| all_hold(n, &expected(1..=3)))
+            .expect("boot");
+        net.loss = 0.3;
+        for i in 0..20u8 {
+            seen(
+                &mut net,
+                ap(3, 1),
+                mac(i + 1),
+                Ipv4Addr::new(10, 3, 0, 50 + i),
+            );
+        }
+        let all = |n: &Network| {
+            (0..20u8)
+                .all(|i| everyone_has(n, mac(i + 1), (Ipv4Addr::new(10, 3, 0, 50 + i), ap(3, 1))))
+        };
+        let took = net
+            .run_until(Duration::from_secs(600), all)
+            .unwrap_or_else(|| panic!("seed {seed}: never everywhere"));
+        assert!(net.lost > 0, "seed {seed}: loss exercised");
+        assert!(
+            took < Duration::from_secs(300),
+            "seed {seed}: took {took:?}"
+        );
+    }
+}
+
+#[test]
+fn an_ap_that_boots_late_or_fails_over_gets_the_whole_station_table() {
+    let mut net = campus(23, 0.0, 2, 2);
+    net.run_until(Duration::from_secs(5), |n| all_hold(n, &expected(1..=2)))
+        .expect("boot");
+    for i in 0..150u8 {
+        seen(&mut net, ap(1, 0), mac(i), Ipv4Addr::new(10, 1, 1, i));
+    }
+    seen(&mut net, AAP1, mac(200), Ipv4Addr::new(10, 2, 0, 60));
+    net.run_for(Duration::from_secs(1));
+    let late = ap(2, 5);
+    net.add(cfg(late), &[entry(2)]);
+    net.run_for(Duration::from_millis(200));
+    assert_eq!(net.engine(late).stations(net.now.instant).len(), 151);
+    // The AP's own stations reach the AAP it fails over to at once.
+    seen(&mut net, late, mac(201), Ipv4Addr::new(10, 2, 0, 61));
+    net.run_for(Duration::from_secs(1));
+    net.down(AAP0);
+    net.run_until(Duration::from_secs(90), |n| {
+        n.engine(late).current_aap() == Some(AAP1)
+    })
+    .expect("fails over");
+    let c = net.engine(AAP1).counters().clone();
+    net.run_for(Duration::from_millis(200));
+    assert_eq!(
+        station_at(&net, AAP1, mac(201)).map(|x| x.1),
+        Some(late),
+        "{c:?}"
+    );
+}
+
+#[test]
+fn forged_replayed_malformed_and_unwanted_stations_are_dropped_and_counted() {
+    let mut net = campus(24, 0.0, 3, 2);
+    net.record = true;
+    net.run_until(Duration::from_secs(5), |n| all_hold(n, &expected(1..=3)))
+        .expect("boot");
+    let victim = ap(3, 1);
+    let address = Ipv4Addr::new(10, 3, 0, 50);
+    seen(&mut net, ap(3, 0), mac(1), address);
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(station_at(&net, victim, mac(1)), Some((address, ap(3, 0))));
+    // Every node booted at time 0: their epoch.
+    let epoch = u32::try_from((net.now.unix - net.now.instant.since_origin()).as_secs()).unwrap();
+    let counters = |net: &Network| net.engine(victim).counters().clone();
+    let c0 = counters(&net);
+    let bogus = |ap_addr: Ipv4Addr| Message::Stations {
+        stations: vec![wire::Station {
+            mac: mac(66),
+            address: Ipv4Addr::new(10, 3, 0, 66),
+            ap: ap_addr,
+            age: 0,
+        }],
+    };
+    // Forged: the AAP's address, the wrong key.
+    net.inject(
+        AAP0,
+        victim,
+        signed(AAP0, epoch, 5000, bogus(ap(1, 0)), b"guess"),
+    );
+    // Authentic but malformed: a group MAC (re-signed after the change).
+    let mut bad = signed(AAP0, epoch, 5001, bogus(ap(1, 0)), KEY);
+    bad.truncate(bad.len() - wire::MAC_LEN);
+    bad[wire::HEADER_LEN] = 0x01;
+    let m = wire::mac(KEY, &bad);
+    bad.extend_from_slice(&m);
+    net.inject(AAP0, victim, bad);
+    // Right key, but from an AP that is no AAP.
+    net.inject(
+        ap(2, 0),
+        victim,
+        signed(ap(2, 0), epoch, 5002, bogus(ap(2, 0)), KEY),
+    );
+    // Replayed: what the AAP told the victim about the station, again.
+    let (_, _, told) = net
+        .recorded
+        .iter()
+        .find(|(f, t, d)| {
+            *f == AAP0
+                && *t == victim
+                && matches!(Repr::parse(d).unwrap().message, Message::Stations { .. })
+        })
+        .cloned()
+        .unwrap();
+    net.inject(AAP0, victim, told.clone());
+    net.run_for(Duration::from_millis(10));
+    let c1 = counters(&net);
+    assert_eq!(c1.bad_auth - c0.bad_auth, 1);
+    assert_eq!(c1.malformed - c0.malformed, 1);
+    assert_eq!(c1.duplicates - c0.duplicates, 1);
+    assert_eq!(
+        c1.acks_sent, c0.acks_sent,
+        "Stations are never acknowledged"
+    );
+    assert_eq!(
+        c1.dropped
+            .get("Stations from an address not in the AAP list")
+            .copied(),
+        Some(1)
+    );
+    assert_eq!(c1.stations_received, c0.stations_received);
+    assert_eq!(station_at(&net, victim, mac(66)), None);
+
+    // At an AAP: a member speaks only for itself, a stranger not at all.
+    let ca = net.engine(AAP0).counters().clone();
+    net.inject(
+        ap(2, 0),
+        AAP0,
+        signed(ap(2, 0), epoch, 5003, bogus(ap(1, 0)), KEY),
+    );
+    let stranger = Ipv4Addr::new(10, 3, 0, 77);
+    net.inject(
+        stranger,
+        AAP0,
+        signed(stranger, epoch, 1, bogus(stranger), KEY),
+    );
+    net.run_for(Duration::from_millis(10));
+    let cb = net.engine(AAP0).counters();
+    assert_eq!(
+        cb.dropped
+            .get("station entry for another AP from a plain AP")
+            .copied(),
+        Some(1)
+    );
+    assert_eq!(
+        cb.dropped
+            .get("Stations from an AP that has not joined")
+            .copied(),
+        Some(1)
+    );
+    assert_eq!(cb.stations_received - ca.stations_received, 1);
+    assert_eq!(cb.stations_accepted, ca.stations_accepted);
+    for a in up_nodes(&net) {
+        assert_eq!(station_at(&net, a, mac(66)), None, "{a}");
+    }
+
+    // Replayed across a restart: AAP[0] comes back in a newer epoch; the
+    // station message from its previous life is then a replay.
+    net.down(AAP0);
+    net.run_for(Duration::from_secs(2));
+    net.add(cfg(AAP0), &[entry(1)]);
+    net.run_for(Duration::from_secs(5));
+    net.with(victim, |e, now, out| e.refresh(now, out));
+    net.run_for(Duration::from_secs(20));
+    let c2 = counters(&net);
+    net.inject(AAP0, victim, told);
+    net.run_for(Duration::from_millis(10));
+    let c3 = counters(&net);
+    assert_eq!(c3.replayed - c2.replayed, 1);
+    assert_eq!(c3.stations_received, c2.stations_received);
+}
+
+#[test]
+fn station_bounds_hold() {
+    let small = |own| SubnetExchangeConfig {
+        max_stations: 100,
+        max_station_rate: 10,
+        ..cfg(own)
+    };
+    let mut net = Network::new(25, Duration::from_millis(1), 0.0);
+    net.record = true;
+    net.add(small(AAP0), &[entry(1)]);
+    net.add(small(AAP1), &[entry(2)]);
+    let member = ap(3, 0);
+    net.add(small(member), &[entry(3)]);
+    net.run_until(Duration::from_secs(5), |n| all_hold(n, &expected(1..=3)))
+        .expect("boot");
+    // The member's table holds at most 100: the oldest give way.
+    for i in 0..150u8 {
+        seen(&mut net, member, mac(i), Ipv4Addr::new(10, 3, 1, i));
+        net.run_for(Duration::from_millis(5));
+    }
+    assert_eq!(net.engine(member).stations(net.now.instant).len(), 100);
+    assert_eq!(net.engine(member).counters().stations_evicted, 50);
+    assert!(
+        net.engine(member)
+            .station(&mac(149), net.now.instant)
+            .is_some()
+    );
+    assert!(
+        net.engine(member)
+            .station(&mac(0), net.now.instant)
+            .is_none()
+    );
+    net.run_for(Duration::from_secs(1));
+    let c = net.engine(AAP0).counters();
+    assert!(c.stations_received >= 150, "{c:?}");
+    assert_eq!(net.engine(AAP0).stations(net.now.instant).len(), 100);
+
+    // A burst beyond the sender's allowance (100 at once, then 10 a
+    // second) is not looked at: three full messages at once from the
+    // member.
+    let before = net.engine(AAP0).counters().clone();
+    let epoch = u32::try_from(net.now.unix.as_secs()).unwrap();
+    for k in 0..3u32 {
+        let stations = (0..wire::MAX_STATIONS_PER_MESSAGE as u8)
+            .map(|i| wire::Station {
+                mac: [2, 0, 0, 0x98, k as u8, i],
+                address: Ipv4Addr::new(10, 3, 2 + k as u8, i),
+                ap: member,
+                age: 0,
+            })
+            .collect();
+        net.inject(
+            member,
+            AAP0,
+            signed(
+                member,
+                epoch,
+                60_000 + k,
+                Message::Stations { stations },
+                KEY,
+            ),
+        );
+    }
+    net.run_for(Duration::from_millis(10));
+    let after = net.engine(AAP0).counters();
+    assert_eq!(after.stations_received - before.stations_received, 201);
+    assert!(
+        after.stations_rate_limited - before.stations_rate_limited >= 100,
+        "{after:?}"
+    );
+    assert_eq!(net.engine(AAP0).stations(net.now.instant).len(), 100);
 }

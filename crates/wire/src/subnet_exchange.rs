@@ -12,6 +12,10 @@
 //! formats, [`Repr`] holds `Vec`s: this is control traffic between APs,
 //! not the forwarding path.
 //!
+//! A Stations message (type 7) carries the campus station table instead:
+//! [`Station`] entries (a station's MAC and address, the AP that last saw
+//! it and how long ago), soft state that is never chunked or acknowledged.
+//!
 //! ```text
 //!  0                   1                   2                   3
 //!  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
@@ -23,7 +27,7 @@
 //! |                           Reference                           |
 //! |          Chunk index          |          Chunk count          |
 //! |          Entry count          |           Reserved            |
-//! |                        Body (entries or digest) ...           |
+//! |              Body (entries, stations or digest) ...           |
 //! |                   HMAC-SHA256 (32 bytes) ...                  |
 //! ```
 
@@ -64,6 +68,13 @@ mod field {
     /// Within a Digest body.
     pub const DIGEST: Range<usize> = 0..32;
     pub const DIGEST_ENTRIES: Range<usize> = 32..36;
+
+    /// Within a station entry of a Stations body.
+    pub const STATION_MAC: Range<usize> = 0..6;
+    pub const STATION_RESERVED: Range<usize> = 6..8;
+    pub const STATION_ADDRESS: Range<usize> = 8..12;
+    pub const STATION_AP: Range<usize> = 12..16;
+    pub const STATION_AGE: Range<usize> = 16..20;
 }
 /// HMAC-SHA256 trailer.
 pub const MAC_LEN: usize = 32;
@@ -81,6 +92,10 @@ pub const MAX_APS_PER_ENTRY: usize = (MAX_BODY - ENTRY_LEN) / 4;
 pub const MAX_JOIN_ENTRIES: usize = MAX_BODY / ENTRY_LEN;
 /// Body of a Digest: SHA-256 and the number of live entries.
 pub const DIGEST_BODY_LEN: usize = field::DIGEST_ENTRIES.end;
+/// One station entry of a Stations body.
+pub const STATION_LEN: usize = field::STATION_AGE.end;
+/// The most station entries one Stations message carries (67).
+pub const MAX_STATIONS_PER_MESSAGE: usize = MAX_BODY / STATION_LEN;
 
 /// The one header flag (on a Join): send me the whole table.
 pub const FLAG_FULL_TABLE: u16 = 0x0001;
@@ -95,6 +110,7 @@ pub mod kind {
     pub const ACK: u8 = 4;
     pub const DIGEST: u8 = 5;
     pub const SYNC_REQUEST: u8 = 6;
+    pub const STATIONS: u8 = 7;
 }
 
 const WHAT: &str = "subnet exchange";
@@ -193,6 +209,14 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// The entries of the body, each parsed as it is reached.
     pub fn entries(&self) -> EntryIter<'_> {
         EntryIter {
+            body: self.body(),
+            left: self.entry_count(),
+        }
+    }
+    /// The station entries of a Stations body, each parsed as it is
+    /// reached.
+    pub fn stations(&self) -> StationIter<'_> {
+        StationIter {
             body: self.body(),
             left: self.entry_count(),
         }
@@ -369,6 +393,111 @@ impl Iterator for EntryIter<'_> {
     }
 }
 
+/// One entry of a Stations body: a station, its IPv4 address, the AP
+/// that last saw it on its own link, and how long ago.
+///
+/// ```text
+///  0                   1                   2                   3
+///  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+/// |                      Station MAC Address                      |
+/// |          (48 bits)            |           Reserved            |
+/// |                    Station IPv4 Address                       |
+/// |                          AP Address                           |
+/// |                          Age (seconds)                        |
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Station {
+    pub mac: [u8; 6],
+    pub address: Ipv4Addr,
+    /// The AP that last saw the station on its own link.
+    pub ap: Ipv4Addr,
+    /// Whole seconds since that AP last saw it, when this was sent.
+    pub age: u32,
+}
+
+/// A host's own unicast address: not 0.0.0.0, the broadcast or a group.
+fn unicast(a: Ipv4Addr) -> bool {
+    !a.is_unspecified() && !a.is_broadcast() && !a.is_multicast()
+}
+
+impl Station {
+    /// Writes the entry at the start of `buf` (at least [`STATION_LEN`]).
+    pub fn emit(&self, buf: &mut [u8]) {
+        buf[field::STATION_MAC].copy_from_slice(&self.mac);
+        buf[field::STATION_RESERVED].copy_from_slice(&[0, 0]);
+        buf[field::STATION_ADDRESS].copy_from_slice(&self.address.octets());
+        buf[field::STATION_AP].copy_from_slice(&self.ap.octets());
+        buf[field::STATION_AGE].copy_from_slice(&self.age.to_be_bytes());
+    }
+
+    /// Whether the entry names a station at all: a station's MAC is an
+    /// individual, non-zero address (IEEE 802 group bit clear) and both
+    /// addresses are a host's (docs/subnet-map-exchange.md, 4.2).
+    pub fn check(&self) -> Result<()> {
+        if self.mac[0] & 1 != 0 || self.mac == [0; 6] {
+            return Err(Error::Malformed {
+                what: "subnet exchange station entry",
+                reason: "a group or zero MAC address",
+            });
+        }
+        if !unicast(self.address) || !unicast(self.ap) {
+            return Err(Error::Malformed {
+                what: "subnet exchange station entry",
+                reason: "an address that is not a host's",
+            });
+        }
+        Ok(())
+    }
+
+    /// Parses the entry at the start of `buf`.
+    pub fn parse(buf: &[u8]) -> Result<Station> {
+        need("subnet exchange station entry", buf, STATION_LEN)?;
+        if buf[field::STATION_RESERVED] != [0, 0] {
+            return Err(Error::Malformed {
+                what: "subnet exchange station entry",
+                reason: "reserved field not zero",
+            });
+        }
+        let mut mac = [0u8; 6];
+        mac.copy_from_slice(&buf[field::STATION_MAC]);
+        let s = Station {
+            mac,
+            address: addr(&buf[field::STATION_ADDRESS]),
+            ap: addr(&buf[field::STATION_AP]),
+            age: be32(&buf[field::STATION_AGE]),
+        };
+        s.check()?;
+        Ok(s)
+    }
+}
+
+/// Parses the `left` station entries of a Stations body one at a time.
+#[derive(Debug, Clone)]
+pub struct StationIter<'a> {
+    body: &'a [u8],
+    left: u16,
+}
+
+impl Iterator for StationIter<'_> {
+    type Item = Result<Station>;
+    fn next(&mut self) -> Option<Result<Station>> {
+        if self.left == 0 {
+            return None;
+        }
+        match Station::parse(self.body) {
+            Ok(s) => {
+                self.left -= 1;
+                self.body = &self.body[STATION_LEN..];
+                Some(Ok(s))
+            }
+            Err(e) => {
+                self.left = 0;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
 /// Position of a chunk in a chunked message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Chunk {
@@ -412,6 +541,10 @@ pub enum Message {
     Digest { digest: [u8; 32], entries: u32 },
     /// Asks for the whole table (between AAPs).
     SyncRequest,
+    /// Entries of the campus station table: from an AP, the stations it
+    /// saw itself; from an AAP, what it distributes. Soft state: never
+    /// chunked nor acknowledged, at most [`MAX_STATIONS_PER_MESSAGE`].
+    Stations { stations: Vec<Station> },
 }
 
 impl Message {
@@ -423,6 +556,7 @@ impl Message {
             Message::Ack { .. } => kind::ACK,
             Message::Digest { .. } => kind::DIGEST,
             Message::SyncRequest => kind::SYNC_REQUEST,
+            Message::Stations { .. } => kind::STATIONS,
         }
     }
 }
@@ -469,7 +603,7 @@ impl Repr {
             });
         }
         let t = p.msg_type();
-        if !(kind::JOIN..=kind::SYNC_REQUEST).contains(&t) {
+        if !(kind::JOIN..=kind::STATIONS).contains(&t) {
             return Err(Error::Unsupported {
                 what: "subnet exchange message type",
                 value: t.into(),
@@ -564,6 +698,17 @@ impl Repr {
                     entries: be32(&body[field::DIGEST_ENTRIES]),
                 }
             }
+            kind::STATIONS => {
+                if usize::from(p.entry_count()) * STATION_LEN != body.len() {
+                    return Err(Error::BadLength {
+                        what: "subnet exchange Stations body",
+                        len: body.len(),
+                    });
+                }
+                Message::Stations {
+                    stations: p.stations().collect::<Result<Vec<Station>>>()?,
+                }
+            }
             _ => {
                 if p.entry_count() != 0 || !body.is_empty() {
                     return Err(Error::BadLength {
@@ -596,6 +741,7 @@ impl Repr {
             }
             Message::Digest { .. } => DIGEST_BODY_LEN,
             Message::Ack { .. } | Message::SyncRequest => 0,
+            Message::Stations { stations } => STATION_LEN * stations.len(),
         }
     }
 
@@ -638,6 +784,11 @@ impl Repr {
         if !prefixes_ok {
             return Err(malformed("prefix length above 32"));
         }
+        if let Message::Stations { stations } = &self.message {
+            for s in stations {
+                s.check()?;
+            }
+        }
         Ok(())
     }
 
@@ -665,6 +816,7 @@ impl Repr {
                 subnets,
             } => (if *full_table { FLAG_FULL_TABLE } else { 0 }, subnets.len()),
             Message::Table { entries, .. } | Message::Update { entries, .. } => (0, entries.len()),
+            Message::Stations { stations } => (0, stations.len()),
             _ => (0, 0),
         };
         let mut p = Packet::new_unchecked(buf);
@@ -705,6 +857,12 @@ impl Repr {
             Message::Digest { digest, entries } => {
                 body[field::DIGEST].copy_from_slice(digest);
                 body[field::DIGEST_ENTRIES].copy_from_slice(&entries.to_be_bytes());
+            }
+            Message::Stations { stations } => {
+                for s in stations {
+                    s.emit(&mut body[at..]);
+                    at += STATION_LEN;
+                }
             }
             Message::Ack { .. } | Message::SyncRequest => {}
         }
@@ -883,6 +1041,57 @@ mod tests {
     }
 
     #[test]
+    fn stations_layout() {
+        let r = Repr {
+            sender: Ipv4Addr::new(10, 1, 0, 2),
+            epoch: 0x0102_0304,
+            sequence: 9,
+            message: Message::Stations {
+                stations: vec![Station {
+                    mac: [2, 0, 0, 0x99, 0, 1],
+                    address: Ipv4Addr::new(10, 1, 0, 50),
+                    ap: Ipv4Addr::new(10, 3, 0, 2),
+                    age: 61,
+                }],
+            },
+        };
+        let b = r.to_vec(KEY).unwrap();
+        assert_eq!(b.len(), 28 + 20 + 32);
+        // Type 7, no flags, no reference, chunk 0 of 1, one entry.
+        assert_eq!(
+            &b[..28],
+            &[
+                1, 7, 0, 0, 10, 1, 0, 2, 1, 2, 3, 4, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0
+            ]
+        );
+        assert_eq!(
+            &b[28..48],
+            &[
+                2, 0, 0, 0x99, 0, 1, 0, 0, 10, 1, 0, 50, 10, 3, 0, 2, 0, 0, 0, 61
+            ]
+        );
+        assert_eq!(Repr::parse_authenticated(&b, KEY).unwrap(), r);
+        assert_eq!(MAX_STATIONS_PER_MESSAGE, 67);
+        // The most that fit, and one more does not.
+        let many = |n: usize| Repr {
+            message: Message::Stations {
+                stations: vec![
+                    Station {
+                        mac: [2, 0, 0, 0, 0, 1],
+                        address: Ipv4Addr::new(10, 1, 0, 50),
+                        ap: Ipv4Addr::new(10, 1, 0, 2),
+                        age: 0,
+                    };
+                    n
+                ],
+            },
+            ..r.clone()
+        };
+        assert!(many(MAX_STATIONS_PER_MESSAGE).to_vec(KEY).unwrap().len() <= MAX_DATAGRAM);
+        assert!(many(MAX_STATIONS_PER_MESSAGE + 1).to_vec(KEY).is_err());
+    }
+
+    #[test]
     fn checks_refuse_what_parse_refuses() {
         let r = Repr {
             sender: Ipv4Addr::new(10, 1, 0, 2),
@@ -914,5 +1123,43 @@ mod tests {
         assert!(matches!(big.to_vec(KEY), Err(Error::BadLength { .. })));
         let mut short = [0u8; 10];
         assert!(r.emit(KEY, &mut short).is_err());
+        // A station entry parse would refuse is not emitted either.
+        let station = Station {
+            mac: [2, 0, 0, 0, 0, 1],
+            address: Ipv4Addr::new(10, 1, 0, 50),
+            ap: Ipv4Addr::new(10, 1, 0, 2),
+            age: 0,
+        };
+        for bad in [
+            Station {
+                mac: [1, 0, 0x5e, 0, 0, 1],
+                ..station
+            },
+            Station {
+                mac: [0; 6],
+                ..station
+            },
+            Station {
+                address: Ipv4Addr::BROADCAST,
+                ..station
+            },
+            Station {
+                address: Ipv4Addr::new(224, 0, 0, 1),
+                ..station
+            },
+            Station {
+                ap: Ipv4Addr::UNSPECIFIED,
+                ..station
+            },
+        ] {
+            let r = Repr {
+                sequence: 1,
+                message: Message::Stations {
+                    stations: vec![station, bad],
+                },
+                ..r.clone()
+            };
+            assert!(matches!(r.to_vec(KEY), Err(Error::Malformed { .. })));
+        }
     }
 }

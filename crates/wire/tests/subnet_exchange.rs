@@ -1,13 +1,14 @@
 //! The subnet map exchange format (docs/subnet-map-exchange.md): every
-//! message type round-trips, arbitrary and mutated bytes never panic the
-//! parser and whatever parses re-emits to the same bytes, a table larger
-//! than one datagram splits into chunks that reassemble to it, and any bit
-//! flipped or a wrong key fails authentication.
+//! message type round-trips (Stations included), arbitrary and mutated
+//! bytes never panic the parser and whatever parses re-emits to the same
+//! bytes, a table larger than one datagram splits into chunks that
+//! reassemble to it, any bit flipped or a wrong key fails authentication,
+//! and a station entry that names no station is malformed.
 
 use pmip_wire::Error;
 use pmip_wire::subnet_exchange::{
-    self as sx, Chunk, Entry, MAX_APS_PER_ENTRY, MAX_DATAGRAM, MAX_JOIN_ENTRIES, Message, Packet,
-    Repr, Subnet,
+    self as sx, Chunk, Entry, MAX_APS_PER_ENTRY, MAX_DATAGRAM, MAX_JOIN_ENTRIES,
+    MAX_STATIONS_PER_MESSAGE, Message, Packet, Repr, Station, Subnet,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -35,6 +36,27 @@ fn entry(max_aps: usize) -> impl Strategy<Value = Entry> {
             version,
             aps,
         })
+}
+
+/// A host address (what a station entry may carry).
+fn host() -> impl Strategy<Value = Ipv4Addr> {
+    addr().prop_filter("a host's address", |a| {
+        !a.is_unspecified() && !a.is_broadcast() && !a.is_multicast()
+    })
+}
+
+fn station() -> impl Strategy<Value = Station> {
+    (any::<[u8; 6]>(), host(), host(), any::<u32>()).prop_map(|(mut mac, address, ap, age)| {
+        // An individual address, never all zero.
+        mac[0] &= 0xfe;
+        mac[5] |= 1;
+        Station {
+            mac,
+            address,
+            ap,
+            age,
+        }
+    })
 }
 
 fn chunk() -> impl Strategy<Value = Chunk> {
@@ -87,6 +109,8 @@ fn message() -> impl Strategy<Value = Message> {
         (any::<[u8; 32]>(), any::<u32>())
             .prop_map(|(digest, entries)| Message::Digest { digest, entries }),
         Just(Message::SyncRequest),
+        prop::collection::vec(station(), 0..=MAX_STATIONS_PER_MESSAGE)
+            .prop_map(|stations| Message::Stations { stations }),
     ]
 }
 
@@ -136,6 +160,9 @@ fn check(bytes: &[u8]) {
         for e in p.entries() {
             let _ = e;
         }
+        for s in p.stations() {
+            let _ = s;
+        }
     }
     if let Ok(r) = Repr::parse(bytes) {
         let out = r.to_vec(KEY).expect("a parsed message emits");
@@ -156,7 +183,7 @@ fn arbitrary_and_mutated_bytes() {
         prop::collection::vec(any::<u8>(), 0..200),
         mutated_signed(),
         // Valid version and type byte, the rest noise.
-        (prop::collection::vec(any::<u8>(), 60..300), 1u8..=6).prop_map(|(mut b, t)| {
+        (prop::collection::vec(any::<u8>(), 60..300), 1u8..=7).prop_map(|(mut b, t)| {
             b[0] = 1;
             b[1] = t;
             b
@@ -349,8 +376,8 @@ fn structural_errors_are_typed() {
         Err(Error::Unsupported { value: 2, .. })
     ));
     assert!(matches!(
-        bad(|b| b[1] = 7),
-        Err(Error::Unsupported { value: 7, .. })
+        bad(|b| b[1] = 8),
+        Err(Error::Unsupported { value: 8, .. })
     ));
     assert!(matches!(bad(|b| b[3] = 1), Err(Error::Malformed { .. })));
     assert!(matches!(bad(|b| b[27] = 1), Err(Error::Malformed { .. })));
@@ -468,4 +495,74 @@ fn pieces_that_disagree_are_malformed() {
         u[0].aps,
         vec![Ipv4Addr::new(10, 1, 0, 2), Ipv4Addr::new(10, 1, 0, 3)]
     );
+}
+
+#[test]
+fn station_entries_that_name_no_station_are_malformed() {
+    let stations = signed(Message::Stations {
+        stations: vec![
+            Station {
+                mac: [2, 0, 0, 0x99, 0, 1],
+                address: Ipv4Addr::new(10, 1, 0, 50),
+                ap: Ipv4Addr::new(10, 3, 0, 2),
+                age: 12,
+            },
+            Station {
+                mac: [2, 0, 0, 0x99, 0, 2],
+                address: Ipv4Addr::new(10, 1, 0, 51),
+                ap: Ipv4Addr::new(10, 1, 0, 2),
+                age: 0,
+            },
+        ],
+    });
+    let p = Packet::new_checked(&stations[..]).unwrap();
+    assert_eq!(p.stations().count(), 2);
+    assert!(Repr::parse_authenticated(&stations, KEY).is_ok());
+    let bad = |f: fn(&mut Vec<u8>)| Repr::parse_authenticated(&resigned(stations.clone(), f), KEY);
+    // The second entry starts at 48: a group MAC, a zero MAC, reserved
+    // bits, a broadcast station address, an unspecified AP.
+    assert!(matches!(bad(|b| b[48] = 1), Err(Error::Malformed { .. })));
+    assert!(matches!(
+        bad(|b| b[48..54].copy_from_slice(&[0; 6])),
+        Err(Error::Malformed { .. })
+    ));
+    assert!(matches!(bad(|b| b[55] = 1), Err(Error::Malformed { .. })));
+    assert!(matches!(
+        bad(|b| b[56..60].copy_from_slice(&[255; 4])),
+        Err(Error::Malformed { .. })
+    ));
+    assert!(matches!(
+        bad(|b| b[60..64].copy_from_slice(&[0; 4])),
+        Err(Error::Malformed { .. })
+    ));
+    // An entry count that disagrees with the body, a half entry, a
+    // reference, chunk fields or a flag: what no Stations message has.
+    assert!(matches!(bad(|b| b[25] = 3), Err(Error::BadLength { .. })));
+    assert!(matches!(bad(|b| b[25] = 1), Err(Error::BadLength { .. })));
+    assert!(matches!(
+        bad(|b| b.extend_from_slice(&[0; 10])),
+        Err(Error::BadLength { .. })
+    ));
+    assert!(matches!(bad(|b| b[19] = 1), Err(Error::Malformed { .. })));
+    assert!(matches!(bad(|b| b[23] = 2), Err(Error::Malformed { .. })));
+    assert!(matches!(bad(|b| b[3] = 1), Err(Error::Malformed { .. })));
+    // 67 fit one datagram; the 68th does not.
+    let full = Repr {
+        sender: Ipv4Addr::new(10, 1, 0, 2),
+        epoch: 5,
+        sequence: 1,
+        message: Message::Stations {
+            stations: (0..MAX_STATIONS_PER_MESSAGE as u8)
+                .map(|i| Station {
+                    mac: [2, 0, 0, 0, 1, i],
+                    address: Ipv4Addr::new(10, 1, 1, i),
+                    ap: Ipv4Addr::new(10, 1, 0, 2),
+                    age: u32::from(i),
+                })
+                .collect(),
+        },
+    };
+    let b = full.to_vec(KEY).unwrap();
+    assert!(b.len() <= MAX_DATAGRAM);
+    assert_eq!(Repr::parse_authenticated(&b, KEY).unwrap(), full);
 }

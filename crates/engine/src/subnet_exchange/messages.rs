@@ -14,6 +14,12 @@ impl SubnetExchange {
                 Err("table from an address not in the AAP list")
             }
             (Message::Table { .. } | Message::Update { .. }, _) => Ok(()),
+            // A plain AP hears stations from its AAPs only; an AAP from
+            // the other AAPs and from its members (on_stations).
+            (Message::Stations { .. }, false) if !from_aap => {
+                Err("Stations from an address not in the AAP list")
+            }
+            (Message::Stations { .. }, _) => Ok(()),
             (Message::Join { .. }, true) if from_aap => Err("Join from an AAP"),
             (Message::Join { .. }, true) => Ok(()),
             (Message::Digest { .. } | Message::SyncRequest, true) if from_aap => Ok(()),
@@ -63,7 +69,12 @@ impl SubnetExchange {
                 }
             }
             Message::Digest { digest, .. } => self.on_digest(now, from, digest, out),
-            Message::SyncRequest => self.send_table(now, from, r.sequence, true, out),
+            Message::SyncRequest => {
+                self.send_table(now, from, r.sequence, true, out);
+                // A restarted AAP gets the station table back too.
+                self.send_station_table(now, from);
+            }
+            Message::Stations { stations } => self.on_stations(now, from, stations),
         }
     }
 
@@ -260,6 +271,11 @@ impl SubnetExchange {
         m.last_heard = now.instant;
         let full = full_table || new_member || m.needs_full;
         self.apply_report(now, from, normalize(subnets), Source::Local);
+        if full {
+            // A new member (a booting AP, one that failed over to us) knows
+            // no station yet.
+            self.send_station_table(now, from);
+        }
         if !full {
             self.send_ack(from, seq, out);
         } else if self.synced {

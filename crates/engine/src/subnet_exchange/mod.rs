@@ -27,6 +27,11 @@
 //! resurrects a deleted entry (deletion leaves a tombstone one version
 //! higher). An AAP is also an AP of its own: its `report_own` entries are
 //! in its table like any member's.
+//!
+//! The same exchange carries the campus station table (`stations.rs`):
+//! each AP reports the stations it sees on its own link to its AAP, the
+//! AAPs hand them to every AP, so an AP knows a station's address before
+//! the station arrives. Soft state, refreshed, aged out after an hour.
 
 use crate::subnet_map::{SubnetEntry, SubnetMap};
 use crate::time::{Instant, Now};
@@ -35,6 +40,7 @@ use core::time::Duration;
 use pmip_wire::subnet_exchange::{
     self as wire, Chunk, Entry, MAX_JOIN_ENTRIES, Message, Packet, Repr, Subnet,
 };
+pub use stations::{Mac, StationInfo};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The Aironet documentation: "you can designate up to three AAPs".
@@ -81,6 +87,14 @@ pub struct Timers {
     pub sync_wait: Duration,
     /// A chunked message not complete after this long is dropped.
     pub reassembly: Duration,
+    /// Station entries learnt or changed within this long go out in one
+    /// Stations message (per destination).
+    pub station_batch: Duration,
+    /// An AP sends the stations it saw itself again this often (soft
+    /// state: a lost message is repaired by the next refresh).
+    pub station_refresh: Duration,
+    /// A station entry ages out this long after its AP last saw it.
+    pub station_expiry: Duration,
 }
 
 impl Default for Timers {
@@ -98,6 +112,9 @@ impl Default for Timers {
             tombstone: Duration::from_secs(3600),
             sync_wait: Duration::from_secs(3),
             reassembly: Duration::from_secs(30),
+            station_batch: Duration::from_millis(50),
+            station_refresh: Duration::from_secs(60),
+            station_expiry: Duration::from_secs(3600),
         }
     }
 }
@@ -116,6 +133,11 @@ pub struct SubnetExchangeConfig {
     pub max_entries: usize,
     /// Most APs an AAP keeps as members.
     pub max_aps: usize,
+    /// Most entries of the campus station table (the oldest go first).
+    pub max_stations: usize,
+    /// Station entries taken from one sender per second, after a burst of
+    /// `max_stations` (a whole table at once).
+    pub max_station_rate: u32,
     /// The boot epoch; None: the Unix time at `start`. It must grow from
     /// one start to the next, so a device with neither a real-time clock
     /// nor NTP before start gives a persisted boot counter here.
@@ -131,6 +153,8 @@ impl Default for SubnetExchangeConfig {
             timers: Timers::default(),
             max_entries: 4096,
             max_aps: 4096,
+            max_stations: 8192,
+            max_station_rate: 1024,
             epoch: None,
         }
     }
@@ -205,6 +229,18 @@ pub struct Counters {
     pub probes_sent: u64,
     pub probes_answered: u64,
     pub deleted_by_probe: u64,
+    /// Station entries sent (in `sent` Stations datagrams).
+    pub stations_sent: u64,
+    /// Station entries in authentic, admitted Stations messages.
+    pub stations_received: u64,
+    /// Of those, the ones that were new or newer than what was held.
+    pub stations_accepted: u64,
+    /// Station entries over their sender's rate, not looked at.
+    pub stations_rate_limited: u64,
+    /// Station entries aged out.
+    pub stations_expired: u64,
+    /// Station entries pushed out (or not taken) at the table's bound.
+    pub stations_evicted: u64,
     /// Other drops, by reason.
     pub dropped: BTreeMap<&'static str, u64>,
 }
@@ -264,6 +300,11 @@ struct Link {
     in_flight: BTreeMap<u32, InFlight>,
     /// Home agents whose change still has to be pushed there (coalesced).
     dirty: BTreeSet<Ipv4Addr>,
+    /// Stations to send there at the next station flush (coalesced).
+    stations: BTreeSet<Mac>,
+    /// The whole station table is on its way there: the MAC it goes on
+    /// after (None: from the start).
+    stations_full: Option<Option<Mac>>,
 }
 
 impl Default for Link {
@@ -272,7 +313,20 @@ impl Default for Link {
             next_seq: 1,
             in_flight: BTreeMap::new(),
             dirty: BTreeSet::new(),
+            stations: BTreeSet::new(),
+            stations_full: None,
         }
+    }
+}
+
+impl Link {
+    /// Nothing more is sent there (the destination is gone); the sequence
+    /// counter stays, it may come back within our epoch.
+    fn forget_queued(&mut self) {
+        self.in_flight.clear();
+        self.dirty.clear();
+        self.stations.clear();
+        self.stations_full = None;
     }
 }
 
@@ -469,6 +523,7 @@ pub struct SubnetExchange {
     probes: BTreeMap<Ipv4Addr, Probe>,
     view_changed: bool,
     counters: Counters,
+    stations: stations::StationTable,
 }
 
 fn normalize(subnets: impl IntoIterator<Item = Subnet>) -> Vec<Subnet> {
@@ -552,6 +607,7 @@ impl SubnetExchange {
             probes: BTreeMap::new(),
             view_changed: false,
             counters: Counters::default(),
+            stations: stations::StationTable::default(),
         }
     }
 
@@ -719,6 +775,7 @@ impl SubnetExchange {
         } else {
             self.start_join(now, true, out);
         }
+        self.start_station_refresh(now);
         self.finish(now, out);
     }
 
@@ -884,6 +941,10 @@ impl SubnetExchange {
         if restarted {
             // Its half-received messages died with its previous life.
             self.partials.retain(|k, _| k.sender != from);
+            // So did the stations we reported to it: report them again.
+            if !self.is_aap && self.current_aap() == Some(from) {
+                self.queue_own_stations(now);
+            }
         }
         if let Some(p) = self.peers.get_mut(&from) {
             p.last_heard = now.instant;
@@ -902,6 +963,7 @@ mod messages;
 mod sending;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
+mod stations;
 mod timers;
 
 #[cfg(test)]

@@ -205,6 +205,7 @@ impl SubnetExchange {
         let spread = u64::from(u32::from(self.config.own_address)) << 32 | self.joins_completed;
         let jitter = k.mul_f64((splitmix(spread) >> 11) as f64 / (1u64 << 53) as f64 / 4.0);
         self.next_keepalive = Some(now.instant + (k - jitter));
+        self.stations_after_join(now);
     }
 
     pub(super) fn join_deadline(&self) -> Option<Instant> {

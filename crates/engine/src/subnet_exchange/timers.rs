@@ -63,6 +63,9 @@ impl SubnetExchange {
         if let Some(s) = self.partials.values().map(|p| p.started).min() {
             at(s + t.reassembly);
         }
+        for d in self.station_deadlines().into_iter().flatten() {
+            at(d);
+        }
         next
     }
 
@@ -105,6 +108,7 @@ impl SubnetExchange {
             self.partials.remove(&k);
             self.partial_lost(k.kind);
         }
+        self.station_timers(now, out);
         self.finish(now, out);
     }
 
@@ -200,10 +204,9 @@ impl SubnetExchange {
             // older epoch (its clock went back) is heard again from now.
             self.windows.remove(&ap);
             self.partials.retain(|k, _| k.sender != ap);
+            self.forget_station_sender(ap);
             if let Some(l) = self.links.get_mut(&ap) {
-                // Keep next_seq: it may come back within our epoch.
-                l.in_flight.clear();
-                l.dirty.clear();
+                l.forget_queued();
             }
             let entries: Vec<Ipv4Addr> = self
                 .table
@@ -231,8 +234,7 @@ impl SubnetExchange {
                 p.sync = None;
             }
             if let Some(l) = self.links.get_mut(&peer) {
-                l.in_flight.clear();
-                l.dirty.clear();
+                l.forget_queued();
             }
             let changes: Vec<(Ipv4Addr, u8, BTreeSet<Ipv4Addr>)> = self
                 .table
