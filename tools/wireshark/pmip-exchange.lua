@@ -24,13 +24,15 @@ local ENTRY_LEN = 12
 local MAX_DATAGRAM = 1400
 local MAX_CHUNKS = 1024
 local DIGEST_BODY_LEN = 36
+local STATION_LEN = 20
 -- The key the devices use without `ip proxy-mobile aap key`.
 local UNAUTHENTICATED_KEY = "pmip subnet map exchange, unauthenticated"
 
-local JOIN, TABLE, UPDATE, ACK, DIGEST, SYNC = 1, 2, 3, 4, 5, 6
+local JOIN, TABLE, UPDATE, ACK, DIGEST, SYNC, STATIONS = 1, 2, 3, 4, 5, 6, 7
 local type_names = {
     [JOIN] = "Join", [TABLE] = "Table", [UPDATE] = "Update",
     [ACK] = "Ack", [DIGEST] = "Digest", [SYNC] = "SyncRequest",
+    [STATIONS] = "Stations",
 }
 
 -- 32-bit operations ---------------------------------------------------------
@@ -158,6 +160,12 @@ local f = {
     ap_count = ProtoField.uint16("pmip.entry.ap_count", "AP Count", base.DEC),
     entry_version = ProtoField.uint32("pmip.entry.version", "Version", base.DEC),
     ap = ProtoField.ipv4("pmip.entry.ap", "AP Address"),
+    station = ProtoField.none("pmip.station", "Station"),
+    station_mac = ProtoField.ether("pmip.station.mac", "Station MAC Address"),
+    station_reserved = ProtoField.uint16("pmip.station.reserved", "Reserved", base.HEX),
+    station_address = ProtoField.ipv4("pmip.station.address", "Station IPv4 Address"),
+    station_ap = ProtoField.ipv4("pmip.station.ap", "AP Address (last saw it)"),
+    station_age = ProtoField.uint32("pmip.station.age", "Age (seconds)", base.DEC),
     digest = ProtoField.bytes("pmip.digest", "Table Digest (SHA-256)"),
     digest_entries = ProtoField.uint32("pmip.digest_entries", "Live Entries", base.DEC),
     body = ProtoField.bytes("pmip.body", "Body"),
@@ -283,6 +291,46 @@ local function dissect_entry(body, off, tree, pinfo, join, problems)
         return nil
     end
     return len, subnet .. " HA " .. ha .. (deleted and " deleted" or "")
+end
+
+-- A host's own unicast address: not 0.0.0.0, the broadcast or a group.
+local function unicast(a)
+    local first = tonumber(a:match("^(%d+)"))
+    return a ~= "0.0.0.0" and a ~= "255.255.255.255" and not (first >= 224 and first <= 239)
+end
+
+-- One entry of a Stations body at `off`; returns its summary, or nil
+-- after flagging it malformed.
+local function dissect_station(body, off, tree, problems)
+    local t = tree:add(f.station, body(off, STATION_LEN))
+    local mi = t:add(f.station_mac, body(off, 6))
+    local ri = t:add(f.station_reserved, body(off + 6, 2))
+    local ai = t:add(f.station_address, body(off + 8, 4))
+    t:add(f.station_ap, body(off + 12, 4))
+    t:add(f.station_age, body(off + 16, 4))
+    local mac = tostring(body(off, 6):ether())
+    local addr, ap = tostring(body(off + 8, 4):ipv4()), tostring(body(off + 12, 4):ipv4())
+    local age = body(off + 16, 4):uint()
+    t:set_text(string.format("Station: %s %s, seen by AP %s %d s ago", mac, addr, ap, age))
+    local bad = nil
+    if body(off + 6, 2):uint() ~= 0 then
+        bad = "reserved field not zero"
+        ri:add_proto_expert_info(e_malformed, "Reserved field not zero")
+    end
+    local b0 = body(off, 1):uint()
+    if band(b0, 1) ~= 0 or body(off, 6):bytes():tohex() == "000000000000" then
+        bad = bad or "a group or zero MAC address"
+        mi:add_proto_expert_info(e_malformed, "A group or zero MAC address: a station's is an individual one")
+    end
+    if not unicast(addr) or not unicast(ap) then
+        bad = bad or "an address that is not a host's"
+        ai:add_proto_expert_info(e_malformed, "An address that is not a host's (0.0.0.0, broadcast or group)")
+    end
+    if bad then
+        problems[#problems + 1] = bad
+        return nil
+    end
+    return string.format("%s %s at %s", mac, addr, ap)
 end
 
 local function dissect(tvb, pinfo, tree)
@@ -411,6 +459,19 @@ local function dissect(tvb, pinfo, tree)
                     t:add(f.body, tvb(HEADER_LEN + off, body_len - off)):set_text("Trailing bytes after the entries")
                 end
             end
+        elseif mtype == STATIONS then
+            if ecount * STATION_LEN ~= body_len then
+                malformed(eci, string.format("Body is %d bytes, the %d stations take %d",
+                    body_len, ecount, ecount * STATION_LEN))
+            end
+            local n = math.min(ecount, math.floor(body_len / STATION_LEN))
+            for i = 0, n - 1 do
+                local sm = dissect_station(body, i * STATION_LEN, t, problems)
+                if not sm then
+                    break
+                end
+                summary[#summary + 1] = sm
+            end
         elseif mtype == DIGEST then
             if ecount ~= 0 or body_len ~= DIGEST_BODY_LEN then
                 malformed(eci, string.format("A Digest body is %d bytes with Entry Count 0 (is %d bytes, count %d)",
@@ -462,6 +523,8 @@ local function dissect(tvb, pinfo, tree)
             info = string.format("Digest seq %d", seq)
         elseif mtype == SYNC then
             info = string.format("SyncRequest seq %d", seq)
+        elseif mtype == STATIONS then
+            info = string.format("Stations seq %d, %d station%s", seq, ecount, ecount == 1 and "" or "s")
         else
             info = name
         end
