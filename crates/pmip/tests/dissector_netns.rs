@@ -917,7 +917,7 @@ fn real_exchange_traffic_decodes() {
     std::fs::write(
         &topo,
         format!(
-            "name {}\nsubnet 1 10.1.0.0/24 aap\nsubnet 2 10.2.0.0/24 aap\nsubnet 3 10.3.0.0/24\naap-key {KEY}\nsubnet-map aap\n",
+            "name {}\nsubnet 1 10.1.0.0/24 aap\nsubnet 2 10.2.0.0/24 aap\nsubnet 3 10.3.0.0/24\nclient c1 home 1 10.1.0.50\naap-key {KEY}\nsubnet-map aap\n",
             l.name
         ),
     )
