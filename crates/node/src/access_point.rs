@@ -87,6 +87,9 @@ pub(crate) struct AccessPoint {
     /// Stations this AP has seen, by MAC: their address and when last
     /// seen. Their addresses are asked for first when a station arrives.
     known: BTreeMap<Mac, (Ipv4Addr, Instant)>,
+    /// The campus station table: stations other APs saw, and where this
+    /// AP's own sightings go (docs/subnet-map-exchange.md, section 16).
+    stations: crate::exchange::StationShare,
     /// Stations queried for their address, and answers that came back.
     pub queries_sent: u64,
     pub queries_answered: u64,
@@ -104,6 +107,7 @@ impl AccessPoint {
             home_router: None,
             aaa_sas: BTreeMap::new(),
             known: BTreeMap::new(),
+            stations: crate::exchange::StationShare::offer(),
             queries_sent: 0,
             queries_answered: 0,
             refused_associations: 0,
@@ -259,7 +263,13 @@ impl AccessPoint {
             }));
         }
         let ssid = sp.ssid.clone();
-        let known = mac.and_then(|m| self.known.get(&m).map(|(a, _)| *a));
+        // Seen here before, or else at another AP of the campus.
+        let known = mac.and_then(|m| {
+            self.known
+                .get(&m)
+                .map(|(a, _)| *a)
+                .or_else(|| self.campus_address(&m))
+        });
         let querying = self.ports.values().filter(|p| p.query.is_some()).count();
         // A station whose address is known needs only one confirming
         // probe (the first round); an unknown one the full rounds.
@@ -293,14 +303,24 @@ impl AccessPoint {
     }
 
     /// The addresses a station may have, most likely first: those of
-    /// stations this AP has seen (latest first), then every address the
-    /// AP could register for (its SA ranges) and its own subnet, where a
+    /// stations this AP has seen (latest first), then those of stations
+    /// other APs of the campus saw lately (latest first: a station that
+    /// roams here comes from one of them), then every address the AP
+    /// could register for (its SA ranges) and its own subnet, where a
     /// station is at home.
     fn query_addresses(&self) -> Vec<Ipv4Addr> {
         let mut seen: Vec<(Instant, Ipv4Addr)> =
             self.known.values().map(|(a, t)| (*t, *a)).collect();
         seen.sort_by(|a, b| b.cmp(a));
         let mut v: Vec<Ipv4Addr> = seen.into_iter().map(|(_, a)| a).collect();
+        for (mac, a) in self
+            .stations
+            .recent(crate::exchange::CAMPUS_QUERY_ADDRESSES)
+        {
+            if !self.known.contains_key(&mac) && !v.contains(&a) {
+                v.push(a);
+            }
+        }
         let cfg = self.engine.config();
         let own = (cfg.own_prefix_len >= 22 && !cfg.own_address.is_unspecified()).then(|| {
             let mask = u32::MAX << (32 - u32::from(cfg.own_prefix_len));
@@ -562,9 +582,22 @@ impl AccessPoint {
         Ok(())
     }
 
-    /// Remembers where a station is, for the next time it arrives.
+    /// The address the campus station table has for a station another
+    /// AP saw (docs/subnet-map-exchange.md, section 16), for an
+    /// association that names the station's MAC; None when this AP saw
+    /// the station itself (its own sighting wins) or nobody did.
+    pub fn campus_address(&self, mac: &Mac) -> Option<Ipv4Addr> {
+        if self.known.contains_key(mac) {
+            return None;
+        }
+        self.stations.campus_address(mac)
+    }
+
+    /// Remembers where a station is, for the next time it arrives, and
+    /// tells the campus (through the exchange).
     fn remember(&mut self, now: Instant, mac: Mac, address: Ipv4Addr) {
         self.known.insert(mac, (address, now));
+        self.stations.seen(now, mac, address);
         if self.known.len() > MAX_KNOWN {
             self.known
                 .retain(|_, (_, seen)| now.saturating_since(*seen) < KNOWN_FOR);

@@ -1,14 +1,145 @@
 //! The subnet map exchange on an AP (docs/subnet-map-exchange.md): the
 //! engine, the home agent liveness probes it asks for and the answers to
-//! them, and what the AP reports as its own home agent.
+//! them, what the AP reports as its own home agent, and the campus station
+//! table shared with the AP ([`StationShare`]).
 
-use crate::{EXCHANGE_PORT, Output, PROBE_PORT, REGISTRATION_PORT, Transmit, packets};
+use crate::{EXCHANGE_PORT, Mac, Output, PROBE_PORT, REGISTRATION_PORT, Transmit, packets};
 use pmip_config::Config;
-use pmip_engine::subnet_exchange::{Action, SubnetExchange};
+use pmip_engine::subnet_exchange::{Action, StationInfo, SubnetExchange};
 use pmip_engine::subnet_map::{SubnetEntry, SubnetMap};
 use pmip_engine::time::{Instant, Now};
-use std::collections::{BTreeMap, VecDeque};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+/// While its address stays the same, a station goes to the exchange again
+/// at most this often: `remember` sees every frame of it, the exchange
+/// needs only news (and sends even those in batches).
+const REPORT_EVERY: Duration = Duration::from_secs(1);
+/// Sightings waiting for the exchange (it takes them at once; this bounds
+/// a flood of new MACs between two of its turns).
+const MAX_PENDING: usize = 4096;
+/// Addresses of the campus table an arriving station is asked about, at
+/// most (the most recent sightings first).
+pub(crate) const CAMPUS_QUERY_ADDRESSES: usize = 256;
+
+/// The campus station table between the AP and the exchange
+/// (docs/subnet-map-exchange.md, section 16): the stations the AP sees on
+/// its own link go to the exchange, which reports them to the AAP; what
+/// the exchange learns of stations other APs saw comes back here for the
+/// AP to look addresses up in. Kept apart from the AP's own `known`
+/// table, which always wins.
+#[derive(Clone, Default)]
+pub(crate) struct StationShare(Arc<Mutex<Shared>>);
+
+#[derive(Default)]
+struct Shared {
+    /// An exchange runs and takes what the AP sees.
+    listening: bool,
+    /// Seen on the AP's own link, for the exchange's next turn.
+    pending: BTreeMap<Mac, Ipv4Addr>,
+    pending_since: Option<Instant>,
+    /// What last went to the exchange, per station.
+    reported: BTreeMap<Mac, (Ipv4Addr, Instant)>,
+    /// The campus table less what this AP saw itself: the address and
+    /// when the entry ages out.
+    campus: BTreeMap<Mac, (Ipv4Addr, Instant)>,
+    /// The same by expiry: the most recent sightings last.
+    recency: BTreeSet<(Instant, Mac)>,
+}
+
+thread_local! {
+    /// The share the AP made last on this thread, for the exchange that
+    /// `Node::new` starts right after the AP (it builds the two side by
+    /// side and hands neither to the other).
+    static OFFERED: RefCell<Option<StationShare>> = const { RefCell::new(None) };
+}
+
+impl StationShare {
+    /// The AP's side, made with the AP; the exchange started next on this
+    /// thread takes the other side.
+    pub fn offer() -> StationShare {
+        let share = StationShare::default();
+        OFFERED.with(|o| *o.borrow_mut() = Some(share.clone()));
+        share
+    }
+
+    fn claim() -> Option<StationShare> {
+        OFFERED.with(|o| o.borrow_mut().take())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        // Nothing panics while holding it; a poisoned lock still holds
+        // consistent maps.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The AP saw `mac` use `address` on its own link.
+    pub fn seen(&self, now: Instant, mac: Mac, address: Ipv4Addr) {
+        let mut s = self.lock();
+        if !s.listening {
+            return;
+        }
+        let fresh = s
+            .reported
+            .get(&mac)
+            .is_none_or(|(a, t)| *a != address || now.saturating_since(*t) >= REPORT_EVERY);
+        if !fresh || (s.pending.len() >= MAX_PENDING && !s.pending.contains_key(&mac)) {
+            return;
+        }
+        s.reported.insert(mac, (address, now));
+        if s.reported.len() > MAX_PENDING {
+            // Only the last second's reports still hold anything back.
+            s.reported
+                .retain(|_, (_, t)| now.saturating_since(*t) < REPORT_EVERY);
+        }
+        s.pending.insert(mac, address);
+        s.pending_since.get_or_insert(now);
+    }
+
+    /// The address of a station some other AP of the campus saw.
+    pub fn campus_address(&self, mac: &Mac) -> Option<Ipv4Addr> {
+        self.lock().campus.get(mac).map(|(a, _)| *a)
+    }
+
+    /// Stations other APs saw, the most recent first, at most `limit`.
+    pub fn recent(&self, limit: usize) -> Vec<(Mac, Ipv4Addr)> {
+        let s = self.lock();
+        s.recency
+            .iter()
+            .rev()
+            .filter_map(|(_, m)| s.campus.get(m).map(|(a, _)| (*m, *a)))
+            .take(limit)
+            .collect()
+    }
+
+    /// When the exchange should take the pending sightings (at once).
+    fn due(&self) -> Option<Instant> {
+        self.lock().pending_since
+    }
+
+    fn take_pending(&self) -> BTreeMap<Mac, Ipv4Addr> {
+        let mut s = self.lock();
+        s.pending_since = None;
+        std::mem::take(&mut s.pending)
+    }
+
+    /// The exchange's table changed: this AP's own sightings stay out.
+    fn apply(&self, own: Ipv4Addr, changes: Vec<(Mac, Option<StationInfo>)>) {
+        let mut s = self.lock();
+        for (mac, info) in changes {
+            if let Some((_, expires)) = s.campus.remove(&mac) {
+                s.recency.remove(&(expires, mac));
+            }
+            if let Some(i) = info.filter(|i| i.ap != own) {
+                s.campus.insert(mac, (i.address, i.expires));
+                s.recency.insert((i.expires, mac));
+            }
+        }
+    }
+}
 
 pub(crate) struct Running {
     pub engine: SubnetExchange,
@@ -24,6 +155,8 @@ pub(crate) struct Running {
     reported: Option<SubnetEntry>,
     /// Actions produced between two carry-outs.
     actions: Vec<Action>,
+    /// The campus station table shared with the AP.
+    stations: Option<StationShare>,
 }
 
 impl Running {
@@ -75,6 +208,9 @@ impl Exchange {
 
     /// Starts the exchange when the configuration has AAPs and a key.
     pub fn start(config: &Config, own: Ipv4Addr, now: Now) -> Exchange {
+        // Taken whether the exchange runs or not, so it never pairs with
+        // another node's exchange.
+        let stations = StationShare::claim();
         match crate::config::subnet_exchange(config, own) {
             Ok(cfg) => {
                 let unauthenticated = config.proxy_mobile.aap_key.is_none();
@@ -84,6 +220,9 @@ impl Exchange {
                     );
                 }
                 let aaps = cfg.aaps.clone();
+                if let Some(s) = &stations {
+                    s.lock().listening = true;
+                }
                 let mut engine = SubnetExchange::new(cfg);
                 let mut actions = Vec::new();
                 engine.start(now, &mut actions);
@@ -101,6 +240,7 @@ impl Exchange {
                     probing: BTreeMap::new(),
                     reported: None,
                     actions,
+                    stations,
                 }))
             }
             Err(reason) => {
@@ -135,12 +275,26 @@ impl Exchange {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.running().and_then(|r| r.engine.poll_timeout())
+        let r = self.running()?;
+        let pending = r.stations.as_ref().and_then(StationShare::due);
+        [r.engine.poll_timeout(), pending]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
+    /// The engine's timers, and the stations the AP saw since the last
+    /// turn.
     pub fn handle_timeout(&mut self, now: Now) {
         if let Exchange::On(r) = self {
-            r.engine.handle_timeout(now, &mut r.actions);
+            if let Some(s) = &r.stations {
+                for (mac, address) in s.take_pending() {
+                    r.engine.station_seen(now, mac, address, &mut r.actions);
+                }
+            }
+            if r.engine.poll_timeout().is_some_and(|t| t <= now.instant) {
+                r.engine.handle_timeout(now, &mut r.actions);
+            }
         }
     }
 
@@ -256,6 +410,99 @@ impl Exchange {
                 Action::TableChanged => changed = true,
             }
         }
+        if let Some(s) = &r.stations {
+            let changes = r.engine.take_station_changes(now.instant);
+            if !changes.is_empty() {
+                s.apply(r.own, changes);
+            }
+        }
         changed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pmip_engine::subnet_exchange::StationInfo;
+
+    fn info(mac: Mac, address: [u8; 4], ap: [u8; 4], expires: u64) -> (Mac, Option<StationInfo>) {
+        (
+            mac,
+            Some(StationInfo {
+                mac,
+                address: address.into(),
+                ap: ap.into(),
+                age: Duration::ZERO,
+                expires: Instant::from_secs(expires),
+            }),
+        )
+    }
+
+    #[test]
+    fn the_share_reports_news_and_keeps_the_campus_apart() {
+        let own = Ipv4Addr::new(10, 1, 0, 2);
+        let ap = StationShare::offer();
+        let exchange = StationShare::claim().expect("offered on this thread");
+        assert!(StationShare::claim().is_none(), "taken once");
+        let (a, b) = ([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+        // Nobody listens (no exchange runs): nothing is kept.
+        ap.seen(Instant::from_secs(1), a, Ipv4Addr::new(10, 1, 0, 50));
+        assert_eq!(exchange.due(), None);
+        exchange.lock().listening = true;
+        let t = Instant::from_secs(2);
+        ap.seen(t, a, Ipv4Addr::new(10, 1, 0, 50));
+        ap.seen(
+            t + Duration::from_millis(300),
+            a,
+            Ipv4Addr::new(10, 1, 0, 50),
+        );
+        assert_eq!(exchange.due(), Some(t));
+        assert_eq!(exchange.take_pending().len(), 1);
+        assert_eq!(exchange.due(), None);
+        // The same again within a second is no news; a new address is,
+        // and so is the same after a second.
+        ap.seen(
+            t + Duration::from_millis(600),
+            a,
+            Ipv4Addr::new(10, 1, 0, 50),
+        );
+        assert_eq!(exchange.due(), None);
+        ap.seen(
+            t + Duration::from_millis(700),
+            a,
+            Ipv4Addr::new(10, 1, 0, 51),
+        );
+        ap.seen(
+            t + Duration::from_millis(2000),
+            a,
+            Ipv4Addr::new(10, 1, 0, 51),
+        );
+        assert_eq!(
+            exchange.take_pending().into_iter().collect::<Vec<_>>(),
+            vec![(a, Ipv4Addr::new(10, 1, 0, 51))]
+        );
+        // What this AP saw itself stays out of the campus view; others'
+        // sightings come most recent first; a removal removes.
+        exchange.apply(
+            own,
+            vec![
+                info(a, [10, 1, 0, 51], [10, 1, 0, 2], 100),
+                info(b, [10, 3, 0, 60], [10, 3, 0, 2], 90),
+            ],
+        );
+        assert_eq!(ap.campus_address(&a), None);
+        assert_eq!(ap.campus_address(&b), Some(Ipv4Addr::new(10, 3, 0, 60)));
+        exchange.apply(own, vec![info(a, [10, 1, 0, 51], [10, 2, 0, 2], 120)]);
+        assert_eq!(
+            ap.recent(10),
+            vec![
+                (a, Ipv4Addr::new(10, 1, 0, 51)),
+                (b, Ipv4Addr::new(10, 3, 0, 60))
+            ]
+        );
+        assert_eq!(ap.recent(1).len(), 1);
+        exchange.apply(own, vec![(b, None)]);
+        assert_eq!(ap.campus_address(&b), None);
+        assert_eq!(ap.recent(10).len(), 1);
     }
 }

@@ -477,6 +477,7 @@ pub fn subnet_table(t: &SubnetTable) -> String {
             c.failovers,
             c.probes_sent
         );
+        station_counters(&mut s, c);
     }
     let _ = writeln!(s, "In use by the AP: {} entries", t.in_use);
     if t.unauthenticated {
@@ -485,6 +486,65 @@ pub fn subnet_table(t: &SubnetTable) -> String {
             "Unauthenticated: no `ip proxy-mobile aap key`; tables are taken only from the configured AAPs, joins only from APs inside the subnets they report ({} refused). Add `ip proxy-mobile aap key ascii KEY` on every AP to authenticate the exchange.",
             t.refused
         );
+    }
+    s
+}
+
+fn station_counters(s: &mut String, c: &ExchangeCounters) {
+    let _ = writeln!(
+        s,
+        "Stations: {} in the campus table; entries {} sent, {} received, {} taken; dropped: {} over the rate limit; {} aged out, {} evicted",
+        c.stations,
+        c.stations_sent,
+        c.stations_received,
+        c.stations_accepted,
+        c.stations_rate_limited,
+        c.stations_expired,
+        c.stations_evicted
+    );
+}
+
+/// `show ip proxy-mobile station-table`: each station some AP of the
+/// campus saw, its address, that AP and how long ago.
+pub fn station_table(t: &StationTable) -> String {
+    let mut s = String::new();
+    match (t.exchange.as_str(), &t.off_reason) {
+        ("AAP", _) => s.push_str("Campus station table (this AP is an AAP)\n"),
+        ("AP", _) => {
+            let _ = writeln!(
+                s,
+                "Campus station table (from AAP {})",
+                or_dash(t.current_aap)
+            );
+        }
+        (_, Some(r)) => {
+            let _ = writeln!(s, "Campus station table (exchange off: {r})");
+        }
+        _ => s.push_str("Campus station table\n"),
+    }
+    let _ = writeln!(
+        s,
+        "{:<16} {:<16} {:<22} Age",
+        "MAC", "Address", "Seen by AP"
+    );
+    for r in &t.stations {
+        let ap = if r.here {
+            format!("{} (here)", r.ap)
+        } else {
+            r.ap.to_string()
+        };
+        let _ = writeln!(
+            s,
+            "{:<16} {:<16} {:<22} {}",
+            r.mac,
+            r.address.to_string(),
+            ap,
+            hms(r.age_seconds)
+        );
+    }
+    let _ = writeln!(s, "Total {}", t.stations.len());
+    if let Some(c) = &t.counters {
+        station_counters(&mut s, c);
     }
     s
 }

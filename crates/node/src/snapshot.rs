@@ -334,6 +334,48 @@ pub struct ExchangeCounters {
     pub retransmissions: u64,
     pub failovers: u64,
     pub probes_sent: u64,
+    /// Entries of the campus station table now.
+    #[serde(default)]
+    pub stations: u64,
+    /// Station entries sent, received, taken (new or newer), over their
+    /// sender's rate, aged out, pushed out at the table's bound.
+    #[serde(default)]
+    pub stations_sent: u64,
+    #[serde(default)]
+    pub stations_received: u64,
+    #[serde(default)]
+    pub stations_accepted: u64,
+    #[serde(default)]
+    pub stations_rate_limited: u64,
+    #[serde(default)]
+    pub stations_expired: u64,
+    #[serde(default)]
+    pub stations_evicted: u64,
+}
+
+/// `show ip proxy-mobile station-table`: the campus station table
+/// (docs/subnet-map-exchange.md, section 16).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StationTable {
+    /// `AAP`, `AP` or `off`.
+    pub exchange: String,
+    pub off_reason: Option<String>,
+    pub current_aap: Option<Ipv4Addr>,
+    /// By MAC.
+    pub stations: Vec<StationRow>,
+    pub counters: Option<ExchangeCounters>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StationRow {
+    pub mac: String,
+    pub address: Ipv4Addr,
+    /// The AP that last saw the station on its own link.
+    pub ap: Ipv4Addr,
+    /// That AP is this one.
+    pub here: bool,
+    /// Since that AP last saw it.
+    pub age_seconds: u64,
 }
 
 /// IOS prints the flags of a binding as `SBDMGVT` letters, upper case when
@@ -753,22 +795,71 @@ impl Node {
             current_aap: running.and_then(|x| x.engine.current_aap()),
             members: running.map(|x| x.engine.members().to_vec()),
             entries: rows,
-            counters: running.map(|x| {
-                let c = x.engine.counters();
-                ExchangeCounters {
-                    sent: c.sent,
-                    received: c.received,
-                    bad_auth: c.bad_auth,
-                    replayed: c.replayed,
-                    malformed: c.malformed,
-                    retransmissions: c.retransmissions,
-                    failovers: c.failovers,
-                    probes_sent: c.probes_sent,
-                }
-            }),
+            counters: running.map(|x| exchange_counters(&x.engine, now)),
             in_use: ap.engine.subnet_map().entries().len(),
             unauthenticated: running.is_some_and(|x| x.unauthenticated),
             refused: running.map_or(0, |x| x.refused),
+        })
+    }
+}
+
+fn exchange_counters(
+    e: &pmip_engine::subnet_exchange::SubnetExchange,
+    now: Instant,
+) -> ExchangeCounters {
+    let c = e.counters();
+    ExchangeCounters {
+        sent: c.sent,
+        received: c.received,
+        bad_auth: c.bad_auth,
+        replayed: c.replayed,
+        malformed: c.malformed,
+        retransmissions: c.retransmissions,
+        failovers: c.failovers,
+        probes_sent: c.probes_sent,
+        stations: e.stations(now).len() as u64,
+        stations_sent: c.stations_sent,
+        stations_received: c.stations_received,
+        stations_accepted: c.stations_accepted,
+        stations_rate_limited: c.stations_rate_limited,
+        stations_expired: c.stations_expired,
+        stations_evicted: c.stations_evicted,
+    }
+}
+
+impl Node {
+    /// The campus station table: every station an AP of the campus saw,
+    /// this AP's own sightings included.
+    pub fn station_table_view(&self, now: Instant) -> Option<StationTable> {
+        self.ap.as_ref()?;
+        let running = self.exchange.running();
+        let own = self.exchange.own_address();
+        let stations = running
+            .map(|x| {
+                x.engine
+                    .stations(now)
+                    .into_iter()
+                    .map(|s| StationRow {
+                        mac: mac(&s.mac),
+                        address: s.address,
+                        ap: s.ap,
+                        here: Some(s.ap) == own,
+                        age_seconds: s.age.as_secs(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(StationTable {
+            exchange: match running {
+                Some(x) if x.engine.is_aap() => "AAP",
+                Some(_) => "AP",
+                None => "off",
+            }
+            .into(),
+            off_reason: self.exchange.off_reason().map(str::to_owned),
+            current_aap: running.and_then(|x| x.engine.current_aap()),
+            stations,
+            counters: running.map(|x| exchange_counters(&x.engine, now)),
         })
     }
 }

@@ -444,3 +444,78 @@ fn the_walkthrough_configuration_without_a_key_works() {
     c.run_for(Duration::from_millis(100));
     assert_eq!(c.bindings("r1")[0].1, "10.3.0.1");
 }
+
+/// The campus station table (docs/subnet-map-exchange.md, section 16): a
+/// station ap1 sees is known at ap2 and ap3 within a second, so ap3
+/// registers it at its association although nothing the station sends
+/// reaches ap3, and an association at ap2 asks for its address first.
+#[test]
+fn a_station_seen_at_one_ap_is_known_at_every_ap_within_a_second() {
+    let mut c = booted();
+    let address = Ipv4Addr::new(10, 1, 0, 60);
+    let client = c.add_station(address);
+    c.associate(client, "ap1");
+    c.station_sends(client, router_address(1));
+    let t0 = c.now;
+    let knows = |c: &mut Campus, ap: &str| {
+        let now = c.now;
+        c.node(ap)
+            .station_table_view(now)
+            .expect("an AP")
+            .stations
+            .iter()
+            .any(|s| s.address == address && s.ap == ap_address(1) && !s.here)
+    };
+    let mut took = None;
+    for _ in 0..1000 {
+        c.run_for(Duration::from_millis(1));
+        if knows(&mut c, "ap2") && knows(&mut c, "ap3") {
+            took = Some(c.now.saturating_since(t0));
+            break;
+        }
+    }
+    let took = took.expect("ap2 and ap3 know the station within a second");
+    eprintln!("a station seen at ap1 is in ap2's and ap3's campus table {took:?} later");
+    let now = c.now;
+    let here = c.node("ap1").station_table_view(now).unwrap();
+    assert_eq!(here.exchange, "AAP");
+    assert!(here.stations.iter().any(|s| s.address == address && s.here));
+    let text = pmip_node::show::station_table(&c.node("ap3").station_table_view(now).unwrap());
+    assert!(
+        text.starts_with("Campus station table (from AAP 10.1.0.2)")
+            && text.contains("0200.0099.0001   10.1.0.60        10.1.0.2")
+            && text.contains("Total 1"),
+        "{text}"
+    );
+    let counters = &c.json("ap3", "show ip proxy-mobile subnet-table")["counters"];
+    assert_eq!(counters["stations"], 1, "{counters}");
+    assert_eq!(counters["stations_accepted"], 1, "{counters}");
+
+    // At ap3 it associates through the shared radio (its MAC named) and
+    // nothing it sends arrives: its address comes from the campus table,
+    // and it is registered at once.
+    c.lose = Some(Box::new(|w| matches!(w, Wire::FromStation { .. })));
+    c.associate_radio(client, "ap3");
+    c.run_for(Duration::from_millis(20));
+    assert_eq!(
+        c.bindings("r1"),
+        [("10.1.0.60".to_owned(), "10.3.0.1".to_owned())]
+    );
+    c.lose = None;
+
+    // At ap2, which never saw it, a port of its own (no MAC until it
+    // speaks): the first address asked for is the one the campus knows.
+    c.stations[client].received.clear();
+    c.associate(client, "ap2");
+    c.run_for(Duration::from_millis(20));
+    let first_probe = c.stations[client]
+        .received
+        .iter()
+        .find(|f| f[12..14] == [0x08, 0x06] && f[21] == 1 && f[28..32] == [0; 4])
+        .expect("ap2 asks the station for its address");
+    assert_eq!(&first_probe[38..42], &address.octets());
+    assert_eq!(
+        c.bindings("r1"),
+        [("10.1.0.60".to_owned(), "10.2.0.1".to_owned())]
+    );
+}
