@@ -264,16 +264,13 @@ impl AccessPoint {
         }
         let ssid = sp.ssid.clone();
         // Seen here before, or else at another AP of the campus.
-        let known = mac.and_then(|m| {
-            self.known
-                .get(&m)
-                .map(|(a, _)| *a)
-                .or_else(|| self.campus_address(&m))
-        });
+        let local = mac.and_then(|m| self.known.get(&m).map(|(a, _)| *a));
+        let known = local.or_else(|| mac.and_then(|m| self.campus_address(&m)));
         let querying = self.ports.values().filter(|p| p.query.is_some()).count();
-        // A station whose address is known needs only one confirming
-        // probe (the first round); an unknown one the full rounds.
-        let slot = querying < MAX_QUERIES || known.is_some();
+        // A station whose address is known here needs only one confirming
+        // probe (the first round); an unknown one, or one only the campus
+        // knows (another AP's sighting may be stale), the full rounds.
+        let slot = querying < MAX_QUERIES || local.is_some();
         self.ports.insert(
             at,
             Port {
