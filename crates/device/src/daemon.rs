@@ -450,6 +450,37 @@ pub async fn run_with_state(
     control_path: Option<PathBuf>,
     state_path: Option<PathBuf>,
 ) -> Result<(), DaemonError> {
+    run_with(
+        config_path,
+        RunOptions {
+            control: control_path,
+            state: state_path,
+            ..RunOptions::default()
+        },
+    )
+    .await
+}
+
+/// How `pmip run` was asked to run the device.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// The control socket (default `/run/pmip/<hostname>.sock`).
+    pub control: Option<PathBuf>,
+    /// The state database (default beside the control socket).
+    pub state: Option<PathBuf>,
+    /// hostapd control sockets, one per radio interface the AP's
+    /// stations associate on (docs/deployment.md); none: the emulated
+    /// radio (docs/radio.md).
+    pub hostapd: Vec<PathBuf>,
+}
+
+/// Runs the device as `options` say, until SIGINT or SIGTERM.
+pub async fn run_with(config_path: &Path, options: RunOptions) -> Result<(), DaemonError> {
+    let RunOptions {
+        control: control_path,
+        state: state_path,
+        hostapd,
+    } = options;
     let config = load(config_path)?;
     for w in config.warnings() {
         tracing::warn!("{w}");
@@ -472,6 +503,7 @@ pub async fn run_with_state(
         netlink.clone(),
         &control_path,
         &state_path,
+        &hostapd,
     )
     .await;
     netlink.remove_all().await;
@@ -610,6 +642,39 @@ async fn start_radio(
     Ok(())
 }
 
+/// A hostapd radio: its interface (named like the control socket) joins
+/// the bridge, and its associations reach the loop as link events.
+async fn follow_hostapd(
+    netlink: &Netlink,
+    bridge: u32,
+    socket: &Path,
+    events: mpsc::Sender<Event>,
+) -> Result<(), DaemonError> {
+    let name = socket
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| {
+            DaemonError::Io(std::io::Error::other(format!(
+                "--hostapd {}: not a hostapd control socket path (ctrl_interface/INTERFACE)",
+                socket.display()
+            )))
+        })?
+        .to_owned();
+    let ifindex = netlink.link_index(&name).await.map_err(|e| {
+        DaemonError::Io(std::io::Error::other(format!(
+            "--hostapd {}: radio interface {name}: {e}",
+            socket.display()
+        )))
+    })?;
+    netlink.enslave(ifindex, bridge).await?;
+    let socket = socket.to_owned();
+    tokio::spawn(crate::hostapd::follow(socket, ifindex, name, move |ev| {
+        let events = events.clone();
+        async move { events.send(Event::Link(ev)).await.is_ok() }
+    }));
+    Ok(())
+}
+
 fn station_port(p: pmip_platform::radio::StationPort) -> StationPort {
     StationPort {
         ifindex: p.ifindex,
@@ -633,6 +698,7 @@ async fn serve(
     netlink: Arc<Netlink>,
     control_path: &Path,
     state_path: &Path,
+    hostapd: &[PathBuf],
 ) -> Result<(), DaemonError> {
     if config.is_proxy_ap() && config.default_gateway.is_none() {
         return Err(DaemonError::Io(std::io::Error::other(
@@ -745,6 +811,9 @@ async fn serve(
     crate::aaa::start(&config, &mut driver.radius);
     if let Some(bridge) = bridge {
         start_radio(&mut driver, bridge, events.clone()).await?;
+        for socket in hostapd {
+            follow_hostapd(&driver.netlink, bridge, socket, events.clone()).await?;
+        }
     }
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;

@@ -493,6 +493,16 @@ impl AccessPoint {
         } else {
             Attach::Shared(ifindex, src)
         };
+        // On a shared radio, frames of stations not (yet) associated are
+        // ordinary (802.1X before AP-STA-CONNECTED): not ours to read.
+        if !self.ports.contains_key(&at)
+            && self
+                .ports
+                .keys()
+                .any(|a| matches!(a, Attach::Shared(i, _) if *i == ifindex))
+        {
+            return Ok(());
+        }
         let port = self
             .ports
             .get_mut(&at)

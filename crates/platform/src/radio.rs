@@ -138,6 +138,23 @@ impl Netlink {
         Ok(index)
     }
 
+    /// Makes `port` a port of `bridge` and brings it up (a hostapd radio
+    /// interface: its stations' frames are bridged like the emulated
+    /// radio's, docs/radio.md).
+    pub async fn enslave(&self, port: u32, bridge: u32) -> Result<(), NetlinkError> {
+        self.handle()
+            .link()
+            .set(
+                LinkUnspec::new_with_index(port)
+                    .controller(bridge)
+                    .up()
+                    .build(),
+            )
+            .execute()
+            .await?;
+        Ok(())
+    }
+
     /// The station ports on `bridge`: ports whose alias names a radio
     /// and an SSID.
     pub async fn station_ports(&self, bridge: u32) -> Result<Vec<StationPort>, NetlinkError> {

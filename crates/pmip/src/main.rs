@@ -45,6 +45,12 @@ enum Command {
         /// default socket).
         #[arg(long)]
         state: Option<PathBuf>,
+        /// An access point's associations from hostapd: the control socket of
+        /// the radio interface its stations use (e.g. /var/run/hostapd/Dot11Radio0;
+        /// the interface joins BVI1). Repeat for several radios. Without it,
+        /// the emulated radio of the lab (docs/radio.md).
+        #[arg(long, value_name = "SOCKET")]
+        hostapd: Vec<PathBuf>,
     },
     /// Run one EXEC command on a running device (show ..., clear ..., configure LINE).
     Exec {
@@ -255,7 +261,7 @@ fn exec(control_path: Option<PathBuf>, json: bool, words: Vec<String>) -> ExitCo
     }
 }
 
-fn run(config: PathBuf, control: Option<PathBuf>, state: Option<PathBuf>) -> ExitCode {
+fn run(config: PathBuf, options: pmip_device::daemon::RunOptions) -> ExitCode {
     pmip_device::init_logging();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -268,7 +274,7 @@ fn run(config: PathBuf, control: Option<PathBuf>, state: Option<PathBuf>) -> Exi
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(pmip_device::daemon::run_with_state(&config, control, state)) {
+    match rt.block_on(pmip_device::daemon::run_with(&config, options)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pmip: {e}");
@@ -433,7 +439,15 @@ fn main() -> ExitCode {
             config,
             control,
             state,
-        } => run(config, control, state),
+            hostapd,
+        } => run(
+            config,
+            pmip_device::daemon::RunOptions {
+                control,
+                state,
+                hostapd,
+            },
+        ),
         Command::Exec {
             control,
             json,

@@ -1096,3 +1096,281 @@ fn a_visitor_flooding_bad_requests_does_not_deny_the_others() {
         "nothing left behind"
     );
 }
+
+/// Processes a test started itself, stopped (SIGTERM, then waited for)
+/// even when the test fails.
+struct Children(Vec<std::process::Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            // SAFETY: a signal to a child this test spawned.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+        }
+        for c in &mut self.0 {
+            let t = Instant::now();
+            while c.try_wait().ok().flatten().is_none() {
+                if t.elapsed() > Duration::from_secs(5) {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// A real Linux AP's association source: hostapd (driver `wired`, 802.1X
+/// with its internal EAP server) on each AP's radio interface
+/// `Dot11Radio0`, and `pmip run --hostapd`; the station is an unmodified
+/// host running wpa_supplicant. hostapd's AP-STA-CONNECTED drives the
+/// registration at the foreign AP, the deregistration when the station
+/// associates at home, and an immediate registration when it comes back
+/// to an AP that knows it. The station never sends a packet of its own.
+#[test]
+fn hostapd_associations_drive_registration_and_deregistration() {
+    for tool in ["hostapd", "wpa_supplicant", "wpa_cli"] {
+        assert!(
+            Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .unwrap()
+                .status
+                .success(),
+            "{tool} is missing: scripts/deps installs it"
+        );
+    }
+    let l = LabGuard::new("h");
+    let topo = l.topology(
+        "subnet 1 10.1.0.0/24 aap\nsubnet 2 10.2.0.0/24 aap\nclient c1 home 1 10.1.0.50\n",
+    );
+    let o = lab(&["up", &topo, "--dir", l.dir()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut children = Children(Vec::new());
+    let station = pmip_netns::Netns::new(&pmip_netns::unique_name("pmipt-hsta")).unwrap();
+    let run = l.dir.join("hostapd");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(run.join("eap_users"), "\"station1\" MD5 \"secret1\"\n").unwrap();
+    let mac = "02:00:00:aa:00:60";
+    station.sysctl("net.ipv4.conf.all.arp_ignore=1").unwrap();
+    for (k, ap) in [(1, "ap1"), (2, "ap2")] {
+        let o = lab(&["stop", ap, "--dir", l.dir()]);
+        assert!(o.status.success(), "{}", text(&o));
+        // The radio: Dot11Radio0 on the AP, wlanK at the station (one
+        // link per AP, the same station MAC on both).
+        let wlan = format!("wlan{k}");
+        let ok = Command::new("ip")
+            .args([
+                "link",
+                "add",
+                "Dot11Radio0",
+                "netns",
+                &l.ns(ap),
+                "type",
+                "veth",
+            ])
+            .args(["peer", "name", &wlan, "netns", station.name()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        station.ip(&["link", "set", &wlan, "address", mac]).unwrap();
+        let ctrl = run.join(ap);
+        let conf = run.join(format!("{ap}.conf"));
+        std::fs::write(
+            &conf,
+            format!(
+                "interface=Dot11Radio0\ndriver=wired\nssid=tsunami\nieee8021x=1\neap_server=1\n\
+                 eap_user_file={}\nctrl_interface={}\n",
+                run.join("eap_users").display(),
+                ctrl.display()
+            ),
+        )
+        .unwrap();
+        l.in_ns(ap, "ip", &["link", "set", "Dot11Radio0", "up"]);
+        children.0.push(
+            Command::new("ip")
+                .args(["netns", "exec", &l.ns(ap), "hostapd"])
+                .arg(&conf)
+                .stdout(std::fs::File::create(run.join(format!("{ap}.hostapd.log"))).unwrap())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let socket = ctrl.join("Dot11Radio0");
+        wait_for("hostapd's control socket", Duration::from_secs(10), || {
+            socket.exists()
+        });
+        let control = l.dir.join(format!("{ap}.sock"));
+        children.0.push(
+            Command::new("ip")
+                .args(["netns", "exec", &l.ns(ap), PMIP, "run"])
+                .arg(l.dir.join(format!("{ap}.cfg")))
+                .arg("--control")
+                .arg(&control)
+                .arg("--hostapd")
+                .arg(&socket)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::fs::File::create(l.dir.join(format!("{ap}.hostapd-run.log"))).unwrap())
+                .spawn()
+                .unwrap(),
+        );
+        wait_for(
+            &format!("{ap} running with hostapd"),
+            Duration::from_secs(10),
+            || control.exists(),
+        );
+    }
+    wait_for(
+        "ap2 to hear its foreign agent and the subnet map",
+        Duration::from_secs(20),
+        || {
+            let v = l.exec_json("ap2", &["show", "ip", "proxy-mobile"]);
+            !v["foreign_agent"].is_null()
+                && v["subnet_map"].as_array().is_some_and(|m| m.len() == 2)
+        },
+    );
+    std::fs::write(
+        run.join("wpa.conf"),
+        format!(
+            "ctrl_interface={}\nap_scan=0\nnetwork={{\n key_mgmt=IEEE8021X\n eap=MD5\n \
+             identity=\"station1\"\n password=\"secret1\"\n eapol_flags=0\n}}\n",
+            run.join("wpa").display()
+        ),
+    )
+    .unwrap();
+    let bound_via = |coa: &str| {
+        l.exec_json("r1", &["show", "ip", "mobile", "binding"])["bindings"]
+            .as_array()
+            .is_some_and(|b| {
+                b.iter()
+                    .any(|b| b["home_address"] == "10.1.0.60" && b["care_of_address"] == coa)
+            })
+    };
+    // The running wpa_supplicant and its interface.
+    let mut supplicant: Option<(std::process::Child, &str)> = None;
+    let associate = |wlan: &'static str, supplicant: &mut Option<(std::process::Child, &str)>| {
+        if let Some((mut s, old)) = supplicant.take() {
+            // Leaving: an explicit logoff (hostapd's AP-STA-DISCONNECTED),
+            // then the supplicant ends (SIGTERM: it removes its socket).
+            let _ = station.exec(
+                "wpa_cli",
+                &["-p", run.join("wpa").to_str().unwrap(), "-i", old, "logoff"],
+            );
+            std::thread::sleep(Duration::from_millis(200));
+            // SAFETY: a signal to a child this test spawned.
+            unsafe { libc::kill(s.id() as i32, libc::SIGTERM) };
+            let _ = s.wait();
+        }
+        // The station's one address moves to the link of its new AP.
+        // (Both links stay up: a station leaving an AP logs off, its
+        // radio stays on. With arp_ignore it answers ARP only on the link
+        // that has the address.)
+        for other in ["wlan1", "wlan2"] {
+            let _ = station.ip(&["addr", "flush", "dev", other]);
+            let _ = station.ip(&["link", "set", other, "up"]);
+        }
+        station.addr(wlan, "10.1.0.60/24").unwrap();
+        station
+            .ip(&["route", "replace", "default", "via", "10.1.0.1"])
+            .unwrap();
+        let t = Instant::now();
+        *supplicant = Some((
+            Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    station.name(),
+                    "wpa_supplicant",
+                    "-D",
+                    "wired",
+                    "-i",
+                    wlan,
+                    "-c",
+                ])
+                .arg(run.join("wpa.conf"))
+                .stdout(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(run.join("wpa.log"))
+                        .unwrap(),
+                )
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+            wlan,
+        ));
+        // EAPOL-Start again every second (not every 30 s): hostapd
+        // ignores a station for a few seconds after its logoff, and a
+        // station back within that time would otherwise wait half a
+        // minute to authenticate.
+        let wpa = run.join("wpa");
+        let set = |k: &str, v: &str| {
+            station
+                .exec(
+                    "wpa_cli",
+                    &["-p", wpa.to_str().unwrap(), "-i", wlan, "set", k, v],
+                )
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("OK"))
+        };
+        let t0 = Instant::now();
+        while !(set("EAPOL::startPeriod", "1") && set("EAPOL::maxStart", "60")) {
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "wpa_supplicant has no control socket"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        t
+    };
+    // Away: associates at ap2 (foreign).
+    let t = associate("wlan2", &mut supplicant);
+    wait_for("registration through r2", Duration::from_secs(10), || {
+        bound_via("10.2.0.1")
+    });
+    let first = t.elapsed();
+    assert!(
+        l.ping_ok("cn", "10.1.0.60"),
+        "the correspondent reaches the station away"
+    );
+    // Home: associates at ap1, which deregisters it.
+    let t = associate("wlan1", &mut supplicant);
+    wait_for("deregistration at home", Duration::from_secs(10), || {
+        l.exec_json("r1", &["show", "ip", "mobile", "binding"])["total"] == 0
+    });
+    let home = t.elapsed();
+    assert!(
+        l.ping_ok("cn", "10.1.0.60"),
+        "the correspondent reaches the station at home"
+    );
+    // Away again, to an AP that knows it: registered at the association.
+    // hostapd's 802.1X takes a few seconds to authenticate a station
+    // again after its logoff (EAP retransmission back-off).
+    let t = associate("wlan2", &mut supplicant);
+    while !bound_via("10.2.0.1") {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "not registered again through r2:\n{}\n{}\n{}\n{}",
+            std::fs::read_to_string(run.join("wpa.log")).unwrap_or_default(),
+            std::fs::read_to_string(run.join("ap2.hostapd.log")).unwrap_or_default(),
+            std::fs::read_to_string(l.dir.join("ap2.hostapd-run.log")).unwrap_or_default(),
+            l.exec_json("ap2", &["show", "ip", "proxy-mobile", "visitor"])
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let again = t.elapsed();
+    println!(
+        "hostapd: from starting wpa_supplicant (802.1X EAP-MD5) to the binding: away {first:?}, \
+         home (deregistered) {home:?}, away again to an AP that knows the station {again:?}"
+    );
+    if let Some((mut s, _)) = supplicant.take() {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
+    let log = std::fs::read_to_string(l.dir.join("ap2.hostapd-run.log")).unwrap_or_default();
+    assert!(log.contains("following hostapd"), "{log}");
+    drop(children);
+    let o = lab(&["down", "--dir", l.dir()]);
+    assert!(o.status.success(), "{}", text(&o));
+}
