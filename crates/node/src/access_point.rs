@@ -89,7 +89,7 @@ pub(crate) struct AccessPoint {
     known: BTreeMap<Mac, (Ipv4Addr, Instant)>,
     /// The campus station table: stations other APs saw, and where this
     /// AP's own sightings go (docs/subnet-map-exchange.md, section 16).
-    stations: crate::exchange::StationShare,
+    pub(crate) stations: crate::exchange::StationShare,
     /// Stations queried for their address, and answers that came back.
     pub queries_sent: u64,
     pub queries_answered: u64,
@@ -107,7 +107,7 @@ impl AccessPoint {
             home_router: None,
             aaa_sas: BTreeMap::new(),
             known: BTreeMap::new(),
-            stations: crate::exchange::StationShare::offer(),
+            stations: crate::exchange::StationShare::default(),
             queries_sent: 0,
             queries_answered: 0,
             refused_associations: 0,

@@ -29,6 +29,7 @@ const COMMANDS: &[&[Word]] = &[
     &[K("show"), K("ip"), K("proxy-mobile"), K("secure")],
     &[K("show"), K("ip"), K("proxy-mobile"), K("sa-binding")],
     &[K("show"), K("ip"), K("proxy-mobile"), K("subnet-table")],
+    &[K("show"), K("ip"), K("proxy-mobile"), K("station-table")],
     &[K("clear"), K("ip"), K("mobile"), K("binding")],
     &[
         K("clear"),
@@ -219,7 +220,8 @@ mod tests {
     fn refusals_are_one_line() {
         let e = p("sh ip proxy-mobile s").unwrap_err();
         assert!(
-            e.contains("Ambiguous") && e.contains("sa-binding, secure, subnet-table"),
+            e.contains("Ambiguous")
+                && e.contains("sa-binding, secure, station-table, subnet-table"),
             "{e}"
         );
         let e = p("show ip frobnicate").unwrap_err();

@@ -8,7 +8,6 @@ use pmip_config::Config;
 use pmip_engine::subnet_exchange::{Action, StationInfo, SubnetExchange};
 use pmip_engine::subnet_map::{SubnetEntry, SubnetMap};
 use pmip_engine::time::{Instant, Now};
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -50,26 +49,7 @@ struct Shared {
     recency: BTreeSet<(Instant, Mac)>,
 }
 
-thread_local! {
-    /// The share the AP made last on this thread, for the exchange that
-    /// `Node::new` starts right after the AP (it builds the two side by
-    /// side and hands neither to the other).
-    static OFFERED: RefCell<Option<StationShare>> = const { RefCell::new(None) };
-}
-
 impl StationShare {
-    /// The AP's side, made with the AP; the exchange started next on this
-    /// thread takes the other side.
-    pub fn offer() -> StationShare {
-        let share = StationShare::default();
-        OFFERED.with(|o| *o.borrow_mut() = Some(share.clone()));
-        share
-    }
-
-    fn claim() -> Option<StationShare> {
-        OFFERED.with(|o| o.borrow_mut().take())
-    }
-
     fn lock(&self) -> MutexGuard<'_, Shared> {
         // Nothing panics while holding it; a poisoned lock still holds
         // consistent maps.
@@ -206,11 +186,14 @@ impl Exchange {
         Exchange::Off(reason.to_owned())
     }
 
-    /// Starts the exchange when the configuration has AAPs and a key.
-    pub fn start(config: &Config, own: Ipv4Addr, now: Now) -> Exchange {
-        // Taken whether the exchange runs or not, so it never pairs with
-        // another node's exchange.
-        let stations = StationShare::claim();
+    /// Starts the exchange when the configuration has AAPs and a key;
+    /// `stations` is the AP's side of the campus station table.
+    pub fn start(
+        config: &Config,
+        own: Ipv4Addr,
+        now: Now,
+        stations: Option<StationShare>,
+    ) -> Exchange {
         match crate::config::subnet_exchange(config, own) {
             Ok(cfg) => {
                 let unauthenticated = config.proxy_mobile.aap_key.is_none();
@@ -441,9 +424,8 @@ mod tests {
     #[test]
     fn the_share_reports_news_and_keeps_the_campus_apart() {
         let own = Ipv4Addr::new(10, 1, 0, 2);
-        let ap = StationShare::offer();
-        let exchange = StationShare::claim().expect("offered on this thread");
-        assert!(StationShare::claim().is_none(), "taken once");
+        let ap = StationShare::default();
+        let exchange = ap.clone();
         let (a, b) = ([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
         // Nobody listens (no exchange runs): nothing is kept.
         ap.seen(Instant::from_secs(1), a, Ipv4Addr::new(10, 1, 0, 50));

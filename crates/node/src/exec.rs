@@ -68,6 +68,10 @@ impl Node {
                 .subnet_table_view(at)
                 .map(|v| render(&v, json, show::subnet_table))
                 .ok_or_else(|| NO_PROXY.into()),
+            ["show", "ip", "proxy-mobile", "station-table"] => self
+                .station_table_view(at)
+                .map(|v| render(&v, json, show::station_table))
+                .ok_or_else(|| NO_PROXY.into()),
             // The Subnet Table page's Refresh: ask the AAP again.
             ["refresh", "ip", "proxy-mobile", "subnet-table"] => {
                 self.exchange.refresh(now).map_err(exchange_off)?;
@@ -166,10 +170,33 @@ impl Node {
                 .apply_line_numbered(&mut mode, line, i + 1)
                 .map_err(|e| e.to_string())?;
         }
+        let exchange_changed = {
+            let (old, new) = (&self.config.proxy_mobile, &candidate.proxy_mobile);
+            old.aaps != new.aaps
+                || old.aap_key != new.aap_key
+                || crate::config::proxy_ap(&self.config).own_address
+                    != crate::config::proxy_ap(&candidate).own_address
+        };
         self.config = candidate;
         self.mobility.set_config(&self.config);
         if let Some(ap) = &mut self.ap {
             ap.set_config(now, &self.config, self.exchange.table(), &mut self.out);
+            // A new AAP list, key or address of our own: the exchange
+            // starts again with it (joins its AAP, which hands it the
+            // table), telling it our home agent again.
+            if exchange_changed {
+                let own = ap.engine.config().own_address;
+                let home_agent = ap.engine.own_home_agent();
+                self.exchange = crate::exchange::Exchange::start(
+                    &self.config,
+                    own,
+                    now,
+                    Some(ap.stations.clone()),
+                );
+                tracing::info!("subnet map exchange restarted with the new configuration");
+                self.exchange.own_home_agent(now, home_agent);
+                self.exchange_turn(now);
+            }
         }
         Ok(String::new())
     }

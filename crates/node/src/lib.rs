@@ -264,7 +264,8 @@ impl Node {
             let mut ap = access_point::AccessPoint::new(&node.config);
             ap.start(now, &node.config, &mut node.out);
             let own = ap.engine.config().own_address;
-            node.exchange = exchange::Exchange::start(&node.config, own, now);
+            node.exchange =
+                exchange::Exchange::start(&node.config, own, now, Some(ap.stations.clone()));
             node.ap = Some(ap);
             node.exchange_turn(now);
         }

@@ -175,6 +175,55 @@ fn configure_keeps_the_learnt_subnet_map() {
     assert_eq!(v["subnet_map"].as_array().unwrap().len(), 3);
 }
 
+/// A new AAP list or key entered at run time takes effect at once: the
+/// exchange starts again with it, joins the AAP now named and gets the
+/// table from it; a key the AAPs do not share leaves the AP's exchange
+/// refused (counted), and the right key brings it back.
+#[test]
+fn aap_list_and_key_changes_take_effect_at_run_time() {
+    let mut c = booted();
+    assert_eq!(
+        c.json("ap3", "show ip proxy-mobile subnet-table")["current_aap"],
+        "10.1.0.2"
+    );
+    c.exec("ap3", "configure ip proxy-mobile aap 10.2.0.2", false)
+        .unwrap();
+    c.run_for(Duration::from_secs(2));
+    let t = c.json("ap3", "show ip proxy-mobile subnet-table");
+    assert_eq!(t["current_aap"], "10.2.0.2", "{t}");
+    assert_eq!(subnet_table(&mut c, "ap3").len(), 3);
+    // A key the AAPs do not have: ap3's messages are refused.
+    c.exec(
+        "ap3",
+        "configure ip proxy-mobile aap key ascii wrong-key",
+        false,
+    )
+    .unwrap();
+    c.run_for(Duration::from_secs(5));
+    let refused = c.json("ap2", "show ip proxy-mobile subnet-table")["counters"]["bad_auth"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(
+        refused > 0,
+        "ap2 refused ap3's messages under the wrong key"
+    );
+    // The campus key again: joined and served.
+    c.exec(
+        "ap3",
+        &format!("configure ip proxy-mobile aap key ascii {AAP_KEY}"),
+        false,
+    )
+    .unwrap();
+    c.run_for(Duration::from_secs(2));
+    let client = c.add_station(Ipv4Addr::new(10, 1, 0, 61));
+    c.associate(client, "ap3");
+    c.run_for(Duration::from_secs(1));
+    assert_eq!(
+        c.bindings("r1"),
+        [("10.1.0.61".to_owned(), "10.3.0.1".to_owned())]
+    );
+}
+
 /// A client that only receives (a printer, a server, a phone waiting for
 /// a call) never speaks first: the AP asks it for its address at
 /// association and registers it, away and home again, without a frame

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use support::*;
 
-const COMMANDS: [&str; 10] = [
+const COMMANDS: [&str; 11] = [
     "show version",
     "show running-config",
     "show ip mobile binding",
@@ -29,6 +29,7 @@ const COMMANDS: [&str; 10] = [
     "show ip proxy-mobile visitor",
     "show ip proxy-mobile secure",
     "show ip proxy-mobile subnet-table",
+    "show ip proxy-mobile station-table",
 ];
 
 /// The scenario: the campus boots, a client roams from home (subnet 1) to
