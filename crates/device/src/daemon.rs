@@ -196,6 +196,7 @@ impl Driver {
                 s.binding_down(binding, self.node.last_identification(binding.home_address))
             }
             Install::VisitorUp(v) | Install::VisitorRenewed(v) => s.visitor_up(v, now),
+            Install::StationKnown { mac, address } => s.station_known(*mac, *address, now),
             Install::VisitorDown(v) => s.visitor_down(v),
             _ => {}
         }
@@ -313,7 +314,9 @@ impl Driver {
 
     async fn install(&mut self, i: Install) {
         match i {
-            Install::BindingRenewed { .. } | Install::VisitorRenewed(_) => {}
+            Install::BindingRenewed { .. }
+            | Install::VisitorRenewed(_)
+            | Install::StationKnown { .. } => {}
             Install::BindingUp { .. } | Install::BindingDown { .. } => {
                 let Some(r) = &self.router else { return };
                 if matches!(i, Install::BindingDown { last: true, .. }) {
@@ -793,12 +796,18 @@ async fn serve(
         if config.is_foreign_agent() {
             driver.node.restore_foreign_agent(now, kept.visitors);
         }
+        if config.is_proxy_ap() {
+            driver.node.restore_access_point(now, kept.stations);
+        }
     }
     driver.drive().await;
     if let Some(r) = &driver.router {
         let (tx, rx) = oneshot::channel();
         let _ = r.bindings.send((None, Some(tx)));
         let _ = rx.await;
+    }
+    if let Some(s) = &mut driver.state {
+        s.forget_stations_older_than(std::time::Duration::from_secs(3600), driver.clock.now());
     }
     let swept = netlink.sweep_inherited().await;
     if swept > 0 {

@@ -72,6 +72,9 @@ const MAX_STATIONS: usize = 1024;
 /// Stations remembered after they leave (MAC -> address), and how long.
 const MAX_KNOWN: usize = 4096;
 const KNOWN_FOR: std::time::Duration = std::time::Duration::from_secs(3600);
+/// A station seen all along is recorded again this often, so that what a
+/// restart finds is never older than it should be.
+const KEEP_AGAIN: std::time::Duration = std::time::Duration::from_secs(600);
 
 pub(crate) struct AccessPoint {
     pub engine: ProxyAp,
@@ -87,6 +90,9 @@ pub(crate) struct AccessPoint {
     /// Stations this AP has seen, by MAC: their address and when last
     /// seen. Their addresses are asked for first when a station arrives.
     known: BTreeMap<Mac, (Ipv4Addr, Instant)>,
+    /// When each known station was last handed to the state kept across
+    /// restarts.
+    kept_at: BTreeMap<Mac, Instant>,
     /// The campus station table: stations other APs saw, and where this
     /// AP's own sightings go (docs/subnet-map-exchange.md, section 16).
     pub(crate) stations: crate::exchange::StationShare,
@@ -107,6 +113,7 @@ impl AccessPoint {
             home_router: None,
             aaa_sas: BTreeMap::new(),
             known: BTreeMap::new(),
+            kept_at: BTreeMap::new(),
             stations: crate::exchange::StationShare::default(),
             queries_sent: 0,
             queries_answered: 0,
@@ -579,7 +586,9 @@ impl AccessPoint {
             _ => {}
         }
         if let Some(address) = self.engine.station(&src).and_then(|s| s.address) {
-            self.remember(now.instant, src, address);
+            if self.remember(now.instant, src, address) {
+                out.push_back(Output::Install(Install::StationKnown { mac: src, address }));
+            }
             if let Some(p) = self.ports.get_mut(&at)
                 && p.query.take().is_some()
             {
@@ -602,9 +611,22 @@ impl AccessPoint {
 
     /// Remembers where a station is, for the next time it arrives, and
     /// tells the campus (through the exchange).
-    fn remember(&mut self, now: Instant, mac: Mac, address: Ipv4Addr) {
-        self.known.insert(mac, (address, now));
+    /// Whether the state kept across restarts should record it (a new
+    /// station or address, or one last recorded long ago).
+    fn remember(&mut self, now: Instant, mac: Mac, address: Ipv4Addr) -> bool {
+        let changed = self
+            .known
+            .insert(mac, (address, now))
+            .is_none_or(|(a, _)| a != address);
         self.stations.seen(now, mac, address);
+        let keep = changed
+            || self
+                .kept_at
+                .get(&mac)
+                .is_none_or(|t| now.saturating_since(*t) >= KEEP_AGAIN);
+        if keep {
+            self.kept_at.insert(mac, now);
+        }
         if self.known.len() > MAX_KNOWN {
             self.known
                 .retain(|_, (_, seen)| now.saturating_since(*seen) < KNOWN_FOR);
@@ -619,6 +641,25 @@ impl AccessPoint {
                     None => break,
                 };
             }
+            self.kept_at.retain(|m, _| self.known.contains_key(m));
+        }
+        keep
+    }
+
+    /// Takes back the stations a restarted AP had seen (from the state
+    /// kept across restarts): `age` is how long ago each was last seen.
+    pub fn restore_known(
+        &mut self,
+        now: Instant,
+        stations: Vec<(Mac, Ipv4Addr, std::time::Duration)>,
+    ) {
+        for (mac, address, age) in stations {
+            if age >= KNOWN_FOR || self.known.len() >= MAX_KNOWN {
+                continue;
+            }
+            let seen = Instant::from_duration(now.since_origin().saturating_sub(age));
+            self.known.insert(mac, (address, seen));
+            self.kept_at.insert(mac, seen);
         }
     }
 

@@ -178,6 +178,13 @@ pub enum Install {
     /// A visitor was renewed: nothing to install, but the state kept
     /// across restarts records its new lifetime.
     VisitorRenewed(Visitor),
+    /// The AP saw a station use this address (new, changed, or seen all
+    /// along): nothing to install, the state kept across restarts records
+    /// it so a restarted AP registers the station at its association.
+    StationKnown {
+        mac: Mac,
+        address: Ipv4Addr,
+    },
     /// Keep broadcasts, multicasts and registration replies from a
     /// visiting station's port (proxy Mobile IP does not carry them).
     IsolatePort {
@@ -427,6 +434,18 @@ impl Node {
             h.engine
                 .restore(now, bindings, identifications, &mut actions);
             mobility::ha_outputs(actions, &mut self.out);
+        }
+    }
+
+    /// Takes back the stations an AP had seen before its restart, with
+    /// how long ago each was last seen.
+    pub fn restore_access_point(
+        &mut self,
+        now: Now,
+        stations: Vec<(Mac, Ipv4Addr, std::time::Duration)>,
+    ) {
+        if let Some(ap) = &mut self.ap {
+            ap.restore_known(now.instant, stations);
         }
     }
 

@@ -336,6 +336,57 @@ fn a_shared_radio_association_registers_a_known_station_at_once() {
     assert_eq!(s["visitors"].as_array().map(Vec::len), Some(0), "{s}");
 }
 
+/// A restarted AP takes back the stations it had seen (the state kept
+/// across restarts holds each StationKnown it asked to keep): a station
+/// associating on its radio right after the restart is registered at the
+/// association, with one confirming probe, as before the restart.
+#[test]
+fn a_restarted_ap_remembers_its_stations() {
+    let mut c = booted();
+    let client = c.add_station(Ipv4Addr::new(10, 1, 0, 79));
+    c.associate_radio(client, "ap2");
+    c.run_for(Duration::from_millis(100));
+    assert_eq!(c.bindings("r1")[0].1, "10.2.0.1");
+    c.associate_radio(client, "ap1");
+    c.run_for(Duration::from_millis(100));
+    assert!(c.bindings("r1").is_empty(), "home");
+    // What ap2 asked to keep.
+    let kept: Vec<_> = c
+        .installs
+        .iter()
+        .filter(|(d, _)| d == "ap2")
+        .filter_map(|(_, i)| match i {
+            pmip_node::Install::StationKnown { mac, address } => {
+                Some((*mac, *address, Duration::from_secs(1)))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kept.len(), 1, "one station, recorded once");
+    // ap2 restarts from the same configuration and the kept state.
+    let ap2 = c.index("ap2");
+    let at = c.at();
+    let config = c.devices[ap2].node.config().clone();
+    let mac = c.devices[ap2].mac;
+    c.devices[ap2].node = pmip_node::Node::new(config, at);
+    c.devices[ap2].node.handle(
+        at,
+        pmip_node::Input::Link(pmip_node::LinkEvent::Bridge { mac }),
+    );
+    c.devices[ap2].node.restore_access_point(at, kept);
+    c.run_for(Duration::from_secs(3));
+    c.stations[client].received.clear();
+    c.associate_radio(client, "ap2");
+    c.run_for(Duration::from_millis(50));
+    assert_eq!(c.bindings("r1")[0].1, "10.2.0.1");
+    let probes = c.stations[client]
+        .received
+        .iter()
+        .filter(|f| f[12..14] == [0x08, 0x06] && f[21] == 1 && f[28..32] == [0; 4])
+        .count();
+    assert_eq!(probes, 1, "one probe, for the address it had");
+}
+
 /// A station that never answers is asked a bounded number of times.
 #[test]
 fn a_station_that_never_answers_is_asked_a_bounded_number_of_times() {

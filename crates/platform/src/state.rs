@@ -33,6 +33,8 @@ const BINDINGS: TableDefinition<u64, &[u8]> = TableDefinition::new("bindings");
 const REPLAY: TableDefinition<u32, u64> = TableDefinition::new("replay");
 /// The foreign agent's visitors by home address.
 const VISITORS: TableDefinition<u32, &[u8]> = TableDefinition::new("visitors");
+/// The stations an AP saw, by MAC: address and when last seen (Unix ms).
+const STATIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("stations");
 /// The kernel ledger: [`Installed::encode`] of each entry.
 const LEDGER: TableDefinition<&[u8], ()> = TableDefinition::new("ledger");
 
@@ -47,6 +49,8 @@ pub struct Kept {
     pub visitors: Vec<Visitor>,
     /// What the previous run had installed in the kernel.
     pub ledger: Vec<Installed>,
+    /// The stations an AP saw: MAC, address, how long ago.
+    pub stations: Vec<([u8; 6], Ipv4Addr, Duration)>,
 }
 
 enum Change {
@@ -57,6 +61,9 @@ enum Change {
     VisitorDelete(u32),
     LedgerAdd(Vec<u8>),
     LedgerRemove(Vec<u8>),
+    Station([u8; 6], [u8; 12]),
+    /// Drop stations last seen before this Unix time (ms).
+    StationsBefore(u64),
 }
 
 pub struct StateStore {
@@ -213,6 +220,18 @@ fn decode_visitor(b: &[u8], now: Now) -> Option<Visitor> {
     })
 }
 
+/// A stored station: MAC (the key), address 4 and last seen (Unix ms) 8.
+fn decode_station(k: &[u8], v: &[u8], now: Now) -> Option<([u8; 6], Ipv4Addr, Duration)> {
+    let mac = <[u8; 6]>::try_from(k).ok()?;
+    let ip = <[u8; 4]>::try_from(v.get(..4)?).ok()?;
+    let seen = u64::from_be_bytes(<[u8; 8]>::try_from(v.get(4..12)?).ok()?);
+    Some((
+        mac,
+        Ipv4Addr::from(ip),
+        now.unix.saturating_sub(Duration::from_millis(seen)),
+    ))
+}
+
 impl StateStore {
     /// Opens (or creates) the database at `path`; one that cannot be
     /// opened is moved aside (`PATH.corrupt-UNIXTIME`) and replaced.
@@ -303,6 +322,11 @@ impl StateStore {
         rows!(LEDGER, |k, _v| kept
             .ledger
             .extend(Installed::decode(k.value())));
+        rows!(STATIONS, |k, v| kept.stations.extend(decode_station(
+            k.value(),
+            v.value(),
+            now
+        )));
         Ok(kept)
     }
 
@@ -342,6 +366,21 @@ impl StateStore {
             .push(Change::VisitorDelete(u32::from(v.home_address)));
     }
 
+    /// An AP saw station `mac` use `address` now.
+    pub fn station_known(&mut self, mac: [u8; 6], address: Ipv4Addr, now: Now) {
+        let mut v = [0u8; 12];
+        v[..4].copy_from_slice(&address.octets());
+        v[4..].copy_from_slice(&(now.unix.as_millis() as u64).to_be_bytes());
+        self.pending.push(Change::Station(mac, v));
+    }
+
+    /// Forgets the stations last seen more than `age` ago (an AP keeps
+    /// them for an hour; the table stays bounded by what an hour brings).
+    pub fn forget_stations_older_than(&mut self, age: Duration, now: Now) {
+        let cutoff = now.unix.saturating_sub(age).as_millis() as u64;
+        self.pending.push(Change::StationsBefore(cutoff));
+    }
+
     /// A change of the kernel ledger ([`crate::netlink::Netlink::take_journal`]).
     pub fn ledger(&mut self, added: bool, item: &Installed) {
         self.pending.push(if added {
@@ -368,6 +407,7 @@ impl StateStore {
             let mut replay = tx.open_table(REPLAY).map_err(|x| e(&x))?;
             let mut visitors = tx.open_table(VISITORS).map_err(|x| e(&x))?;
             let mut ledger = tx.open_table(LEDGER).map_err(|x| e(&x))?;
+            let mut stations = tx.open_table(STATIONS).map_err(|x| e(&x))?;
             for c in self.pending.drain(..) {
                 match c {
                     Change::Put(k, v) => {
@@ -384,6 +424,20 @@ impl StateStore {
                     }
                     Change::LedgerAdd(k) => {
                         ledger.insert(k.as_slice(), ()).map_err(|x| e(&x))?;
+                    }
+                    Change::StationsBefore(cutoff) => {
+                        stations
+                            .retain(|_, v| {
+                                v.get(4..12)
+                                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                                    .is_some_and(|b| u64::from_be_bytes(b) >= cutoff)
+                            })
+                            .map_err(|x| e(&x))?;
+                    }
+                    Change::Station(mac, v) => {
+                        stations
+                            .insert(mac.as_slice(), v.as_slice())
+                            .map_err(|x| e(&x))?;
                     }
                     Change::LedgerRemove(k) => {
                         ledger.remove(k.as_slice()).map_err(|x| e(&x))?;
@@ -527,6 +581,10 @@ mod tests {
             s.ledger(true, &route);
             s.ledger(true, &rule);
             s.ledger(false, &route);
+            s.station_known([2, 0, 0, 0, 0, 7], Ipv4Addr::new(10, 1, 0, 77), t0);
+            let long_ago = Now::new(Instant::ZERO, Duration::from_secs(1_799_990_000));
+            s.station_known([2, 0, 0, 0, 0, 8], Ipv4Addr::new(10, 1, 0, 78), long_ago);
+            s.forget_stations_older_than(Duration::from_secs(3600), t0);
             s.commit().unwrap();
         }
         let t1 = Now::new(Instant::from_secs(1), Duration::from_secs(1_800_000_060));
@@ -550,6 +608,15 @@ mod tests {
             Duration::from_secs(540)
         );
         assert_eq!(kept.ledger, vec![rule]);
+        assert_eq!(
+            kept.stations,
+            vec![(
+                [2, 0, 0, 0, 0, 7],
+                Ipv4Addr::new(10, 1, 0, 77),
+                Duration::from_secs(60)
+            )],
+            "the station, seen a minute before the restart"
+        );
         // Past every expiry, nothing is resumed.
         let late = Now::new(Instant::from_secs(1), Duration::from_secs(1_800_001_000));
         assert!(s.load(late).unwrap().visitors.is_empty());
