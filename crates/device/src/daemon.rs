@@ -138,6 +138,9 @@ struct Driver {
     /// Outputs taken out of order while answering a command, carried out
     /// next.
     held: std::collections::VecDeque<Output>,
+    /// Port isolation requests (port name, isolate or release), carried
+    /// out in order by a worker of their own.
+    isolation: mpsc::UnboundedSender<(String, bool)>,
     /// What survives a restart (the home agent's bindings and replay
     /// state, the foreign agent's visitors, the kernel ledger), committed
     /// before the replies that depend on it leave.
@@ -337,13 +340,13 @@ impl Driver {
                     r.visitors.down(&v).await;
                 }
             }
+            // `tc` runs in processes of its own (milliseconds each): off
+            // the loop, in order, on the isolation worker.
             Install::IsolatePort { name } => {
-                if let Err(e) = pmip_platform::isolation::isolate(&name) {
-                    tracing::warn!(port = %name, error = %e, "cannot keep broadcasts and registration replies from the visitor");
-                }
+                let _ = self.isolation.send((name, true));
             }
             Install::ReleasePort { name } => {
-                let _ = pmip_platform::isolation::release(&name);
+                let _ = self.isolation.send((name, false));
             }
         }
     }
@@ -678,6 +681,29 @@ async fn follow_hostapd(
     Ok(())
 }
 
+/// Carries out port isolation requests one after the other, each on a
+/// blocking thread (they spawn `tc`), so the loop never waits for them.
+fn isolation_worker() -> mpsc::UnboundedSender<(String, bool)> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<(String, bool)>();
+    tokio::spawn(async move {
+        while let Some((name, isolate)) = rx.recv().await {
+            let port = name.clone();
+            let done = tokio::task::spawn_blocking(move || {
+                if isolate {
+                    pmip_platform::isolation::isolate(&port)
+                } else {
+                    pmip_platform::isolation::release(&port)
+                }
+            })
+            .await;
+            if isolate && let Ok(Err(e)) = done {
+                tracing::warn!(port = %name, error = %e, "cannot keep broadcasts and registration replies from the visitor");
+            }
+        }
+    });
+    tx
+}
+
 fn station_port(p: pmip_platform::radio::StationPort) -> StationPort {
     StationPort {
         ifindex: p.ifindex,
@@ -751,6 +777,7 @@ async fn serve(
         wait: Vec::new(),
         config_path: config_path.to_owned(),
         held: Default::default(),
+        isolation: isolation_worker(),
         state: None,
     };
     if let Ok(text) = std::fs::read_to_string(config_path) {

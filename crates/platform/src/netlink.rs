@@ -571,7 +571,18 @@ impl Netlink {
     /// Removes every `from SRC/32 lookup T` rule, found in the kernel's
     /// rule dump and deleted as the kernel describes it.
     pub async fn del_source_rule(&self, src: Ipv4Addr, table: u32) -> Result<(), NetlinkError> {
-        self.forget(&Installed::SourceRule { src, table });
+        let item = Installed::SourceRule { src, table };
+        // Only a rule we installed (this run or the last) is ours to
+        // remove; asking the kernel for its rule list otherwise would cost
+        // a dump on every visitor without a reverse tunnel.
+        let ours = {
+            let l = self.ledger();
+            l.items.contains(&item) || l.inherited.contains(&item)
+        };
+        if !ours {
+            return Ok(());
+        }
+        self.forget(&item);
         while let Some(msg) = self.find_source_rule(src, table).await? {
             self.handle.rule().del(msg).execute().await?;
         }
