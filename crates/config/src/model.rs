@@ -69,6 +69,10 @@ pub struct Interface {
     pub address: Option<InterfaceAddress>,
     /// `ip address A M secondary`, in order.
     pub secondary: Vec<InterfaceAddress>,
+    /// `ip address dhcp`: the address (and, without `ip default-gateway`,
+    /// the gateway) comes from a DHCP lease (RFC 2131). Only on BVI1, the
+    /// access point's own address; never with `address` set.
+    pub dhcp: bool,
     /// `shutdown` (true) / `no shutdown` (false, the default here).
     pub shutdown: bool,
     /// `ip irdp ...` (RFC 1256 router discovery; carries the mobility
@@ -970,7 +974,9 @@ impl Config {
         }
         let p = &self.proxy_mobile;
         if p.enabled {
-            if self.default_gateway.is_none() {
+            // With `ip address dhcp` the lease's router option is the gateway.
+            let dhcp = self.interfaces.iter().any(|i| i.dhcp);
+            if self.default_gateway.is_none() && !dhcp {
                 w.push(
                     "proxy Mobile IP needs a gateway: `ip default-gateway A` (the Aironet documentation guidelines)"
                         .to_string(),

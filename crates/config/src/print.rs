@@ -101,6 +101,9 @@ impl Config {
             if let Some(a) = &i.address {
                 line(&format!(" ip address {} {}", a.address, a.mask));
             }
+            if i.dhcp {
+                line(" ip address dhcp");
+            }
             for a in &i.secondary {
                 line(&format!(" ip address {} {} secondary", a.address, a.mask));
             }

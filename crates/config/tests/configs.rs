@@ -377,3 +377,54 @@ fn a_hundred_thousand_security_associations_load_in_linear_time() {
     let ap = Config::parse(&ap).unwrap();
     assert!(ap.proxy_mobile.node_sa(addr(N - 1)).is_some());
 }
+
+/// `ip address dhcp` on BVI1, as Aironet APs ship: printed in place of a
+/// static address, round-trips, and a static address replaces it (and
+/// the other way round), as in IOS.
+#[test]
+fn bvi1_address_by_dhcp() {
+    let text = AP.replace(
+        " ip address 198.51.100.10 255.255.255.0\n",
+        " ip address dhcp\n",
+    );
+    assert_ne!(text, AP, "the AP example's BVI1 address moved");
+    let c = Config::parse(&text).unwrap();
+    let bvi = c.interface("BVI1").unwrap();
+    assert!(bvi.dhcp && bvi.address.is_none());
+    let printed = c.running_config(true);
+    assert!(
+        printed.contains("interface BVI1\n ip address dhcp\n"),
+        "{printed}"
+    );
+    round_trip(&c);
+    // With DHCP the lease's router option is the gateway: no warning
+    // asks for `ip default-gateway`.
+    let no_gw = text.replace("ip default-gateway 198.51.100.1\n", "");
+    let c2 = Config::parse(&no_gw).unwrap();
+    assert!(c2.default_gateway.is_none());
+    assert!(
+        !c2.warnings()
+            .iter()
+            .any(|w| w.contains("ip default-gateway")),
+        "{:?}",
+        c2.warnings()
+    );
+    round_trip(&c2);
+    // A static address replaces DHCP and DHCP replaces a static address.
+    let mut c3 = c.clone();
+    let mut mode = Mode::Global;
+    c3.apply_line(&mut mode, "interface bvi1").unwrap();
+    c3.apply_line(&mut mode, "ip address 10.0.0.2 255.255.255.0")
+        .unwrap();
+    let bvi = c3.interface("BVI1").unwrap();
+    assert!(!bvi.dhcp && bvi.address.is_some());
+    c3.apply_line(&mut mode, "ip address dhcp").unwrap();
+    let bvi = c3.interface("BVI1").unwrap();
+    assert!(bvi.dhcp && bvi.address.is_none());
+    assert_eq!(c3, c);
+    c3.apply_line(&mut mode, "no ip address dhcp").unwrap();
+    assert!(!c3.interface("BVI1").unwrap().dhcp);
+    c3.apply_line(&mut mode, "ip address dhcp").unwrap();
+    c3.apply_line(&mut mode, "no ip address").unwrap();
+    assert!(!c3.interface("BVI1").unwrap().dhcp);
+}

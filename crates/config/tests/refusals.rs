@@ -162,7 +162,11 @@ refusals! {
     station_role_repeater_with_proxy: "ip proxy-mobile enable\ninterface do0\nstation-role repeater", 3, "proxy Mobile IP is configured and works only on a root access point";
     station_role_repeater_with_ssid_proxy: "interface do0\nssid a\nip proxy-mobile\nexit\nstation-role repeater", 5, "proxy Mobile IP is configured";
     interface_proxy_on_repeater: "interface do1\nstation-role repeater\ninterface fa0\nip proxy-mobile", 4, "Dot11Radio1 is `station-role repeater`";
-    address_dhcp: "interface bvi1\nip address dhcp", 2, "DHCP addressing is not supported";
+    address_dhcp_not_bvi: "interface fa0\nip address dhcp", 2, "`ip address dhcp` is supported on BVI1 (the access point's own address) only, not FastEthernet0";
+    address_dhcp_trailing: "interface bvi1\nip address dhcp client-id fa0", 2, "unexpected \"client-id\"; expected end of line";
+    address_dhcp_with_foreign_service: "interface bvi1\nip mobile foreign-service\nip address dhcp", 3, "BVI1 has `ip mobile foreign-service`, and a foreign agent needs a static address";
+    foreign_service_on_dhcp: "interface bvi1\nip address dhcp\nip mobile foreign-service", 3, "BVI1 takes its address by DHCP, and a foreign agent needs a static address";
+    secondary_on_dhcp: "interface bvi1\nip address dhcp\nip address 10.0.0.1 255.0.0.0 secondary", 3, "BVI1 takes its address by DHCP; a secondary address needs a static primary one";
     address_bad_mask: "interface bvi1\nip address 10.0.0.1 255.255.0.255", 2, "bad mask 255.255.0.255";
     address_missing_mask: "interface bvi1\nip address 10.0.0.1", 2, "expected a subnet mask (dotted IPv4 address) at end of line";
     address_zero_mask: "interface bvi1\nip address 10.0.0.1 0.0.0.0", 2, "bad mask 0.0.0.0 for an interface address";

@@ -129,6 +129,12 @@ impl Config {
                     self.iface_mut(&name).foreign_service = None;
                     return Ok(here);
                 }
+                if self.interfaces.iter().any(|i| i.name == name && i.dhcp) {
+                    return Err(Fail::Bad(format!(
+                        "{name} takes its address by DHCP, and a foreign agent needs a static address; \
+                         configure `ip address A M` first"
+                    )));
+                }
                 let mut fs = ForeignService::default();
                 while !c.done() {
                     if c.eat("home-access") {
@@ -183,15 +189,41 @@ impl Config {
         c: &mut Cur,
         neg: bool,
     ) -> Result<(), Fail> {
-        if c.is("dhcp") {
-            return Err(Fail::Bad(
-                "DHCP addressing is not supported; configure a static `ip address A M`".into(),
-            ));
+        if c.eat("dhcp") {
+            c.end()?;
+            if neg {
+                self.iface_mut(name).dhcp = false;
+                return Ok(());
+            }
+            // Only the AP's own address is leased: a router's agent roles
+            // need an address that does not change under them.
+            if name != "BVI1" {
+                return Err(Fail::Bad(format!(
+                    "`ip address dhcp` is supported on BVI1 (the access point's own address) only, not {name}; \
+                     configure a static `ip address A M`"
+                )));
+            }
+            if self
+                .interfaces
+                .iter()
+                .any(|i| i.name == name && i.foreign_service.is_some())
+            {
+                return Err(Fail::Bad(format!(
+                    "{name} has `ip mobile foreign-service`, and a foreign agent needs a static address; \
+                     remove it with `no ip mobile foreign-service` first"
+                )));
+            }
+            let i = self.iface_mut(name);
+            i.address = None;
+            i.secondary.clear();
+            i.dhcp = true;
+            return Ok(());
         }
         if neg && c.done() {
             let i = self.iface_mut(name);
             i.address = None;
             i.secondary.clear();
+            i.dhcp = false;
             return Ok(());
         }
         let address = c.ipv4("the interface address")?;
@@ -237,6 +269,11 @@ impl Config {
         }
         let i = self.iface_mut(name);
         if secondary {
+            if i.dhcp {
+                return Err(Fail::Bad(format!(
+                    "{name} takes its address by DHCP; a secondary address needs a static primary one"
+                )));
+            }
             if i.address.is_none() {
                 return Err(Fail::Bad(
                     "configure the primary address before a secondary one".into(),
@@ -248,6 +285,8 @@ impl Config {
         } else {
             i.secondary.retain(|a| *a != ia);
             i.address = Some(ia);
+            // A static address replaces `ip address dhcp`, as in IOS.
+            i.dhcp = false;
         }
         Ok(())
     }
