@@ -138,6 +138,8 @@ struct Driver {
     /// Outputs taken out of order while answering a command, carried out
     /// next.
     held: std::collections::VecDeque<Output>,
+    /// Station ports that could not be watched yet, and how often.
+    watch_retries: BTreeMap<u32, u32>,
     /// Port isolation requests (port name, isolate or release), carried
     /// out in order by a worker of their own.
     isolation: mpsc::UnboundedSender<(String, bool)>,
@@ -239,16 +241,31 @@ impl Driver {
             }
             Output::WatchPort { ifindex, name } => match RawLink::open(ifindex) {
                 Ok(link) => {
+                    self.watch_retries.remove(&ifindex);
                     self.io.stations.insert(ifindex, link);
                 }
                 Err(e) => {
                     // A port seen in the middle of its move (its index not
-                    // settled yet): forget it, so the next listing of the
-                    // bridge's ports offers it again.
+                    // settled yet): forget it, and list the bridge's ports
+                    // again soon (20 ms, doubling for a port that keeps
+                    // failing) rather than at the once-a-second listing:
+                    // a station bouncing between two APs would otherwise
+                    // wait up to a second.
                     tracing::debug!(port = %name, error = %e, "cannot watch station port yet");
                     let now = self.clock.now();
                     self.node
                         .handle(now, Input::Link(LinkEvent::Disassociated { ifindex }));
+                    let tries = self.watch_retries.entry(ifindex).or_insert(0);
+                    let wait = std::time::Duration::from_millis(20 << (*tries).min(5));
+                    *tries += 1;
+                    if self.watch_retries.len() > 1024 {
+                        self.watch_retries.clear();
+                    }
+                    let events = self.events.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(wait).await;
+                        let _ = events.send(Event::LinksChanged).await;
+                    });
                 }
             },
             Output::NarrowPort { ifindex } => {
@@ -778,6 +795,7 @@ async fn serve(
         config_path: config_path.to_owned(),
         held: Default::default(),
         isolation: isolation_worker(),
+        watch_retries: BTreeMap::new(),
         state: None,
     };
     if let Ok(text) = std::fs::read_to_string(config_path) {
