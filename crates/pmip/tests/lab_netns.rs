@@ -961,7 +961,7 @@ fn faults_restarts_and_link_flaps() {
             std::thread::sleep(Duration::from_millis(50));
         }
         table.push((
-            format!("  then home and back through it"),
+            "  then home and back through it".to_string(),
             echo.outage_since(t_roam),
         ));
     }
