@@ -7,6 +7,7 @@
 
 pub mod binding;
 pub mod codec;
+pub mod dhcp_client;
 pub mod foreign_agent;
 pub mod home_agent;
 pub mod host_range;
