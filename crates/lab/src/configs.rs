@@ -121,7 +121,9 @@ pub fn access_point(t: &Topology, s: &Subnet) -> String {
         .collect();
     if !aaps.is_empty() {
         let _ = writeln!(c, "ip proxy-mobile aap {}", aaps.join(" "));
-        let _ = writeln!(c, "ip proxy-mobile aap key ascii {}", t.aap_key);
+        if let Some(key) = &t.aap_key {
+            let _ = writeln!(c, "ip proxy-mobile aap key ascii {key}");
+        }
     }
     match t.tunnel {
         Tunnel::Ipip => {}

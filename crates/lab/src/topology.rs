@@ -15,6 +15,8 @@
 //! ssid tsunami
 //! key 0987654                     # the mobility SA key of every client (ASCII)
 //! aap-key campus-aap              # the subnet map exchange key of every AP
+//!                                 # (`none`: the Aironet walkthrough verbatim,
+//!                                 # no key line, the exchange unauthenticated)
 //! subnet-map aap                  # aap | static
 //! aaa radius                      # SAs from a FreeRADIUS server, none in the devices
 //! ```
@@ -120,7 +122,9 @@ pub struct Topology {
     pub reverse_tunnel: bool,
     pub ssid: String,
     pub key: String,
-    pub aap_key: String,
+    /// `None`: no `ip proxy-mobile aap key` line (the walkthrough as
+    /// printed).
+    pub aap_key: Option<String>,
     pub subnet_map: SubnetMapSource,
     /// `aaa radius`: a FreeRADIUS server behind the core holds every
     /// client's SA; no device has one in its configuration.
@@ -177,7 +181,7 @@ impl Topology {
             reverse_tunnel: false,
             ssid: "tsunami".into(),
             key: "0987654".into(),
-            aap_key: "campus-aap".into(),
+            aap_key: Some("campus-aap".into()),
             subnet_map: SubnetMapSource::Static,
             radius: false,
         };
@@ -305,9 +309,12 @@ impl Topology {
                         "expected `ssid NAME` (1-32 printable characters)".into()
                     ));
                 }
-                ["aap-key", k] if k.len() <= 64 => t.aap_key = (*k).into(),
+                ["aap-key", "none"] => t.aap_key = None,
+                ["aap-key", k] if k.len() <= 64 => t.aap_key = Some((*k).into()),
                 ["aap-key", ..] => {
-                    return Err(err("expected `aap-key ASCII` (up to 64 characters)".into()));
+                    return Err(err(
+                        "expected `aap-key ASCII` (up to 64 characters) or `aap-key none`".into(),
+                    ));
                 }
                 ["key", k] if k.len() <= 64 => t.key = (*k).into(),
                 ["key", ..] => {
@@ -418,7 +425,7 @@ impl Topology {
         );
         let _ = writeln!(s, "ssid {}", self.ssid);
         let _ = writeln!(s, "key {}", self.key);
-        let _ = writeln!(s, "aap-key {}", self.aap_key);
+        let _ = writeln!(s, "aap-key {}", self.aap_key.as_deref().unwrap_or("none"));
         let _ = writeln!(
             s,
             "subnet-map {}",

@@ -321,6 +321,47 @@ fn a_receive_only_client_roams_and_keeps_its_connection() {
     assert!(pmip_netns::list(&l.prefix()).is_empty());
 }
 
+/// The Aironet walkthrough's AP configuration as printed (no `ip
+/// proxy-mobile aap key` line: the exchange runs unauthenticated) carries a
+/// receive-only client through its roams with IP-in-IP, GRE, and a
+/// reverse tunnel, keeping its connection.
+#[test]
+fn the_walkthrough_ap_configuration_without_a_key_roams_every_tunnel_mode() {
+    for (tag, tunnel) in [
+        ("wi", "tunnel ipip\nreverse-tunnel off\n"),
+        ("wg", "tunnel gre\nreverse-tunnel off\n"),
+        ("wr", "tunnel ipip\nreverse-tunnel on\n"),
+    ] {
+        let l = LabGuard::new(tag);
+        let topo = l.topology(&format!(
+            "subnet 1 10.1.0.0/24 aap\nsubnet 2 10.2.0.0/24 aap\nsubnet 3 10.3.0.0/24\n\
+             client c2 home 1 10.1.0.51 receive-only\naap-key none\n{tunnel}"
+        ));
+        let o = lab(&[
+            "demo",
+            &topo,
+            "--dir",
+            l.dir(),
+            "--client",
+            "c2",
+            "--roams",
+            "3",
+            "--dwell",
+            "1",
+            "--rate",
+            "10",
+        ]);
+        let out = text(&o);
+        println!("{tunnel}{out}");
+        assert!(o.status.success(), "{tunnel}{out}");
+        assert!(out.contains("no reset"), "{tunnel}{out}");
+        assert!(out.contains("median product share"), "{tunnel}{out}");
+        let cfg = std::fs::read_to_string(l.dir.join("ap2.cfg")).unwrap_or_default();
+        assert!(!cfg.contains("aap key"), "{cfg}");
+        assert!(pmip_netns::list(&l.prefix()).is_empty());
+    }
+}
+
 #[test]
 fn demo_on_a_gre_reverse_tunnel_campus() {
     let l = LabGuard::new("g");
