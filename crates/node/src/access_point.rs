@@ -64,6 +64,9 @@ struct Query {
 const QUERY_ROUNDS_MS: [u64; 6] = [0, 20, 100, 400, 1500, 5000];
 /// Most addresses asked for in one round.
 const MAX_QUERY_ADDRESSES: usize = 512;
+/// Most addresses of known stations asked for a station that waits for a
+/// query slot.
+const KNOWN_ROUND: usize = 64;
 /// Most stations queried at once; later ones wait for a free slot.
 const MAX_QUERIES: usize = 32;
 /// Most stations attached at once (a flood of associations is bounded;
@@ -303,7 +306,44 @@ impl AccessPoint {
             }
             self.carry_out(actions, out);
         }
+        if !slot && mac.is_none() {
+            // Every query slot is taken (a flood of associations): this
+            // station still gets one round for the addresses of stations
+            // seen before, so a known station that only receives is not
+            // held up behind the flood.
+            let targets: Vec<Ipv4Addr> = self
+                .query_addresses()
+                .into_iter()
+                .take(self.known.len().min(KNOWN_ROUND))
+                .collect();
+            self.probe(ifindex, None, &targets, out);
+        }
         self.run_queries(now, out);
+    }
+
+    /// ARP probes (RFC 5227: sender address zero, so no cache learns from
+    /// them) for `targets` out of station port `ifindex`, to `dst` or to
+    /// all.
+    fn probe(
+        &self,
+        ifindex: u32,
+        dst: Option<Mac>,
+        targets: &[Ipv4Addr],
+        out: &mut VecDeque<Output>,
+    ) {
+        for target in targets {
+            let probe = arp::Repr {
+                operation: arp::Operation::Request,
+                sender_hardware_addr: EthernetAddress(self.bridge_mac),
+                sender_protocol_addr: Ipv4Addr::UNSPECIFIED,
+                target_hardware_addr: EthernetAddress([0; 6]),
+                target_protocol_addr: *target,
+            };
+            out.push_back(Output::Transmit(Transmit::Frame {
+                link: Link::Station(ifindex),
+                frame: arp_frame(&probe, dst.unwrap_or([0xff; 6]), self.bridge_mac),
+            }));
+        }
     }
 
     /// The addresses a station may have, most likely first: those of
@@ -374,31 +414,19 @@ impl AccessPoint {
             // On a shared radio the probe goes to the station's MAC only,
             // for its known address alone when there is one.
             let dst = port.mac.filter(|_| matches!(at, Attach::Shared(..)));
-            let targets: &[Ipv4Addr] = match &known {
-                Some(a) => std::slice::from_ref(a),
-                None => &addresses,
-            };
-            for target in targets {
-                let probe = arp::Repr {
-                    operation: arp::Operation::Request,
-                    sender_hardware_addr: EthernetAddress(self.bridge_mac),
-                    sender_protocol_addr: Ipv4Addr::UNSPECIFIED,
-                    target_hardware_addr: EthernetAddress([0; 6]),
-                    target_protocol_addr: *target,
-                };
-                out.push_back(Output::Transmit(Transmit::Frame {
-                    link: Link::Station(ifindex),
-                    frame: arp_frame(&probe, dst.unwrap_or([0xff; 6]), self.bridge_mac),
-                }));
-            }
-            if q.round == 0 {
-                self.queries_sent += 1;
-            }
             port.query = QUERY_ROUNDS_MS.get(q.round + 1).map(|ms| Query {
                 round: q.round + 1,
                 at: q.since + std::time::Duration::from_millis(*ms),
                 since: q.since,
             });
+            if q.round == 0 {
+                self.queries_sent += 1;
+            }
+            let targets: &[Ipv4Addr] = match &known {
+                Some(a) => std::slice::from_ref(a),
+                None => &addresses,
+            };
+            self.probe(ifindex, dst, targets, out);
         }
     }
 

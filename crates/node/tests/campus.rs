@@ -387,6 +387,62 @@ fn a_restarted_ap_remembers_its_stations() {
     assert_eq!(probes, 1, "one probe, for the address it had");
 }
 
+/// A flood of associations of stations that never answer (300 ports at
+/// once, more than the AP queries at a time) does not hold up a known
+/// station that only receives: it is asked for the addresses of stations
+/// seen before at once, and registered; on a shared radio a known MAC
+/// needs no query slot at all. The flood's queries stay bounded.
+#[test]
+fn a_flood_of_associations_does_not_delay_a_known_station() {
+    let mut c = booted();
+    let known = c.add_station(Ipv4Addr::new(10, 1, 0, 80));
+    let radio = c.add_station(Ipv4Addr::new(10, 1, 0, 81));
+    // Both seen at ap2 once, then home.
+    for s in [known, radio] {
+        if s == known {
+            c.associate(s, "ap2");
+        } else {
+            c.associate_radio(s, "ap2");
+        }
+        c.run_for(Duration::from_millis(100));
+        c.associate(s, "ap1");
+        c.run_for(Duration::from_millis(100));
+    }
+    assert!(c.bindings("r1").is_empty());
+    // The flood: silent stations with addresses the AP never asks for.
+    let flood: Vec<usize> = (0..300u32)
+        .map(|i| c.add_station(Ipv4Addr::from(u32::from(Ipv4Addr::new(192, 168, 0, 0)) + i)))
+        .collect();
+    for &f in &flood {
+        c.associate(f, "ap2");
+    }
+    for &f in &flood[..100] {
+        c.associate_radio(f, "ap2");
+    }
+    let t0 = c.now;
+    c.associate(known, "ap2");
+    c.associate_radio(radio, "ap2");
+    let mut registered = None;
+    for _ in 0..200 {
+        c.run_for(Duration::from_millis(1));
+        if c.bindings("r1").len() == 2 {
+            registered = Some(c.now.saturating_since(t0));
+            break;
+        }
+    }
+    let after = registered.expect("both known stations registered behind the flood");
+    eprintln!(
+        "300 + 100 silent stations associating: two known stations registered {after:?} after their association"
+    );
+    assert!(after < Duration::from_millis(100), "{after:?}");
+    let s = c.json("ap2", "show ip proxy-mobile");
+    // At most 32 full queries run at a time: in these 100 ms only the
+    // first ones (and those freed by the stations that moved to the radio)
+    // were asked, not all 400.
+    let queried = s["statistics"]["stations_queried"].as_u64().unwrap();
+    assert!(queried < 200, "queries bounded at a time: {queried}");
+}
+
 /// A station that never answers is asked a bounded number of times.
 #[test]
 fn a_station_that_never_answers_is_asked_a_bounded_number_of_times() {

@@ -239,9 +239,9 @@ impl Campus {
 
     /// A station with `address`, not associated yet.
     pub fn add_station(&mut self, address: Ipv4Addr) -> usize {
-        let n = self.stations.len() as u8;
+        let [hi, lo] = (self.stations.len() as u16 + 1).to_be_bytes();
         self.stations.push(Station {
-            mac: [2, 0, 0, 0x99, 0, n + 1],
+            mac: [2, 0, 0, 0x99, hi, lo],
             address,
             ifindex: 0,
             at: None,
