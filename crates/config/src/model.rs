@@ -11,9 +11,6 @@ use std::net::Ipv4Addr;
 /// IOS default maximum registration lifetime a home agent grants, seconds
 /// (IOS `ip mobile home-agent lifetime`, "default 36000").
 pub const DEFAULT_HA_LIFETIME: u32 = 36_000;
-/// IOS default home-agent replay window, seconds (IOS `ip mobile home-agent
-/// replay`, default 7).
-pub const DEFAULT_HA_REPLAY: u32 = 7;
 /// IOS default timestamp tolerance of a security association, seconds
 /// (`replay timestamp [within N]`, default 7).
 pub const DEFAULT_REPLAY_WITHIN: u32 = 7;
@@ -56,6 +53,9 @@ pub struct Config {
     pub http: Http,
     /// `username ...` lines, in order; names are unique.
     pub usernames: Vec<Username>,
+    /// Standard IP access lists (`access-list N ...`), by increasing
+    /// number, as IOS prints them.
+    pub access_lists: Vec<AccessList>,
 }
 
 /// One `interface NAME` block.
@@ -84,9 +84,11 @@ pub struct Interface {
     /// `ip mobile registration-lifetime N`; see
     /// [`Interface::registration_lifetime`].
     pub registration_lifetime: Option<u32>,
-    /// `ip mobile prefix-length`: add the prefix-lengths extension
-    /// (RFC 5944 2.1.2) to agent advertisements.
-    pub prefix_length: bool,
+    /// `ip mobile prefix-length` (`Some(true)`) or `no ip mobile
+    /// prefix-length` (`Some(false)`): the Prefix-Lengths extension
+    /// (RFC 5944 2.1.2) in agent advertisements; see
+    /// [`Interface::prefix_length`].
+    pub prefix_length: Option<bool>,
     /// `ip proxy-mobile` on the interface (the Aironet documentation, steps 6, 9, 14).
     pub proxy_mobile: bool,
     /// `station-role ...` (Dot11Radio only); `None` is the default, root.
@@ -115,6 +117,14 @@ impl Interface {
     pub fn registration_lifetime(&self) -> u32 {
         self.registration_lifetime
             .unwrap_or(DEFAULT_REGISTRATION_LIFETIME)
+    }
+
+    /// Whether agent advertisements carry the Prefix-Lengths extension.
+    /// IOS leaves it out unless told; pmip adds it unless told not to
+    /// (`no ip mobile prefix-length`), because its access points learn
+    /// their home agent's subnet from it.
+    pub fn prefix_length(&self) -> bool {
+        self.prefix_length.unwrap_or(true)
     }
 
     /// The station role in effect (IOS default: root).
@@ -175,9 +185,10 @@ pub struct Irdp {
     /// `ip irdp`: send router advertisements on this interface.
     pub enabled: bool,
     /// `ip irdp multicast`: advertise to 224.0.0.1 instead of the IOS
-    /// default 255.255.255.255.
+    /// default 255.255.255.255 (RFC 1256 4.1, AdvertisementAddress).
     pub multicast: bool,
-    /// `ip irdp preference N` (RFC 1256 preference level).
+    /// `ip irdp preference N`: the preference level of the router address
+    /// advertised (RFC 1256 4.1, PreferenceLevel).
     pub preference: Option<i32>,
     /// `ip irdp maxadvertinterval N` as configured.
     pub max_advert_interval: Option<u32>,
@@ -215,7 +226,9 @@ impl Irdp {
 /// command reference; reverse tunnelling per RFC 3024).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ForeignService {
-    /// `home-access ACL`: the access list naming reachable home agents.
+    /// `home-access ACL`: the standard access list of the home agents a
+    /// visitor may register with through this interface (a number, or a
+    /// name, which names no list here); see [`Config::home_access`].
     pub home_access: Option<String>,
     /// `limit N`: most visitors at once.
     pub limit: Option<u32>,
@@ -227,7 +240,9 @@ pub struct ForeignService {
     pub reverse_tunnel_mandatory: bool,
 }
 
-/// `station-role ...` of a radio (Aironet).
+/// `station-role ...` of a radio (Aironet). The parser takes only the
+/// root roles: pmip's radio (the emulated one, or hostapd) is always an
+/// access point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StationRole {
     /// `station-role root` (also `root access-point`, `root ap-only`): the
@@ -259,12 +274,16 @@ pub struct Ssid {
     pub name: String,
     /// `ip proxy-mobile` inside the SSID (the Aironet documentation, step 11).
     pub proxy_mobile: bool,
-    /// `vlan N` inside the SSID. Never set together with `proxy_mobile`
-    /// (the Aironet documentation: "Proxy Mobile IP does not support VLANs").
+    /// `vlan N` inside the SSID. The parser refuses it (pmip's AP bridges
+    /// every SSID into BVI1 untagged); never set together with
+    /// `proxy_mobile` (the Aironet documentation: "Proxy Mobile IP does
+    /// not support VLANs").
     pub vlan: Option<u16>,
 }
 
-/// `ip route PREFIX MASK {NEXTHOP | INTERFACE [NEXTHOP]} [DISTANCE]`.
+/// `ip route PREFIX MASK {NEXTHOP | INTERFACE [NEXTHOP]}` (an
+/// administrative distance is refused: the kernel's table has no
+/// floating routes to choose between).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaticRoute {
     pub prefix: Ipv4Addr,
@@ -273,8 +292,6 @@ pub struct StaticRoute {
     pub interface: Option<String>,
     /// Next hop, when given. At least one of `interface` and `next_hop`.
     pub next_hop: Option<Ipv4Addr>,
-    /// Administrative distance, when given (IOS default 1).
-    pub distance: Option<u8>,
 }
 
 impl StaticRoute {
@@ -492,16 +509,14 @@ impl MobileIp {
     }
 }
 
-/// `ip mobile home-agent [broadcast] [lifetime N] [replay N]
-/// [reverse-tunnel-off]`. Re-entering the line replaces every option.
+/// `ip mobile home-agent [lifetime N] [reverse-tunnel-off]`. Re-entering
+/// the line replaces every option. IOS's `broadcast` and `replay N` are
+/// refused: this home agent forwards no broadcasts (RFC 5944 4.3), and the
+/// timestamp window is each security association's own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HomeAgent {
-    /// `broadcast`: forward broadcasts to mobile nodes that asked (B bit).
-    pub broadcast: bool,
     /// Longest lifetime granted, seconds (IOS default 36000).
     pub lifetime: u32,
-    /// Replay window, seconds (IOS default 7).
-    pub replay: u32,
     /// `reverse-tunnel-off`: refuse reverse tunnels (RFC 3024 code 137).
     pub reverse_tunnel_off: bool,
 }
@@ -509,9 +524,7 @@ pub struct HomeAgent {
 impl Default for HomeAgent {
     fn default() -> Self {
         HomeAgent {
-            broadcast: false,
             lifetime: DEFAULT_HA_LIFETIME,
-            replay: DEFAULT_HA_REPLAY,
             reverse_tunnel_off: false,
         }
     }
@@ -545,8 +558,9 @@ pub enum AaaLoad {
 /// `ip mobile foreign-agent [care-of IF] [reg-wait N]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForeignAgent {
-    /// Care-of interfaces, in order (their primary addresses are the
-    /// care-of addresses advertised).
+    /// The care-of interface: at most one (the parser refuses a second),
+    /// whose primary address is the care-of address advertised and
+    /// registered.
     pub care_of: Vec<String>,
     /// Seconds a pending registration waits for a reply (IOS default 15;
     /// RFC 5944 3.7.1 leaves it to the agent).
@@ -888,6 +902,136 @@ pub(crate) mod secret {
     }
 }
 
+/// Whether `n` numbers a standard IP access list (IOS: 1-99, and the
+/// expanded range 1300-1999).
+pub fn is_standard_acl_number(n: u32) -> bool {
+    (1..=99).contains(&n) || (1300..=1999).contains(&n)
+}
+
+/// A standard IP access list: the `access-list N {permit | deny | remark}
+/// ...` lines of one number, in order. An address is matched against the
+/// entries in order, the first match decides, and an address no entry
+/// matches is denied (IOS's implicit `deny any` at the end).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessList {
+    /// 1-99 or 1300-1999.
+    pub number: u16,
+    /// The entries in order; never empty (`no access-list N` removes
+    /// the whole list).
+    pub entries: Vec<AclEntry>,
+}
+
+/// One line of an [`AccessList`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AclEntry {
+    Permit(AclSource),
+    Deny(AclSource),
+    /// `remark TEXT`: a comment, matching nothing.
+    Remark(String),
+}
+
+/// The addresses an entry matches: an address and wildcard bits (a set
+/// bit matches either value). Normalised as IOS does: the address has no
+/// bit where the wildcard has one, so `10.1.1.1 0.0.0.255` is kept as
+/// `10.1.1.0 0.0.0.255`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AclSource {
+    pub address: Ipv4Addr,
+    pub wildcard: Ipv4Addr,
+}
+
+impl AclSource {
+    /// `any`: every address.
+    pub const ANY: AclSource = AclSource {
+        address: Ipv4Addr::UNSPECIFIED,
+        wildcard: Ipv4Addr::BROADCAST,
+    };
+
+    /// `A WILDCARD`, normalised.
+    pub fn new(address: Ipv4Addr, wildcard: Ipv4Addr) -> AclSource {
+        AclSource {
+            address: Ipv4Addr::from(u32::from(address) & !u32::from(wildcard)),
+            wildcard,
+        }
+    }
+
+    /// `host A` (or `A` alone): that address only.
+    pub fn host(address: Ipv4Addr) -> AclSource {
+        AclSource::new(address, Ipv4Addr::UNSPECIFIED)
+    }
+
+    /// Whether `addr` is one of the addresses matched.
+    pub fn matches(&self, addr: Ipv4Addr) -> bool {
+        let care = !u32::from(self.wildcard);
+        u32::from(addr) & care == u32::from(self.address)
+    }
+}
+
+impl std::fmt::Display for AclSource {
+    /// As IOS prints a standard entry's source: `any`, the address alone
+    /// for a host, else the address and the wildcard bits.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if *self == AclSource::ANY {
+            f.write_str("any")
+        } else if self.wildcard.is_unspecified() {
+            write!(f, "{}", self.address)
+        } else {
+            write!(f, "{} {}", self.address, self.wildcard)
+        }
+    }
+}
+
+impl std::fmt::Display for AclEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AclEntry::Permit(s) => write!(f, "permit {s}"),
+            AclEntry::Deny(s) => write!(f, "deny {s}"),
+            AclEntry::Remark(t) => write!(f, "remark {t}"),
+        }
+    }
+}
+
+impl AccessList {
+    /// Whether the list permits `addr`: the first permit or deny entry
+    /// matching it decides; none matching denies.
+    pub fn permits(&self, addr: Ipv4Addr) -> bool {
+        self.entries
+            .iter()
+            .find_map(|e| match e {
+                AclEntry::Permit(s) if s.matches(addr) => Some(true),
+                AclEntry::Deny(s) if s.matches(addr) => Some(false),
+                _ => None,
+            })
+            .unwrap_or(false)
+    }
+
+    /// Whether the list has a permit or deny entry (a list of remarks
+    /// only matches nothing, and IOS treats it as no list).
+    pub fn has_rules(&self) -> bool {
+        self.entries
+            .iter()
+            .any(|e| !matches!(e, AclEntry::Remark(_)))
+    }
+}
+
+impl Config {
+    /// The standard access list called `name` (its number), if configured.
+    pub fn access_list(&self, name: &str) -> Option<&AccessList> {
+        let n: u16 = name.parse().ok()?;
+        self.access_lists.iter().find(|l| l.number == n)
+    }
+
+    /// The access list `ip mobile foreign-service home-access` names on
+    /// `interface`, when it restricts anything: `None` when the interface
+    /// has no home-access, or names a list that does not exist or has no
+    /// permit or deny entry (IOS then permits every home agent;
+    /// [`Config::warnings`] says so).
+    pub fn home_access(&self, interface: &Interface) -> Option<&AccessList> {
+        let name = interface.foreign_service.as_ref()?.home_access.as_deref()?;
+        self.access_list(name).filter(|l| l.has_rules())
+    }
+}
+
 impl Config {
     /// The `username` line for `name` (names are case-sensitive, as in IOS).
     pub fn username(&self, name: &str) -> Option<&Username> {
@@ -950,7 +1094,26 @@ impl Config {
                     "`ip mobile host {}` names interface {i}, which is not configured",
                     h.range
                 ));
+            } else if let Some(i) = h
+                .interface
+                .as_deref()
+                .and_then(|i| self.interface(i))
+                .filter(|i| i.address.is_none())
+            {
+                w.push(format!(
+                    "`ip mobile host {}` names interface {}, which has no `ip address`: no home network there",
+                    h.range, i.name
+                ));
             }
+        }
+        let peers = |p: SaPeer| m.secure.iter().any(|e| e.peer == p);
+        if m.home_agent.is_none()
+            && (!m.hosts.is_empty() || peers(SaPeer::Host) || peers(SaPeer::ForeignAgent))
+        {
+            w.push("`ip mobile host` and `ip mobile secure host|foreign-agent` have no effect without `ip mobile home-agent`".to_string());
+        }
+        if m.foreign_agent.is_none() && (peers(SaPeer::Visitor) || peers(SaPeer::HomeAgent)) {
+            w.push("`ip mobile secure visitor|home-agent` have no effect without `ip mobile foreign-agent`".to_string());
         }
         if let Some(fa) = &m.foreign_agent {
             for c in &fa.care_of {
@@ -961,9 +1124,57 @@ impl Config {
                 }
             }
         }
+        if let Some(fa) = &m.foreign_agent
+            && fa.care_of.is_empty()
+        {
+            w.push("`ip mobile foreign-agent` without `care-of INTERFACE`: there is no care-of address to advertise".to_string());
+        }
+        let foreign_agent = self.is_foreign_agent();
         for i in &self.interfaces {
             if i.foreign_service.is_some() && !i.irdp.enabled {
                 w.push(format!("{}: `ip mobile foreign-service` without `ip irdp` sends no agent advertisements", i.name));
+            }
+            if i.foreign_service.is_some() && i.address.is_none() {
+                w.push(format!(
+                    "{}: `ip mobile foreign-service` without `ip address` offers no foreign agent service",
+                    i.name
+                ));
+            }
+            if i.foreign_service.is_some() && !foreign_agent {
+                w.push(format!(
+                    "{}: `ip mobile foreign-service` needs `router mobile` and `ip mobile foreign-agent` to serve visitors",
+                    i.name
+                ));
+            }
+            // Advertisements come from the foreign agent only (pmip sends
+            // none for a router that is not one).
+            if i.foreign_service.is_none() {
+                if i.irdp.enabled {
+                    w.push(format!("{}: `ip irdp` without `ip mobile foreign-service` sends no advertisements (pmip advertises as a foreign agent only)", i.name));
+                }
+                if i.registration_lifetime.is_some() {
+                    w.push(format!("{}: `ip mobile registration-lifetime` has no effect without `ip mobile foreign-service`", i.name));
+                }
+                if i.prefix_length.is_some() {
+                    w.push(format!("{}: `ip mobile prefix-length` has no effect without `ip mobile foreign-service`", i.name));
+                }
+            }
+            if let Some(acl) = i
+                .foreign_service
+                .as_ref()
+                .and_then(|f| f.home_access.as_deref())
+            {
+                match self.access_list(acl) {
+                    None => w.push(format!(
+                        "{}: home-access {acl}: no such access list, so every home agent is permitted (as IOS does)",
+                        i.name
+                    )),
+                    Some(l) if !l.has_rules() => w.push(format!(
+                        "{}: home-access {acl}: the list has no permit or deny entry, so every home agent is permitted (as IOS does)",
+                        i.name
+                    )),
+                    Some(_) => {}
+                }
             }
             if !crate::ifname::is_linux_name(&i.name) {
                 w.push(format!(
@@ -973,6 +1184,25 @@ impl Config {
             }
         }
         let p = &self.proxy_mobile;
+        if !p.enabled && *p != ProxyMobile::default() {
+            w.push(
+                "`ip proxy-mobile ...` lines have no effect without `ip proxy-mobile enable`"
+                    .to_string(),
+            );
+        }
+        for a in &p.aaps {
+            if let AapAddress::Name(n) = a {
+                w.push(format!("`ip proxy-mobile aap {n}`: host names are not resolved (no DNS here), so the exchange uses only the AAPs given by address"));
+            }
+        }
+        for r in &self.aaa.radius_servers {
+            if r.acct_port != DEFAULT_RADIUS_ACCT_PORT {
+                w.push(format!(
+                    "radius-server host {}: `acct-port` has no effect: pmip sends no RADIUS accounting",
+                    r.address
+                ));
+            }
+        }
         if p.enabled {
             // With `ip address dhcp` the lease's router option is the gateway.
             let dhcp = self.interfaces.iter().any(|i| i.dhcp);

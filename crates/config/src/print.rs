@@ -2,7 +2,8 @@
 //!
 //! The layout follows IOS: `hostname`, global `aaa`, one block per
 //! interface separated by `!`, then `router mobile`, routes, `ip mobile`
-//! and `ip proxy-mobile` lines, RADIUS servers, `end`. Every line is one
+//! and `ip proxy-mobile` lines, `ip http`, access lists, RADIUS servers,
+//! `end`. Every line is one
 //! the parser accepts, in an order it accepts, so printing with keys shown
 //! and parsing again gives an equal configuration.
 
@@ -150,8 +151,10 @@ impl Config {
             if let Some(v) = i.registration_lifetime {
                 line(&format!(" ip mobile registration-lifetime {v}"));
             }
-            if i.prefix_length {
-                line(" ip mobile prefix-length");
+            match i.prefix_length {
+                Some(true) => line(" ip mobile prefix-length"),
+                Some(false) => line(" no ip mobile prefix-length"),
+                None => {}
             }
             if let Some(role) = i.station_role {
                 line(&format!(" station-role {}", role.keyword()));
@@ -190,21 +193,12 @@ impl Config {
             if let Some(nh) = r.next_hop {
                 let _ = write!(s, " {nh}");
             }
-            if let Some(d) = r.distance {
-                let _ = write!(s, " {d}");
-            }
             line(&s);
         }
         if let Some(ha) = &m.home_agent {
             let mut s = String::from("ip mobile home-agent");
-            if ha.broadcast {
-                s.push_str(" broadcast");
-            }
             if ha.lifetime != DEFAULT_HA_LIFETIME {
                 let _ = write!(s, " lifetime {}", ha.lifetime);
-            }
-            if ha.replay != DEFAULT_HA_REPLAY {
-                let _ = write!(s, " replay {}", ha.replay);
             }
             if ha.reverse_tunnel_off {
                 s.push_str(" reverse-tunnel-off");
@@ -297,6 +291,13 @@ impl Config {
         }
         if h.authentication_local {
             line("ip http authentication local");
+        }
+        // Numbered lists by number, each entry on its own line, as IOS
+        // prints them.
+        for l in &self.access_lists {
+            for e in &l.entries {
+                line(&format!("access-list {} {e}", l.number));
+            }
         }
         let a = &self.aaa;
         if let Some(auth) = &a.authorization_ipmobile {

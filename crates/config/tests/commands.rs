@@ -206,18 +206,16 @@ fn ip_route_forms_and_no() {
     let c = parse(
         "ip route 0.0.0.0 0.0.0.0 10.0.0.1\n\
          ip route 10.2.0.0 255.255.0.0 fastethernet 0\n\
-         ip route 10.3.0.0 255.255.0.0 eth1 10.0.0.9 200\n\
-         ip route 10.4.0.0 255.255.0.0 10.0.0.1 5\n\
-         ip route 10.4.0.0 255.255.0.0 10.0.0.1 6\n",
+         ip route 10.3.0.0 255.255.0.0 eth1 10.0.0.9\n\
+         ip route 10.4.0.0 255.255.0.0 10.0.0.1\n\
+         ip route 10.4.0.0 255.255.0.0 10.0.0.1\n",
     );
-    assert_eq!(c.routes.len(), 4);
+    assert_eq!(c.routes.len(), 4, "the same route again replaces");
     assert_eq!(c.routes[0].prefix_len(), 0);
     assert_eq!(c.routes[1].interface.as_deref(), Some("FastEthernet0"));
     assert_eq!(c.routes[1].next_hop, None);
     assert_eq!(c.routes[2].interface.as_deref(), Some("eth1"));
     assert_eq!(c.routes[2].next_hop, Some(ip("10.0.0.9")));
-    assert_eq!(c.routes[2].distance, Some(200));
-    assert_eq!(c.routes[3].distance, Some(6), "same route again replaces");
     let c2 = parse(
         "ip route 10.4.0.0 255.255.0.0 10.0.0.1\nip route 10.4.0.0 255.255.0.0 10.0.0.2\nno ip route 10.4.0.0 255.255.0.0 10.0.0.1\n",
     );
@@ -257,21 +255,18 @@ fn router_mobile_and_no() {
 fn home_agent_defaults_options_and_no() {
     let ha = parse("ip mobile home-agent").mobile.home_agent.unwrap();
     assert_eq!(ha, HomeAgent::default());
-    assert_eq!((ha.lifetime, ha.replay, ha.broadcast), (36000, 7, false));
-    let ha = parse("ip mobile home-agent replay 20 broadcast lifetime 100 reverse-tunnel-off")
+    assert_eq!((ha.lifetime, ha.reverse_tunnel_off), (36000, false));
+    let ha = parse("ip mobile home-agent lifetime 100 reverse-tunnel-off")
         .mobile
         .home_agent
         .unwrap();
-    assert_eq!(
-        (ha.lifetime, ha.replay, ha.broadcast, ha.reverse_tunnel_off),
-        (100, 20, true, true)
-    );
+    assert_eq!((ha.lifetime, ha.reverse_tunnel_off), (100, true));
     // Re-entering replaces every option, as a whole line.
-    let ha = parse("ip mobile home-agent lifetime 100\nip mobile home-agent replay 9")
+    let ha = parse("ip mobile home-agent lifetime 100\nip mobile home-agent reverse-tunnel-off")
         .mobile
         .home_agent
         .unwrap();
-    assert_eq!((ha.lifetime, ha.replay), (36000, 9));
+    assert_eq!((ha.lifetime, ha.reverse_tunnel_off), (36000, true));
     assert!(
         parse("ip mobile home-agent\nno ip mobile home-agent")
             .mobile
@@ -412,11 +407,11 @@ fn foreign_agent_forms_and_no() {
     assert_eq!(c.mobile.foreign_agent, Some(ForeignAgent::default()));
     assert_eq!(c.mobile.foreign_agent.unwrap().reg_wait, 15);
     let c = parse(
-        "ip mobile foreign-agent care-of fastethernet 0\nip mobile foreign-agent care-of eth1 reg-wait 30\n\
-         ip mobile foreign-agent care-of fa0\n",
+        "ip mobile foreign-agent care-of fastethernet 0\nip mobile foreign-agent reg-wait 30\n\
+         ip mobile foreign-agent care-of fa0 reg-wait 30\n",
     );
     let fa = c.mobile.foreign_agent.clone().unwrap();
-    assert_eq!(fa.care_of, ["FastEthernet0", "eth1"]);
+    assert_eq!(fa.care_of, ["FastEthernet0"], "the same one again");
     assert_eq!(fa.reg_wait, 30);
     let mut c2 = c.clone();
     let mut m = Mode::Global;
@@ -425,10 +420,11 @@ fn foreign_agent_forms_and_no() {
     c2.apply_line(&mut m, "no ip mobile foreign-agent reg-wait")
         .unwrap();
     let fa = c2.mobile.foreign_agent.clone().unwrap();
-    assert_eq!(
-        (fa.care_of.as_slice(), fa.reg_wait),
-        (&["eth1".to_string()][..], 15)
-    );
+    assert_eq!((fa.care_of.len(), fa.reg_wait), (0, 15));
+    // With the first removed, another interface may be the care-of one.
+    c2.apply_line(&mut m, "ip mobile foreign-agent care-of eth1")
+        .unwrap();
+    assert_eq!(c2.mobile.foreign_agent.as_ref().unwrap().care_of, ["eth1"]);
     c2.apply_line(&mut m, "no ip mobile foreign-agent").unwrap();
     assert!(c2.mobile.foreign_agent.is_none());
 }
@@ -493,7 +489,7 @@ fn foreign_service_registration_lifetime_prefix_length_and_no() {
         })
     );
     assert_eq!(i.registration_lifetime(), 3);
-    assert!(i.prefix_length);
+    assert_eq!(i.prefix_length, Some(true));
     let c = parse(
         "interface fa0\nip mobile foreign-service\nip mobile registration-lifetime 30\nip mobile prefix-length\n\
          no ip mobile foreign-service\nno ip mobile registration-lifetime\nno ip mobile prefix-length\n",
@@ -501,7 +497,11 @@ fn foreign_service_registration_lifetime_prefix_length_and_no() {
     let i = &c.interfaces[0];
     assert_eq!(i.foreign_service, None);
     assert_eq!(i.registration_lifetime(), 36000);
-    assert!(!i.prefix_length);
+    assert_eq!(i.prefix_length, Some(false));
+    assert!(!i.prefix_length());
+    // pmip advertises the prefix lengths unless told not to.
+    let i = &parse("interface fa0\nip mobile foreign-service\n").interfaces[0];
+    assert_eq!((i.prefix_length, i.prefix_length()), (None, true));
     assert_eq!(
         parse("interface fa0\nip mobile foreign-service\n").interfaces[0].foreign_service,
         Some(ForeignService::default())
@@ -542,10 +542,7 @@ fn pause_keeps_the_configuration_disable_clears_it() {
         off.interface("bvi1").unwrap().address,
         expected.interface("bvi1").unwrap().address
     );
-    assert_eq!(
-        off.interface("do0").unwrap().ssid("guests").unwrap().vlan,
-        Some(20)
-    );
+    assert!(off.interface("do0").unwrap().ssid("guests").is_some());
     assert_eq!(off.aaa, expected.aaa);
     assert!(!off.running_config(true).contains("proxy-mobile"));
 }
@@ -648,14 +645,11 @@ fn per_interface_and_ssid_proxy_and_no() {
 }
 
 #[test]
-fn ssid_vlan_and_no() {
-    let c = parse("interface do0\nssid a\nvlan 10\n");
-    assert_eq!(c.interfaces[0].ssids[0].vlan, Some(10));
-    // Removing the VLAN lets proxy Mobile IP on, and the other way round.
-    let c = parse("interface do0\nssid a\nvlan 10\nno vlan\nip proxy-mobile\n");
+fn ssids_and_no() {
+    // `vlan` is refused (refusals.rs); `no vlan` is the state anyway.
+    let c = parse("interface do0\nssid a\nno vlan\nip proxy-mobile\n");
     assert!(c.interfaces[0].ssids[0].proxy_mobile);
-    let c = parse("interface do0\nssid a\nip proxy-mobile\nno ip proxy-mobile\nvlan 10\n");
-    assert_eq!(c.interfaces[0].ssids[0].vlan, Some(10));
+    assert_eq!(c.interfaces[0].ssids[0].vlan, None);
     let c = parse("interface do0\nssid a\nssid b\nexit\nno ssid a\n");
     let names: Vec<&str> = c.interfaces[0]
         .ssids
@@ -664,9 +658,10 @@ fn ssid_vlan_and_no() {
         .collect();
     assert_eq!(names, ["b"]);
     // SSIDs are case-sensitive; a second `ssid a` re-enters the first.
-    let c = parse("interface do0\nssid a\nvlan 5\nexit\nssid A\nexit\nssid a\n");
+    let c = parse("interface do0\nssid a\nip proxy-mobile\nexit\nssid A\nexit\nssid a\n");
     assert_eq!(c.interfaces[0].ssids.len(), 2);
-    assert_eq!(c.interfaces[0].ssid("a").unwrap().vlan, Some(5));
+    assert!(c.interfaces[0].ssid("a").unwrap().proxy_mobile);
+    assert!(!c.interfaces[0].ssid("A").unwrap().proxy_mobile);
 }
 
 #[test]
@@ -675,24 +670,134 @@ fn station_role_forms_and_no() {
         ("station-role root", StationRole::Root),
         ("station-role root access-point", StationRole::Root),
         ("station-role root ap-only", StationRole::Root),
-        ("station-role repeater", StationRole::Repeater),
-        ("station-role non-root", StationRole::NonRoot),
-        (
-            "station-role workgroup-bridge",
-            StationRole::WorkgroupBridge,
-        ),
     ] {
         let c = parse(&format!("interface dot11radio 1\n{line}\n"));
         assert_eq!(c.interfaces[0].station_role, Some(role), "{line}");
     }
-    let c = parse("interface do0\nstation-role repeater\nno station-role\nip proxy-mobile\n");
+    // The other roles are refused (refusals.rs).
+    let c = parse("interface do0\nstation-role root\nno station-role\nip proxy-mobile\n");
+    assert_eq!(c.interfaces[0].station_role, None);
     assert_eq!(c.interfaces[0].station_role(), StationRole::Root);
     // Root is fine with proxy Mobile IP.
     parse("ip proxy-mobile enable\ninterface do0\nstation-role root\n");
-    // After `no ip proxy-mobile enable` a radio may become a repeater.
-    parse(
-        "ip proxy-mobile enable\ninterface do0\nip proxy-mobile\nexit\nno ip proxy-mobile enable\ninterface do0\nstation-role repeater\n",
+}
+
+// ---------------------------------------------------------------- access lists
+
+#[test]
+fn access_list_forms_evaluation_and_no() {
+    let c = parse(
+        "access-list 1300 permit any\n\
+         access-list 10 remark   home agents of   the campus\n\
+         access-list 10 deny host 10.1.0.9\n\
+         access-list 10 permit 10.1.7.77 0.0.255.255\n\
+         access-list 10 deny 10.2.0.0 0.0.0.255\n\
+         access-list 10 permit 10.2.0.0 0.0.255.255\n\
+         access-list 99 deny 10.3.0.1\n",
     );
+    // By number, as IOS keeps them; entries in the order given.
+    let numbers: Vec<u16> = c.access_lists.iter().map(|l| l.number).collect();
+    assert_eq!(numbers, [10, 99, 1300]);
+    let l = c.access_list("10").unwrap();
+    assert_eq!(
+        l.entries,
+        [
+            AclEntry::Remark("home agents of   the campus".into()),
+            AclEntry::Deny(AclSource::host(ip("10.1.0.9"))),
+            // Normalised: no address bit under a wildcard bit.
+            AclEntry::Permit(AclSource {
+                address: ip("10.1.0.0"),
+                wildcard: ip("0.0.255.255")
+            }),
+            AclEntry::Deny(AclSource::new(ip("10.2.0.0"), ip("0.0.0.255"))),
+            AclEntry::Permit(AclSource::new(ip("10.2.0.0"), ip("0.0.255.255"))),
+        ]
+    );
+    // First match wins; nothing matching is denied.
+    for (addr, permitted) in [
+        ("10.1.0.9", false),
+        ("10.1.0.1", true),
+        ("10.1.255.255", true),
+        ("10.2.0.1", false),
+        ("10.2.1.1", true),
+        ("10.3.0.1", false),
+        ("192.0.2.1", false),
+    ] {
+        assert_eq!(l.permits(ip(addr)), permitted, "{addr}");
+    }
+    assert!(c.access_list("1300").unwrap().permits(ip("192.0.2.1")));
+    assert!(!c.access_list("99").unwrap().permits(ip("10.3.0.1")));
+    assert!(!c.access_list("99").unwrap().permits(ip("10.3.0.2")));
+    assert!(c.access_list("11").is_none() && c.access_list("campus").is_none());
+    // Printed by number, host entries as the address alone (IOS).
+    let text = c.running_config(false);
+    assert!(
+        text.contains(
+            "access-list 10 remark home agents of   the campus\n\
+             access-list 10 deny 10.1.0.9\n\
+             access-list 10 permit 10.1.0.0 0.0.255.255\n\
+             access-list 10 deny 10.2.0.0 0.0.0.255\n\
+             access-list 10 permit 10.2.0.0 0.0.255.255\n\
+             access-list 99 deny 10.3.0.1\n\
+             access-list 1300 permit any\nend\n"
+        ),
+        "{text}"
+    );
+    assert_eq!(parse(&text), c);
+    // `no access-list N` removes the whole list; others stay.
+    let (c, _) = session(&[
+        "access-list 5 permit any",
+        "access-list 6 deny any",
+        "no access-list 5",
+    ]);
+    assert_eq!(c.access_lists.len(), 1);
+    assert_eq!(c.access_lists[0].number, 6);
+    // A remark-only list matches nothing and restricts nothing.
+    let c = parse("access-list 7 remark nothing yet\n");
+    let l = c.access_list("7").unwrap();
+    assert!(!l.has_rules() && !l.permits(ip("10.0.0.1")));
+}
+
+#[test]
+fn home_access_names_a_list() {
+    let c = parse(
+        "interface fa0\nip address 10.1.0.1 255.255.255.0\nip mobile foreign-service home-access 10\n\
+         interface fa1\nip mobile foreign-service home-access campus-agents limit 3\n\
+         interface fa2\nip mobile foreign-service home-access 11\n\
+         interface fa3\nip mobile foreign-service home-access 12\n\
+         interface fa4\nip mobile foreign-service\n\
+         access-list 10 permit 10.1.0.1\naccess-list 12 remark only a remark\n",
+    );
+    let fa0 = c.interface("fa0").unwrap();
+    assert!(c.home_access(fa0).unwrap().permits(ip("10.1.0.1")));
+    for name in ["fa1", "fa2", "fa3", "fa4"] {
+        assert!(
+            c.home_access(c.interface(name).unwrap()).is_none(),
+            "{name}: no list that restricts anything"
+        );
+    }
+    assert_eq!(
+        c.interface("fa1")
+            .unwrap()
+            .foreign_service
+            .as_ref()
+            .unwrap()
+            .limit,
+        Some(3)
+    );
+    // A list that does not exist (or has no entry) permits every home
+    // agent, as IOS does, and the configuration says so.
+    let w = c.warnings().join("\n");
+    assert!(w.contains("FastEthernet1: home-access campus-agents: no such access list, so every home agent is permitted"), "{w}");
+    assert!(
+        w.contains("FastEthernet2: home-access 11: no such access list"),
+        "{w}"
+    );
+    assert!(
+        w.contains("FastEthernet3: home-access 12: the list has no permit or deny entry"),
+        "{w}"
+    );
+    assert!(!w.contains("FastEthernet0: home-access"), "{w}");
 }
 
 // ---------------------------------------------------------------- RADIUS

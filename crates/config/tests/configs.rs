@@ -137,7 +137,7 @@ fn home_agent() {
     assert_eq!(fa0.irdp.min_advert_interval(), 7);
     assert_eq!(fa0.irdp.holdtime(), 30);
     let ha = c.mobile.home_agent.as_ref().unwrap();
-    assert_eq!((ha.lifetime, ha.replay, ha.broadcast), (600, 10, true));
+    assert_eq!((ha.lifetime, ha.reverse_tunnel_off), (600, true));
     let host = c.mobile.host(ip("10.91.7.150")).unwrap();
     assert_eq!(host.interface.as_deref(), Some("FastEthernet0"));
     let sa = c.mobile.sa(SaPeer::Host, ip("10.91.7.150")).unwrap();
@@ -157,10 +157,16 @@ fn home_agent() {
             mask: ip("255.255.255.0"),
             interface: None,
             next_hop: Some(ip("192.0.2.2")),
-            distance: None,
         }]
     );
-    assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+    // A home agent that is no foreign agent sends no advertisements.
+    assert_eq!(
+        c.warnings(),
+        [
+            "FastEthernet0: `ip irdp` without `ip mobile foreign-service` sends no advertisements \
+          (pmip advertises as a foreign agent only)"
+        ]
+    );
     round_trip(&c);
     let masked = c.running_config(false);
     assert!(masked.contains(
@@ -177,9 +183,17 @@ fn foreign_agent() {
     assert_eq!(fa0.irdp.min_advert_interval(), 5);
     assert_eq!(fa0.irdp.holdtime(), 30);
     assert_eq!(fa0.registration_lifetime(), 600);
-    assert!(fa0.prefix_length);
+    assert_eq!(fa0.prefix_length, Some(true));
+    assert!(fa0.prefix_length());
     let fs = fa0.foreign_service.as_ref().unwrap();
     assert!(fs.registration_required && fs.reverse_tunnel && !fs.reverse_tunnel_mandatory);
+    assert_eq!(fs.home_access.as_deref(), Some("10"));
+    let acl = c.home_access(fa0).unwrap();
+    assert_eq!(acl.number, 10);
+    assert_eq!(acl.entries.len(), 3);
+    assert!(!acl.permits(ip("192.0.2.9")), "the deny comes first");
+    assert!(acl.permits(ip("192.0.2.1")));
+    assert!(!acl.permits(ip("192.0.3.1")), "implicit deny at the end");
     let fa = c.mobile.foreign_agent.as_ref().unwrap();
     assert_eq!(fa.care_of, vec!["FastEthernet0".to_string()]);
     assert_eq!(fa.reg_wait, 20);
@@ -208,7 +222,7 @@ fn both_roles_in_one_router() {
     let c = Config::parse(text).unwrap();
     assert!(c.is_home_agent() && c.is_foreign_agent());
     let ha = c.mobile.home_agent.as_ref().unwrap();
-    assert_eq!((ha.lifetime, ha.replay), (36000, 7));
+    assert_eq!((ha.lifetime, ha.reverse_tunnel_off), (36000, false));
     assert_eq!(c.mobile.foreign_agent.as_ref().unwrap().reg_wait, 15);
     assert_eq!(
         c.mobile.hosts[0].interface.as_deref(),
@@ -231,7 +245,7 @@ fn access_point() {
     assert!(c.proxy_mobile.tunnel_gre && c.proxy_mobile.tunnel_reverse);
     let radio = c.interface("Dot11Radio0").unwrap();
     assert_eq!(radio.station_role, Some(StationRole::Root));
-    assert_eq!(radio.ssid("guests").unwrap().vlan, Some(20));
+    assert_eq!(radio.ssid("guests").unwrap().vlan, None);
     assert!(!radio.ssid("guests").unwrap().proxy_mobile);
     let a = &c.aaa;
     assert!(a.new_model && a.radius_for_ipmobile());
@@ -245,7 +259,14 @@ fn access_point() {
     assert_eq!(a.radius_servers[1].auth_port, 1645);
     assert_eq!(a.radius_timeout(), 3);
     assert_eq!(a.radius_retransmit(), 2);
-    assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+    assert_eq!(
+        c.warnings(),
+        [
+            "`ip proxy-mobile aap aap2`: host names are not resolved (no DNS here), so the exchange \
+             uses only the AAPs given by address",
+            "radius-server host 198.51.100.5: `acct-port` has no effect: pmip sends no RADIUS accounting",
+        ]
+    );
     round_trip(&c);
     let masked = c.running_config(false);
     assert!(!masked.contains("s3cret"), "{masked}");
@@ -287,7 +308,7 @@ interface eth1
 router mobile
 !
 ip route 198.51.100.0 255.255.255.0 192.0.2.2
-ip mobile home-agent broadcast lifetime 600 replay 10
+ip mobile home-agent lifetime 600 reverse-tunnel-off
 ip mobile host 10.91.7.100 10.91.7.199 interface FastEthernet0
 ip mobile secure host 10.91.7.100 10.91.7.199 spi 100 key hex 00112233445566778899aabbccddeeff algorithm hmac-md5 replay timestamp within 7
 ip mobile secure host 10.91.7.200 spi 101 key ascii secret algorithm md5 mode prefix-suffix replay timestamp within 7
@@ -318,6 +339,54 @@ fn warnings_name_what_a_device_needs() {
     assert!(w.contains("eth9, which is not configured"), "{w}");
     let c = Config::parse("interface GigabitEthernet0/1\n").unwrap();
     assert!(c.warnings()[0].contains("not a valid Linux interface name"));
+}
+
+/// Lines that parse but do nothing in the configuration around them are
+/// named, so none is ignored in silence.
+#[test]
+fn warnings_name_lines_without_effect() {
+    let c = Config::parse(
+        "interface fa0\n ip irdp\n ip mobile registration-lifetime 600\n ip mobile prefix-length\n\
+         interface fa1\n ip irdp\n ip mobile foreign-service\n\
+         interface fa2\n\
+         router mobile\n\
+         ip mobile foreign-agent\n\
+         ip mobile host 10.9.0.1 interface fa2\n\
+         ip mobile secure visitor 10.9.0.1 spi 100 key ascii k\n\
+         ip proxy-mobile secure node 10.9.0.1 spi 100 key ascii k\n",
+    )
+    .unwrap();
+    let w = c.warnings().join("\n");
+    for expected in [
+        "FastEthernet0: `ip irdp` without `ip mobile foreign-service` sends no advertisements",
+        "FastEthernet0: `ip mobile registration-lifetime` has no effect without `ip mobile foreign-service`",
+        "FastEthernet0: `ip mobile prefix-length` has no effect without `ip mobile foreign-service`",
+        "FastEthernet1: `ip mobile foreign-service` without `ip address` offers no foreign agent service",
+        "`ip mobile foreign-agent` without `care-of INTERFACE`",
+        "`ip mobile host 10.9.0.1` names interface FastEthernet2, which has no `ip address`",
+        "`ip mobile host` and `ip mobile secure host|foreign-agent` have no effect without `ip mobile home-agent`",
+        "`ip proxy-mobile ...` lines have no effect without `ip proxy-mobile enable`",
+    ] {
+        assert!(w.contains(expected), "lacks {expected:?}:\n{w}");
+    }
+    let c = Config::parse(
+        "interface fa1\n ip address 10.0.0.1 255.0.0.0\n ip irdp\n ip mobile foreign-service\n",
+    )
+    .unwrap();
+    assert_eq!(
+        c.warnings(),
+        [
+            "FastEthernet1: `ip mobile foreign-service` needs `router mobile` and `ip mobile foreign-agent` to serve visitors"
+        ]
+    );
+    let c = Config::parse("ip mobile secure home-agent 10.0.0.1 spi 100 key ascii k\n").unwrap();
+    assert!(
+        c.warnings()[0].contains(
+            "`ip mobile secure visitor|home-agent` have no effect without `ip mobile foreign-agent`"
+        ),
+        "{:?}",
+        c.warnings()
+    );
 }
 
 /// A home agent with 100 000 `ip mobile secure host` lines and an AP with

@@ -96,6 +96,13 @@ const WORDS: &[&str] = &[
     "terminal",
     "ap1200(config)#",
     "multicast",
+    "access-list",
+    "permit",
+    "deny",
+    "any",
+    "home-access",
+    "prefix-length",
+    "preference",
 ];
 
 fn word() -> impl Strategy<Value = String> {
@@ -251,7 +258,9 @@ fn command_line() -> impl Strategy<Value = String> {
                 " registration-required",
                 " reverse-tunnel",
                 " reverse-tunnel mandatory",
-                " home-access 7 limit 3"
+                " home-access 7 limit 3",
+                " home-access campus",
+                " home-access 1300 reverse-tunnel"
             ][..]
         )
         .prop_map(|o| format!("ip mobile foreign-service{o}")),
@@ -274,6 +283,20 @@ fn command_line() -> impl Strategy<Value = String> {
         (0u32..5000).prop_map(|v| format!("vlan {v}")),
         proptest::sample::select(&["root", "repeater", "non-root", "root ap-only"][..])
             .prop_map(|r| format!("station-role {r}")),
+        (
+            proptest::sample::select(&[1u32, 10, 99, 100, 1300, 1999, 2000][..]),
+            prop_oneof![
+                Just("permit any".to_string()),
+                Just("remark a  b".to_string()),
+                Just("deny any log".to_string()),
+                addr().prop_map(|a| format!("deny host {a}")),
+                addr().prop_map(|a| format!("permit {a}")),
+                (addr(), addr()).prop_map(|(a, w)| format!("permit {a} {w}")),
+            ]
+        )
+            .prop_map(|(n, e)| format!("access-list {n} {e}")),
+        Just("access-list 10".to_string()),
+        Just("ip access-list standard x".to_string()),
         Just("aaa new-model".to_string()),
         Just("aaa authorization ipmobile default group radius".to_string()),
         (addr(), proptest::option::of(1u32..70000), "[ -~]{0,12}").prop_map(|(a, p, k)| {

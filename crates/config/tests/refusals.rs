@@ -88,15 +88,17 @@ refusals! {
     route_host_bits: "ip route 10.0.0.1 255.0.0.0 10.0.0.1", 1, "inconsistent address and mask: 10.0.0.1 has bits outside 255.0.0.0";
     route_no_target: "ip route 10.0.0.0 255.0.0.0", 1, "expected a next-hop address or an interface at end of line";
     route_numeric_target: "ip route 10.0.0.0 255.0.0.0 5", 1, "expected a next-hop address or an interface, found \"5\"";
-    route_bad_distance: "ip route 10.0.0.0 255.0.0.0 10.1.1.1 300", 1, "administrative distance must be 1-255, found 300";
-    route_trailing: "ip route 10.0.0.0 255.0.0.0 10.1.1.1 3 x", 1, "unexpected \"x\"; expected end of line";
+    route_distance: "ip route 10.0.0.0 255.0.0.0 10.1.1.1 5", 1, "an administrative distance is not supported (static routes go into the kernel's table as they are); remove it";
+    route_distance_after_interface: "ip route 10.0.0.0 255.0.0.0 eth1 200", 1, "an administrative distance is not supported";
+    route_trailing: "ip route 10.0.0.0 255.0.0.0 10.1.1.1 x", 1, "unexpected \"x\"; expected end of line";
     gateway_bad: "ip default-gateway gw", 1, "expected the gateway address (dotted IPv4 address), found \"gw\"";
 
     // --- ip mobile home-agent
     ha_lifetime_not_number: "ip mobile home-agent lifetime x", 1, "expected a number for lifetime (seconds) (3-65535), found \"x\"";
     ha_lifetime_range: "ip mobile home-agent lifetime 2", 1, "lifetime (seconds) must be 3-65535, found 2";
-    ha_replay_missing: "ip mobile home-agent replay", 1, "expected a number for replay (seconds) (1-65535) at end of line";
-    ha_unknown_option: "ip mobile home-agent standby", 1, "unexpected \"standby\"; expected `broadcast`, `lifetime N`, `replay N`, `reverse-tunnel-off` or end of line";
+    ha_broadcast: "router mobile\nip mobile home-agent lifetime 600 broadcast", 2, "`broadcast` is not supported: this home agent forwards no broadcasts to mobile nodes (RFC 5944 4.3); remove it";
+    ha_replay: "ip mobile home-agent replay 10", 1, "`replay` is not supported on ip mobile home-agent: the timestamp window is each security association's, `replay timestamp within N` on `ip mobile secure host` (RFC 5944 5.7)";
+    ha_unknown_option: "ip mobile home-agent standby", 1, "unexpected \"standby\"; expected `lifetime N`, `reverse-tunnel-off` or end of line";
 
     // --- ip mobile host
     host_needs_interface: "ip mobile host 10.0.0.1", 1, "expected `interface NAME` (the home interface) or `aaa` at end of line";
@@ -127,18 +129,21 @@ refusals! {
     secure_replay_bad: "ip mobile secure host 10.0.0.1 spi 100 key ascii k replay nonce", 1, "expected `timestamp` after replay";
     secure_replay_within_bad: "ip mobile secure host 10.0.0.1 spi 100 key ascii k replay timestamp within 0", 1, "replay timestamp within (seconds) must be 1-65535, found 0";
     secure_trailing: "ip mobile secure host 10.0.0.1 spi 100 key ascii k extra", 1, "unexpected \"extra\"; expected `algorithm`, `replay timestamp` or end of line";
+    secure_home_agent_range_too_wide: "ip mobile secure home-agent 10.0.0.0 10.0.4.0 spi 100 key ascii k", 1, "an `ip mobile secure home-agent` range covers at most 1024 addresses, found 1025";
+    secure_foreign_agent_range_too_wide: "ip mobile secure foreign-agent 10.0.0.0 10.255.255.255 spi 100 key ascii k", 1, "an `ip mobile secure foreign-agent` range covers at most 1024 addresses, found 16777216";
     secure_overlap: "ip mobile secure host 10.0.0.1 10.0.0.9 spi 100 key ascii k\nip mobile secure host 10.0.0.9 spi 101 key ascii k", 2, "overlaps the association for 10.0.0.1 10.0.0.9; remove it first with `no ip mobile secure host 10.0.0.1 10.0.0.9`";
 
     // --- foreign agent
     fa_reg_wait_range: "ip mobile foreign-agent reg-wait 1", 1, "reg-wait (seconds) must be 5-600, found 1";
     fa_unknown: "ip mobile foreign-agent care", 1, "unexpected \"care\"; expected `care-of INTERFACE`, `reg-wait N` or end of line";
     fa_care_of_missing: "ip mobile foreign-agent care-of", 1, "expected an interface name";
+    fa_second_care_of: "ip mobile foreign-agent care-of fa0\nip mobile foreign-agent care-of eth1", 2, "one care-of interface is supported, and FastEthernet0 is it; remove it first with `no ip mobile foreign-agent care-of FastEthernet0`";
+    fa_two_care_of_in_a_line: "ip mobile foreign-agent care-of fa0 care-of eth1", 1, "one care-of interface is supported; this line names FastEthernet0 and eth1";
     bindupdate_trailing: "ip mobile bindupdate acknowledge", 1, "unexpected \"acknowledge\"; expected `ack` or end of line";
 
     // --- proxy Mobile IP, global
     proxy_unknown: "ip proxy-mobile start", 1, "expected `enable`, `aap`, `secure node`, `tunnel`, `pause` or `subnet-map` after ip proxy-mobile, found \"start\"";
     proxy_enable_trailing: "ip proxy-mobile enable now", 1, "unexpected \"now\"; expected end of line";
-    proxy_enable_on_repeater: "interface dot11radio 0\nstation-role repeater\nexit\nip proxy-mobile enable", 4, "proxy Mobile IP works only on a root access point, and Dot11Radio0 is `station-role repeater`";
     aap_none: "ip proxy-mobile aap", 1, "expected the address of an authoritative access point at end of line";
     aap_bad: "ip proxy-mobile aap 10.0.0.1 -x", 1, "expected the address or host name of an authoritative access point, found \"-x\"";
     aap_four: "ip proxy-mobile aap 10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4", 1, "at most three authoritative access points (the Aironet documentation: \"up to three AAPs\"), found 4";
@@ -158,10 +163,10 @@ refusals! {
     ssid_missing: "interface do0\nssid", 2, "expected an SSID (1 to 32 characters) at end of line";
     ssid_too_long: "interface do0\nssid abcdefghijklmnopqrstuvwxyz0123456", 2, "an SSID is 1 to 32 characters (IEEE 802.11), found 33 characters";
     station_role_not_radio: "interface bvi1\nstation-role root", 2, "`station-role` is only valid in a radio interface";
-    station_role_bad: "interface do0\nstation-role master", 2, "expected `root`, `repeater`, `non-root` or `workgroup-bridge` after station-role, found \"master\"";
-    station_role_repeater_with_proxy: "ip proxy-mobile enable\ninterface do0\nstation-role repeater", 3, "proxy Mobile IP is configured and works only on a root access point";
-    station_role_repeater_with_ssid_proxy: "interface do0\nssid a\nip proxy-mobile\nexit\nstation-role repeater", 5, "proxy Mobile IP is configured";
-    interface_proxy_on_repeater: "interface do1\nstation-role repeater\ninterface fa0\nip proxy-mobile", 4, "Dot11Radio1 is `station-role repeater`";
+    station_role_bad: "interface do0\nstation-role master", 2, "expected `root` after station-role (pmip's radio is always a root access point), found \"master\"";
+    station_role_repeater: "interface do0\nstation-role repeater", 2, "`station-role repeater` is not supported: pmip's radio is always a root access point; use `station-role root` or leave the line out";
+    station_role_non_root: "ip proxy-mobile enable\ninterface do1\nstation-role non-root", 3, "`station-role non-root` is not supported";
+    station_role_workgroup_bridge: "interface do0\nstation-role workgroup-bridge", 2, "`station-role workgroup-bridge` is not supported";
     address_dhcp_not_bvi: "interface fa0\nip address dhcp", 2, "`ip address dhcp` is supported on BVI1 (the access point's own address) only, not FastEthernet0";
     address_dhcp_trailing: "interface bvi1\nip address dhcp client-id fa0", 2, "unexpected \"client-id\"; expected end of line";
     address_dhcp_with_foreign_service: "interface bvi1\nip mobile foreign-service\nip address dhcp", 3, "BVI1 has `ip mobile foreign-service`, and a foreign agent needs a static address";
@@ -189,15 +194,41 @@ refusals! {
     irdp_preference_bad: "interface fa0\nip irdp preference high", 2, "expected a preference level (a signed 32-bit number), found \"high\"";
     foreign_service_unknown: "interface fa0\nip mobile foreign-service gre", 2, "expected `home-access ACL`, `limit N`, `registration-required`, `reverse-tunnel [mandatory]` or end of line";
     foreign_service_limit: "interface fa0\nip mobile foreign-service limit 0", 2, "limit (visitors) must be 1-1000, found 0";
-    foreign_service_acl_missing: "interface fa0\nip mobile foreign-service home-access", 2, "expected an access list after home-access at end of line";
+    foreign_service_acl_missing: "interface fa0\nip mobile foreign-service home-access", 2, "expected a standard access list number (1-99, 1300-1999) or name after home-access at end of line";
+    foreign_service_acl_extended: "interface fa0\nip mobile foreign-service home-access 101", 2, "home-access takes a standard access list (1-99, 1300-1999), found 101";
+    foreign_service_acl_zero: "interface fa0\nip mobile foreign-service limit 5 home-access 0", 2, "home-access takes a standard access list (1-99, 1300-1999), found 0";
+    foreign_service_acl_bad_name: "interface fa0\nip mobile foreign-service home-access 1x", 2, "expected a standard access list number (1-99, 1300-1999) or name after home-access, found \"1x\"";
     registration_lifetime_range: "interface fa0\nip mobile registration-lifetime 70000", 2, "registration-lifetime (seconds) must be 3-65535, found 70000";
     prefix_length_trailing: "interface fa0\nip mobile prefix-length 24", 2, "unexpected \"24\"; expected end of line";
 
     // --- SSID mode
-    ssid_proxy_with_vlan: "interface do0\nssid tsunami\nvlan 10\nip proxy-mobile", 4, "SSID tsunami has `vlan 10`, and proxy Mobile IP is not supported on an SSID with a VLAN (the Aironet documentation)";
+    ssid_vlan: "interface do0\nssid guests\nvlan 10", 3, "VLANs are not supported: pmip's AP bridges every SSID into BVI1 untagged, so the stations of SSID guests would not be on VLAN 10; remove the line";
     ssid_vlan_with_proxy: "interface do0\nssid tsunami\nip proxy-mobile\nvlan 10", 4, "SSID tsunami has `ip proxy-mobile`, and proxy Mobile IP is not supported on an SSID with a VLAN (the Aironet documentation)";
     ssid_vlan_range: "interface do0\nssid tsunami\nvlan 4095", 3, "vlan must be 1-4094, found 4095";
-    ssid_proxy_on_repeater: "interface do0\nstation-role repeater\nssid a\nip proxy-mobile", 4, "Dot11Radio0 is `station-role repeater`";
+
+
+    // --- access lists
+    acl_number_missing: "access-list", 1, "expected a standard access list number (1-99, 1300-1999) at end of line";
+    acl_number_bad: "access-list ten permit any", 1, "expected a standard access list number (1-99, 1300-1999), found \"ten\"";
+    acl_zero: "access-list 0 permit any", 1, "access list 0 is not a standard IP access list; use 1-99 or 1300-1999";
+    acl_extended: "access-list 101 permit ip any any", 1, "access list 101 would be an extended list, which is not supported; use a standard list (1-99, 1300-1999)";
+    acl_expanded_extended: "access-list 2000 permit ip any any", 1, "access list 2000 would be an extended list";
+    acl_other_kind: "access-list 700 permit 0000.0c00.0000 0000.00ff.ffff", 1, "access list 700 is not a standard IP access list";
+    acl_huge_number: "access-list 99999999999999999999999 permit any", 1, "is not a standard IP access list";
+    acl_action_missing: "access-list 10", 1, "expected `permit`, `deny` or `remark` after the access list number at end of line";
+    acl_action_bad: "access-list 10 allow any", 1, "expected `permit`, `deny` or `remark` after the access list number, found \"allow\"";
+    acl_source_missing: "access-list 10 permit", 1, "expected a source address (A [WILDCARD]), `host A` or `any` at end of line";
+    acl_source_bad: "access-list 10 deny 10.0.0", 1, "expected a source address (A [WILDCARD]), `host A` or `any`, found \"10.0.0\"";
+    acl_host_missing: "access-list 10 permit host", 1, "expected the host address after host (dotted IPv4 address) at end of line";
+    acl_log: "access-list 10 permit 10.0.0.0 0.0.0.255 log", 1, "`log` is not supported: pmip logs no access list matches; remove it";
+    acl_trailing: "access-list 10 permit any 10.0.0.1", 1, "unexpected \"10.0.0.1\"; expected end of line";
+    acl_three_addresses: "access-list 10 permit 10.0.0.0 0.0.0.255 10.0.0.1", 1, "unexpected \"10.0.0.1\"; expected end of line";
+    acl_remark_empty: "access-list 10 remark", 1, "expected the remark text at end of line";
+    acl_remark_long: "access-list 10 remark aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 1, "a remark is at most 100 characters (IOS), found 101";
+    acl_no_entry: "access-list 10 permit any\nno access-list 10 permit any", 2, "`no access-list 10 ...` removes the whole list in IOS, not one entry; give `no access-list 10` to remove it";
+    acl_named: "ip access-list standard campus", 1, "named access lists (`ip access-list`) are not supported; use a numbered standard list, `access-list N {permit | deny} ...` with N 1-99 or 1300-1999";
+    acl_named_no: "no ip access-list extended campus", 1, "named access lists (`ip access-list`) are not supported";
+    acl_in_interface: "interface fa0\nip access-list standard 10", 2, "named access lists (`ip access-list`) are not supported";
 
     // --- AAA / RADIUS
     aaa_unknown: "aaa authentication login default local", 1, "expected `new-model` or `authorization ipmobile` after aaa, found \"authentication\"";

@@ -58,8 +58,19 @@ impl Config {
             self.username_cmd(c, neg)?;
             return Ok(here);
         }
+        if c.eat("access-list") {
+            self.access_list_cmd(c, neg)?;
+            return Ok(here);
+        }
         if !c.eat("ip") {
             return Err(Fail::NotHere);
+        }
+        if c.eat("access-list") {
+            return Err(Fail::Bad(
+                "named access lists (`ip access-list`) are not supported; use a numbered standard list, \
+                 `access-list N {permit | deny} ...` with N 1-99 or 1300-1999"
+                    .into(),
+            ));
         }
         if c.eat("route") {
             self.route_cmd(c, neg)?;
@@ -252,7 +263,7 @@ impl Config {
         Ok(())
     }
 
-    /// `ip route PREFIX MASK {NEXTHOP | IF [NEXTHOP]} [DISTANCE]`.
+    /// `ip route PREFIX MASK {NEXTHOP | IF [NEXTHOP]}`.
     pub(super) fn route_cmd(&mut self, c: &mut Cur, neg: bool) -> Result<(), Fail> {
         let prefix = c.ipv4("the destination prefix")?;
         let mask = parse_mask(c)?;
@@ -294,18 +305,23 @@ impl Config {
                 (Some(ifname), nh)
             }
         };
-        let distance = if c.done() {
-            None
-        } else {
-            Some(c.num("administrative distance", 1, 255)? as u8)
-        };
+        if c.peek()
+            .is_some_and(|w| w.bytes().all(|b| b.is_ascii_digit()))
+        {
+            // The kernel's table takes the route as it is: there are no
+            // routes from other sources, nor floating statics, to rank.
+            return Err(Fail::Bad(
+                "an administrative distance is not supported (static routes go into the kernel's table \
+                 as they are); remove it"
+                    .into(),
+            ));
+        }
         c.end()?;
         let route = StaticRoute {
             prefix,
             mask,
             interface,
             next_hop,
-            distance,
         };
         let same = |r: &StaticRoute| {
             r.prefix == route.prefix
@@ -320,6 +336,84 @@ impl Config {
         match self.routes.iter_mut().find(|r| same(r)) {
             Some(r) => *r = route,
             None => self.routes.push(route),
+        }
+        Ok(())
+    }
+
+    /// `access-list N {permit | deny} {A [WILDCARD] | host A | any}` and
+    /// `access-list N remark TEXT` (IOS standard IP access lists, N 1-99
+    /// or 1300-1999): each line appends an entry to list N; `no
+    /// access-list N` removes the list.
+    pub(super) fn access_list_cmd(&mut self, c: &mut Cur, neg: bool) -> Result<(), Fail> {
+        const WHAT: &str = "a standard access list number (1-99, 1300-1999)";
+        let w = c.peek().ok_or_else(|| expected(WHAT, None))?;
+        if w.is_empty() || !w.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Fail::Bad(expected(WHAT, Some(w))));
+        }
+        let n = w.parse::<u32>().unwrap_or(u32::MAX);
+        if !is_standard_acl_number(n) {
+            return Err(Fail::Bad(
+                if (100..=199).contains(&n) || (2000..=2699).contains(&n) {
+                    format!(
+                        "access list {w} would be an extended list, which is not supported; use a standard \
+                     list (1-99, 1300-1999)"
+                    )
+                } else {
+                    format!(
+                        "access list {w} is not a standard IP access list; use 1-99 or 1300-1999"
+                    )
+                },
+            ));
+        }
+        c.i += 1;
+        let number = n as u16;
+        if neg {
+            if !c.done() {
+                // IOS would drop the whole list for `no access-list N
+                // permit ...`: say so rather than surprise.
+                return Err(Fail::Bad(format!(
+                    "`no access-list {number} ...` removes the whole list in IOS, not one entry; give \
+                     `no access-list {number}` to remove it"
+                )));
+            }
+            self.access_lists.retain(|l| l.number != number);
+            return Ok(());
+        }
+        let entry = if c.eat("remark") {
+            let text = c.rest();
+            if text.is_empty() {
+                return Err(Fail::Bad(expected("the remark text", None)));
+            }
+            if text.chars().count() > 100 {
+                return Err(Fail::Bad(format!(
+                    "a remark is at most 100 characters (IOS), found {}",
+                    text.chars().count()
+                )));
+            }
+            c.skip_rest();
+            AclEntry::Remark(text.to_string())
+        } else if c.eat("permit") {
+            AclEntry::Permit(acl_source(c)?)
+        } else if c.eat("deny") {
+            AclEntry::Deny(acl_source(c)?)
+        } else {
+            return Err(Fail::Bad(expected(
+                "`permit`, `deny` or `remark` after the access list number",
+                c.peek(),
+            )));
+        };
+        match self
+            .access_lists
+            .binary_search_by_key(&number, |l| l.number)
+        {
+            Ok(i) => self.access_lists[i].entries.push(entry),
+            Err(i) => self.access_lists.insert(
+                i,
+                AccessList {
+                    number,
+                    entries: vec![entry],
+                },
+            ),
         }
         Ok(())
     }
@@ -460,4 +554,36 @@ impl Config {
             c.peek(),
         )))
     }
+}
+
+/// A standard entry's source, `{A [WILDCARD] | host A | any}`, then the
+/// end of the line.
+fn acl_source(c: &mut Cur) -> Result<AclSource, Fail> {
+    let source = if c.eat("any") {
+        AclSource::ANY
+    } else if c.eat("host") {
+        AclSource::host(c.ipv4("the host address after host")?)
+    } else {
+        let Some(address) = c.peek_ipv4() else {
+            return Err(Fail::Bad(expected(
+                "a source address (A [WILDCARD]), `host A` or `any`",
+                c.peek(),
+            )));
+        };
+        c.i += 1;
+        match c.peek_ipv4() {
+            Some(wildcard) => {
+                c.i += 1;
+                AclSource::new(address, wildcard)
+            }
+            None => AclSource::host(address),
+        }
+    };
+    if c.is("log") || c.is("log-input") {
+        return Err(Fail::Bad(
+            "`log` is not supported: pmip logs no access list matches; remove it".into(),
+        ));
+    }
+    c.end()?;
+    Ok(source)
 }

@@ -77,15 +77,19 @@ impl Config {
                     c.eat("ap-only");
                 }
                 StationRole::Root
-            } else if c.eat("repeater") {
-                StationRole::Repeater
-            } else if c.eat("non-root") {
-                StationRole::NonRoot
-            } else if c.eat("workgroup-bridge") {
-                StationRole::WorkgroupBridge
+            } else if let Some(w) = ["repeater", "non-root", "workgroup-bridge"]
+                .into_iter()
+                .find(|w| c.is(w))
+            {
+                // Stations associate with pmip's radio (the emulated one,
+                // or hostapd); it never joins another AP itself.
+                return Err(Fail::Bad(format!(
+                    "`station-role {w}` is not supported: pmip's radio is always a root access point; \
+                     use `station-role root` or leave the line out"
+                )));
             } else {
                 return Err(Fail::Bad(expected(
-                    "`root`, `repeater`, `non-root` or `workgroup-bridge` after station-role",
+                    "`root` after station-role (pmip's radio is always a root access point)",
                     c.peek(),
                 )));
             };
@@ -138,10 +142,7 @@ impl Config {
                 let mut fs = ForeignService::default();
                 while !c.done() {
                     if c.eat("home-access") {
-                        let acl = c
-                            .next()
-                            .ok_or_else(|| expected("an access list after home-access", None))?;
-                        fs.home_access = Some(acl.to_string());
+                        fs.home_access = Some(home_access_acl(c)?);
                     } else if c.eat("limit") {
                         fs.limit = Some(c.num_u32("limit (visitors)", 1, 1000)?);
                     } else if c.eat("registration-required") {
@@ -174,7 +175,7 @@ impl Config {
             }
             if c.eat("prefix-length") {
                 c.end()?;
-                self.iface_mut(&name).prefix_length = !neg;
+                self.iface_mut(&name).prefix_length = Some(!neg);
                 return Ok(here);
             }
             return Err(Fail::NotHere);
@@ -418,6 +419,14 @@ impl Config {
             } else {
                 let v = c.num("vlan", 1, 4094)? as u16;
                 c.end()?;
+                if !new.proxy_mobile {
+                    // Without VLANs the SSID's stations would land on
+                    // BVI1's subnet instead of VLAN v's.
+                    return Err(Fail::Bad(format!(
+                        "VLANs are not supported: pmip's AP bridges every SSID into BVI1 untagged, so \
+                         the stations of SSID {ssid} would not be on VLAN {v}; remove the line"
+                    )));
+                }
                 if new.proxy_mobile {
                     return Err(Fail::Bad(format!(
                         "SSID {ssid} has `ip proxy-mobile`, and proxy Mobile IP is not supported on an SSID with \
@@ -436,4 +445,24 @@ impl Config {
         }
         Ok(here)
     }
+}
+
+/// The access list of `home-access ACL`: a standard list's number, or a
+/// name (IOS takes both; pmip configures no named lists, so a name
+/// restricts nothing and [`Config::warnings`] says so).
+fn home_access_acl(c: &mut Cur) -> Result<String, Fail> {
+    const WHAT: &str = "a standard access list number (1-99, 1300-1999) or name after home-access";
+    let w = c.peek().ok_or_else(|| expected(WHAT, None))?;
+    if w.bytes().all(|b| b.is_ascii_digit()) {
+        // The home agent address is matched, as a standard list's source.
+        if !w.parse().is_ok_and(is_standard_acl_number) {
+            return Err(Fail::Bad(format!(
+                "home-access takes a standard access list (1-99, 1300-1999), found {w}"
+            )));
+        }
+    } else if !w.as_bytes()[0].is_ascii_alphabetic() {
+        return Err(Fail::Bad(expected(WHAT, Some(w))));
+    }
+    c.i += 1;
+    Ok(w.to_string())
 }

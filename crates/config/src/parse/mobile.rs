@@ -3,6 +3,10 @@
 
 use super::*;
 
+/// Most addresses an `ip mobile secure home-agent|foreign-agent` range
+/// may cover.
+const MAX_AGENT_SA_RANGE: u64 = 1024;
+
 impl Config {
     /// Global `ip mobile ...` (IOS Mobile IP command reference).
     pub(super) fn ip_mobile_global(&mut self, c: &mut Cur, neg: bool) -> Result<(), Fail> {
@@ -13,16 +17,28 @@ impl Config {
             }
             let mut ha = HomeAgent::default();
             while !c.done() {
-                if c.eat("broadcast") {
-                    ha.broadcast = true;
-                } else if c.eat("lifetime") {
+                if c.eat("lifetime") {
                     ha.lifetime = c.num_u32("lifetime (seconds)", 3, 65535)?;
-                } else if c.eat("replay") {
-                    ha.replay = c.num_u32("replay (seconds)", 1, 65535)?;
                 } else if c.eat("reverse-tunnel-off") {
                     ha.reverse_tunnel_off = true;
+                } else if c.is("broadcast") {
+                    // RFC 5944 4.3: a home agent forwards broadcasts only to
+                    // mobile nodes that asked (the B bit); this one
+                    // forwards none, so the option would promise nothing.
+                    return Err(Fail::Bad(
+                        "`broadcast` is not supported: this home agent forwards no broadcasts to mobile \
+                         nodes (RFC 5944 4.3); remove it"
+                            .into(),
+                    ));
+                } else if c.is("replay") {
+                    return Err(Fail::Bad(
+                        "`replay` is not supported on ip mobile home-agent: the timestamp window is each \
+                         security association's, `replay timestamp within N` on `ip mobile secure host` \
+                         (RFC 5944 5.7)"
+                            .into(),
+                    ));
                 } else {
-                    c.end_or("`broadcast`, `lifetime N`, `replay N`, `reverse-tunnel-off`")?;
+                    c.end_or("`lifetime N`, `reverse-tunnel-off`")?;
                 }
             }
             self.mobile.home_agent = Some(ha);
@@ -98,6 +114,18 @@ impl Config {
                 self.mobile.secure.remove(peer as u8, range);
                 return Ok(());
             }
+            // An agent peer's association is kept once per address (the
+            // engines look agents up by address), so its range is bounded.
+            if matches!(peer, SaPeer::HomeAgent | SaPeer::ForeignAgent)
+                && range.len() > MAX_AGENT_SA_RANGE
+            {
+                return Err(Fail::Bad(format!(
+                    "an `ip mobile secure {}` range covers at most {MAX_AGENT_SA_RANGE} addresses, found {}; \
+                     split it or give the agents' addresses",
+                    peer.keyword(),
+                    range.len()
+                )));
+            }
             let sa = parse_sa(c, KeyRules::Router)?;
             if let Some(o) = self.mobile.secure.overlapping(peer as u8, range) {
                 return Err(Fail::Bad(format!(
@@ -139,6 +167,22 @@ impl Config {
                     reg_wait = Some(c.num_u32("reg-wait (seconds)", 5, 600)?);
                 } else {
                     c.end_or("`care-of INTERFACE`, `reg-wait N`")?;
+                }
+            }
+            // One care-of address: the advertisement, the relayed requests
+            // and the tunnels all use the one interface's address.
+            if let Some(first) = care_of.first() {
+                if let Some(second) = care_of.iter().find(|n| *n != first) {
+                    return Err(Fail::Bad(format!(
+                        "one care-of interface is supported; this line names {first} and {second}"
+                    )));
+                }
+                let current = self.mobile.foreign_agent.as_ref().map(|fa| &fa.care_of);
+                if let Some(other) = current.into_iter().flatten().find(|n| *n != first) {
+                    return Err(Fail::Bad(format!(
+                        "one care-of interface is supported, and {other} is it; remove it first with \
+                         `no ip mobile foreign-agent care-of {other}`"
+                    )));
                 }
             }
             let fa = self

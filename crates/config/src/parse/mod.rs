@@ -600,7 +600,7 @@ impl Config {
                         "`vlan` is an SSID command; enter `ssid NAME` in a Dot11Radio interface first".to_string()
                     } else {
                         "unknown command; expected hostname, interface, ip address, ip route, ip default-gateway, \
-                         router mobile, ip mobile ..., ip irdp ..., ip proxy-mobile ..., ip http ..., username ..., aaa ... or radius-server ..."
+                         router mobile, ip mobile ..., ip irdp ..., ip proxy-mobile ..., ip http ..., username ..., access-list ..., aaa ... or radius-server ..."
                             .to_string()
                     };
                     return Err(err(reason));
