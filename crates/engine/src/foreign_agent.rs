@@ -4,6 +4,7 @@
 //! Binding Updates from home agents (`ip mobile bindupdate`).
 
 use crate::codec;
+use crate::home_agent::{Violation, ViolationLog, ViolationReason, Violator};
 use crate::host_range::HostRanges;
 use crate::security::SecurityAssociation;
 use crate::time::{Instant, Now};
@@ -181,6 +182,8 @@ pub struct ForeignAgent {
     sequence: u16,
     next_advert: BTreeMap<String, Instant>,
     pub counters: Counters,
+    /// `show ip mobile violation`.
+    pub violations: ViolationLog,
 }
 
 const ALL_SYSTEMS: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 1);
@@ -194,6 +197,7 @@ impl ForeignAgent {
             sequence: 0,
             next_advert: BTreeMap::new(),
             counters: Counters::default(),
+            violations: ViolationLog::default(),
         }
     }
 
@@ -243,6 +247,17 @@ impl ForeignAgent {
 
     pub fn pending_count(&self) -> usize {
         self.pending.len()
+    }
+
+    /// The pending list (`show ip mobile visitor pending`): each request
+    /// relayed and not yet answered, with when it times out.
+    pub fn pending(&self) -> impl Iterator<Item = (&Visitor, Instant)> {
+        self.pending.values().map(|p| (&p.visitor, p.expires))
+    }
+
+    /// `clear ip mobile traffic`: every counter back to zero.
+    pub fn clear_counters(&mut self) {
+        self.counters = Counters::default();
     }
 
     fn interface(&self, name: &str) -> Option<&ServiceInterface> {
@@ -424,7 +439,8 @@ impl ForeignAgent {
             mac: d.mac,
             interface: intf.name.clone(),
             port: d.src.port(),
-            lifetime: 0,
+            // What it asked for, until the reply grants a lifetime.
+            lifetime: packet.lifetime(),
             registered: now.instant,
             expires: now.instant,
             identification: packet.identification().0,
@@ -459,6 +475,18 @@ impl ForeignAgent {
         if let Some((_, _, sa)) = self.config.visitor_sas.get(repr.home_address)
             && !codec::verify_span(d.payload, list.auth(kind::MOBILE_FOREIGN_AUTH).as_ref(), sa)
         {
+            let (spi, reason) = auth_fault(list.auth(kind::MOBILE_FOREIGN_AUTH).as_ref(), sa);
+            self.violations.record(Violation {
+                at: now.instant,
+                unix: now.unix,
+                source: *d.src.ip(),
+                home_address: repr.home_address,
+                violator: Violator::MobileHost,
+                spi,
+                identification: repr.identification.0,
+                reason,
+                code: ReplyCode::MobileNodeFailedAuthenticationFa.into(),
+            });
             return deny(self, ReplyCode::MobileNodeFailedAuthenticationFa, out);
         }
         if repr.lifetime > intf.registration_lifetime {
@@ -643,6 +671,18 @@ impl ForeignAgent {
         if let Some(sa) = self.config.home_agent_sas.get(src.ip())
             && !codec::verify_span(payload, fhae.as_ref(), sa)
         {
+            let (spi, reason) = auth_fault(fhae.as_ref(), sa);
+            self.violations.record(Violation {
+                at: now.instant,
+                unix: now.unix,
+                source: *src.ip(),
+                home_address: reply.home_address,
+                violator: Violator::HomeAgent,
+                spi,
+                identification: reply.identification.0,
+                reason,
+                code: ReplyCode::HomeAgentFailedAuthentication.into(),
+            });
             *self
                 .counters
                 .denied
@@ -702,7 +742,7 @@ impl ForeignAgent {
     /// it (or it came back to us: keep it), and acknowledge when asked.
     fn handle_binding_update(
         &mut self,
-        _now: Now,
+        now: Now,
         src: SocketAddrV4,
         payload: &[u8],
         out: &mut Vec<Action>,
@@ -730,6 +770,18 @@ impl ForeignAgent {
             list.auth(kind::ROUTE_OPTIMIZATION_AUTH).as_ref(),
             &sa,
         ) {
+            let (spi, reason) = auth_fault(list.auth(kind::ROUTE_OPTIMIZATION_AUTH).as_ref(), &sa);
+            self.violations.record(Violation {
+                at: now.instant,
+                unix: now.unix,
+                source: *src.ip(),
+                home_address: u.home_address,
+                violator: Violator::HomeAgent,
+                spi,
+                identification: u.identification.0,
+                reason,
+                code: 0,
+            });
             if self.counters.drop_reason("forged binding update") {
                 tracing::warn!(%src, "dropped a Binding Update that fails authentication (logged once)");
             }
@@ -767,6 +819,19 @@ impl ForeignAgent {
                 payload: ack,
             });
         }
+    }
+}
+
+/// Why an authentication extension failed against `sa` (RFC 2006
+/// mipSecRecentViolationReason), and the SPI it named.
+fn auth_fault(
+    span: Option<&pmip_wire::extension::AuthSpan>,
+    sa: &SecurityAssociation,
+) -> (u32, ViolationReason) {
+    match span {
+        None => (0, ViolationReason::MissingExtension),
+        Some(s) if s.spi != sa.spi => (s.spi, ViolationReason::BadSpi),
+        Some(s) => (s.spi, ViolationReason::BadAuthenticator),
     }
 }
 

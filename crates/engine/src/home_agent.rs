@@ -177,6 +177,119 @@ impl Counters {
     }
 }
 
+/// Why a registration failed its security checks: the reasons of
+/// mipSecRecentViolationReason (RFC 2006, MIP-MIB), which `show ip mobile
+/// violation` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ViolationReason {
+    /// No mobility security association with the sender.
+    NoSecurityAssociation,
+    BadAuthenticator,
+    /// The Identification failed the replay check (RFC 5944 5.7).
+    BadIdentification,
+    /// The extension names another SPI than the association's.
+    BadSpi,
+    /// A mandatory authentication extension is missing.
+    MissingExtension,
+}
+
+impl ViolationReason {
+    /// The MIB's number for the reason.
+    pub fn number(self) -> u8 {
+        match self {
+            ViolationReason::NoSecurityAssociation => 1,
+            ViolationReason::BadAuthenticator => 2,
+            ViolationReason::BadIdentification => 3,
+            ViolationReason::BadSpi => 4,
+            ViolationReason::MissingExtension => 5,
+        }
+    }
+}
+
+impl core::fmt::Display for ViolationReason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            ViolationReason::NoSecurityAssociation => "No mobility security association",
+            ViolationReason::BadAuthenticator => "Bad authenticator",
+            ViolationReason::BadIdentification => "Bad identification",
+            ViolationReason::BadSpi => "Bad SPI",
+            ViolationReason::MissingExtension => "Missing security extension",
+        })
+    }
+}
+
+/// Who failed the check: a mobile node (by its home address) or a peer
+/// agent (by its address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Violator {
+    MobileHost,
+    ForeignAgent,
+    HomeAgent,
+}
+
+/// One security violation (mipSecViolationEntry's fields).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub at: Instant,
+    /// Time of day, for the log's timestamps.
+    pub unix: Duration,
+    /// The datagram's source.
+    pub source: Ipv4Addr,
+    pub home_address: Ipv4Addr,
+    pub violator: Violator,
+    /// The SPI of the offending extension (0 when there was none).
+    pub spi: u32,
+    pub identification: u64,
+    pub reason: ViolationReason,
+    /// The reply code sent (0 when nothing was answered).
+    pub code: u8,
+}
+
+/// The security violation log: the most recent violations (a ring of
+/// [`ViolationLog::CAPACITY`]) and totals that survive the ring.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ViolationLog {
+    recent: std::collections::VecDeque<Violation>,
+    pub total: u64,
+    pub by_reason: BTreeMap<ViolationReason, u64>,
+}
+
+impl ViolationLog {
+    /// Violations kept; older ones are only counted.
+    pub const CAPACITY: usize = 64;
+
+    pub fn record(&mut self, v: Violation) {
+        self.total += 1;
+        *self.by_reason.entry(v.reason).or_default() += 1;
+        if self.recent.len() >= Self::CAPACITY {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(v);
+    }
+
+    /// Oldest first.
+    pub fn recent(&self) -> impl Iterator<Item = &Violation> {
+        self.recent.iter()
+    }
+}
+
+/// Per mobile host (haCounterEntry of RFC 2006): registrations accepted
+/// and denied, when, and the last code.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostCounters {
+    pub accepted: u64,
+    pub denied: u64,
+    pub last_accepted: Option<Instant>,
+    pub last_denied: Option<Instant>,
+    /// The last reply code and when it was sent.
+    pub last_code: Option<(u8, Instant)>,
+    pub violations: u64,
+}
+
+/// Hosts with counters at most; beyond, the one idle longest without a
+/// binding makes room (configured ranges may be large).
+pub const MAX_HOST_COUNTERS: usize = 4096;
+
 /// A Binding Update to a previous foreign agent waiting for its
 /// acknowledgement (RFC draft-ietf-mobileip-optim, section 5.4).
 #[derive(Debug, Clone)]
@@ -203,6 +316,10 @@ pub struct HomeAgent {
     /// Associations kept for `aaa_cache_lifetime` (`aaa load-sa`).
     aaa_cache: BTreeMap<Ipv4Addr, (SecurityAssociation, Instant)>,
     pub counters: Counters,
+    /// `show ip mobile host`: configured hosts only, bounded.
+    hosts: BTreeMap<Ipv4Addr, HostCounters>,
+    /// `show ip mobile violation`.
+    pub violations: ViolationLog,
 }
 
 impl HomeAgent {
@@ -216,6 +333,8 @@ impl HomeAgent {
             fetched_sa: None,
             aaa_cache: BTreeMap::new(),
             counters: Counters::default(),
+            hosts: BTreeMap::new(),
+            violations: ViolationLog::default(),
         }
     }
 
@@ -270,7 +389,7 @@ impl HomeAgent {
                 self.fetched_sa = Some((home, sa));
                 for p in parked {
                     // Counted once, when it first arrived.
-                    self.counters.requests -= 1;
+                    self.counters.requests = self.counters.requests.saturating_sub(1);
                     self.handle_request(now, p.src, p.dst, &p.payload, out);
                 }
                 self.fetched_sa = None;
@@ -280,6 +399,15 @@ impl HomeAgent {
                 tracing::warn!(%home, %reason, "no security association from the AAA server; registration denied (131)");
                 for p in parked {
                     if let Ok(req) = codec::parse_request(&p.payload) {
+                        self.violation(
+                            now,
+                            *p.src.ip(),
+                            &req,
+                            Violator::MobileHost,
+                            req.mhae.as_ref().map_or(0, |m| m.spi),
+                            ViolationReason::NoSecurityAssociation,
+                            ReplyCode::MobileNodeFailedAuthenticationHa,
+                        );
                         self.deny(
                             now,
                             p.src,
@@ -347,6 +475,88 @@ impl HomeAgent {
 
     pub fn bindings(&self) -> &BindingTable {
         &self.bindings
+    }
+
+    /// The per-host counters (`show ip mobile host`).
+    pub fn host_counters(&self) -> &BTreeMap<Ipv4Addr, HostCounters> {
+        &self.hosts
+    }
+
+    /// `clear ip mobile traffic`: every counter back to zero (the
+    /// violation log and the per-host counters stay, as on IOS).
+    pub fn clear_counters(&mut self) {
+        self.counters = Counters::default();
+    }
+
+    /// The counters of `home`, made when it is a configured host; room
+    /// is made by dropping the host idle longest without a binding.
+    fn host_entry(&mut self, home: Ipv4Addr) -> Option<&mut HostCounters> {
+        if !self.config.hosts.contains(home) {
+            return None;
+        }
+        if !self.hosts.contains_key(&home) && self.hosts.len() >= MAX_HOST_COUNTERS {
+            let idle = self
+                .hosts
+                .iter()
+                .filter(|(h, _)| self.bindings.get(**h).is_empty())
+                .min_by_key(|(_, c)| c.last_code.map(|(_, at)| at))
+                .map(|(h, _)| *h)?;
+            self.hosts.remove(&idle);
+        }
+        Some(self.hosts.entry(home).or_default())
+    }
+
+    fn count_reply(&mut self, now: Instant, home: Ipv4Addr, code: ReplyCode) {
+        if let Some(c) = self.host_entry(home) {
+            if code.is_accepted() {
+                c.accepted += 1;
+                c.last_accepted = Some(now);
+            } else {
+                c.denied += 1;
+                c.last_denied = Some(now);
+            }
+            c.last_code = Some((code.into(), now));
+        }
+    }
+
+    /// Records a failed security check (RFC 2006 mipSecViolationTable).
+    #[allow(clippy::too_many_arguments)]
+    fn violation(
+        &mut self,
+        now: Now,
+        source: Ipv4Addr,
+        req: &Request,
+        violator: Violator,
+        spi: u32,
+        reason: ViolationReason,
+        code: ReplyCode,
+    ) {
+        if let Some(c) = self.host_entry(req.home_address) {
+            c.violations += 1;
+        }
+        self.violations.record(Violation {
+            at: now.instant,
+            unix: now.unix,
+            source,
+            home_address: req.home_address,
+            violator,
+            spi,
+            identification: req.identification,
+            reason,
+            code: code.into(),
+        });
+    }
+
+    /// Why an authentication extension failed against `sa`.
+    fn auth_fault(
+        span: Option<&pmip_wire::extension::AuthSpan>,
+        sa: &SecurityAssociation,
+    ) -> (u32, ViolationReason) {
+        match span {
+            None => (0, ViolationReason::MissingExtension),
+            Some(s) if s.spi != sa.spi => (s.spi, ViolationReason::BadSpi),
+            Some(s) => (s.spi, ViolationReason::BadAuthenticator),
+        }
     }
 
     /// When `handle_timeout` should next be called.
@@ -551,6 +761,15 @@ impl HomeAgent {
             return;
         }
         let Some(sa) = local else {
+            self.violation(
+                now,
+                *src.ip(),
+                &req,
+                Violator::MobileHost,
+                req.mhae.as_ref().map_or(0, |m| m.spi),
+                ViolationReason::NoSecurityAssociation,
+                ReplyCode::MobileNodeFailedAuthenticationHa,
+            );
             return self.deny(
                 now,
                 src,
@@ -561,6 +780,16 @@ impl HomeAgent {
             );
         };
         if !codec::verify_mhae(payload, &req, &sa) {
+            let (spi, reason) = Self::auth_fault(req.mhae.as_ref(), &sa);
+            self.violation(
+                now,
+                *src.ip(),
+                &req,
+                Violator::MobileHost,
+                spi,
+                reason,
+                ReplyCode::MobileNodeFailedAuthenticationHa,
+            );
             return self.deny(
                 now,
                 src,
@@ -575,6 +804,16 @@ impl HomeAgent {
         if let Some(fa_sa) = self.config.foreign_agent_sas.get(src.ip())
             && !codec::verify_fhae(payload, &req, fa_sa)
         {
+            let (spi, reason) = Self::auth_fault(req.fhae.as_ref(), fa_sa);
+            self.violation(
+                now,
+                *src.ip(),
+                &req,
+                Violator::ForeignAgent,
+                spi,
+                reason,
+                ReplyCode::ForeignAgentFailedAuthentication,
+            );
             return self.deny(
                 now,
                 src,
@@ -594,6 +833,15 @@ impl HomeAgent {
         ) {
             Ok(()) => {}
             Err(ReplayFault::OutsideWindow) | Err(ReplayFault::NotIncreasing) => {
+                self.violation(
+                    now,
+                    *src.ip(),
+                    &req,
+                    Violator::MobileHost,
+                    sa.spi,
+                    ViolationReason::BadIdentification,
+                    ReplyCode::IdentificationMismatch,
+                );
                 return self.deny(now, src, dst, &req, ReplyCode::IdentificationMismatch, out);
             }
         }
@@ -647,6 +895,7 @@ impl HomeAgent {
                 self.binding_down(b, out);
             }
             self.counters.accepted += 1;
+            self.count_reply(now.instant, req.home_address, ReplyCode::Accepted);
             return self.reply(
                 src,
                 &network,
@@ -725,6 +974,7 @@ impl HomeAgent {
             });
         }
         self.counters.accepted += 1;
+        self.count_reply(now.instant, req.home_address, ReplyCode::Accepted);
         tracing::info!(home = %req.home_address, coa = %req.care_of_address, lifetime = granted, "registration accepted");
         self.reply(
             src,
@@ -812,6 +1062,7 @@ impl HomeAgent {
             }
             return;
         };
+        self.count_reply(now.instant, req.home_address, code);
         let ident = if code == ReplyCode::IdentificationMismatch {
             Identification::reply_for(
                 Identification(req.identification),

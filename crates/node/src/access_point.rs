@@ -61,7 +61,10 @@ struct Query {
 }
 
 /// When each query round goes out, after the association (ms).
-const QUERY_ROUNDS_MS: [u64; 6] = [0, 20, 100, 400, 1500, 5000];
+/// The first round asks only for the addresses of stations seen before
+/// (the likely ones), so a known station's answer is read before the
+/// long list goes out; the full list follows 2 ms later.
+const QUERY_ROUNDS_MS: [u64; 7] = [0, 2, 20, 100, 400, 1500, 5000];
 /// Most addresses asked for in one round.
 const MAX_QUERY_ADDRESSES: usize = 512;
 /// Most addresses of known stations asked for a station that waits for a
@@ -401,6 +404,14 @@ impl AccessPoint {
             return;
         }
         let addresses = self.query_addresses();
+        // The head of the list: stations this AP saw, and those the campus
+        // saw lately.
+        let likely = self.known.len()
+            + self
+                .stations
+                .recent(crate::exchange::CAMPUS_QUERY_ADDRESSES)
+                .len();
+        let likely = &addresses[..addresses.len().min(likely)];
         for at in due {
             let known = match at {
                 Attach::Shared(_, m) => self.known.get(&m).map(|(a, _)| *a),
@@ -424,6 +435,11 @@ impl AccessPoint {
             }
             let targets: &[Ipv4Addr] = match &known {
                 Some(a) => std::slice::from_ref(a),
+                None if q.round == 0 && !likely.is_empty() => likely,
+                // Nothing likely: the full list at once.
+                None if q.round == 0 => &addresses,
+                // ... and not again 2 ms later.
+                None if q.round == 1 && likely.is_empty() => &[],
                 None => &addresses,
             };
             self.probe(ifindex, dst, targets, out);

@@ -11,6 +11,7 @@ use std::net::Ipv4Addr;
 
 const NO_PROXY: &str = "% Proxy Mobile IP is not enabled (ip proxy-mobile enable)";
 const NO_HA: &str = "% Mobile IP home agent is not enabled (router mobile; ip mobile home-agent)";
+const NO_MOBILE: &str = "% Mobile IP is not enabled (router mobile)";
 const NO_FA: &str = "% Mobile IP foreign agent is not enabled (router mobile; ip mobile foreign-agent; ip mobile foreign-service)";
 
 /// The view as JSON, or as IOS text.
@@ -100,6 +101,51 @@ impl Node {
                     .clear_visitors(which, &mut self.out)
                     .ok_or("% Mobile IP foreign agent is not enabled")?;
                 Ok(format!("{n} visitor{} cleared\n", plural(n)))
+            }
+            ["show", "ip", "mobile", "binding", "summary"] => self
+                .binding_summary_view()
+                .map(|v| render(&v, json, show::binding_summary))
+                .ok_or_else(|| NO_HA.into()),
+            ["show", "ip", "mobile", "globals"] => self
+                .globals_view()
+                .map(|v| render(&v, json, show::globals))
+                .ok_or_else(|| NO_MOBILE.into()),
+            ["show", "ip", "mobile", "interface"] => self
+                .interfaces_view()
+                .map(|v| render(&v, json, show::interfaces))
+                .ok_or_else(|| NO_MOBILE.into()),
+            ["show", "ip", "mobile", "host", rest @ ..] => {
+                let which = match rest {
+                    [] => None,
+                    [a] => Some(a.parse::<Ipv4Addr>().map_err(|_| {
+                        format!("% Invalid input: \"{a}\" (expected a home address)")
+                    })?),
+                    _ => return Err("% Invalid input: expected one home address".into()),
+                };
+                self.hosts_view(at, which)
+                    .map(|v| render(&v, json, show::hosts))
+                    .ok_or_else(|| NO_HA.into())
+            }
+            ["show", "ip", "mobile", "tunnel"] => self
+                .tunnels_view()
+                .map(|v| render(&v, json, show::tunnels))
+                .ok_or_else(|| NO_MOBILE.into()),
+            ["show", "ip", "mobile", "violation"] => self
+                .violations_view(at)
+                .map(|v| render(&v, json, show::violations))
+                .ok_or_else(|| NO_MOBILE.into()),
+            ["show", "ip", "mobile", "visitor", "pending"] => self
+                .pending_view(at)
+                .map(|v| render(&v, json, show::pending))
+                .ok_or_else(|| NO_FA.into()),
+            ["clear", "ip", "mobile", "traffic"] => {
+                if !self.mobility.clear_counters() {
+                    return Err(NO_MOBILE.into());
+                }
+                // The data plane's counters only grow: show counts from
+                // what they are now.
+                self.tunnel_base = self.tunnel.clone();
+                Ok(String::new())
             }
             ["show", "ip", "mobile", "binding"] => self
                 .bindings_view(at)

@@ -246,6 +246,9 @@ pub struct Node {
     /// Data-plane counters the driver reads from the platform, for `show
     /// ip mobile traffic` and `/metrics`.
     tunnel: Option<snapshot::TunnelTraffic>,
+    /// The data-plane counters when `clear ip mobile traffic` ran: `show`
+    /// counts from there (the platform's counters never go back).
+    tunnel_base: Option<snapshot::TunnelTraffic>,
     /// The configuration the device starts from (its file), as last read
     /// or saved.
     startup: Option<String>,
@@ -264,6 +267,7 @@ impl Node {
             out: VecDeque::new(),
             counters: Counters::default(),
             tunnel: None,
+            tunnel_base: None,
             startup: None,
             config,
         };

@@ -253,6 +253,18 @@ impl Mobility {
         }
     }
 
+    /// `clear ip mobile traffic`: both agents' counters to zero; false
+    /// when neither runs.
+    pub fn clear_counters(&mut self) -> bool {
+        if let Some(h) = &mut self.home_agent {
+            h.engine.clear_counters();
+        }
+        if let Some(f) = &mut self.foreign_agent {
+            f.engine.clear_counters();
+        }
+        self.home_agent.is_some() || self.foreign_agent.is_some()
+    }
+
     /// `clear ip mobile binding [ADDR]`.
     pub fn clear_bindings(
         &mut self,

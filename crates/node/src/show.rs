@@ -548,3 +548,390 @@ pub fn station_table(t: &StationTable) -> String {
     }
     s
 }
+
+fn on_off(b: bool) -> &'static str {
+    if b { "enabled" } else { "disabled" }
+}
+
+/// `show ip mobile globals`.
+pub fn globals(g: &Globals) -> String {
+    let mut s = String::from("IP Mobility global information:\n");
+    if let Some(h) = &g.home_agent {
+        s.push_str("Home Agent\n");
+        let _ = writeln!(
+            s,
+            "    Registration lifetime: {} ({} secs)",
+            hms(u64::from(h.registration_lifetime)),
+            h.registration_lifetime
+        );
+        let _ = writeln!(s, "    Broadcast {}", on_off(h.broadcast));
+        match h.replay_protection_seconds {
+            Some(t) => {
+                let _ = writeln!(s, "    Replay protection time: {t} secs");
+            }
+            None => s.push_str("    Replay protection time: -none-\n"),
+        }
+        let _ = writeln!(s, "    Reverse tunnel {}", on_off(h.reverse_tunnel));
+        let _ = writeln!(
+            s,
+            "    Simultaneous bindings: up to {}",
+            h.simultaneous_bindings
+        );
+        let _ = writeln!(s, "    Binding update {}", h.binding_update);
+        let _ = writeln!(
+            s,
+            "    {} host range{}, {} with local security associations, {} from AAA; {} foreign agent peer{}",
+            h.host_ranges,
+            plural(h.host_ranges),
+            h.host_security_associations,
+            h.aaa_host_ranges,
+            h.foreign_agent_security_associations,
+            plural(h.foreign_agent_security_associations)
+        );
+        let _ = writeln!(s, "    Bindings: {}", h.bindings);
+        s.push_str("    Home networks\n");
+        for n in &h.home_networks {
+            let _ = writeln!(
+                s,
+                "        {}/{} on {}",
+                n.address, n.prefix_len, n.interface
+            );
+        }
+    }
+    if let Some(f) = &g.foreign_agent {
+        s.push_str("Foreign Agent\n");
+        let _ = writeln!(
+            s,
+            "    Pending registrations expire after {} secs (at most {} pending)",
+            f.pending_timeout_seconds, f.max_pending
+        );
+        s.push_str("    Care-of addresses advertised\n");
+        for c in &f.care_of_addresses {
+            let _ = writeln!(
+                s,
+                "        {} ({}) - {}",
+                if c.interface.is_empty() {
+                    "-"
+                } else {
+                    &c.interface
+                },
+                c.address,
+                if c.up { "up" } else { "down" }
+            );
+        }
+        let _ = writeln!(s, "    Binding update {}", on_off(f.binding_update));
+        let _ = writeln!(
+            s,
+            "    {} home agent peer{}, {} visitor security association{}",
+            f.home_agent_security_associations,
+            plural(f.home_agent_security_associations),
+            f.visitor_security_associations,
+            plural(f.visitor_security_associations)
+        );
+        let _ = writeln!(s, "    Visitors: {}, pending: {}", f.visitors, f.pending);
+        s.push_str("    Mobility Agent\n");
+        let _ = writeln!(
+            s,
+            "        {} interface{} providing service",
+            f.interfaces_providing_service,
+            plural(f.interfaces_providing_service)
+        );
+        let _ = writeln!(s, "        Encapsulations supported: {}", f.encapsulations);
+    }
+    s
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn secs(ms: u64) -> String {
+    if ms.is_multiple_of(1000) {
+        format!("{}", ms / 1000)
+    } else {
+        format!("{:.3}", ms as f64 / 1000.0)
+    }
+}
+
+/// `show ip mobile interface`.
+pub fn interfaces(v: &MobileInterfaces) -> String {
+    let mut s = String::from("IP Mobility interface information:\n");
+    for i in &v.interfaces {
+        let _ = writeln!(s, "Interface {}:", i.name);
+        let _ = writeln!(s, "    Address {}/{}", i.address, i.prefix_len);
+        if i.irdp {
+            let _ = writeln!(
+                s,
+                "    IRDP enabled, advertisements every {} to {} secs, holdtime {} secs",
+                secs(i.min_advert_interval_ms),
+                secs(i.max_advert_interval_ms),
+                i.holdtime
+            );
+        } else {
+            s.push_str("    IRDP disabled\n");
+        }
+        let _ = writeln!(
+            s,
+            "    Prefix Length {}",
+            if i.prefix_length_advertised {
+                "advertised"
+            } else {
+                "not advertised"
+            }
+        );
+        let _ = writeln!(s, "    Lifetime is {} seconds", i.registration_lifetime);
+        let _ = writeln!(s, "    Home Agent {}", on_off(i.home_agent));
+        if i.foreign_agent {
+            let _ = writeln!(
+                s,
+                "    Foreign Agent enabled, {} visitor{}{}",
+                i.visitors,
+                plural(i.visitors),
+                i.visitor_limit
+                    .map_or(String::new(), |l| format!(" (limit {l})"))
+            );
+            let _ = writeln!(
+                s,
+                "    Registration {}",
+                if i.registration_required {
+                    "required"
+                } else {
+                    "not required"
+                }
+            );
+            let _ = writeln!(
+                s,
+                "    Reverse tunnel {}",
+                match (i.reverse_tunnel, i.reverse_tunnel_mandatory) {
+                    (true, true) => "mandatory",
+                    (true, false) => "enabled",
+                    _ => "disabled",
+                }
+            );
+        } else {
+            s.push_str("    Foreign Agent disabled\n");
+        }
+    }
+    s
+}
+
+fn when(ago: Option<u64>) -> String {
+    ago.map_or("-never-".into(), |a| format!("{} ago", hms(a)))
+}
+
+/// `show ip mobile host [ADDR]`.
+pub fn hosts(v: &MobileHosts) -> String {
+    let mut s = String::new();
+    for h in &v.hosts {
+        let _ = writeln!(s, "{}:", h.home_address);
+        let _ = writeln!(
+            s,
+            "    Allowed lifetime {} ({}/{})",
+            hms(u64::from(h.allowed_lifetime)),
+            h.allowed_lifetime,
+            h.lifetime_source
+        );
+        let _ = writeln!(
+            s,
+            "    Roaming status {}, Home link on {}",
+            if h.registered {
+                format!(
+                    "-Registered- (care-of {})",
+                    h.care_of_addresses
+                        .iter()
+                        .map(|a| a.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            } else {
+                "-Unregistered-".into()
+            },
+            if h.interface.is_empty() {
+                "-"
+            } else {
+                &h.interface
+            }
+        );
+        let _ = writeln!(
+            s,
+            "    Accepted {}, Last time {}",
+            h.accepted,
+            when(h.last_accepted_seconds_ago)
+        );
+        let _ = writeln!(
+            s,
+            "    Denied {}, Last time {}",
+            h.denied,
+            when(h.last_denied_seconds_ago)
+        );
+        match h.last_code {
+            Some(c) => {
+                let _ = writeln!(
+                    s,
+                    "    Last code '{}', {}",
+                    ReplyCode::from(c),
+                    when(h.last_code_seconds_ago)
+                );
+            }
+            None => s.push_str("    Last code '-never- (0)'\n"),
+        }
+        let _ = writeln!(s, "    Total violations {}", h.violations);
+    }
+    s
+}
+
+/// `show ip mobile tunnel`.
+pub fn tunnels(v: &MobileTunnels) -> String {
+    let mut s = String::from("Mobile Tunnels:\n");
+    let _ = writeln!(s, "Total mobile ip tunnels {}", v.total);
+    for t in &v.tunnels {
+        let _ = writeln!(s, "{}:", t.device);
+        let _ = writeln!(s, "    src {}, dest {}", t.source, t.destination);
+        let _ = writeln!(
+            s,
+            "    encap {}, mode {}, tunnel-users {}",
+            t.encapsulation,
+            if t.reverse_tunnel {
+                "reverse-allowed"
+            } else {
+                "forward-only"
+            },
+            t.users.len()
+        );
+        let _ = writeln!(
+            s,
+            "    {} created, users {}",
+            t.created_by,
+            t.users
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if let Some(c) = &v.traffic {
+        let _ = writeln!(
+            s,
+            "{} (all tunnels): {} packets output, {} bytes; {} packets input, {} bytes; {} drops",
+            v.tunnels.first().map_or("pmip0", |t| t.device.as_str()),
+            c.encapsulated_packets,
+            c.encapsulated_bytes,
+            c.decapsulated_packets,
+            c.decapsulated_bytes,
+            c.no_tunnel_packets
+                + c.bad_tunnel_packets
+                + c.refused_source_packets
+                + c.ttl_exceeded_packets
+                + c.send_errors
+        );
+    }
+    s
+}
+
+/// `show ip mobile violation`: the log, newest first, after the totals.
+pub fn violations(v: &Violations) -> String {
+    let mut s = String::from("Security Violation Log:\n");
+    let _ = writeln!(
+        s,
+        "Total violations {} (the last {} kept)",
+        v.total,
+        v.recent.len()
+    );
+    for (r, n) in &v.by_reason {
+        let _ = writeln!(s, "    {r} {n}");
+    }
+    for (title, who) in [
+        ("Mobile Hosts:", "mobile host"),
+        ("Foreign Agents:", "foreign agent"),
+        ("Home Agents:", "home agent"),
+    ] {
+        let rows: Vec<&ViolationView> = v
+            .recent
+            .iter()
+            .rev()
+            .filter(|x| x.violator == who)
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = writeln!(s, "{title}");
+        for x in rows {
+            let subject = if who == "mobile host" {
+                x.home_address
+            } else {
+                x.source
+            };
+            let _ = writeln!(s, "{subject}:");
+            let _ = writeln!(
+                s,
+                "    Time {} ({} ago), seen by the {}, from {}",
+                x.time,
+                hms(x.seconds_ago),
+                x.agent,
+                x.source
+            );
+            let _ = writeln!(
+                s,
+                "    MN {}, SPI {}, Identification {}",
+                x.home_address, x.spi, x.identification
+            );
+            let code = if x.code == 0 {
+                "none (dropped)".to_owned()
+            } else {
+                ReplyCode::from(x.code).to_string()
+            };
+            let _ = writeln!(
+                s,
+                "    Error Code: {code}, Reason: {} ({})",
+                x.reason, x.reason_number
+            );
+        }
+    }
+    s
+}
+
+/// `show ip mobile binding summary`.
+pub fn binding_summary(b: &BindingSummary) -> String {
+    format!(
+        "Mobility Binding List:\nTotal {}\n    Home addresses {}, care-of addresses {}\n    Reverse tunnels {}, GRE {}\n",
+        b.total, b.home_addresses, b.care_of_addresses, b.reverse_tunnel, b.gre
+    )
+}
+
+/// `show ip mobile visitor pending`.
+pub fn pending(p: &PendingVisitors) -> String {
+    let mut s = String::from("Mobility Pending List:\n");
+    let _ = writeln!(s, "Total {}", p.total);
+    for v in &p.pending {
+        let _ = writeln!(s, "{}:", v.home_address);
+        let _ = writeln!(s, "    Interface {}, MAC addr {}", v.interface, v.mac);
+        let _ = writeln!(
+            s,
+            "    IP src {}, dest {}, UDP src port {}",
+            v.home_address, p.care_of_address, v.udp_src_port
+        );
+        let _ = writeln!(
+            s,
+            "    HA addr {}, Identification {}",
+            v.home_agent, v.identification
+        );
+        let _ = writeln!(
+            s,
+            "    Lifetime {} ({}) Remaining {}",
+            hms(u64::from(v.lifetime_requested)),
+            v.lifetime_requested,
+            hms(v.remaining_seconds)
+        );
+        let _ = writeln!(
+            s,
+            "    {}{}",
+            v.encapsulation,
+            if v.reverse_tunnel {
+                ", reverse tunnel"
+            } else {
+                ""
+            }
+        );
+    }
+    s
+}

@@ -535,7 +535,7 @@ impl Node {
             return None;
         }
         Some(Traffic {
-            tunnel: self.tunnel.clone(),
+            tunnel: self.tunnel_counters(),
             home_agent: ha.map(|h| {
                 let c = &h.engine.counters;
                 HomeAgentTraffic {
@@ -866,4 +866,625 @@ impl Node {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+/// `show ip mobile globals`: the agents' settings (IOS's own lines, and
+/// the CISCO-MOBILE-IP-MIB / MIP-MIB fields where IOS has none).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Globals {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home_agent: Option<HomeAgentGlobals>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foreign_agent: Option<ForeignAgentGlobals>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HomeAgentGlobals {
+    /// Longest lifetime granted, seconds.
+    pub registration_lifetime: u16,
+    /// Requests to a home subnet's broadcast address are answered (136,
+    /// dynamic home agent discovery).
+    pub broadcast: bool,
+    /// The largest timestamp tolerance of the hosts' associations.
+    pub replay_protection_seconds: Option<u64>,
+    pub reverse_tunnel: bool,
+    pub simultaneous_bindings: usize,
+    /// `ip mobile bindupdate`: off, or with or without acknowledgement.
+    pub binding_update: String,
+    pub home_networks: Vec<HomeNetworkView>,
+    /// Host ranges (`ip mobile host`), their associations, FA peers.
+    pub host_ranges: usize,
+    pub host_security_associations: usize,
+    pub foreign_agent_security_associations: usize,
+    pub aaa_host_ranges: usize,
+    pub bindings: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HomeNetworkView {
+    pub interface: String,
+    pub address: Ipv4Addr,
+    pub prefix_len: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForeignAgentGlobals {
+    /// How long a pending request waits for its home agent, seconds.
+    pub pending_timeout_seconds: u64,
+    pub care_of_addresses: Vec<CareOfView>,
+    pub interfaces_providing_service: usize,
+    pub encapsulations: String,
+    pub binding_update: bool,
+    pub max_pending: usize,
+    pub home_agent_security_associations: usize,
+    pub visitor_security_associations: usize,
+    pub visitors: usize,
+    pub pending: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CareOfView {
+    pub interface: String,
+    pub address: Ipv4Addr,
+    pub up: bool,
+}
+
+/// `show ip mobile interface`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MobileInterfaces {
+    pub interfaces: Vec<MobileInterface>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MobileInterface {
+    pub name: String,
+    pub address: Ipv4Addr,
+    pub prefix_len: u8,
+    /// `ip irdp`: agent advertisements sent here.
+    pub irdp: bool,
+    pub min_advert_interval_ms: u64,
+    pub max_advert_interval_ms: u64,
+    pub holdtime: u16,
+    pub prefix_length_advertised: bool,
+    pub registration_lifetime: u16,
+    pub home_agent: bool,
+    pub foreign_agent: bool,
+    pub registration_required: bool,
+    pub reverse_tunnel: bool,
+    pub reverse_tunnel_mandatory: bool,
+    pub visitor_limit: Option<usize>,
+    pub visitors: usize,
+}
+
+/// `show ip mobile host [ADDR]`: the home agent's per-host counters
+/// (MIP-MIB haCounterTable).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MobileHosts {
+    pub hosts: Vec<MobileHostView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MobileHostView {
+    pub home_address: Ipv4Addr,
+    pub interface: String,
+    pub allowed_lifetime: u16,
+    /// `host` (`ip mobile host ... lifetime N`) or `default`.
+    pub lifetime_source: String,
+    pub registered: bool,
+    pub care_of_addresses: Vec<Ipv4Addr>,
+    pub accepted: u64,
+    pub last_accepted_seconds_ago: Option<u64>,
+    pub denied: u64,
+    pub last_denied_seconds_ago: Option<u64>,
+    /// The last reply code sent about this host (RFC 5944 3.4).
+    pub last_code: Option<u8>,
+    pub last_code_seconds_ago: Option<u64>,
+    pub violations: u64,
+}
+
+/// `show ip mobile tunnel`: the tunnels the bindings and visitors use.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MobileTunnels {
+    pub total: usize,
+    pub tunnels: Vec<MobileTunnel>,
+    /// The tunnel device's counters (all tunnels share it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<TunnelTraffic>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MobileTunnel {
+    pub device: String,
+    pub source: Ipv4Addr,
+    pub destination: Ipv4Addr,
+    pub encapsulation: String,
+    pub reverse_tunnel: bool,
+    /// `HA` (to a care-of address) or `FA` (to a home agent).
+    pub created_by: String,
+    /// The home addresses using it.
+    pub users: Vec<Ipv4Addr>,
+}
+
+/// `show ip mobile violation`: the security violation log of both
+/// agents (MIP-MIB mipSecViolationTable), oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violations {
+    pub total: u64,
+    pub by_reason: BTreeMap<String, u64>,
+    pub recent: Vec<ViolationView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViolationView {
+    /// `home agent` or `foreign agent`: which agent saw it.
+    pub agent: String,
+    /// `mobile host`, `foreign agent` or `home agent`: who failed.
+    pub violator: String,
+    pub source: Ipv4Addr,
+    pub home_address: Ipv4Addr,
+    pub spi: String,
+    pub identification: String,
+    pub reason: String,
+    /// mipSecRecentViolationReason's number.
+    pub reason_number: u8,
+    /// The reply code sent (0: none).
+    pub code: u8,
+    pub seconds_ago: u64,
+    /// UTC, `MM/DD/YY HH:MM:SS` as IOS writes it.
+    pub time: String,
+}
+
+/// `show ip mobile binding summary`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BindingSummary {
+    pub total: usize,
+    pub home_addresses: usize,
+    pub care_of_addresses: usize,
+    pub reverse_tunnel: usize,
+    pub gre: usize,
+}
+
+/// `show ip mobile visitor pending`: requests relayed and not yet
+/// answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingVisitors {
+    pub total: usize,
+    pub care_of_address: Ipv4Addr,
+    pub pending: Vec<PendingView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingView {
+    pub home_address: Ipv4Addr,
+    pub interface: String,
+    pub mac: String,
+    pub home_agent: Ipv4Addr,
+    pub udp_src_port: u16,
+    pub identification: String,
+    pub lifetime_requested: u16,
+    /// Until the request times out (78).
+    pub remaining_seconds: u64,
+    pub encapsulation: String,
+    pub reverse_tunnel: bool,
+}
+
+/// `MM/DD/YY HH:MM:SS` (UTC) of a time of day, as IOS prints times.
+pub fn ios_date(unix: std::time::Duration) -> String {
+    let secs = unix.as_secs();
+    let (y, m, d) = civil(secs / 86400);
+    format!(
+        "{m:02}/{d:02}/{:02} {:02}:{:02}:{:02}",
+        y % 100,
+        secs / 3600 % 24,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Year, month, day of a day count since 1970-01-01 (the civil calendar
+/// algorithm of H. Hinnant's date library).
+pub(crate) fn civil(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
+}
+
+fn violator(v: pmip_engine::home_agent::Violator) -> &'static str {
+    use pmip_engine::home_agent::Violator;
+    match v {
+        Violator::MobileHost => "mobile host",
+        Violator::ForeignAgent => "foreign agent",
+        Violator::HomeAgent => "home agent",
+    }
+}
+
+/// The tunnel counters less what `clear ip mobile traffic` set aside.
+pub(crate) fn since(now: &TunnelTraffic, base: &TunnelTraffic) -> TunnelTraffic {
+    TunnelTraffic {
+        encapsulated_packets: now
+            .encapsulated_packets
+            .saturating_sub(base.encapsulated_packets),
+        encapsulated_bytes: now
+            .encapsulated_bytes
+            .saturating_sub(base.encapsulated_bytes),
+        decapsulated_packets: now
+            .decapsulated_packets
+            .saturating_sub(base.decapsulated_packets),
+        decapsulated_bytes: now
+            .decapsulated_bytes
+            .saturating_sub(base.decapsulated_bytes),
+        no_tunnel_packets: now.no_tunnel_packets.saturating_sub(base.no_tunnel_packets),
+        bad_tunnel_packets: now
+            .bad_tunnel_packets
+            .saturating_sub(base.bad_tunnel_packets),
+        refused_source_packets: now
+            .refused_source_packets
+            .saturating_sub(base.refused_source_packets),
+        ttl_exceeded_packets: now
+            .ttl_exceeded_packets
+            .saturating_sub(base.ttl_exceeded_packets),
+        send_errors: now.send_errors.saturating_sub(base.send_errors),
+    }
+}
+
+impl Node {
+    /// The tunnel counters as `show` gives them (since the last clear).
+    pub(crate) fn tunnel_counters(&self) -> Option<TunnelTraffic> {
+        let t = self.tunnel.as_ref()?;
+        Some(match &self.tunnel_base {
+            Some(b) => since(t, b),
+            None => t.clone(),
+        })
+    }
+
+    pub fn globals_view(&self) -> Option<Globals> {
+        let ha = self.mobility.home_agent.as_ref();
+        let fa = self.mobility.foreign_agent.as_ref();
+        if ha.is_none() && fa.is_none() {
+            return None;
+        }
+        Some(Globals {
+            home_agent: ha.map(|h| {
+                let c = h.engine.config();
+                HomeAgentGlobals {
+                    registration_lifetime: c.max_lifetime,
+                    broadcast: true,
+                    replay_protection_seconds: c
+                        .host_sas
+                        .iter()
+                        .map(|(_, _, sa)| sa.replay_window.as_secs())
+                        .max(),
+                    reverse_tunnel: c.reverse_tunnel,
+                    simultaneous_bindings: c.max_simultaneous,
+                    binding_update: match c.bind_update {
+                        None => "disabled".into(),
+                        Some(b) if b.ack => "enabled, acknowledged".into(),
+                        Some(_) => "enabled".into(),
+                    },
+                    home_networks: c
+                        .networks
+                        .iter()
+                        .map(|n| HomeNetworkView {
+                            interface: n.interface.clone(),
+                            address: n.address,
+                            prefix_len: n.prefix_len,
+                        })
+                        .collect(),
+                    host_ranges: c.hosts.len(),
+                    host_security_associations: c.host_sas.len(),
+                    foreign_agent_security_associations: c.foreign_agent_sas.len(),
+                    aaa_host_ranges: c.aaa_hosts.len(),
+                    bindings: h.engine.bindings().len(),
+                }
+            }),
+            foreign_agent: fa.map(|f| {
+                let c = f.engine.config();
+                let coa_interface = c
+                    .interfaces
+                    .iter()
+                    .find(|i| i.address == c.care_of_address)
+                    .map(|i| i.name.clone())
+                    .or_else(|| {
+                        self.config
+                            .interfaces
+                            .iter()
+                            .find(|i| i.address.map(|a| a.address) == Some(c.care_of_address))
+                            .map(|i| i.name.clone())
+                    })
+                    .unwrap_or_default();
+                ForeignAgentGlobals {
+                    pending_timeout_seconds: c.reg_wait.as_secs(),
+                    care_of_addresses: (!c.care_of_address.is_unspecified())
+                        .then(|| CareOfView {
+                            interface: coa_interface,
+                            address: c.care_of_address,
+                            up: true,
+                        })
+                        .into_iter()
+                        .collect(),
+                    interfaces_providing_service: c.interfaces.len(),
+                    encapsulations: "IPIP and GRE".into(),
+                    binding_update: c.bind_update,
+                    max_pending: c.max_pending,
+                    home_agent_security_associations: c.home_agent_sas.len(),
+                    visitor_security_associations: c.visitor_sas.len(),
+                    visitors: f.engine.visitors().count(),
+                    pending: f.engine.pending_count(),
+                }
+            }),
+        })
+    }
+
+    pub fn interfaces_view(&self) -> Option<MobileInterfaces> {
+        let ha = self.mobility.home_agent.as_ref();
+        let fa = self.mobility.foreign_agent.as_ref();
+        if ha.is_none() && fa.is_none() {
+            return None;
+        }
+        let mut list: Vec<MobileInterface> = Vec::new();
+        if let Some(f) = fa {
+            for i in &f.engine.config().interfaces {
+                list.push(MobileInterface {
+                    name: i.name.clone(),
+                    address: i.address,
+                    prefix_len: i.prefix_len,
+                    irdp: i.advertise,
+                    min_advert_interval_ms: i.min_advert_interval.as_millis() as u64,
+                    max_advert_interval_ms: i.max_advert_interval.as_millis() as u64,
+                    holdtime: i.holdtime,
+                    prefix_length_advertised: i.advertise,
+                    registration_lifetime: i.registration_lifetime,
+                    home_agent: i.home_agent,
+                    foreign_agent: true,
+                    registration_required: i.registration_required,
+                    reverse_tunnel: i.reverse_tunnel,
+                    reverse_tunnel_mandatory: i.reverse_tunnel_mandatory,
+                    visitor_limit: i.visitor_limit,
+                    visitors: f
+                        .engine
+                        .visitors()
+                        .filter(|v| v.interface == i.name)
+                        .count(),
+                });
+            }
+        }
+        if let Some(h) = ha {
+            let c = h.engine.config();
+            for n in &c.networks {
+                if let Some(i) = list.iter_mut().find(|i| i.name == n.interface) {
+                    i.home_agent = true;
+                    continue;
+                }
+                list.push(MobileInterface {
+                    name: n.interface.clone(),
+                    address: n.address,
+                    prefix_len: n.prefix_len,
+                    irdp: false,
+                    min_advert_interval_ms: 0,
+                    max_advert_interval_ms: 0,
+                    holdtime: 0,
+                    prefix_length_advertised: false,
+                    registration_lifetime: c.max_lifetime,
+                    home_agent: true,
+                    foreign_agent: false,
+                    registration_required: false,
+                    reverse_tunnel: c.reverse_tunnel,
+                    reverse_tunnel_mandatory: false,
+                    visitor_limit: None,
+                    visitors: 0,
+                });
+            }
+        }
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        Some(MobileInterfaces { interfaces: list })
+    }
+
+    /// `show ip mobile host [ADDR]`: every host with counters or a
+    /// binding, or the one asked for (a configured host shows zeroes).
+    pub fn hosts_view(&self, now: Instant, which: Option<Ipv4Addr>) -> Option<MobileHosts> {
+        let h = self.mobility.home_agent.as_ref()?;
+        let c = h.engine.config();
+        let counters = h.engine.host_counters();
+        let mut homes: Vec<Ipv4Addr> = match which {
+            Some(a) => {
+                if !c.hosts.contains(a) {
+                    return Some(MobileHosts::default());
+                }
+                vec![a]
+            }
+            None => counters
+                .keys()
+                .copied()
+                .chain(h.engine.bindings().iter().map(|b| b.home_address))
+                .collect(),
+        };
+        homes.sort_by_key(|a| u32::from(*a));
+        homes.dedup();
+        let ago = |t: Option<Instant>| t.map(|t| now.saturating_since(t).as_secs());
+        let hosts = homes
+            .into_iter()
+            .map(|home| {
+                let host = c.hosts.get(home).map(|(_, _, m)| m);
+                let n = counters.get(&home).cloned().unwrap_or_default();
+                let bindings = h.engine.bindings().get(home);
+                MobileHostView {
+                    home_address: home,
+                    interface: host.map(|m| m.interface.clone()).unwrap_or_default(),
+                    allowed_lifetime: host
+                        .and_then(|m| m.lifetime)
+                        .map_or(c.max_lifetime, |l| l.min(c.max_lifetime)),
+                    lifetime_source: if host.and_then(|m| m.lifetime).is_some() {
+                        "host".into()
+                    } else {
+                        "default".into()
+                    },
+                    registered: !bindings.is_empty(),
+                    care_of_addresses: bindings.iter().map(|b| b.care_of_address).collect(),
+                    accepted: n.accepted,
+                    last_accepted_seconds_ago: ago(n.last_accepted),
+                    denied: n.denied,
+                    last_denied_seconds_ago: ago(n.last_denied),
+                    last_code: n.last_code.map(|(c, _)| c),
+                    last_code_seconds_ago: ago(n.last_code.map(|(_, at)| at)),
+                    violations: n.violations,
+                }
+            })
+            .collect();
+        Some(MobileHosts { hosts })
+    }
+
+    pub fn tunnels_view(&self) -> Option<MobileTunnels> {
+        let ha = self.mobility.home_agent.as_ref();
+        let fa = self.mobility.foreign_agent.as_ref();
+        if ha.is_none() && fa.is_none() {
+            return None;
+        }
+        // One tunnel per (source, destination, encapsulation), as IOS
+        // shares a tunnel among the hosts behind one care-of address.
+        let mut map: BTreeMap<(u32, u32, String, &'static str), MobileTunnel> = BTreeMap::new();
+        let mut add = |src: Ipv4Addr, dst: Ipv4Addr, e: &Encapsulation, rev: bool, by, home| {
+            let t = map
+                .entry((u32::from(src), u32::from(dst), encapsulation(e), by))
+                .or_insert_with(|| MobileTunnel {
+                    device: "pmip0".into(),
+                    source: src,
+                    destination: dst,
+                    encapsulation: encapsulation(e),
+                    reverse_tunnel: false,
+                    created_by: by.into(),
+                    users: Vec::new(),
+                });
+            t.reverse_tunnel |= rev;
+            t.users.push(home);
+        };
+        if let Some(h) = ha {
+            for b in h.engine.bindings().iter() {
+                if b.decapsulation_by_mn || b.care_of_address != b.home_address {
+                    add(
+                        b.home_agent,
+                        b.care_of_address,
+                        &b.encapsulation,
+                        b.reverse_tunnel,
+                        "HA",
+                        b.home_address,
+                    );
+                }
+            }
+        }
+        if let Some(f) = fa {
+            let coa = f.engine.config().care_of_address;
+            for v in f.engine.visitors() {
+                add(
+                    coa,
+                    v.home_agent,
+                    &v.encapsulation,
+                    v.reverse_tunnel,
+                    "FA",
+                    v.home_address,
+                );
+            }
+        }
+        let mut tunnels: Vec<MobileTunnel> = map.into_values().collect();
+        for t in &mut tunnels {
+            t.users.sort_by_key(|a| u32::from(*a));
+        }
+        Some(MobileTunnels {
+            total: tunnels.len(),
+            tunnels,
+            traffic: self.tunnel_counters(),
+        })
+    }
+
+    pub fn violations_view(&self, now: Instant) -> Option<Violations> {
+        let ha = self.mobility.home_agent.as_ref();
+        let fa = self.mobility.foreign_agent.as_ref();
+        if ha.is_none() && fa.is_none() {
+            return None;
+        }
+        let mut v = Violations::default();
+        let mut all = Vec::new();
+        for (agent, log) in [
+            ("home agent", ha.map(|h| &h.engine.violations)),
+            ("foreign agent", fa.map(|f| &f.engine.violations)),
+        ] {
+            let Some(log) = log else { continue };
+            v.total += log.total;
+            for (r, n) in &log.by_reason {
+                *v.by_reason.entry(r.to_string()).or_default() += n;
+            }
+            all.extend(log.recent().map(|x| (agent, x)));
+        }
+        all.sort_by_key(|(_, x)| x.at);
+        v.recent = all
+            .into_iter()
+            .map(|(agent, x)| ViolationView {
+                agent: agent.into(),
+                violator: violator(x.violator).into(),
+                source: x.source,
+                home_address: x.home_address,
+                spi: format!("{:X}", x.spi),
+                identification: ident(x.identification),
+                reason: x.reason.to_string(),
+                reason_number: x.reason.number(),
+                code: x.code,
+                seconds_ago: now.saturating_since(x.at).as_secs(),
+                time: ios_date(x.unix),
+            })
+            .collect();
+        Some(v)
+    }
+
+    pub fn binding_summary_view(&self) -> Option<BindingSummary> {
+        let h = self.mobility.home_agent.as_ref()?;
+        let b = h.engine.bindings();
+        let mut homes: Vec<u32> = b.iter().map(|x| u32::from(x.home_address)).collect();
+        homes.sort_unstable();
+        homes.dedup();
+        let mut coas: Vec<u32> = b.iter().map(|x| u32::from(x.care_of_address)).collect();
+        coas.sort_unstable();
+        coas.dedup();
+        Some(BindingSummary {
+            total: b.len(),
+            home_addresses: homes.len(),
+            care_of_addresses: coas.len(),
+            reverse_tunnel: b.iter().filter(|x| x.reverse_tunnel).count(),
+            gre: b
+                .iter()
+                .filter(|x| matches!(x.encapsulation, Encapsulation::Gre { .. }))
+                .count(),
+        })
+    }
+
+    pub fn pending_view(&self, now: Instant) -> Option<PendingVisitors> {
+        let f = self.mobility.foreign_agent.as_ref()?;
+        let mut list: Vec<_> = f.engine.pending().collect();
+        list.sort_by_key(|(v, _)| (u32::from(v.home_address), v.identification));
+        let pending: Vec<PendingView> = list
+            .iter()
+            .map(|(v, expires)| PendingView {
+                home_address: v.home_address,
+                interface: v.interface.clone(),
+                mac: mac(&v.mac),
+                home_agent: v.home_agent,
+                udp_src_port: v.port,
+                identification: ident(v.identification),
+                lifetime_requested: v.lifetime,
+                remaining_seconds: expires.saturating_since(now).as_secs(),
+                encapsulation: encapsulation(&v.encapsulation),
+                reverse_tunnel: v.reverse_tunnel,
+            })
+            .collect();
+        Some(PendingVisitors {
+            total: pending.len(),
+            care_of_address: f.engine.config().care_of_address,
+            pending,
+        })
+    }
 }

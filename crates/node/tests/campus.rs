@@ -456,7 +456,7 @@ fn a_station_that_never_answers_is_asked_a_bounded_number_of_times() {
         .iter()
         .filter(|f| f.len() >= 14 && f[12..14] == [0x08, 0x06] && f[21] == 1)
         .count();
-    assert!(probes > 0 && probes <= 6 * 512, "{probes} ARP requests");
+    assert!(probes > 0 && probes <= 7 * 512, "{probes} ARP requests");
     assert!(c.bindings("r1").is_empty());
 }
 

@@ -18,13 +18,21 @@ use std::path::PathBuf;
 use std::time::Duration;
 use support::*;
 
-const COMMANDS: [&str; 11] = [
+const COMMANDS: [&str; 19] = [
     "show version",
     "show running-config",
     "show ip mobile binding",
+    "show ip mobile binding summary",
     "show ip mobile visitor",
+    "show ip mobile visitor pending",
     "show ip mobile traffic",
     "show ip mobile secure",
+    "show ip mobile globals",
+    "show ip mobile interface",
+    "show ip mobile host",
+    "show ip mobile host 10.1.0.50",
+    "show ip mobile tunnel",
+    "show ip mobile violation",
     "show ip proxy-mobile",
     "show ip proxy-mobile visitor",
     "show ip proxy-mobile secure",
@@ -62,8 +70,15 @@ fn scenario() -> Campus {
     c
 }
 
-/// A registration for 10.1.0.51 signed with the wrong key.
+/// A registration for 10.1.0.51 naming an SPI r1 has no association
+/// under.
 fn forged_request() -> Vec<u8> {
+    signed_request(100, b"not-the-key")
+}
+
+/// A registration for 10.1.0.51 with the SPI of its association
+/// (`spi 100` is hexadecimal) and `key`.
+fn signed_request(spi: u32, key: &[u8]) -> Vec<u8> {
     use pmip_wire::auth::Algorithm;
     use pmip_wire::extension::{self, Extensions, kind};
     use pmip_wire::identification::Identification;
@@ -81,9 +96,9 @@ fn forged_request() -> Vec<u8> {
     extension::append_authentication(
         &mut msg,
         kind::MOBILE_HOME_AUTH,
-        100,
+        spi,
         Algorithm::KeyedMd5PrefixSuffix,
-        b"not-the-key",
+        key,
     );
     msg
 }
@@ -186,4 +201,97 @@ fn abbreviated_commands_answer_like_the_full_ones() {
     );
     let e = c.exec("ap2", "sh ip prox s", false).unwrap_err();
     assert!(e.starts_with("% Ambiguous"), "{e}");
+}
+
+fn send_to_r1(c: &mut Campus, payload: &[u8]) {
+    let now = c.at();
+    c.node("r1").handle(
+        now,
+        pmip_node::Input::Datagram {
+            local: std::net::SocketAddrV4::new(router_address(1), 434),
+            remote: std::net::SocketAddrV4::new(Ipv4Addr::new(10, 9, 9, 8), 434),
+            payload,
+        },
+    );
+}
+
+/// A request under the right SPI with the wrong key is denied with 131
+/// and logged as a bad authenticator (MIP-MIB reason 2), after the bad
+/// SPI of the scenario.
+#[test]
+fn a_bad_authenticator_is_in_the_violation_log() {
+    let mut c = scenario();
+    send_to_r1(&mut c, &signed_request(0x100, b"wrong-key"));
+    c.run_for(Duration::from_secs(1));
+    let text = c.exec("r1", "show ip mobile violation", false).unwrap();
+    assert!(text.contains("Total violations 2"), "{text}");
+    assert!(
+        text.contains("from 10.9.9.8") && text.contains("Reason: Bad authenticator (2)"),
+        "{text}"
+    );
+    assert!(text.contains("SPI 100,"), "{text}");
+    let v: pmip_node::snapshot::Violations =
+        serde_json::from_str(&c.exec("r1", "sh ip mob viol", true).unwrap()).unwrap();
+    let last = v.recent.last().unwrap();
+    assert_eq!(
+        (last.reason.as_str(), last.code, last.home_address),
+        ("Bad authenticator", 131, Ipv4Addr::new(10, 1, 0, 51))
+    );
+    assert_eq!(v.by_reason["Bad SPI"], 1);
+    // The foreign agent's log has nothing of it.
+    let r2 = c.exec("r2", "show ip mobile violation", false).unwrap();
+    assert!(r2.contains("Total violations 0"), "{r2}");
+}
+
+/// `show ip mobile host ADDR`: the last reply code and the counts.
+#[test]
+fn the_host_shows_its_last_reply_code() {
+    let mut c = scenario();
+    let text = c.exec("r1", "sh ip mob host 10.1.0.50", false).unwrap();
+    assert!(text.starts_with("10.1.0.50:\n"), "{text}");
+    assert!(
+        text.contains("Last code '0 (registration accepted)'"),
+        "{text}"
+    );
+    assert!(text.contains("-Registered- (care-of 10.2.0.1)"), "{text}");
+    let denied = c.exec("r1", "sh ip mob host 10.1.0.51", false).unwrap();
+    assert!(
+        denied.contains("Denied 1,") && denied.contains("Last code '131 ("),
+        "{denied}"
+    );
+    // A host that is not configured has nothing to show; bad input is
+    // one line.
+    assert_eq!(c.exec("r1", "sh ip mob host 10.7.0.1", false).unwrap(), "");
+    let e = c.exec("r1", "sh ip mob host nonsense", false).unwrap_err();
+    assert!(e.starts_with("% Invalid input"), "{e}");
+}
+
+/// `clear ip mobile traffic` zeroes what `show ip mobile traffic` counts.
+#[test]
+fn clear_ip_mobile_traffic_zeroes_the_counters() {
+    use pmip_node::snapshot::Traffic;
+    let mut c = scenario();
+    let t: Traffic =
+        serde_json::from_str(&c.exec("r1", "show ip mobile traffic", true).unwrap()).unwrap();
+    assert!(t.home_agent.as_ref().unwrap().requests > 0);
+    c.node("r1")
+        .set_tunnel_traffic(pmip_node::snapshot::TunnelTraffic {
+            encapsulated_packets: 10,
+            ..Default::default()
+        });
+    assert_eq!(c.exec("r1", "clear ip mobile traffic", false).unwrap(), "");
+    c.node("r1")
+        .set_tunnel_traffic(pmip_node::snapshot::TunnelTraffic {
+            encapsulated_packets: 13,
+            ..Default::default()
+        });
+    let t: Traffic =
+        serde_json::from_str(&c.exec("r1", "show ip mobile traffic", true).unwrap()).unwrap();
+    assert_eq!(t.home_agent.unwrap(), Default::default());
+    assert_eq!(t.foreign_agent.unwrap(), Default::default());
+    assert_eq!(t.tunnel.unwrap().encapsulated_packets, 3);
+    // The violation log is not traffic: it stays.
+    let v = c.exec("r1", "show ip mobile violation", false).unwrap();
+    assert!(v.contains("Total violations 1"), "{v}");
+    assert!(c.exec("ap1", "clear ip mobile traffic", false).is_err());
 }
