@@ -17,6 +17,7 @@
 use core::time::Duration;
 use std::net::Ipv4Addr;
 
+pub use dhcproto;
 use dhcproto::v4::{DhcpOption, Flags, Message, MessageType, Opcode, OptionCode};
 use dhcproto::{Decodable, Encodable};
 
@@ -654,7 +655,7 @@ fn sanitize(payload: &[u8]) -> Option<Vec<u8>> {
                 let ok = match code {
                     53 => len == 1,
                     1 | 51 | 54 | 58 | 59 => len == 4,
-                    3 => len >= 4 && len % 4 == 0,
+                    3 => len >= 4 && len.is_multiple_of(4),
                     _ => false,
                 };
                 if ok {

@@ -46,6 +46,9 @@ impl Node {
     /// Keywords may be abbreviated and written in any case, as in IOS;
     /// `?` lists what may follow.
     pub fn exec(&mut self, now: Now, words: &[String], json: bool) -> Result<String, String> {
+        if let Some(answer) = self.dhcp_exec(now.instant, words, json) {
+            return answer;
+        }
         let words = match cli::parse(words)? {
             cli::Parsed::Command(c) => c,
             cli::Parsed::Help(h) => return Ok(h),
@@ -220,30 +223,22 @@ impl Node {
             let (old, new) = (&self.config.proxy_mobile, &candidate.proxy_mobile);
             old.aaps != new.aaps
                 || old.aap_key != new.aap_key
-                || crate::config::proxy_ap(&self.config).own_address
-                    != crate::config::proxy_ap(&candidate).own_address
+                || crate::config::proxy_ap(&self.lease_config(&self.config)).own_address
+                    != crate::config::proxy_ap(&self.lease_config(&candidate)).own_address
         };
         self.config = candidate;
         self.mobility.set_config(&self.config);
+        let effective = self.lease_config(&self.config);
         if let Some(ap) = &mut self.ap {
-            ap.set_config(now, &self.config, self.exchange.table(), &mut self.out);
-            // A new AAP list, key or address of our own: the exchange
-            // starts again with it (joins its AAP, which hands it the
-            // table), telling it our home agent again.
-            if exchange_changed {
-                let own = ap.engine.config().own_address;
-                let home_agent = ap.engine.own_home_agent();
-                self.exchange = crate::exchange::Exchange::start(
-                    &self.config,
-                    own,
-                    now,
-                    Some(ap.stations.clone()),
-                );
-                tracing::info!("subnet map exchange restarted with the new configuration");
-                self.exchange.own_home_agent(now, home_agent);
-                self.exchange_turn(now);
-            }
+            ap.set_config(now, &effective, self.exchange.table(), &mut self.out);
         }
+        // A new AAP list, key or address of our own: the exchange starts
+        // again with it (joins its AAP, which hands it the table).
+        if exchange_changed {
+            self.restart_exchange(now);
+        }
+        // `ip address dhcp` added or removed.
+        self.dhcp_follow(now, None);
         Ok(String::new())
     }
 }

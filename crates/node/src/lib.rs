@@ -24,6 +24,7 @@
 mod access_point;
 mod cli;
 pub mod config;
+pub mod dhcp;
 mod exchange;
 mod exec;
 mod mobility;
@@ -252,6 +253,9 @@ pub struct Node {
     /// The configuration the device starts from (its file), as last read
     /// or saved.
     startup: Option<String>,
+    /// `ip address dhcp` on BVI1: the client, and the bridge's MAC it runs with.
+    dhcp: Option<dhcp::Dhcp>,
+    dhcp_mac: Option<Mac>,
 }
 
 impl Node {
@@ -269,14 +273,19 @@ impl Node {
             tunnel: None,
             tunnel_base: None,
             startup: None,
+            dhcp: None,
+            dhcp_mac: None,
             config,
         };
         if node.config.is_proxy_ap() {
             let mut ap = access_point::AccessPoint::new(&node.config);
             ap.start(now, &node.config, &mut node.out);
             let own = ap.engine.config().own_address;
-            node.exchange =
-                exchange::Exchange::start(&node.config, own, now, Some(ap.stations.clone()));
+            node.exchange = if dhcp::configured(&node.config) {
+                exchange::Exchange::off(dhcp::WAITING)
+            } else {
+                exchange::Exchange::start(&node.config, own, now, Some(ap.stations.clone()))
+            };
             node.ap = Some(ap);
             node.exchange_turn(now);
         }
@@ -347,6 +356,7 @@ impl Node {
                     self.exchange.probe_reply(now, *remote.ip());
                     self.exchange_turn(now);
                 }
+                dhcp::CLIENT_PORT => self.dhcp_datagram(now, payload),
                 _ => self.drop_input("datagram on a port no role uses"),
             },
             Input::VisitedPacket {
@@ -374,6 +384,9 @@ impl Node {
                 }
             }
             Input::Link(event) => {
+                if let LinkEvent::Bridge { mac } = event {
+                    self.dhcp_follow(now, Some(mac));
+                }
                 if let Some(ap) = &mut self.ap {
                     ap.link_event(now, event, &mut self.out);
                 }
@@ -400,6 +413,7 @@ impl Node {
             self.mobility.poll_timeout(),
             self.ap.as_ref().and_then(|a| a.poll_timeout()),
             self.exchange.poll_timeout(),
+            self.dhcp_poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -408,6 +422,7 @@ impl Node {
 
     /// Runs every timer that is due at `now`.
     pub fn handle_timeout(&mut self, now: Now) {
+        self.dhcp_timeout(now);
         self.mobility.handle_timeout(now, &mut self.out);
         if let Some(ap) = &mut self.ap
             && ap.poll_timeout().is_some_and(|t| t <= now.instant)
