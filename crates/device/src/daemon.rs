@@ -147,6 +147,8 @@ struct Driver {
     /// state, the foreign agent's visitors, the kernel ledger), committed
     /// before the replies that depend on it leave.
     state: Option<pmip_platform::state::StateStore>,
+    /// The DHCP lease's address and route on BVI1 (`ip address dhcp`).
+    dhcp: crate::dhcp::LeaseOnLink,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -173,6 +175,14 @@ impl Driver {
             while let Some(o) = self.node.poll_output() {
                 outputs.push(o);
             }
+            crate::dhcp::follow(
+                &mut self.dhcp,
+                &self.node,
+                &self.netlink,
+                &mut self.io,
+                self.bridge,
+            )
+            .await;
             if outputs.is_empty() {
                 return;
             }
@@ -746,7 +756,11 @@ async fn serve(
     state_path: &Path,
     hostapd: &[PathBuf],
 ) -> Result<(), DaemonError> {
-    if config.is_proxy_ap() && config.default_gateway.is_none() {
+    // With `ip address dhcp` the lease's router option is the gateway.
+    if config.is_proxy_ap()
+        && config.default_gateway.is_none()
+        && !pmip_node::dhcp::configured(&config)
+    {
         return Err(DaemonError::Io(std::io::Error::other(
             "an access point with proxy Mobile IP needs a gateway: add `ip default-gateway ADDRESS`",
         )));
@@ -797,6 +811,7 @@ async fn serve(
         isolation: isolation_worker(),
         watch_retries: BTreeMap::new(),
         state: None,
+        dhcp: Default::default(),
     };
     if let Ok(text) = std::fs::read_to_string(config_path) {
         driver.node.set_startup_config(text);
@@ -816,6 +831,7 @@ async fn serve(
             .udp
             .push((local, pmip_platform::link::udp_socket(local)?));
     }
+    crate::dhcp::open(&driver.node, &mut driver.io)?;
     tracing::info!(addresses = ?driver.node.udp_sockets(), "listening on UDP");
     // The device resumes where it stopped: the home agent's bindings
     // (with what is left of their lifetimes) and replay state, the foreign

@@ -74,7 +74,10 @@ pub async fn apply(nl: &Netlink, config: &Config, created: &[&str]) -> Result<()
                 source: e,
             })?;
     }
-    if let Some(gw) = config.default_gateway {
+    // With `ip address dhcp` the gateway is not reachable before the
+    // lease: the DHCP glue installs the default route with the address.
+    let dhcp = config.interfaces.iter().any(|i| i.dhcp);
+    if let Some(gw) = config.default_gateway.filter(|_| !dhcp) {
         nl.add_route(Ipv4Addr::UNSPECIFIED, 0, Some(gw), None)
             .await
             .map_err(|e| ApplyError::Route {

@@ -6,6 +6,7 @@
 mod aaa;
 pub mod control;
 pub mod daemon;
+mod dhcp;
 mod hostapd;
 mod installer;
 pub mod interfaces;
