@@ -350,8 +350,24 @@ fn malformed_and_foreign_replies_are_counted_and_ignored() {
     assert_eq!(s.malformed, 6, "{s:?}");
     assert_eq!(s.foreign, 3, "{s:?}");
     assert_eq!(s.unexpected, 1, "{s:?}");
-    // The real offer still works.
-    let (_, r) = sent(&c.handle(t(2), &offer));
+    // Option lengths are checked before decoding: a subnet mask of 3
+    // bytes is malformed; a client FQDN (81) of 1 byte, which the client
+    // does not read, is skipped.
+    let mut bad_mask = offer.clone();
+    let end = bad_mask.iter().rposition(|b| *b == 255).unwrap();
+    bad_mask.splice(end..end, [1u8, 3, 255, 255, 255]);
+    assert!(c.handle(t(1), &bad_mask).is_empty());
+    assert_eq!(c.stats().malformed, 7);
+    let mut odd_fqdn = offer.clone();
+    odd_fqdn.splice(end..end, [81u8, 1, 0]);
+    // Truncated option list (a length past the end): malformed.
+    let mut cut = offer.clone();
+    cut.truncate(end);
+    cut.extend_from_slice(&[3, 8, 10, 9]);
+    assert!(c.handle(t(1), &cut).is_empty());
+    assert_eq!(c.stats().malformed, 8);
+    // The offer with the odd option is taken.
+    let (_, r) = sent(&c.handle(t(2), &odd_fqdn));
     // An ACK without a lease time, with a lease under the minimum, with a
     // non-contiguous mask: malformed, still requesting.
     let mut m = Message::from_bytes(&reply(&r, MessageType::Ack, 600)).unwrap();
@@ -372,7 +388,7 @@ fn malformed_and_foreign_replies_are_counted_and_ignored() {
         .insert(DhcpOption::ServerIdentifier(Ipv4Addr::new(10, 9, 0, 9)));
     assert!(c.handle(t(3), &m.to_vec().unwrap()).is_empty());
     assert_eq!(c.state(), State::Requesting);
-    assert_eq!(c.stats().malformed, 9);
+    assert_eq!(c.stats().malformed, 11);
     assert_eq!(c.stats().unexpected, 2);
     assert!(acquired(&c.handle(t(4), &reply(&r, MessageType::Ack, 600))).is_some());
     // Bound: an OFFER is unexpected.
