@@ -61,6 +61,79 @@ pub struct ForeignAgentConfig {
     pub bind_update: bool,
     /// Most pending requests at once (insufficient resources beyond).
     pub max_pending: usize,
+    /// The service interfaces' advertisement and access settings, by
+    /// interface name; an interface without an entry has
+    /// [`ServiceOptions::default`].
+    pub options: BTreeMap<String, ServiceOptions>,
+}
+
+/// What a service interface advertises and whom it lets visitors
+/// register with, beyond [`ServiceInterface`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceOptions {
+    /// `ip irdp multicast`: advertisements to all systems (224.0.0.1)
+    /// rather than IOS's default limited broadcast (RFC 1256 4.1,
+    /// AdvertisementAddress).
+    pub multicast: bool,
+    /// `ip irdp preference N`: the preference level of the router address
+    /// advertised (RFC 1256 4.1, PreferenceLevel; default 0).
+    pub preference: i32,
+    /// The Prefix-Lengths extension (RFC 5944 2.1.2); `no ip mobile
+    /// prefix-length` leaves it out. On by default: a proxy AP learns its
+    /// subnet from it.
+    pub prefix_lengths: bool,
+    /// `ip mobile foreign-service home-access ACL`: the home agents a
+    /// visitor may register with through this interface; a request naming
+    /// another is refused with 65 (administratively prohibited). `None`:
+    /// every home agent.
+    pub home_access: Option<AccessList>,
+}
+
+static DEFAULT_OPTIONS: ServiceOptions = ServiceOptions {
+    multicast: false,
+    preference: 0,
+    prefix_lengths: true,
+    home_access: None,
+};
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        DEFAULT_OPTIONS.clone()
+    }
+}
+
+/// A standard IP access list as the foreign agent applies it to home
+/// agent addresses: the first entry matching decides, and an address no
+/// entry matches is denied (the implicit deny at the end of an IOS list).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessList {
+    pub entries: Vec<AccessEntry>,
+}
+
+/// One permit or deny entry: the addresses whose bits outside `wildcard`
+/// equal `address`'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessEntry {
+    pub permit: bool,
+    pub address: Ipv4Addr,
+    pub wildcard: Ipv4Addr,
+}
+
+impl AccessEntry {
+    fn matches(&self, addr: Ipv4Addr) -> bool {
+        let care = !u32::from(self.wildcard);
+        u32::from(addr) & care == u32::from(self.address) & care
+    }
+}
+
+impl AccessList {
+    /// Whether the list permits `addr`.
+    pub fn permits(&self, addr: Ipv4Addr) -> bool {
+        self.entries
+            .iter()
+            .find(|e| e.matches(addr))
+            .is_some_and(|e| e.permit)
+    }
 }
 
 impl Default for ForeignAgentConfig {
@@ -73,6 +146,7 @@ impl Default for ForeignAgentConfig {
             visitor_sas: HostRanges::new(),
             bind_update: false,
             max_pending: 4096,
+            options: BTreeMap::new(),
         }
     }
 }
@@ -187,6 +261,7 @@ pub struct ForeignAgent {
 }
 
 const ALL_SYSTEMS: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 1);
+const LIMITED_BROADCAST: Ipv4Addr = Ipv4Addr::BROADCAST;
 
 impl ForeignAgent {
     pub fn new(config: ForeignAgentConfig) -> ForeignAgent {
@@ -264,6 +339,21 @@ impl ForeignAgent {
         self.config.interfaces.iter().find(|i| i.name == name)
     }
 
+    fn options(&self, name: &str) -> &ServiceOptions {
+        self.config.options.get(name).unwrap_or(&DEFAULT_OPTIONS)
+    }
+
+    /// Where `interface`'s unsolicited advertisements go (RFC 1256 4.1,
+    /// AdvertisementAddress): the limited broadcast, as IOS sends them,
+    /// or all systems with `ip irdp multicast`.
+    fn advertisement_address(&self, interface: &str) -> Ipv4Addr {
+        if self.options(interface).multicast {
+            ALL_SYSTEMS
+        } else {
+            LIMITED_BROADCAST
+        }
+    }
+
     /// When `handle_timeout` should next run.
     pub fn poll_timeout(&self) -> Option<Instant> {
         // An advertising interface not yet scheduled is due now (the
@@ -291,8 +381,10 @@ impl ForeignAgent {
 
     /// The agent advertisement for `intf` (RFC 5944 2.1).
     fn advertisement(&mut self, intf: &ServiceInterface) -> Vec<u8> {
+        let options = self.options(&intf.name);
+        let (preference, prefix_lengths) = (options.preference, options.prefix_lengths);
         let mut routers = ArrayVec::new();
-        routers.push((intf.address, 0));
+        routers.push((intf.address, preference));
         let mut care_of_addresses = ArrayVec::new();
         care_of_addresses.push(self.config.care_of_address);
         let mut extensions = ArrayVec::new();
@@ -311,9 +403,11 @@ impl ForeignAgent {
         }));
         // The prefix length lets a listener (the proxy AP) learn its
         // subnet (RFC 5944 2.1.2).
-        let mut p = ArrayVec::new();
-        p.push(intf.prefix_len);
-        extensions.push(AdvertisementExtension::PrefixLengths(p));
+        if prefix_lengths {
+            let mut p = ArrayVec::new();
+            p.push(intf.prefix_len);
+            extensions.push(AdvertisementExtension::PrefixLengths(p));
+        }
         self.counters.advertisements += 1;
         icmp::Repr::Advertisement(Advertisement {
             code: 0,
@@ -325,7 +419,8 @@ impl ForeignAgent {
     }
 
     /// An Agent Solicitation arrived on `interface` from `src`: answer at
-    /// once (RFC 5944 2.4), to the soliciting host or all systems.
+    /// once (RFC 5944 2.4), to the soliciting host, or where the
+    /// interface's advertisements go when the host has no address yet.
     pub fn handle_solicitation(
         &mut self,
         _now: Now,
@@ -338,7 +433,7 @@ impl ForeignAgent {
             return;
         };
         let to = if src.is_unspecified() {
-            ALL_SYSTEMS
+            self.advertisement_address(&intf.name)
         } else {
             src
         };
@@ -371,7 +466,7 @@ impl ForeignAgent {
                 out.push(Action::Advertise {
                     interface: intf.name.clone(),
                     from: intf.address,
-                    to: ALL_SYSTEMS,
+                    to: self.advertisement_address(&intf.name),
                     payload,
                 });
                 // RFC 1256: uniformly between min and max interval; a hash
@@ -488,6 +583,14 @@ impl ForeignAgent {
                 code: ReplyCode::MobileNodeFailedAuthenticationFa.into(),
             });
             return deny(self, ReplyCode::MobileNodeFailedAuthenticationFa, out);
+        }
+        // `home-access`: the home agents visitors may register with
+        // through this interface; any other is administratively
+        // prohibited (RFC 5944 3.7.2.1 code 65).
+        if let Some(acl) = &self.options(&intf.name).home_access
+            && !acl.permits(repr.home_agent)
+        {
+            return deny(self, ReplyCode::AdministrativelyProhibitedFa, out);
         }
         if repr.lifetime > intf.registration_lifetime {
             return deny(self, ReplyCode::LifetimeTooLong, out);

@@ -5,7 +5,8 @@
 use core::net::{Ipv4Addr, SocketAddrV4};
 use core::time::Duration;
 use pmip_engine::foreign_agent::{
-    Action, ForeignAgent, ForeignAgentConfig, FromVisitor, ServiceInterface, Visitor,
+    AccessEntry, AccessList, Action, ForeignAgent, ForeignAgentConfig, FromVisitor,
+    ServiceInterface, ServiceOptions, Visitor,
 };
 use pmip_engine::security::SecurityAssociation;
 use pmip_engine::time::{Instant, Now};
@@ -233,10 +234,13 @@ fn periodic_advertisements_and_solicitations() {
     );
     assert!(!m.flags.home_agent && !m.flags.busy);
     assert_eq!(m.care_of_addresses.as_slice(), &[FA]);
-    assert_eq!(a.routers[0].0, FA);
+    assert_eq!(a.routers[0], (FA, 0), "preference 0 by default");
     assert_eq!(a.lifetime, 12);
     assert_eq!(a.prefix_lengths(), Some(&[24u8][..]));
-    assert!(matches!(&out[0], Action::Advertise { to, .. } if *to == Ipv4Addr::new(224, 0, 0, 1)));
+    assert!(
+        matches!(&out[0], Action::Advertise { to, .. } if *to == Ipv4Addr::BROADCAST),
+        "to the limited broadcast, as IOS without `ip irdp multicast`"
+    );
     // The next one is due between min and max interval.
     let next = fa.poll_timeout().unwrap();
     assert!(
@@ -859,4 +863,154 @@ fn one_visitor_cannot_deny_the_others() {
             .any(|a| matches!(a, Action::SendToNetwork { .. })),
         "{out:?}"
     );
+}
+
+/// The advertisement where an operator changed it: `ip irdp multicast`
+/// (to 224.0.0.1), `ip irdp preference N` (the router address's
+/// preference level), `no ip mobile prefix-length` (no Prefix-Lengths
+/// extension); RFC 1256 4.1, RFC 5944 2.1.2.
+#[test]
+fn advertisement_options() {
+    let all_systems = Ipv4Addr::new(224, 0, 0, 1);
+    let mut c = config();
+    c.options.insert(
+        "FastEthernet0".into(),
+        ServiceOptions {
+            multicast: true,
+            preference: -7,
+            prefix_lengths: false,
+            home_access: None,
+        },
+    );
+    let mut fa = ForeignAgent::new(c);
+    let mut out = Vec::new();
+    fa.handle_timeout(t0(), &mut out);
+    let a = advert(&out);
+    assert!(matches!(&out[0], Action::Advertise { to, .. } if *to == all_systems));
+    assert_eq!(a.routers.as_slice(), &[(FA, -7)]);
+    assert_eq!(a.prefix_lengths(), None, "no Prefix-Lengths extension");
+    assert!(a.mobility_agent().is_some(), "the mobility extension stays");
+    // A solicitation from a host without an address yet is answered where
+    // the advertisements go; one from an address, to that address.
+    for (src, to) in [
+        (Ipv4Addr::UNSPECIFIED, all_systems),
+        (
+            Ipv4Addr::new(198, 51, 100, 20),
+            Ipv4Addr::new(198, 51, 100, 20),
+        ),
+    ] {
+        let mut out = Vec::new();
+        fa.handle_solicitation(t0(), "FastEthernet0", src, &mut out);
+        assert!(
+            matches!(&out[0], Action::Advertise { to: t, .. } if *t == to),
+            "{src}"
+        );
+        assert_eq!(advert(&out).routers.as_slice(), &[(FA, -7)]);
+    }
+    // Without options: broadcast, preference 0, prefix lengths.
+    let mut fa = ForeignAgent::new(config());
+    let mut out = Vec::new();
+    fa.handle_solicitation(t0(), "FastEthernet0", Ipv4Addr::UNSPECIFIED, &mut out);
+    assert!(matches!(&out[0], Action::Advertise { to, .. } if *to == Ipv4Addr::BROADCAST));
+    assert_eq!(advert(&out).prefix_lengths(), Some(&[24u8][..]));
+    assert_eq!(ServiceOptions::default().preference, 0);
+    assert!(ServiceOptions::default().prefix_lengths);
+}
+
+/// A request of the mobile node for home agent `ha`.
+fn request_to(ha: Ipv4Addr, ident: u64) -> Vec<u8> {
+    let mut m = RequestRepr {
+        flags: RequestFlags::default(),
+        lifetime: 300,
+        home_address: MN,
+        home_agent: ha,
+        care_of_address: FA,
+        identification: Identification(ident),
+        extensions: Extensions::new(),
+    }
+    .to_vec();
+    extension::append_authentication(
+        &mut m,
+        kind::MOBILE_HOME_AUTH,
+        0x100,
+        Algorithm::HmacMd5,
+        MN_KEY,
+    );
+    m
+}
+
+/// `ip mobile foreign-service home-access ACL`: a request whose home
+/// agent the list denies is refused with 65 (administratively
+/// prohibited, RFC 5944 3.7.2.1) and not relayed; one it permits is
+/// relayed to that home agent. First match decides; nothing matching is
+/// denied.
+#[test]
+fn home_access_refuses_other_home_agents_with_65() {
+    let entry = |permit, a: [u8; 4], w: [u8; 4]| AccessEntry {
+        permit,
+        address: Ipv4Addr::from(a),
+        wildcard: Ipv4Addr::from(w),
+    };
+    // access-list 10 deny 10.1.0.9 / permit 10.1.0.0 0.0.255.255
+    let acl = AccessList {
+        entries: vec![
+            entry(false, [10, 1, 0, 9], [0, 0, 0, 0]),
+            entry(true, [10, 1, 0, 0], [0, 0, 255, 255]),
+        ],
+    };
+    let mut c = config();
+    c.options.insert(
+        "FastEthernet0".into(),
+        ServiceOptions {
+            home_access: Some(acl),
+            ..Default::default()
+        },
+    );
+    let mut fa = ForeignAgent::new(c);
+    let mut ident = Identification::from_unix(t0().unix).0;
+    for (ha, permitted) in [
+        (HA, true),
+        (Ipv4Addr::new(10, 1, 200, 1), true),
+        (Ipv4Addr::new(10, 1, 0, 9), false),
+        (Ipv4Addr::new(10, 2, 0, 1), false),
+        (Ipv4Addr::new(10, 1, 0, 255), true),
+    ] {
+        ident += 1;
+        let out = from_mn(&mut fa, t0(), &request_to(ha, ident));
+        let sent_to = out.iter().find_map(|a| match a {
+            Action::SendToNetwork { to, .. } => Some(*to.ip()),
+            _ => None,
+        });
+        if permitted {
+            assert_eq!(sent_to, Some(ha), "{ha} is permitted");
+            assert!(to_mn(&out).is_none());
+        } else {
+            assert_eq!(sent_to, None, "{ha} is not relayed");
+            let reply = to_mn(&out).expect("a denial to the visitor");
+            assert_eq!(reply.code, ReplyCode::AdministrativelyProhibitedFa, "{ha}");
+            assert_eq!(u8::from(reply.code), 65);
+            assert_eq!(reply.home_agent, ha);
+            assert_eq!(reply.lifetime, 0);
+        }
+    }
+    assert_eq!(fa.counters.denied.get(&65), Some(&2));
+    assert_eq!(fa.pending_count(), 3);
+
+    // An empty list denies everybody; no list, nobody.
+    let mut c = config();
+    c.options.insert(
+        "FastEthernet0".into(),
+        ServiceOptions {
+            home_access: Some(AccessList::default()),
+            ..Default::default()
+        },
+    );
+    let mut fa = ForeignAgent::new(c);
+    let out = from_mn(&mut fa, t0(), &request_to(HA, ident));
+    assert_eq!(
+        to_mn(&out).unwrap().code,
+        ReplyCode::AdministrativelyProhibitedFa
+    );
+    let mut fa = ForeignAgent::new(config());
+    assert!(relayed(&from_mn(&mut fa, t0(), &request_to(HA, ident))).is_some());
 }

@@ -3,7 +3,9 @@
 //! decided once here so the daemon never interprets configuration lines.
 
 use pmip_config::{AapAddress, Config, SaPeer};
-use pmip_engine::foreign_agent::{ForeignAgentConfig, ServiceInterface};
+use pmip_engine::foreign_agent::{
+    AccessEntry, AccessList, ForeignAgentConfig, ServiceInterface, ServiceOptions,
+};
 use pmip_engine::home_agent::{BindUpdatePolicy, HomeAgentConfig, HomeNetwork, MobileHost};
 use pmip_engine::host_range::HostRanges;
 use pmip_engine::proxy_ap::ProxyApConfig;
@@ -159,6 +161,23 @@ pub fn foreign_agent(config: &Config) -> ForeignAgentConfig {
             })
         })
         .collect();
+    // What each service interface advertises and whom its visitors may
+    // register with (`ip irdp multicast|preference`, `ip mobile
+    // prefix-length`, `home-access`).
+    let options = config
+        .interfaces
+        .iter()
+        .filter(|i| i.foreign_service.is_some())
+        .map(|i| {
+            let options = ServiceOptions {
+                multicast: i.irdp.multicast,
+                preference: i.irdp.preference(),
+                prefix_lengths: i.prefix_length(),
+                home_access: config.home_access(i).map(access_list),
+            };
+            (i.name.clone(), options)
+        })
+        .collect();
     let mut home_agent_sas = HashMap::new();
     let mut visitor_sas = HostRanges::new();
     for e in &config.mobile.secure {
@@ -183,6 +202,30 @@ pub fn foreign_agent(config: &Config) -> ForeignAgentConfig {
         visitor_sas,
         bind_update: config.mobile.bindupdate,
         max_pending: 4096,
+        options,
+    }
+}
+
+/// A standard access list as the foreign agent engine applies it (the
+/// remarks left out; the order and the implicit deny kept).
+fn access_list(list: &pmip_config::AccessList) -> AccessList {
+    AccessList {
+        entries: list
+            .entries
+            .iter()
+            .filter_map(|e| {
+                let (permit, source) = match e {
+                    pmip_config::AclEntry::Permit(s) => (true, s),
+                    pmip_config::AclEntry::Deny(s) => (false, s),
+                    pmip_config::AclEntry::Remark(_) => return None,
+                };
+                Some(AccessEntry {
+                    permit,
+                    address: source.address,
+                    wildcard: source.wildcard,
+                })
+            })
+            .collect(),
     }
 }
 
@@ -301,4 +344,46 @@ pub fn merged_map(learnt: SubnetMap, static_map: &SubnetMap) -> SubnetMap {
         m.insert(*e);
     }
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every interface line the foreign agent acts on reaches its engine:
+    /// `ip irdp multicast|preference`, `no ip mobile prefix-length` and
+    /// `home-access` with its list in order (remarks left out).
+    #[test]
+    fn service_options_from_the_configuration() {
+        let config: Config =
+            "interface FastEthernet0\n ip address 10.2.0.1 255.255.255.0\n ip irdp\n \
+             ip irdp multicast\n ip irdp preference 5\n no ip mobile prefix-length\n \
+             ip mobile foreign-service home-access 10\n\
+             interface FastEthernet1\n ip address 10.3.0.1 255.255.255.0\n ip irdp\n \
+             ip mobile foreign-service home-access 11\n\
+             router mobile\nip mobile foreign-agent care-of FastEthernet0\n\
+             access-list 10 remark campus home agents\naccess-list 10 deny 10.1.0.9\n\
+             access-list 10 permit 10.1.0.0 0.0.255.255\n"
+                .parse()
+                .unwrap();
+        let fa = foreign_agent(&config);
+        let o = &fa.options["FastEthernet0"];
+        assert!(o.multicast && !o.prefix_lengths);
+        assert_eq!(o.preference, 5);
+        let acl = o.home_access.as_ref().unwrap();
+        assert_eq!(acl.entries.len(), 2);
+        assert!(!acl.entries[0].permit && acl.entries[1].permit);
+        assert!(acl.permits("10.1.0.1".parse().unwrap()));
+        assert!(!acl.permits("10.1.0.9".parse().unwrap()));
+        assert!(!acl.permits("10.2.0.1".parse().unwrap()));
+        // List 11 does not exist: every home agent (IOS), with a warning.
+        let o = &fa.options["FastEthernet1"];
+        assert_eq!(o, &ServiceOptions::default());
+        assert!(
+            config
+                .warnings()
+                .iter()
+                .any(|w| w.contains("home-access 11"))
+        );
+    }
 }
