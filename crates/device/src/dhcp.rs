@@ -74,6 +74,10 @@ pub(crate) async fn follow(
     bridge: Option<u32>,
 ) {
     let Some(index) = bridge else { return };
+    // `ip address dhcp` may also come with a `configure`.
+    if let Err(e) = open(node, io) {
+        tracing::warn!(error = %e, "DHCP client has no socket");
+    }
     let want = node.dhcp_lease();
     let gateway = want.and_then(|l| node.config().default_gateway.or(l.router));
     if state.installed == want.map(|l| (l, gateway)) {
