@@ -240,9 +240,10 @@ pub struct ForeignService {
     pub reverse_tunnel_mandatory: bool,
 }
 
-/// `station-role ...` of a radio (Aironet). The parser takes only the
-/// root roles: pmip's radio (the emulated one, or hostapd) is always an
-/// access point.
+/// `station-role ...` of a radio (Aironet). pmip's radio (the emulated
+/// one, or hostapd) serves stations as a root access point whatever the
+/// role; another role keeps proxy Mobile IP off, as on an Aironet AP, and
+/// [`Config::warnings`] says the rest is not done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StationRole {
     /// `station-role root` (also `root access-point`, `root ap-only`): the
@@ -1175,6 +1176,14 @@ impl Config {
                     )),
                     Some(_) => {}
                 }
+            }
+            if i.station_role() != StationRole::Root {
+                w.push(format!(
+                    "{}: `station-role {}`: pmip's radio serves stations as a root access point whatever the role; \
+                     the role only keeps proxy Mobile IP off (the Aironet documentation)",
+                    i.name,
+                    i.station_role().keyword()
+                ));
             }
             if !crate::ifname::is_linux_name(&i.name) {
                 w.push(format!(

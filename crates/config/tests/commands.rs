@@ -670,16 +670,38 @@ fn station_role_forms_and_no() {
         ("station-role root", StationRole::Root),
         ("station-role root access-point", StationRole::Root),
         ("station-role root ap-only", StationRole::Root),
+        ("station-role repeater", StationRole::Repeater),
+        ("station-role non-root", StationRole::NonRoot),
+        (
+            "station-role workgroup-bridge",
+            StationRole::WorkgroupBridge,
+        ),
     ] {
         let c = parse(&format!("interface dot11radio 1\n{line}\n"));
         assert_eq!(c.interfaces[0].station_role, Some(role), "{line}");
     }
-    // The other roles are refused (refusals.rs).
-    let c = parse("interface do0\nstation-role root\nno station-role\nip proxy-mobile\n");
-    assert_eq!(c.interfaces[0].station_role, None);
+    let c = parse("interface do0\nstation-role repeater\nno station-role\nip proxy-mobile\n");
     assert_eq!(c.interfaces[0].station_role(), StationRole::Root);
     // Root is fine with proxy Mobile IP.
     parse("ip proxy-mobile enable\ninterface do0\nstation-role root\n");
+    // After `no ip proxy-mobile enable` a radio may become a repeater.
+    parse(
+        "ip proxy-mobile enable\ninterface do0\nip proxy-mobile\nexit\nno ip proxy-mobile enable\ninterface do0\nstation-role repeater\n",
+    );
+    // The radio still serves stations as a root AP: said, not ignored.
+    let c = parse("interface do0\nstation-role repeater\n");
+    assert_eq!(
+        c.warnings(),
+        [
+            "Dot11Radio0: `station-role repeater`: pmip's radio serves stations as a root access point \
+          whatever the role; the role only keeps proxy Mobile IP off (the Aironet documentation)"
+        ]
+    );
+    assert!(
+        parse("interface do0\nstation-role root\n")
+            .warnings()
+            .is_empty()
+    );
 }
 
 // ---------------------------------------------------------------- access lists

@@ -142,6 +142,7 @@ refusals! {
     bindupdate_trailing: "ip mobile bindupdate acknowledge", 1, "unexpected \"acknowledge\"; expected `ack` or end of line";
 
     // --- proxy Mobile IP, global
+    proxy_enable_on_repeater: "interface dot11radio 0\nstation-role repeater\nexit\nip proxy-mobile enable", 4, "proxy Mobile IP works only on a root access point, and Dot11Radio0 is `station-role repeater`";
     proxy_unknown: "ip proxy-mobile start", 1, "expected `enable`, `aap`, `secure node`, `tunnel`, `pause` or `subnet-map` after ip proxy-mobile, found \"start\"";
     proxy_enable_trailing: "ip proxy-mobile enable now", 1, "unexpected \"now\"; expected end of line";
     aap_none: "ip proxy-mobile aap", 1, "expected the address of an authoritative access point at end of line";
@@ -163,10 +164,10 @@ refusals! {
     ssid_missing: "interface do0\nssid", 2, "expected an SSID (1 to 32 characters) at end of line";
     ssid_too_long: "interface do0\nssid abcdefghijklmnopqrstuvwxyz0123456", 2, "an SSID is 1 to 32 characters (IEEE 802.11), found 33 characters";
     station_role_not_radio: "interface bvi1\nstation-role root", 2, "`station-role` is only valid in a radio interface";
-    station_role_bad: "interface do0\nstation-role master", 2, "expected `root` after station-role (pmip's radio is always a root access point), found \"master\"";
-    station_role_repeater: "interface do0\nstation-role repeater", 2, "`station-role repeater` is not supported: pmip's radio is always a root access point; use `station-role root` or leave the line out";
-    station_role_non_root: "ip proxy-mobile enable\ninterface do1\nstation-role non-root", 3, "`station-role non-root` is not supported";
-    station_role_workgroup_bridge: "interface do0\nstation-role workgroup-bridge", 2, "`station-role workgroup-bridge` is not supported";
+    station_role_bad: "interface do0\nstation-role master", 2, "expected `root`, `repeater`, `non-root` or `workgroup-bridge` after station-role, found \"master\"";
+    station_role_repeater_with_proxy: "ip proxy-mobile enable\ninterface do0\nstation-role repeater", 3, "proxy Mobile IP is configured and works only on a root access point";
+    station_role_repeater_with_ssid_proxy: "interface do0\nssid a\nip proxy-mobile\nexit\nstation-role repeater", 5, "proxy Mobile IP is configured";
+    interface_proxy_on_repeater: "interface do1\nstation-role repeater\ninterface fa0\nip proxy-mobile", 4, "Dot11Radio1 is `station-role repeater`";
     address_dhcp_not_bvi: "interface fa0\nip address dhcp", 2, "`ip address dhcp` is supported on BVI1 (the access point's own address) only, not FastEthernet0";
     address_dhcp_trailing: "interface bvi1\nip address dhcp client-id fa0", 2, "unexpected \"client-id\"; expected end of line";
     address_dhcp_with_foreign_service: "interface bvi1\nip mobile foreign-service\nip address dhcp", 3, "BVI1 has `ip mobile foreign-service`, and a foreign agent needs a static address";
@@ -204,6 +205,7 @@ refusals! {
     // --- SSID mode
     ssid_vlan: "interface do0\nssid guests\nvlan 10", 3, "VLANs are not supported: pmip's AP bridges every SSID into BVI1 untagged, so the stations of SSID guests would not be on VLAN 10; remove the line";
     ssid_vlan_with_proxy: "interface do0\nssid tsunami\nip proxy-mobile\nvlan 10", 4, "SSID tsunami has `ip proxy-mobile`, and proxy Mobile IP is not supported on an SSID with a VLAN (the Aironet documentation)";
+    ssid_proxy_on_repeater: "interface do0\nstation-role repeater\nssid a\nip proxy-mobile", 4, "Dot11Radio0 is `station-role repeater`";
     ssid_vlan_range: "interface do0\nssid tsunami\nvlan 4095", 3, "vlan must be 1-4094, found 4095";
 
 

@@ -77,19 +77,15 @@ impl Config {
                     c.eat("ap-only");
                 }
                 StationRole::Root
-            } else if let Some(w) = ["repeater", "non-root", "workgroup-bridge"]
-                .into_iter()
-                .find(|w| c.is(w))
-            {
-                // Stations associate with pmip's radio (the emulated one,
-                // or hostapd); it never joins another AP itself.
-                return Err(Fail::Bad(format!(
-                    "`station-role {w}` is not supported: pmip's radio is always a root access point; \
-                     use `station-role root` or leave the line out"
-                )));
+            } else if c.eat("repeater") {
+                StationRole::Repeater
+            } else if c.eat("non-root") {
+                StationRole::NonRoot
+            } else if c.eat("workgroup-bridge") {
+                StationRole::WorkgroupBridge
             } else {
                 return Err(Fail::Bad(expected(
-                    "`root` after station-role (pmip's radio is always a root access point)",
+                    "`root`, `repeater`, `non-root` or `workgroup-bridge` after station-role",
                     c.peek(),
                 )));
             };
