@@ -67,7 +67,34 @@ const COMMANDS: &[&[Word]] = &[
     &[K("write"), K("memory")],
     &[K("copy"), K("running-config"), K("startup-config")],
     &[K("show"), K("startup-config")],
+    &[K("show"), K("debugging")],
+    &[K("undebug"), K("all")],
+    &[K("no"), K("debug"), K("all")],
 ];
+
+/// `debug ...`, and the same after `undebug` and `no debug`.
+const DEBUG_TAILS: &[&[Word]] = &[
+    &[K("ip"), K("mobile")],
+    &[K("ip"), K("mobile"), K("advertise")],
+    &[K("ip"), K("mobile"), K("host"), Operand("A.B.C.D")],
+    &[K("ip"), K("mobile"), K("local-area")],
+    &[K("ip"), K("mobile"), K("redundancy")],
+    &[K("ip"), K("proxy-mobile")],
+];
+
+/// Every command: [`COMMANDS`] and the debug ones.
+fn commands() -> Vec<Vec<Word>> {
+    let mut all: Vec<Vec<Word>> = COMMANDS.iter().map(|c| c.to_vec()).collect();
+    for tail in DEBUG_TAILS {
+        for prefix in [&[K("debug")][..], &[K("undebug")], &[K("no"), K("debug")]] {
+            all.push(prefix.iter().chain(tail.iter()).copied().collect());
+        }
+    }
+    // `undebug ip mobile host` needs no address.
+    all.push(vec![K("undebug"), K("ip"), K("mobile"), K("host")]);
+    all.push(vec![K("no"), K("debug"), K("ip"), K("mobile"), K("host")]);
+    all
+}
 
 /// The line typed, or what `?` asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +121,8 @@ fn word_at(cmd: &[Word], i: usize) -> Option<Word> {
 pub fn parse(words: &[String]) -> Result<Parsed, String> {
     let mut done: Vec<String> = Vec::new();
     // Commands still possible after the words expanded so far.
-    let mut live: Vec<&[Word]> = COMMANDS.to_vec();
+    let all = commands();
+    let mut live: Vec<&[Word]> = all.iter().map(Vec::as_slice).collect();
     for (i, typed) in words.iter().enumerate() {
         if let Some(prefix) = typed.strip_suffix('?') {
             return Ok(Parsed::Help(help(&live, i, prefix)));

@@ -105,6 +105,19 @@ impl Node {
                     .ok_or("% Mobile IP foreign agent is not enabled")?;
                 Ok(format!("{n} visitor{} cleared\n", plural(n)))
             }
+            ["debug" | "undebug" | "no", ..] => self.debug_command(now, &w),
+            ["show", "debugging"] => {
+                let d = &self.debug;
+                let view = crate::snapshot::Debugging {
+                    mobile: d.mobile,
+                    advertise: d.advertise,
+                    host: d.host,
+                    local_area: d.local_area,
+                    redundancy: d.redundancy,
+                    proxy_mobile: d.proxy,
+                };
+                Ok(render(&view, json, |_| d.describe()))
+            }
             ["show", "ip", "mobile", "binding", "summary"] => self
                 .binding_summary_view()
                 .map(|v| render(&v, json, show::binding_summary))
@@ -180,6 +193,60 @@ impl Node {
             ),
             _ => Err(format!("% Invalid input: \"{}\"", words.join(" "))),
         }
+    }
+
+    /// `debug ip mobile [advertise | host ADDR | local-area | redundancy]`,
+    /// `debug ip proxy-mobile`, their `no debug` / `undebug` forms and
+    /// `undebug all`: the trace lines come out of [`Node::poll_debug`].
+    fn debug_command(&mut self, now: Now, w: &[&str]) -> Result<String, String> {
+        let (on, rest) = match w {
+            ["debug", rest @ ..] => (true, rest),
+            ["undebug", rest @ ..] | ["no", "debug", rest @ ..] => (false, rest),
+            _ => return Err(format!("% Invalid input: \"{}\"", w.join(" "))),
+        };
+        self.debug_now = Some(now);
+        let d = &mut self.debug;
+        let what = match rest {
+            ["all"] if !on => {
+                d.off();
+                return Ok("All possible debugging has been turned off\n".into());
+            }
+            ["ip", "mobile"] => {
+                d.mobile = on;
+                "Mobile IP"
+            }
+            ["ip", "mobile", "advertise"] => {
+                d.advertise = on;
+                "Mobile IP agent advertisement"
+            }
+            ["ip", "mobile", "host", rest @ ..] => {
+                d.host = match (on, rest) {
+                    (true, [a]) => Some(a.parse().map_err(|_| {
+                        format!("% Invalid input: \"{a}\" (expected a home address)")
+                    })?),
+                    (false, _) => None,
+                    _ => return Err("% Incomplete command: debug ip mobile host A.B.C.D".into()),
+                };
+                "Mobile IP host"
+            }
+            ["ip", "mobile", "local-area"] => {
+                d.local_area = on;
+                "Mobile IP local area"
+            }
+            ["ip", "mobile", "redundancy"] => {
+                d.redundancy = on;
+                "Mobile IP redundancy"
+            }
+            ["ip", "proxy-mobile"] => {
+                d.proxy = on;
+                "Proxy Mobile IP"
+            }
+            _ => return Err(format!("% Invalid input: \"{}\"", w.join(" "))),
+        };
+        Ok(format!(
+            "{what} debugging is {}\n",
+            if on { "on" } else { "off" }
+        ))
     }
 
     /// `show startup-config`, keys masked like the running one's.

@@ -256,6 +256,11 @@ pub struct Node {
     /// `ip address dhcp` on BVI1: the client, and the bridge's MAC it runs with.
     dhcp: Option<dhcp::Dhcp>,
     dhcp_mac: Option<Mac>,
+    /// `debug ip mobile`, `debug ip proxy-mobile`: what is on, the trace
+    /// lines for [`Node::poll_debug`], and the time of the last input
+    /// (the outputs' lines are made as they are polled).
+    debug: mobility::Debug,
+    debug_now: Option<Now>,
 }
 
 impl Node {
@@ -275,6 +280,8 @@ impl Node {
             startup: None,
             dhcp: None,
             dhcp_mac: None,
+            debug: Default::default(),
+            debug_now: None,
             config,
         };
         if node.config.is_proxy_ap() {
@@ -334,6 +341,88 @@ impl Node {
 
     /// Takes one input.
     pub fn handle(&mut self, now: Now, input: Input<'_>) {
+        if !self.debug.any() {
+            return self.handle_input(now, input);
+        }
+        self.debug_now = Some(now);
+        match &input {
+            Input::Datagram {
+                local,
+                remote,
+                payload,
+            } if local.port() == REGISTRATION_PORT => self.debug.datagram(now, *remote, payload),
+            Input::VisitedPacket {
+                interface, packet, ..
+            } => self.debug.visited(now, interface, packet),
+            _ => {}
+        }
+        let before = self.station_states();
+        self.handle_input(now, input);
+        self.trace_stations(now, before);
+    }
+
+    /// The next trace line of `debug ...`, if any: at most
+    /// [`mobility::DEBUG_LINES_PER_SECOND`] a second and
+    /// [`mobility::DEBUG_QUEUE`] waiting (the rest are counted in a
+    /// "... N debug lines suppressed" line), none while debugging is off.
+    pub fn poll_debug(&mut self) -> Option<String> {
+        self.debug.pop()
+    }
+
+    /// What each station of the AP is doing, for `debug ip proxy-mobile`.
+    fn station_states(
+        &self,
+    ) -> Option<std::collections::BTreeMap<Mac, (String, Option<Ipv4Addr>)>> {
+        if !self.debug.proxy {
+            return None;
+        }
+        let ap = self.ap.as_ref()?;
+        Some(
+            ap.engine
+                .stations()
+                .map(|s| (s.mac, (snapshot::station_state(&s.state), s.address)))
+                .collect(),
+        )
+    }
+
+    /// One line per station whose state changed since `before`.
+    fn trace_stations(
+        &mut self,
+        now: Now,
+        before: Option<std::collections::BTreeMap<Mac, (String, Option<Ipv4Addr>)>>,
+    ) {
+        let (Some(before), Some(after)) = (before, self.station_states()) else {
+            return;
+        };
+        let addr = |a: Option<Ipv4Addr>| a.map_or("-".to_owned(), |a| a.to_string());
+        for (mac, (state, address)) in &after {
+            let line = match before.get(mac) {
+                None => format!(
+                    "PROXY_MIP: station {} associated, address {}: {state}",
+                    snapshot::mac(mac),
+                    addr(*address)
+                ),
+                Some((old, _)) if old != state => format!(
+                    "PROXY_MIP: station {} address {}: {old} -> {state}",
+                    snapshot::mac(mac),
+                    addr(*address)
+                ),
+                Some(_) => continue,
+            };
+            self.debug.line(now, *address, line);
+        }
+        for (mac, (_, address)) in &before {
+            if !after.contains_key(mac) {
+                self.debug.line(
+                    now,
+                    *address,
+                    format!("PROXY_MIP: station {} gone", snapshot::mac(mac)),
+                );
+            }
+        }
+    }
+
+    fn handle_input(&mut self, now: Now, input: Input<'_>) {
         match input {
             Input::Datagram {
                 local,
@@ -404,7 +493,13 @@ impl Node {
 
     /// The next thing to do.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        let o = self.out.pop_front();
+        if let (Some(o), Some(now)) = (&o, self.debug_now)
+            && self.debug.any()
+        {
+            self.debug.outputs(now, std::iter::once(o));
+        }
+        o
     }
 
     /// When [`Node::handle_timeout`] is next due.
@@ -422,6 +517,16 @@ impl Node {
 
     /// Runs every timer that is due at `now`.
     pub fn handle_timeout(&mut self, now: Now) {
+        if !self.debug.any() {
+            return self.run_timers(now);
+        }
+        self.debug_now = Some(now);
+        let before = self.station_states();
+        self.run_timers(now);
+        self.trace_stations(now, before);
+    }
+
+    fn run_timers(&mut self, now: Now) {
         self.dhcp_timeout(now);
         self.mobility.handle_timeout(now, &mut self.out);
         if let Some(ap) = &mut self.ap
@@ -522,6 +627,22 @@ impl Node {
                 &config::static_subnet_map(&self.config),
             );
             tracing::info!(entries = map.entries().len(), "subnet map table changed");
+            if self.debug.proxy {
+                let entries: Vec<String> = map
+                    .entries()
+                    .iter()
+                    .map(|e| format!("{}/{}", e.home_agent, e.prefix_len))
+                    .collect();
+                self.debug.line(
+                    now,
+                    None,
+                    format!(
+                        "PROXY_MIP: subnet map table changed, {} entries: {}",
+                        entries.len(),
+                        entries.join(" ")
+                    ),
+                );
+            }
             let mut actions = Vec::new();
             ap.engine.set_subnet_map(now, map, &mut actions);
             ap.carry_out(actions, &mut self.out);

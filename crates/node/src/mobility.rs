@@ -11,7 +11,7 @@ use pmip_engine::time::{Instant, Now};
 use pmip_wire::binding_update::TYPE_BINDING_UPDATE;
 use pmip_wire::icmp;
 use pmip_wire::ipv4::{self, protocol};
-use pmip_wire::registration::{RequestPacket, TYPE_REPLY, TYPE_REQUEST};
+use pmip_wire::registration::{ReplyCode, ReplyPacket, RequestPacket, TYPE_REPLY, TYPE_REQUEST};
 use pmip_wire::udp;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -387,4 +387,407 @@ fn for_foreign_agent(fa: &ForeignAgent, interface: &str, dst: Ipv4Addr) -> bool 
         || dst == Ipv4Addr::new(224, 0, 0, 2)
         || dst == Ipv4Addr::BROADCAST
         || dst == directed
+}
+
+/// `debug ip mobile ...` and `debug ip proxy-mobile`: what is on, and the
+/// trace lines waiting for the driver (docs/operator-interface.md).
+/// Nothing is looked at while everything is off (one bool per input).
+#[derive(Debug, Default)]
+pub(crate) struct Debug {
+    /// `debug ip mobile`: registrations, bindings, visitors.
+    pub mobile: bool,
+    /// `debug ip mobile advertise`: advertisements and solicitations.
+    pub advertise: bool,
+    /// `debug ip mobile host ADDR`: registrations of this host only.
+    pub host: Option<Ipv4Addr>,
+    /// Accepted as on IOS; nothing here does local-area mobility or
+    /// home agent redundancy, so they trace nothing.
+    pub local_area: bool,
+    pub redundancy: bool,
+    /// `debug ip proxy-mobile`: the AP's station decisions and subnet map.
+    pub proxy: bool,
+    lines: VecDeque<String>,
+    /// The second of the rate window, lines in it, lines dropped in it.
+    window: u64,
+    in_window: u32,
+    suppressed: u64,
+}
+
+/// Trace lines waiting at most; beyond, they are counted as suppressed.
+pub(crate) const DEBUG_QUEUE: usize = 1024;
+/// Trace lines a second at most, so a flood cannot stall the daemon or
+/// its log.
+pub(crate) const DEBUG_LINES_PER_SECOND: u32 = 200;
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// IOS's debug timestamp, `Nov 28 12:00:01.123` (UTC).
+fn stamp(unix: std::time::Duration) -> String {
+    let s = unix.as_secs();
+    let (_, m, d) = crate::snapshot::civil(s / 86400);
+    format!(
+        "{} {d:2} {:02}:{:02}:{:02}.{:03}",
+        MONTHS[(m as usize).saturating_sub(1) % 12],
+        s / 3600 % 24,
+        s / 60 % 60,
+        s % 60,
+        unix.subsec_millis()
+    )
+}
+
+/// IOS's `sbdmgvt` letters of a request's flags, upper case when set.
+fn request_flags(f: pmip_wire::registration::RequestFlags) -> String {
+    let c = |set: bool, l: char| if set { l.to_ascii_uppercase() } else { l };
+    [
+        c(f.simultaneous, 's'),
+        c(f.broadcast, 'b'),
+        c(f.decapsulation_by_mn, 'd'),
+        c(f.minimal_encapsulation, 'm'),
+        c(f.gre, 'g'),
+        'v',
+        c(f.reverse_tunnel, 't'),
+    ]
+    .iter()
+    .collect()
+}
+
+/// A registration request's line, or `None` when it is not one.
+fn request_line(role: &str, payload: &[u8], place: &str) -> Option<(Ipv4Addr, String)> {
+    let p = RequestPacket::new_checked(payload).ok()?;
+    if p.msg_type() != TYPE_REQUEST {
+        return None;
+    }
+    Some((
+        p.home_address(),
+        format!(
+            "MobileIP: {role} received registration for MN {} {place} using COA {} HA {} lifetime {} options {}",
+            p.home_address(),
+            p.care_of_address(),
+            p.home_agent(),
+            p.lifetime(),
+            request_flags(p.flags())
+        ),
+    ))
+}
+
+fn reply_of(payload: &[u8]) -> Option<(Ipv4Addr, ReplyCode, u16)> {
+    let p = ReplyPacket::new_checked(payload).ok()?;
+    (p.msg_type() == TYPE_REPLY).then(|| (p.home_address(), p.code(), p.lifetime()))
+}
+
+/// The line of an agent advertisement (RFC 5944 2.1) sent out
+/// `interface`.
+fn advertisement_line(interface: &str, packet: &[u8]) -> Option<String> {
+    let ip = ipv4::Packet::new_checked(packet).ok()?;
+    let icmp_packet = icmp::Packet::new_checked(ip.payload()).ok()?;
+    let icmp::Repr::Advertisement(a) = icmp::Repr::parse(&icmp_packet).ok()? else {
+        return None;
+    };
+    let m = a.mobility_agent()?;
+    let f = m.flags;
+    let c = |set: bool, l: char| if set { l.to_ascii_uppercase() } else { l };
+    let letters: String = [
+        c(f.registration_required, 'r'),
+        c(f.busy, 'b'),
+        c(f.home_agent, 'h'),
+        c(f.foreign_agent, 'f'),
+        c(f.minimal_encapsulation, 'm'),
+        c(f.gre, 'g'),
+        c(f.reverse_tunnel, 't'),
+    ]
+    .iter()
+    .collect();
+    let coas: Vec<String> = m.care_of_addresses.iter().map(|a| a.to_string()).collect();
+    Some(format!(
+        "MobileIP: Agent advertisement sent out {interface} to {}: seq={}, lifetime={}, flags=0x{:04x}({letters}), Care-of address: {}{}",
+        ip.dst_addr(),
+        m.sequence,
+        m.registration_lifetime,
+        f.bits(),
+        coas.join(" "),
+        a.prefix_lengths()
+            .map_or(String::new(), |p| format!(", Prefix Length ext: {p:?}"))
+    ))
+}
+
+impl Debug {
+    /// Whether any trace is on (the one check made per input).
+    pub fn any(&self) -> bool {
+        self.mobile || self.advertise || self.host.is_some() || self.proxy
+    }
+
+    fn registrations(&self) -> bool {
+        self.mobile || self.host.is_some()
+    }
+
+    pub fn off(&mut self) {
+        let lines = std::mem::take(&mut self.lines);
+        *self = Debug::default();
+        self.lines = lines;
+    }
+
+    /// `show debugging`.
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        let mobile: Vec<String> = [
+            (self.mobile, "Mobile IP debugging is on".to_owned()),
+            (
+                self.advertise,
+                "Mobile IP agent advertisement debugging is on".to_owned(),
+            ),
+            (
+                self.host.is_some(),
+                format!(
+                    "Mobile IP host {} debugging is on",
+                    self.host.unwrap_or(Ipv4Addr::UNSPECIFIED)
+                ),
+            ),
+            (
+                self.local_area,
+                "Mobile IP local area debugging is on".to_owned(),
+            ),
+            (
+                self.redundancy,
+                "Mobile IP redundancy debugging is on".to_owned(),
+            ),
+        ]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, l)| l)
+        .collect();
+        if !mobile.is_empty() {
+            s.push_str("IP Mobility:\n");
+            for l in mobile {
+                s.push_str(&format!("  {l}\n"));
+            }
+        }
+        if self.proxy {
+            s.push_str("Proxy Mobile IP:\n  Proxy Mobile IP debugging is on\n");
+        }
+        s
+    }
+
+    /// Queues one line, within the rate and the queue's bound; a line
+    /// about a host other than `debug ip mobile host`'s is left out.
+    pub fn line(&mut self, now: Now, host: Option<Ipv4Addr>, text: String) {
+        if let (Some(only), Some(h)) = (self.host, host)
+            && only != h
+            && !self.mobile
+        {
+            return;
+        }
+        let second = now.instant.since_origin().as_secs();
+        if second != self.window {
+            self.window = second;
+            self.in_window = 0;
+            if self.suppressed > 0 && self.lines.len() < DEBUG_QUEUE {
+                let n = std::mem::take(&mut self.suppressed);
+                self.lines.push_back(format!(
+                    "{}: ... {n} debug line{} suppressed",
+                    stamp(now.unix),
+                    if n == 1 { "" } else { "s" }
+                ));
+            }
+        }
+        if self.in_window >= DEBUG_LINES_PER_SECOND || self.lines.len() >= DEBUG_QUEUE {
+            self.suppressed += 1;
+            return;
+        }
+        self.in_window += 1;
+        self.lines.push_back(format!("{}: {text}", stamp(now.unix)));
+    }
+
+    pub fn pop(&mut self) -> Option<String> {
+        self.lines.pop_front()
+    }
+
+    /// A datagram on port 434 before the agents take it.
+    pub fn datagram(&mut self, now: Now, remote: SocketAddrV4, payload: &[u8]) {
+        if !self.registrations() {
+            return;
+        }
+        match payload.first() {
+            Some(&TYPE_REQUEST) => {
+                if let Some((home, l)) =
+                    request_line("HA", payload, &format!("from {}", remote.ip()))
+                {
+                    self.line(now, Some(home), l);
+                }
+            }
+            Some(&TYPE_REPLY) => {
+                if let Some((home, code, lifetime)) = reply_of(payload) {
+                    self.line(
+                        now,
+                        Some(home),
+                        format!(
+                            "MobileIP: FA received reply {code} for MN {home} from HA {}, lifetime {lifetime}",
+                            remote.ip()
+                        ),
+                    );
+                }
+            }
+            Some(&TYPE_BINDING_UPDATE) => self.line(
+                now,
+                None,
+                format!(
+                    "MobileIP: FA received a Binding Update from HA {}",
+                    remote.ip()
+                ),
+            ),
+            _ => {}
+        }
+    }
+
+    /// A packet from a visited link before the foreign agent takes it.
+    pub fn visited(&mut self, now: Now, interface: &str, packet: &[u8]) {
+        let Ok(ip) = ipv4::Packet::new_checked(packet) else {
+            return;
+        };
+        match ip.protocol() {
+            protocol::UDP if self.registrations() => {
+                if let Ok(u) = udp::Packet::new_checked(ip.payload())
+                    && let Some((home, l)) =
+                        request_line("FA", u.payload(), &format!("on {interface}"))
+                {
+                    self.line(now, Some(home), l);
+                }
+            }
+            protocol::ICMP if self.advertise => self.line(
+                now,
+                None,
+                format!(
+                    "MobileIP: Agent solicitation received on {interface} from {}",
+                    ip.src_addr()
+                ),
+            ),
+            _ => {}
+        }
+    }
+
+    /// What the agents decided: replies, relays, advertisements, binding
+    /// and visitor changes.
+    pub fn outputs<'a>(&mut self, now: Now, outputs: impl Iterator<Item = &'a Output>) {
+        for o in outputs {
+            match o {
+                Output::Transmit(Transmit::Udp {
+                    local,
+                    remote,
+                    payload,
+                }) if local.port() == REGISTRATION_PORT && self.registrations() => {
+                    if let Some((home, code, lifetime)) = reply_of(payload) {
+                        let verdict = if code.is_accepted() {
+                            "accepts"
+                        } else {
+                            "denies"
+                        };
+                        self.line(
+                            now,
+                            Some(home),
+                            format!(
+                                "MobileIP: HA {verdict} registration for MN {home}: {code}, lifetime {lifetime}; reply sent to {remote}"
+                            ),
+                        );
+                    } else if payload.first() == Some(&TYPE_BINDING_UPDATE) {
+                        self.line(
+                            now,
+                            None,
+                            format!(
+                                "MobileIP: HA sent a Binding Update to the previous FA {}",
+                                remote.ip()
+                            ),
+                        );
+                    } else if let Ok(p) = RequestPacket::new_checked(&payload[..])
+                        && p.msg_type() == TYPE_REQUEST
+                    {
+                        self.line(
+                            now,
+                            Some(p.home_address()),
+                            format!(
+                                "MobileIP: MN {} - FA relayed registration to HA {}",
+                                p.home_address(),
+                                remote.ip()
+                            ),
+                        );
+                    }
+                }
+                Output::Transmit(Transmit::Packet {
+                    interface, packet, ..
+                }) => {
+                    let Ok(ip) = ipv4::Packet::new_checked(&packet[..]) else {
+                        continue;
+                    };
+                    if ip.protocol() == protocol::ICMP {
+                        if self.advertise
+                            && let Some(l) = advertisement_line(interface, packet)
+                        {
+                            self.line(now, None, l);
+                        }
+                    } else if self.registrations()
+                        && let Ok(u) = udp::Packet::new_checked(ip.payload())
+                        && let Some((home, code, lifetime)) = reply_of(u.payload())
+                    {
+                        self.line(
+                            now,
+                            Some(home),
+                            format!(
+                                "MobileIP: MN {home} - FA sent reply {code}, lifetime {lifetime}, to MN on {interface}"
+                            ),
+                        );
+                    }
+                }
+                Output::Install(i) if self.registrations() => {
+                    let (home, l) = match i {
+                        Install::BindingUp { binding: b, .. } => (
+                            b.home_address,
+                            format!(
+                                "MobileIP: Mobility binding for MN {} created: care-of {}, lifetime {}",
+                                b.home_address, b.care_of_address, b.lifetime
+                            ),
+                        ),
+                        Install::BindingRenewed { binding: b } => (
+                            b.home_address,
+                            format!(
+                                "MobileIP: Mobility binding for MN {} renewed: care-of {}, lifetime {}",
+                                b.home_address, b.care_of_address, b.lifetime
+                            ),
+                        ),
+                        Install::BindingDown {
+                            binding: b, last, ..
+                        } => (
+                            b.home_address,
+                            format!(
+                                "MobileIP: Mobility binding for MN {} deleted: care-of {}{}",
+                                b.home_address,
+                                b.care_of_address,
+                                if *last { ", the host is home" } else { "" }
+                            ),
+                        ),
+                        Install::VisitorUp(v) => (
+                            v.home_address,
+                            format!(
+                                "MobileIP: Visitor for MN {} created on {}: HA {}, lifetime {}",
+                                v.home_address, v.interface, v.home_agent, v.lifetime
+                            ),
+                        ),
+                        Install::VisitorRenewed(v) => (
+                            v.home_address,
+                            format!(
+                                "MobileIP: Visitor for MN {} renewed: lifetime {}",
+                                v.home_address, v.lifetime
+                            ),
+                        ),
+                        Install::VisitorDown(v) => (
+                            v.home_address,
+                            format!("MobileIP: Visitor for MN {} deleted", v.home_address),
+                        ),
+                        _ => continue,
+                    };
+                    self.line(now, Some(home), l);
+                }
+                _ => {}
+            }
+        }
+    }
 }

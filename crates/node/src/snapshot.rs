@@ -378,6 +378,21 @@ pub struct StationRow {
     pub age_seconds: u64,
 }
 
+/// What a proxied station is in, as `show ip proxy-mobile visitor` and
+/// `debug ip proxy-mobile` say it.
+pub(crate) fn station_state(state: &State) -> String {
+    match state {
+        State::Learning => "learning address".into(),
+        State::Home => "at home".into(),
+        State::NotProxied(r) => format!("not proxied ({r:?})"),
+        State::WaitingForAgent => "waiting for an agent".into(),
+        State::FetchingSa => "fetching its association from RADIUS".into(),
+        State::Registering { tries, .. } => format!("registering (try {})", tries + 1),
+        State::Registered { .. } => "registered".into(),
+        State::BackingOff { code, .. } => format!("denied {code}, backing off"),
+    }
+}
+
 /// IOS prints the flags of a binding as `SBDMGVT` letters, upper case when
 /// set (`show ip mobile binding`).
 fn flags(b: &Binding) -> String {
@@ -678,20 +693,12 @@ impl Node {
         let visitors: Vec<StationView> = list
             .iter()
             .map(|s| {
-                let (state, left) = match &s.state {
-                    State::Learning => ("learning address".into(), None),
-                    State::Home => ("at home".into(), None),
-                    State::NotProxied(r) => (format!("not proxied ({r:?})"), None),
-                    State::WaitingForAgent => ("waiting for an agent".into(), None),
-                    State::FetchingSa => ("fetching its association from RADIUS".into(), None),
-                    State::Registering { tries, .. } => {
-                        (format!("registering (try {})", tries + 1), None)
+                let state = station_state(&s.state);
+                let left = match &s.state {
+                    State::Registered { expires, .. } => {
+                        Some(expires.saturating_since(now).as_secs())
                     }
-                    State::Registered { expires, .. } => (
-                        "registered".into(),
-                        Some(expires.saturating_since(now).as_secs()),
-                    ),
-                    State::BackingOff { code, .. } => (format!("denied {code}, backing off"), None),
+                    _ => None,
                 };
                 StationView {
                     mac: mac(&s.mac),
@@ -1202,7 +1209,7 @@ impl Node {
                 ForeignAgentGlobals {
                     pending_timeout_seconds: c.reg_wait.as_secs(),
                     care_of_addresses: (!c.care_of_address.is_unspecified())
-                        .then(|| CareOfView {
+                        .then_some(CareOfView {
                             interface: coa_interface,
                             address: c.care_of_address,
                             up: true,
@@ -1487,4 +1494,15 @@ impl Node {
             pending,
         })
     }
+}
+
+/// `show debugging`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Debugging {
+    pub mobile: bool,
+    pub advertise: bool,
+    pub host: Option<Ipv4Addr>,
+    pub local_area: bool,
+    pub redundancy: bool,
+    pub proxy_mobile: bool,
 }

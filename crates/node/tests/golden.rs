@@ -295,3 +295,108 @@ fn clear_ip_mobile_traffic_zeroes_the_counters() {
     assert!(v.contains("Total violations 1"), "{v}");
     assert!(c.exec("ap1", "clear ip mobile traffic", false).is_err());
 }
+
+fn debug_lines(c: &mut Campus, device: &str) -> Vec<String> {
+    std::iter::from_fn(|| c.node(device).poll_debug()).collect()
+}
+
+/// `debug ip mobile` traces each registration at the home and foreign
+/// agents, `debug ip mobile advertise` the advertisements, `debug ip
+/// proxy-mobile` the AP's station decisions; `undebug all` stops them.
+#[test]
+fn debug_traces_registrations_until_undebug_all() {
+    let mut c = scenario();
+    assert_eq!(c.exec("r1", "show debugging", false).unwrap(), "");
+    assert_eq!(
+        c.exec("r1", "deb ip mob", false).unwrap(),
+        "Mobile IP debugging is on\n"
+    );
+    c.exec("r3", "debug ip mobile", false).unwrap();
+    c.exec("r3", "debug ip mobile advertise", false).unwrap();
+    c.exec("ap3", "debug ip proxy-mobile", false).unwrap();
+    let shown = c.exec("r3", "show debugging", false).unwrap();
+    assert!(
+        shown.contains("Mobile IP debugging is on")
+            && shown.contains("Mobile IP agent advertisement debugging is on"),
+        "{shown}"
+    );
+    // The client roams on to subnet 3.
+    let client = 0;
+    c.associate(client, "ap3");
+    c.station_sends(client, router_address(1));
+    c.run_for(Duration::from_secs(5));
+    let r1 = debug_lines(&mut c, "r1").join("\n");
+    assert!(
+        r1.contains("MobileIP: HA received registration for MN 10.1.0.50 from 10.3.0.1 using COA 10.3.0.1 HA 10.1.0.1 lifetime"),
+        "{r1}"
+    );
+    assert!(
+        r1.contains("HA accepts registration for MN 10.1.0.50: 0 (registration accepted)"),
+        "{r1}"
+    );
+    assert!(
+        r1.contains("Mobility binding for MN 10.1.0.50 created: care-of 10.3.0.1"),
+        "{r1}"
+    );
+    let r3 = debug_lines(&mut c, "r3").join("\n");
+    assert!(
+        r3.contains("FA received registration for MN 10.1.0.50 on FastEthernet0"),
+        "{r3}"
+    );
+    assert!(
+        r3.contains("MN 10.1.0.50 - FA relayed registration to HA 10.1.0.1"),
+        "{r3}"
+    );
+    assert!(
+        r3.contains("Visitor for MN 10.1.0.50 created on FastEthernet0"),
+        "{r3}"
+    );
+    assert!(
+        r3.contains("Agent advertisement sent out FastEthernet0"),
+        "{r3}"
+    );
+    let ap3 = debug_lines(&mut c, "ap3").join("\n");
+    assert!(
+        ap3.contains("PROXY_MIP: station") && ap3.contains("registered"),
+        "{ap3}"
+    );
+    // Off: nothing more.
+    assert_eq!(
+        c.exec("r1", "undebug all", false).unwrap(),
+        "All possible debugging has been turned off\n"
+    );
+    c.exec("r3", "no debug all", false).unwrap();
+    c.associate(client, "ap2");
+    c.station_sends(client, router_address(1));
+    c.run_for(Duration::from_secs(5));
+    assert_eq!(debug_lines(&mut c, "r1"), Vec::<String>::new());
+    assert_eq!(debug_lines(&mut c, "r3"), Vec::<String>::new());
+    assert_eq!(c.exec("r1", "show debugging", false).unwrap(), "");
+}
+
+/// A flood of requests cannot flood the trace: at most 200 lines a
+/// second, then one line counting the rest.
+#[test]
+fn debug_lines_are_rate_limited() {
+    let mut c = scenario();
+    c.exec("r1", "debug ip mobile", false).unwrap();
+    for _ in 0..1000 {
+        send_to_r1(&mut c, &signed_request(0x100, b"wrong-key"));
+    }
+    while c.node("r1").poll_output().is_some() {}
+    let first = debug_lines(&mut c, "r1");
+    assert_eq!(first.len(), 200, "{first:?}");
+    c.run_for(Duration::from_secs(2));
+    send_to_r1(&mut c, &signed_request(0x100, b"wrong-key"));
+    let next = debug_lines(&mut c, "r1");
+    assert!(next[0].ends_with("debug lines suppressed"), "{next:?}");
+    // Only addresses are taken after `host`; bad ones are refused.
+    assert!(c.exec("r1", "debug ip mobile host x", false).is_err());
+    c.exec("r1", "debug ip mobile host 10.1.0.77", false)
+        .unwrap();
+    assert!(
+        c.exec("r1", "show debugging", false)
+            .unwrap()
+            .contains("Mobile IP host 10.1.0.77 debugging is on")
+    );
+}
