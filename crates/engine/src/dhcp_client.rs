@@ -422,17 +422,21 @@ impl DhcpClient {
                         self.state = State::Rebinding;
                         self.new_xid();
                         self.started = now;
+                        self.request_sent = now;
                     }
                 } else if l.renew_at.is_some_and(|t1| now >= t1) && self.state == State::Bound {
                     // At T1, RENEWING: unicast to the server that granted it.
                     self.state = State::Renewing;
                     self.new_xid();
                     self.started = now;
+                    // The lease counts from the first REQUEST of the
+                    // transaction: an ACK may answer it rather than a
+                    // retransmission (RFC 2131 4.4.5, conservatively).
+                    self.request_sent = now;
                 }
                 if self.state == State::Bound {
                     self.next_timer = l.renew_at;
                 } else {
-                    self.request_sent = now;
                     self.send_renew_request(now, &mut out);
                 }
             }

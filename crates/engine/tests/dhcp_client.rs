@@ -278,6 +278,16 @@ fn rebind_at_t2_by_broadcast_then_expiry() {
         now = next;
     }
     assert!(renews >= 3, "{renews}");
+    // An ACK to a late REBINDING retransmission counts the lease from
+    // the first REQUEST of the transaction, T2.
+    let mut probe = c.clone();
+    let (_, r) = sent(&probe.handle_timeout(now));
+    let a = probe.handle(now, &reply(&r, MessageType::Ack, 3600));
+    assert!(a.is_empty());
+    assert_eq!(
+        probe.lease().unwrap().expires_at,
+        Some(t2 + Duration::from_secs(3600))
+    );
     // REBINDING until the lease ends: then Lost and a DISCOVER.
     let mut rebinds = 1;
     loop {
