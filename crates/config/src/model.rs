@@ -1141,6 +1141,17 @@ impl Config {
                     i.name
                 ));
             }
+            let home_link = m
+                .hosts
+                .iter()
+                .any(|h| h.interface.as_deref() == Some(&i.name));
+            if i.foreign_service.is_some() && i.prefix_length == Some(false) && home_link {
+                w.push(format!(
+                    "{}: `no ip mobile prefix-length`: the access points on this home link cannot learn \
+                     their home agent's subnet from its advertisements (RFC 5944 2.1.2)",
+                    i.name
+                ));
+            }
             if i.foreign_service.is_some() && !foreign_agent {
                 w.push(format!(
                     "{}: `ip mobile foreign-service` needs `router mobile` and `ip mobile foreign-agent` to serve visitors",

@@ -379,6 +379,19 @@ fn warnings_name_lines_without_effect() {
             "FastEthernet1: `ip mobile foreign-service` needs `router mobile` and `ip mobile foreign-agent` to serve visitors"
         ]
     );
+    let c = Config::parse(
+        "interface fa0\n ip address 10.1.0.1 255.255.255.0\n ip irdp\n ip mobile foreign-service\n \
+         no ip mobile prefix-length\nrouter mobile\nip mobile home-agent\nip mobile foreign-agent care-of fa0\n\
+         ip mobile host 10.1.0.10 10.1.0.99 interface fa0\n",
+    )
+    .unwrap();
+    assert_eq!(
+        c.warnings(),
+        [
+            "FastEthernet0: `no ip mobile prefix-length`: the access points on this home link cannot learn \
+          their home agent's subnet from its advertisements (RFC 5944 2.1.2)"
+        ]
+    );
     let c = Config::parse("ip mobile secure home-agent 10.0.0.1 spi 100 key ascii k\n").unwrap();
     assert!(
         c.warnings()[0].contains(
