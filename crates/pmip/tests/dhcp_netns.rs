@@ -3,7 +3,8 @@
 //! router namespace on the AP's wired side: the lease puts the address
 //! and the default route on BVI1, `show dhcp lease` reports it, the
 //! subnet map exchange runs with it (the AP is its own AAP), the lease is
-//! renewed at T1, and a stopped daemon removes the address and route.
+//! renewed at T1, a NAK takes the address away and a new lease gives
+//! another, and a stopped daemon removes the address and route.
 
 mod common;
 
@@ -44,6 +45,57 @@ ip proxy-mobile secure node 10.77.0.100 10.77.0.199 spi 100 key ascii 0987654
     )
 }
 
+/// dnsmasq on the router's side only, in the foreground (its pid is the
+/// namespace guard's child, killed when the guard drops): no DNS, one
+/// address to give (so the AP's address and its AAP line are known in
+/// advance), the shortest lease dnsmasq grants (2 minutes) with T1 at 5 s
+/// so the renewal happens within the test (T2 stays in order: 5 < 100 <
+/// 120), no ping check before the offer (the time to lease is the
+/// client's own). Returns its pid once it is ready.
+fn dnsmasq(router: &mut Netns, dir: &std::path::Path, address: &str, log: &std::path::Path) -> u32 {
+    let before = std::fs::read_to_string(log).unwrap_or_default().len();
+    let pid = router
+        .spawn(
+            "dnsmasq",
+            &[
+                "--no-daemon",
+                "--conf-file=/dev/null",
+                "--port=0",
+                "--interface=FastEthernet0",
+                "--except-interface=lo",
+                "--bind-interfaces",
+                "--user=root",
+                "--group=root",
+                "--dhcp-authoritative",
+                "--no-ping",
+                &format!("--dhcp-range={address},{address},255.255.255.0,2m"),
+                "--dhcp-option=option:router,10.77.0.1",
+                "--dhcp-option=option:T1,5",
+                "--dhcp-option=option:T2,100",
+                &format!(
+                    "--dhcp-leasefile={}",
+                    dir.join(format!("leases-{address}")).display()
+                ),
+                "--log-dhcp",
+                &format!("--log-facility={}", log.display()),
+            ],
+            Stdio::null(),
+            Stdio::null(),
+        )
+        .unwrap();
+    let t = Instant::now();
+    while !std::fs::read_to_string(log).unwrap_or_default()[before..]
+        .contains("sockets bound exclusively")
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "dnsmasq did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    pid
+}
+
 fn lease(control: &std::path::Path) -> serde_json::Value {
     let json = common::exec_ok(control, &["--json", "show", "dhcp", "lease"]);
     serde_json::from_str(&json).unwrap()
@@ -60,7 +112,7 @@ fn default_route(ns: &Netns) -> String {
 }
 
 #[test]
-fn ap_takes_its_address_by_dhcp_renews_it_and_removes_it_at_stop() {
+fn ap_takes_its_address_by_dhcp_renews_it_starts_over_after_a_nak_and_removes_it_at_stop() {
     let mut router = Netns::new(&unique_name("pmipt-dhr")).unwrap();
     let mut ap = Netns::new(&unique_name("pmipt-dha")).unwrap();
     router
@@ -68,56 +120,11 @@ fn ap_takes_its_address_by_dhcp_renews_it_and_removes_it_at_stop() {
         .unwrap();
     router.addr("FastEthernet0", "10.77.0.1/24").unwrap();
 
-    // dnsmasq on the router's side only: no DNS, one address to give
-    // (so the AP's address and its AAP line are known in advance), the
-    // shortest lease dnsmasq grants (2 minutes) with T1 at 5 s so the
-    // renewal happens within the test (T2 stays in order: 5 < 100 < 120).
+    // dnsmasq's leases and log in a directory removed at the end.
     let dir = TempDir(common::temp("dnsmasq"));
     std::fs::create_dir_all(&dir.0).unwrap();
-    let leases = dir.0.join("leases");
     let log = dir.0.join("dnsmasq.log");
-    router
-        .spawn(
-            "dnsmasq",
-            &[
-                "--no-daemon",
-                "--conf-file=/dev/null",
-                "--port=0",
-                "--interface=FastEthernet0",
-                "--except-interface=lo",
-                "--bind-interfaces",
-                "--user=root",
-                "--group=root",
-                "--dhcp-authoritative",
-                // No ping check of the address before the offer: the time
-                // to lease is the client's own.
-                "--no-ping",
-                "--dhcp-range=10.77.0.2,10.77.0.2,255.255.255.0,2m",
-                "--dhcp-option=option:router,10.77.0.1",
-                "--dhcp-option=option:T1,5",
-                "--dhcp-option=option:T2,100",
-                &format!("--dhcp-leasefile={}", leases.display()),
-                "--log-dhcp",
-                &format!("--log-facility={}", log.display()),
-            ],
-            Stdio::null(),
-            Stdio::null(),
-        )
-        .unwrap();
-    // In the foreground (`--no-daemon`): its pid is the namespace guard's
-    // child, killed when the guard drops. Ready once it logs its range.
-    let t = Instant::now();
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("sockets bound exclusively")
-    {
-        assert!(
-            t.elapsed() < Duration::from_secs(5),
-            "dnsmasq did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-
+    let first = dnsmasq(&mut router, &dir.0, "10.77.0.2", &log);
     let started = Instant::now();
     let (control, pid) = common::start(&mut ap, "apd", &ap_config());
     // Time to lease: from the daemon's start to BOUND.
@@ -201,9 +208,37 @@ fn ap_takes_its_address_by_dhcp_renews_it_and_removes_it_at_stop() {
     let logged = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(logged.contains("DHCPACK"), "{logged}");
 
+    // The server changes its mind (restarted with another address,
+    // authoritative): the next renewal is refused (NAK), the address
+    // comes off BVI1 and the client starts over with the new one.
+    common::stop(first, libc::SIGTERM);
+    dnsmasq(&mut router, &dir.0, "10.77.0.3", &log);
+    let t = Instant::now();
+    loop {
+        let v = lease(&control);
+        if v["address"] == "10.77.0.3" && v["state"] == "BOUND" {
+            assert!(v["naks"].as_u64() >= Some(1), "{v}");
+            assert!(v["leases_lost"].as_u64() >= Some(1), "{v}");
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "no new lease: {v}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let t = Instant::now();
+    while addresses(&ap).contains(&format!("{LEASED}/24"))
+        || !addresses(&ap).contains("10.77.0.3/24")
+    {
+        assert!(t.elapsed() < Duration::from_secs(5), "{}", addresses(&ap));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The exchange started again with the new address: now an AP of
+    // the AAP at the old one.
+    let st = exec(&control, &["show", "ip", "proxy-mobile", "subnet-table"]);
+    assert!(st.contains(&format!("from AAP {LEASED}")), "{st}");
+
     // A stopped daemon takes the address and the route away.
     common::stop(pid, libc::SIGTERM);
-    assert!(!addresses(&ap).contains(LEASED), "{}", addresses(&ap));
+    assert!(!addresses(&ap).contains("10.77.0."), "{}", addresses(&ap));
     assert!(
         !default_route(&ap).contains("10.77.0.1"),
         "{}",
