@@ -6,6 +6,13 @@
 //! `{"ok": true, "output": "..."}` or `{"ok": false, "error": "..."}`.
 //! `pmip exec` prints `output`, or the error as one line with a non-zero
 //! exit status.
+//!
+//! Following: `{"words": [], "follow": "debug"}` asks for the device's
+//! debug trace (`debug ip mobile`, ...): one response line
+//! `{"ok": true, "output": "LINE"}` per trace line as it comes, until the
+//! client goes away. A client that reads slower than the trace comes is
+//! dropped with `{"ok": false, "error": "..."}`; the daemon never waits
+//! for it.
 
 use serde::{Deserialize, Serialize};
 use std::io;
@@ -14,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
 
 /// Largest request we read; an EXEC command is one line.
 const MAX_REQUEST: usize = 64 * 1024;
@@ -25,6 +32,18 @@ pub struct Request {
     #[serde(default)]
     pub json: bool,
 }
+
+/// A request to follow a stream instead of running a command (`follow`:
+/// `debug`); its other fields are ignored. A separate type keeps
+/// [`Request`] as every client builds it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FollowRequest {
+    pub follow: String,
+}
+
+/// Trace lines a following client may be behind by before it is
+/// dropped.
+pub const FOLLOW_QUEUE: usize = 1024;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Response {
@@ -71,6 +90,9 @@ pub type ExecRequest = pmip_web::ExecRequest;
 pub struct ControlSocket {
     listener: UnixListener,
     path: PathBuf,
+    /// The debug trace, to every following client (each has its own
+    /// bounded queue: a slow one loses its place, nobody waits).
+    debug: broadcast::Sender<Arc<str>>,
 }
 
 impl ControlSocket {
@@ -117,7 +139,14 @@ impl ControlSocket {
         Ok(ControlSocket {
             listener,
             path: path.to_owned(),
+            debug: broadcast::channel(FOLLOW_QUEUE).0,
         })
+    }
+
+    /// Where the daemon sends its debug trace lines; sending never
+    /// blocks, and nothing is kept while nobody follows.
+    pub fn debug_sender(&self) -> broadcast::Sender<Arc<str>> {
+        self.debug.clone()
     }
 
     /// Serves clients until the daemon's loop goes away: each on its own
@@ -141,8 +170,9 @@ impl ControlSocket {
                 return;
             }
             let commands = commands.clone();
+            let debug = self.debug.clone();
             tokio::spawn(async move {
-                client(stream, commands).await;
+                client(stream, commands, debug).await;
                 drop(permit);
             });
         }
@@ -151,11 +181,24 @@ impl ControlSocket {
 
 /// One client: its request (within the timeout), the loop's answer, the
 /// answer written back (within the timeout).
-async fn client(mut stream: UnixStream, commands: mpsc::Sender<ExecRequest>) {
+async fn client(
+    mut stream: UnixStream,
+    commands: mpsc::Sender<ExecRequest>,
+    debug: broadcast::Sender<Arc<str>>,
+) {
     let resp = match tokio::time::timeout(CLIENT_TIMEOUT, read_line(&mut stream)).await {
         Err(_) => return,
         Ok(Err(e)) => Response::error(format!("bad request: {e}")),
         Ok(Ok(line)) => match serde_json::from_str::<Request>(&line) {
+            _ if let Ok(f) = serde_json::from_str::<FollowRequest>(&line) => {
+                if f.follow == "debug" {
+                    return follow(stream, debug.subscribe()).await;
+                }
+                Response::error(format!(
+                    "bad request: cannot follow \"{}\" (only debug)",
+                    f.follow.chars().take(40).collect::<String>()
+                ))
+            }
             Err(e) => Response::error(format!("bad request: {e}")),
             Ok(req) => {
                 let (tx, rx) = oneshot::channel();
@@ -174,6 +217,80 @@ async fn client(mut stream: UnixStream, commands: mpsc::Sender<ExecRequest>) {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::debug!(error = %e, "control client went away"),
         Err(_) => tracing::debug!("control client did not read its answer; dropped"),
+    }
+}
+
+/// Streams the debug trace to one client until it goes away, falls
+/// behind by more than [`FOLLOW_QUEUE`] lines, or takes longer than the
+/// client timeout to take a line.
+async fn follow(stream: UnixStream, mut lines: broadcast::Receiver<Arc<str>>) {
+    let (mut rd, mut wr) = stream.into_split();
+    let mut scratch = [0u8; 64];
+    loop {
+        let line = tokio::select! {
+            l = lines.recv() => l,
+            // Anything from the client, or its end, ends the stream.
+            _ = rd.read(&mut scratch) => return,
+        };
+        let resp = match line {
+            Ok(l) => Response::output(l.to_string()),
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                let bye = Response::error(format!(
+                    "debug output dropped: this reader fell {n} lines behind"
+                ));
+                let _ = tokio::time::timeout(CLIENT_TIMEOUT, write_line(&mut wr, &bye)).await;
+                return;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        match tokio::time::timeout(CLIENT_TIMEOUT, write_line(&mut wr, &resp)).await {
+            Ok(Ok(())) => {}
+            _ => return,
+        }
+    }
+}
+
+async fn write_line(wr: &mut tokio::net::unix::OwnedWriteHalf, resp: &Response) -> io::Result<()> {
+    let mut line = serde_json::to_string(resp).map_err(io::Error::other)?;
+    line.push('\n');
+    wr.write_all(line.as_bytes()).await
+}
+
+/// Client side, for `pmip debug`: follows the device's debug trace,
+/// handing each line to `each` until `each` says stop (false) or the
+/// device closes the stream (then `Ok`), or drops this reader (the reason
+/// as an error).
+pub async fn follow_debug(path: &Path, mut each: impl FnMut(&str) -> bool) -> io::Result<()> {
+    let mut stream = UnixStream::connect(path).await.map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot reach device at {}: {e}", path.display()),
+        )
+    })?;
+    let req = FollowRequest {
+        follow: "debug".into(),
+    };
+    let mut line = serde_json::to_string(&req).map_err(io::Error::other)?;
+    line.push('\n');
+    stream.write_all(line.as_bytes()).await?;
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut resp = String::new();
+        // One response line at most as long as a request.
+        let n = (&mut reader)
+            .take(MAX_REQUEST as u64)
+            .read_line(&mut resp)
+            .await?;
+        if n == 0 {
+            return Ok(());
+        }
+        let r: Response = serde_json::from_str(&resp)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        match (r.ok, r.output, r.error) {
+            (true, Some(o), _) if !each(&o) => return Ok(()),
+            (_, _, Some(e)) => return Err(io::Error::other(e)),
+            _ => {}
+        }
     }
 }
 

@@ -149,6 +149,9 @@ struct Driver {
     state: Option<pmip_platform::state::StateStore>,
     /// The DHCP lease's address and route on BVI1 (`ip address dhcp`).
     dhcp: crate::dhcp::LeaseOnLink,
+    /// Where the debug trace goes besides the log: the control socket's
+    /// following clients (`pmip debug`), once it is open.
+    debug: Option<tokio::sync::broadcast::Sender<Arc<str>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -168,6 +171,7 @@ impl Driver {
     /// Carries out everything the node asked for, in order.
     async fn drive(&mut self) {
         loop {
+            self.debug_lines();
             // Everything the turn changed is kept in one commit before the
             // first of its replies leaves (one commit per batch of
             // registrations, not per registration).
@@ -183,6 +187,8 @@ impl Driver {
                 self.bridge,
             )
             .await;
+            // Polling made the outputs' trace lines.
+            self.debug_lines();
             if outputs.is_empty() {
                 return;
             }
@@ -197,6 +203,17 @@ impl Driver {
                 self.apply(o).await;
             }
             self.commit_state();
+        }
+    }
+
+    /// The node's debug trace (`debug ip mobile`, ...): to the log, and
+    /// to every client following it; a send never waits.
+    fn debug_lines(&mut self) {
+        while let Some(line) = self.node.poll_debug() {
+            tracing::info!(target: "debug", "{line}");
+            if let Some(tx) = &self.debug {
+                let _ = tx.send(Arc::from(line));
+            }
         }
     }
 
@@ -811,6 +828,7 @@ async fn serve(
         isolation: isolation_worker(),
         watch_retries: BTreeMap::new(),
         state: None,
+        debug: None,
         dhcp: Default::default(),
     };
     if let Ok(text) = std::fs::read_to_string(config_path) {
@@ -908,6 +926,7 @@ async fn serve(
                     source: e,
                 })?,
         );
+    driver.debug = Some(control.debug_sender());
     let control_task = {
         let control = control.clone();
         tokio::spawn(async move { control.serve(commands).await })

@@ -64,6 +64,17 @@ enum Command {
         #[arg(required = true, trailing_var_arg = true)]
         words: Vec<String>,
     },
+    /// Print a running device's debug trace as it comes, until Ctrl-C.
+    ///
+    /// Turn tracing on first with `pmip exec debug ip mobile` (or `debug ip mobile
+    /// advertise`, `debug ip mobile host ADDR`, `debug ip proxy-mobile`); `pmip exec
+    /// undebug all` turns it off. A reader that falls more than 1024 lines behind is
+    /// dropped (exit status 1); the device never waits for it.
+    Debug {
+        /// The device's control socket (default: the only socket in /run/pmip).
+        #[arg(long)]
+        control: Option<PathBuf>,
+    },
     /// Interactive EXEC session on a running device (prompt, history, Tab completion).
     ///
     /// The prompt is the device's hostname (`r1#`). `configure terminal` enters
@@ -254,6 +265,40 @@ fn exec(control_path: Option<PathBuf>, json: bool, words: Vec<String>) -> ExitCo
             );
             ExitCode::FAILURE
         }
+        Err(e) => {
+            eprintln!("pmip: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `pmip debug`: each trace line on stdout as it comes.
+fn follow_debug(control_path: Option<PathBuf>) -> ExitCode {
+    let path = match find_control(control_path) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("pmip: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pmip: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    use std::io::Write;
+    let result = rt.block_on(control::follow_debug(&path, |line| {
+        let mut out = std::io::stdout().lock();
+        // A reader that stops (`| head`) ends the following quietly.
+        writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
+    }));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pmip: {e}");
             ExitCode::FAILURE
@@ -453,6 +498,7 @@ fn main() -> ExitCode {
             json,
             words,
         } => exec(control, json, words),
+        Command::Debug { control } => follow_debug(control),
         Command::Console { control } => match find_control(control) {
             Ok(path) => console::run(path),
             Err(e) => {
