@@ -76,7 +76,7 @@ const COMMANDS: &[&[Word]] = &[
 const DEBUG_TAILS: &[&[Word]] = &[
     &[K("ip"), K("mobile")],
     &[K("ip"), K("mobile"), K("advertise")],
-    &[K("ip"), K("mobile"), K("host"), Operand("A.B.C.D")],
+    &[K("ip"), K("mobile"), K("host"), Operand("A.B.C.D | ACL")],
     &[K("ip"), K("mobile"), K("local-area")],
     &[K("ip"), K("mobile"), K("redundancy")],
     &[K("ip"), K("proxy-mobile")],

@@ -111,7 +111,7 @@ impl Node {
                 let view = crate::snapshot::Debugging {
                     mobile: d.mobile,
                     advertise: d.advertise,
-                    host: d.host,
+                    host: d.host.as_ref().map(|h| h.to_string()),
                     local_area: d.local_area,
                     redundancy: d.redundancy,
                     proxy_mobile: d.proxy,
@@ -221,11 +221,26 @@ impl Node {
             }
             ["ip", "mobile", "host", rest @ ..] => {
                 d.host = match (on, rest) {
-                    (true, [a]) => Some(a.parse().map_err(|_| {
-                        format!("% Invalid input: \"{a}\" (expected a home address)")
-                    })?),
+                    (true, [a]) => Some(match a.parse() {
+                        Ok(addr) => crate::mobility::HostFilter::Address(addr),
+                        // A standard access list, by number (IOS 1-99,
+                        // 1300-1999).
+                        Err(_) if a.parse().is_ok_and(pmip_config::is_standard_acl_number) => {
+                            crate::mobility::HostFilter::acl(a, &self.config)
+                        }
+                        Err(_) => {
+                            return Err(format!(
+                                "% Invalid input: \"{}\" (expected a home address or a standard access list number)",
+                                a.chars().take(40).collect::<String>()
+                            ));
+                        }
+                    }),
                     (false, _) => None,
-                    _ => return Err("% Incomplete command: debug ip mobile host A.B.C.D".into()),
+                    _ => {
+                        return Err(
+                            "% Incomplete command: debug ip mobile host {A.B.C.D | ACL}".into()
+                        );
+                    }
                 };
                 "Mobile IP host"
             }
@@ -295,6 +310,7 @@ impl Node {
         };
         self.config = candidate;
         self.mobility.set_config(&self.config);
+        self.debug.refresh(&self.config);
         let effective = self.lease_config(&self.config);
         if let Some(ap) = &mut self.ap {
             ap.set_config(now, &effective, self.exchange.table(), &mut self.out);

@@ -398,8 +398,8 @@ pub(crate) struct Debug {
     pub mobile: bool,
     /// `debug ip mobile advertise`: advertisements and solicitations.
     pub advertise: bool,
-    /// `debug ip mobile host ADDR`: registrations of this host only.
-    pub host: Option<Ipv4Addr>,
+    /// `debug ip mobile host ADDR|ACL`: registrations of these hosts only.
+    pub host: Option<HostFilter>,
     /// Accepted as on IOS; nothing here does local-area mobility or
     /// home agent redundancy, so they trace nothing.
     pub local_area: bool,
@@ -411,6 +411,53 @@ pub(crate) struct Debug {
     window: u64,
     in_window: u32,
     suppressed: u64,
+}
+
+/// The hosts `debug ip mobile host` traces: one address, or those a
+/// standard access list permits (looked up again at each `configure`).
+#[derive(Debug, Clone)]
+pub(crate) enum HostFilter {
+    Address(Ipv4Addr),
+    Acl {
+        name: String,
+        /// `None`: no such list, or only remarks; then every host is
+        /// traced, as a missing list restricts nothing in IOS.
+        list: Option<pmip_config::AccessList>,
+    },
+}
+
+impl HostFilter {
+    pub fn acl(name: &str, config: &Config) -> HostFilter {
+        HostFilter::Acl {
+            name: name.to_owned(),
+            list: config.access_list(name).filter(|l| l.has_rules()).cloned(),
+        }
+    }
+
+    fn matches(&self, a: Ipv4Addr) -> bool {
+        match self {
+            HostFilter::Address(x) => *x == a,
+            HostFilter::Acl { list: Some(l), .. } => l.permits(a),
+            HostFilter::Acl { list: None, .. } => true,
+        }
+    }
+}
+
+impl std::fmt::Display for HostFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostFilter::Address(a) => write!(f, "{a}"),
+            HostFilter::Acl { name, list } => write!(
+                f,
+                "access list {name}{}",
+                if list.is_none() {
+                    " (not configured: every host)"
+                } else {
+                    ""
+                }
+            ),
+        }
+    }
 }
 
 /// Trace lines waiting at most; beyond, they are counted as suppressed.
@@ -522,6 +569,14 @@ impl Debug {
         self.mobile || self.host.is_some()
     }
 
+    /// After `configure`: the access list of `debug ip mobile host ACL`
+    /// as it is now.
+    pub fn refresh(&mut self, config: &Config) {
+        if let Some(HostFilter::Acl { name, .. }) = &self.host {
+            self.host = Some(HostFilter::acl(&name.clone(), config));
+        }
+    }
+
     pub fn off(&mut self) {
         let lines = std::mem::take(&mut self.lines);
         *self = Debug::default();
@@ -541,7 +596,7 @@ impl Debug {
                 self.host.is_some(),
                 format!(
                     "Mobile IP host {} debugging is on",
-                    self.host.unwrap_or(Ipv4Addr::UNSPECIFIED)
+                    self.host.as_ref().map_or(String::new(), |h| h.to_string())
                 ),
             ),
             (
@@ -572,8 +627,8 @@ impl Debug {
     /// Queues one line, within the rate and the queue's bound; a line
     /// about a host other than `debug ip mobile host`'s is left out.
     pub fn line(&mut self, now: Now, host: Option<Ipv4Addr>, text: String) {
-        if let (Some(only), Some(h)) = (self.host, host)
-            && only != h
+        if let (Some(only), Some(h)) = (&self.host, host)
+            && !only.matches(h)
             && !self.mobile
         {
             return;

@@ -1501,7 +1501,8 @@ impl Node {
 pub struct Debugging {
     pub mobile: bool,
     pub advertise: bool,
-    pub host: Option<Ipv4Addr>,
+    /// `debug ip mobile host`: an address, or `access list N`.
+    pub host: Option<String>,
     pub local_area: bool,
     pub redundancy: bool,
     pub proxy_mobile: bool,

@@ -400,3 +400,43 @@ fn debug_lines_are_rate_limited() {
             .contains("Mobile IP host 10.1.0.77 debugging is on")
     );
 }
+
+/// `debug ip mobile host ACL`: only the hosts the standard access list
+/// permits, as the list is after each `configure`.
+#[test]
+fn debug_host_follows_an_access_list() {
+    let mut c = scenario();
+    c.exec(
+        "r1",
+        "configure access-list 10 permit host 10.1.0.50",
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        c.exec("r1", "debug ip mobile host 10", false).unwrap(),
+        "Mobile IP host debugging is on\n"
+    );
+    assert!(
+        c.exec("r1", "show debugging", false)
+            .unwrap()
+            .contains("Mobile IP host access list 10 debugging is on")
+    );
+    send_to_r1(&mut c, &signed_request(0x100, b"wrong-key"));
+    while c.node("r1").poll_output().is_some() {}
+    assert_eq!(debug_lines(&mut c, "r1"), Vec::<String>::new());
+    c.exec(
+        "r1",
+        "configure access-list 10 permit host 10.1.0.51",
+        false,
+    )
+    .unwrap();
+    send_to_r1(&mut c, &signed_request(0x100, b"wrong-key"));
+    while c.node("r1").poll_output().is_some() {}
+    let lines = debug_lines(&mut c, "r1").join("\n");
+    assert!(
+        lines.contains("HA received registration for MN 10.1.0.51")
+            && lines.contains("HA denies registration for MN 10.1.0.51: 131"),
+        "{lines}"
+    );
+    assert!(c.exec("r1", "debug ip mobile host 150", false).is_err());
+}
