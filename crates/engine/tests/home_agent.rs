@@ -647,3 +647,110 @@ fn associations_from_the_aaa_server() {
         }
     }
 }
+
+/// Each failed security check is logged with its MIP-MIB reason; the log
+/// keeps the last 64, the totals count them all.
+#[test]
+fn violations_are_logged_with_their_reason_and_bounded() {
+    use pmip_engine::home_agent::{ViolationLog, ViolationReason};
+    let mut ha = HomeAgent::new(config());
+    let now = t0();
+    let wrong_key = Rrq {
+        key: b"wrong",
+        ..Rrq::new(now, FA1)
+    };
+    let wrong_spi = Rrq {
+        spi: 0x999,
+        ..Rrq::new(now, FA1)
+    };
+    let stale = Rrq {
+        ident: Identification::from_unix(now.unix - Duration::from_secs(3600)).0,
+        ..Rrq::new(now, FA1)
+    };
+    for (r, code, reason) in [
+        (
+            &wrong_key,
+            ReplyCode::MobileNodeFailedAuthenticationHa,
+            ViolationReason::BadAuthenticator,
+        ),
+        (
+            &wrong_spi,
+            ReplyCode::MobileNodeFailedAuthenticationHa,
+            ViolationReason::BadSpi,
+        ),
+        (
+            &stale,
+            ReplyCode::IdentificationMismatch,
+            ViolationReason::BadIdentification,
+        ),
+    ] {
+        let out = send(&mut ha, now, FA1, HA, &r.bytes());
+        assert_eq!(reply(&out).0.code, code);
+        let last = ha.violations.recent().last().unwrap();
+        assert_eq!(
+            (last.reason, last.source, last.home_address),
+            (reason, FA1, MN)
+        );
+        assert_eq!(last.code, u8::from(code));
+    }
+    assert_eq!(ha.violations.recent().last().unwrap().spi, SPI);
+    for _ in 0..100 {
+        send(&mut ha, now, FA1, HA, &wrong_key.bytes());
+    }
+    assert_eq!(ha.violations.recent().count(), ViolationLog::CAPACITY);
+    assert_eq!(ha.violations.total, 103);
+    assert_eq!(
+        ha.violations.by_reason[&ViolationReason::BadAuthenticator],
+        101
+    );
+    // The host's own counters: denied 103, the last code 131.
+    let c = &ha.host_counters()[&MN];
+    assert_eq!((c.denied, c.accepted, c.violations), (103, 0, 103));
+    assert_eq!(c.last_code.map(|(c, _)| c), Some(131));
+    // A good one after: accepted, its code 0.
+    let out = send(&mut ha, now, FA1, HA, &Rrq::new(now, FA1).bytes());
+    assert!(reply(&out).0.code.is_accepted());
+    assert_eq!(ha.host_counters()[&MN].last_code.map(|(c, _)| c), Some(0));
+    // clear ip mobile traffic leaves the log and the host counters.
+    ha.clear_counters();
+    assert_eq!(ha.counters.requests, 0);
+    assert_eq!(ha.violations.total, 103);
+    assert_eq!(ha.host_counters()[&MN].accepted, 1);
+}
+
+/// Per-host counters only for configured hosts, and at most
+/// MAX_HOST_COUNTERS of them however many hosts a range holds.
+#[test]
+fn host_counters_are_bounded() {
+    use pmip_engine::home_agent::MAX_HOST_COUNTERS;
+    let mut c = config();
+    c.networks[0].prefix_len = 16;
+    c.hosts = Default::default();
+    c.hosts
+        .insert(
+            Ipv4Addr::new(10, 1, 0, 1),
+            Ipv4Addr::new(10, 1, 255, 254),
+            MobileHost {
+                interface: "FastEthernet0".into(),
+                lifetime: None,
+            },
+        )
+        .unwrap();
+    let mut ha = HomeAgent::new(c);
+    let now = t0();
+    for i in 0..(MAX_HOST_COUNTERS as u32 + 500) {
+        let r = Rrq {
+            home: Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 1, 0, 2)) + i),
+            ..Rrq::new(now, FA1)
+        };
+        send(&mut ha, now, FA1, HA, &r.bytes());
+    }
+    assert_eq!(ha.host_counters().len(), MAX_HOST_COUNTERS);
+    // A host outside every range gets none.
+    let r = Rrq {
+        home: Ipv4Addr::new(10, 9, 0, 1),
+        ..Rrq::new(now, FA1)
+    };
+    send(&mut ha, now, FA1, HA, &r.bytes());
+    assert!(!ha.host_counters().contains_key(&Ipv4Addr::new(10, 9, 0, 1)));
+}
