@@ -1014,3 +1014,54 @@ fn home_access_refuses_other_home_agents_with_65() {
     let mut fa = ForeignAgent::new(config());
     assert!(relayed(&from_mn(&mut fa, t0(), &request_to(HA, ident))).is_some());
 }
+
+/// The foreign agent logs a visitor failing its MFAE and a reply failing
+/// its FHAE, with their MIP-MIB reasons; `clear_counters` leaves the log.
+#[test]
+fn foreign_agent_violations_are_logged() {
+    use pmip_engine::home_agent::{ViolationReason, Violator};
+    let mut c = config();
+    c.visitor_sas.insert(MN, MN, sa(0x300, V_KEY)).unwrap();
+    c.home_agent_sas.insert(HA, sa(0x200, HA_KEY));
+    let mut fa = ForeignAgent::new(c);
+    let mut r = Rrq::new();
+    from_mn(&mut fa, t0(), &r.bytes());
+    r.mfae = Some((0x300, b"wrong"));
+    from_mn(&mut fa, t0(), &r.bytes());
+    r.mfae = Some((0x301, V_KEY));
+    from_mn(&mut fa, t0(), &r.bytes());
+    let got: Vec<(ViolationReason, u32, u8)> = fa
+        .violations
+        .recent()
+        .map(|v| (v.reason, v.spi, v.code))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (ViolationReason::MissingExtension, 0, 67),
+            (ViolationReason::BadAuthenticator, 0x300, 67),
+            (ViolationReason::BadSpi, 0x301, 67),
+        ]
+    );
+    // A reply whose FHAE fails: the home agent is the violator.
+    r.mfae = Some((0x300, V_KEY));
+    from_mn(&mut fa, t0(), &r.bytes());
+    from_ha(
+        &mut fa,
+        t0(),
+        &ha_reply(ReplyCode::Accepted, 300, r.ident, Some(b"forged")),
+    );
+    let last = fa.violations.recent().last().unwrap();
+    assert_eq!(
+        (last.violator, last.reason, last.source, last.code),
+        (
+            Violator::HomeAgent,
+            ViolationReason::BadAuthenticator,
+            HA,
+            68
+        )
+    );
+    fa.clear_counters();
+    assert_eq!(fa.counters.requests, 0);
+    assert_eq!(fa.violations.total, 4);
+}
