@@ -662,10 +662,16 @@ pub fn interfaces(v: &MobileInterfaces) -> String {
         if i.irdp {
             let _ = writeln!(
                 s,
-                "    IRDP enabled, advertisements every {} to {} secs, holdtime {} secs",
+                "    IRDP enabled, advertisements every {} to {} secs, holdtime {} secs, to {}, preference {}",
                 secs(i.min_advert_interval_ms),
                 secs(i.max_advert_interval_ms),
-                i.holdtime
+                i.holdtime,
+                if i.advertise_multicast {
+                    "224.0.0.1"
+                } else {
+                    "255.255.255.255"
+                },
+                i.preference
             );
         } else {
             s.push_str("    IRDP disabled\n");
@@ -699,6 +705,9 @@ pub fn interfaces(v: &MobileInterfaces) -> String {
                     "not required"
                 }
             );
+            if let Some(acl) = &i.home_access {
+                let _ = writeln!(s, "    Home agent access list {acl}");
+            }
             let _ = writeln!(
                 s,
                 "    Reverse tunnel {}",

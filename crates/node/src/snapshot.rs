@@ -961,6 +961,15 @@ pub struct MobileInterface {
     pub reverse_tunnel_mandatory: bool,
     pub visitor_limit: Option<usize>,
     pub visitors: usize,
+    /// `ip irdp multicast`: advertisements to 224.0.0.1 (else
+    /// 255.255.255.255), and `ip irdp preference N`.
+    #[serde(default)]
+    pub advertise_multicast: bool,
+    #[serde(default)]
+    pub preference: i32,
+    /// `ip mobile foreign-service home-access ACL`: the list it names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home_access: Option<String>,
 }
 
 /// `show ip mobile host [ADDR]`: the home agent's per-host counters
@@ -1237,7 +1246,9 @@ impl Node {
         }
         let mut list: Vec<MobileInterface> = Vec::new();
         if let Some(f) = fa {
-            for i in &f.engine.config().interfaces {
+            let c = f.engine.config();
+            for i in &c.interfaces {
+                let o = c.options.get(&i.name).cloned().unwrap_or_default();
                 list.push(MobileInterface {
                     name: i.name.clone(),
                     address: i.address,
@@ -1246,7 +1257,7 @@ impl Node {
                     min_advert_interval_ms: i.min_advert_interval.as_millis() as u64,
                     max_advert_interval_ms: i.max_advert_interval.as_millis() as u64,
                     holdtime: i.holdtime,
-                    prefix_length_advertised: i.advertise,
+                    prefix_length_advertised: i.advertise && o.prefix_lengths,
                     registration_lifetime: i.registration_lifetime,
                     home_agent: i.home_agent,
                     foreign_agent: true,
@@ -1259,6 +1270,14 @@ impl Node {
                         .visitors()
                         .filter(|v| v.interface == i.name)
                         .count(),
+                    advertise_multicast: o.multicast,
+                    preference: o.preference,
+                    home_access: self
+                        .config
+                        .interfaces
+                        .iter()
+                        .find(|x| x.name == i.name)
+                        .and_then(|x| x.foreign_service.as_ref()?.home_access.clone()),
                 });
             }
         }
@@ -1286,6 +1305,9 @@ impl Node {
                     reverse_tunnel_mandatory: false,
                     visitor_limit: None,
                     visitors: 0,
+                    advertise_multicast: false,
+                    preference: 0,
+                    home_access: None,
                 });
             }
         }
