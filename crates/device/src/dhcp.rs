@@ -92,7 +92,7 @@ pub(crate) async fn follow(
             tracing::warn!(gateway = %gw, error = %e, "could not remove the default route");
         }
         if want.map(|l| (l.address, l.prefix_len)) != Some((old.address, old.prefix_len)) {
-            del_address(old.address, old.prefix_len).await;
+            del_address(netlink, index, old.address, old.prefix_len).await;
         }
     }
     if let Some(l) = want {
@@ -130,29 +130,10 @@ fn sync_sockets(node: &Node, io: &mut Io) {
     }
 }
 
-/// Removes the leased address from BVI1 (`ip -4 addr del`, as the
-/// isolation worker runs `tc`: the netlink ledger keeps it only as
-/// something to remove at exit, where an address already gone is fine).
-async fn del_address(address: Ipv4Addr, prefix_len: u8) {
-    let arg = format!("{address}/{prefix_len}");
-    let done = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("ip")
-            .args(["-4", "addr", "del", &arg, "dev", pmip_node::config::BRIDGE])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .output()
-    })
-    .await;
-    match done {
-        Ok(Ok(o)) if o.status.success() => {
-            tracing::info!(%address, prefix_len, "BVI1: leased address removed")
-        }
-        Ok(Ok(o)) => tracing::warn!(
-            %address,
-            error = %String::from_utf8_lossy(&o.stderr).trim(),
-            "could not remove the leased address"
-        ),
-        Ok(Err(e)) => tracing::warn!(%address, error = %e, "could not run ip"),
+/// Removes the leased address from BVI1 (and from the kernel ledger).
+async fn del_address(netlink: &Netlink, index: u32, address: Ipv4Addr, prefix_len: u8) {
+    match netlink.del_address(index, address, prefix_len).await {
+        Ok(()) => tracing::info!(%address, prefix_len, "BVI1: leased address removed"),
         Err(e) => tracing::warn!(%address, error = %e, "could not remove the leased address"),
     }
 }

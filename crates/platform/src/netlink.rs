@@ -380,6 +380,23 @@ impl Netlink {
         }
     }
 
+    /// Removes an address we added (`ip addr del A/N dev IF`); one
+    /// already gone is not an error.
+    pub async fn del_address(
+        &self,
+        index: u32,
+        addr: Ipv4Addr,
+        prefix_len: u8,
+    ) -> Result<(), NetlinkError> {
+        let item = Installed::Address {
+            index,
+            addr,
+            prefix_len,
+        };
+        self.forget(&item);
+        self.remove_item(&item).await
+    }
+
     fn route_message(
         dst: Ipv4Addr,
         prefix_len: u8,
