@@ -140,7 +140,10 @@ fn debug_ip_mobile_streams_registrations_until_undebug_all() {
     )
     .expect("the reply's line");
     println!("{accepted}");
-    assert!(accepted.contains("reply sent to 192.0.2.2:434"), "{accepted}");
+    assert!(
+        accepted.contains("reply sent to 192.0.2.2:434"),
+        "{accepted}"
+    );
 
     // Off: registrations go on, the trace stays quiet.
     assert_eq!(
@@ -157,5 +160,8 @@ fn debug_ip_mobile_streams_registrations_until_undebug_all() {
     );
     // The registrations were counted all along.
     let host = exec(&control, &["show", "ip", "mobile", "host", "10.1.0.50"]);
-    assert!(host.contains("Last code '0 (registration accepted)'"), "{host}");
+    assert!(
+        host.contains("Last code '0 (registration accepted)'"),
+        "{host}"
+    );
 }
