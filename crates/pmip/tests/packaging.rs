@@ -1,5 +1,6 @@
-//! What the Debian package is made of, checked without building it (the
-//! release build takes minutes; `scripts/package` does it): every example
+//! What the Debian package is made of (the release build takes minutes;
+//! `scripts/package` does it with cargo-deb; here the package is built
+//! with dpkg-deb from the test build and unpacked into a clean root): every example
 //! configuration parses and is the device it says, the systemd unit
 //! template passes `systemd-analyze verify` and names flags `pmip run`
 //! takes, `pmip man` writes a page for every command, and every asset in
@@ -287,4 +288,163 @@ fn deb_assets_exist() {
     let script = workspace().join("scripts/package");
     let m = std::fs::metadata(&script).unwrap().permissions().mode();
     assert!(m & 0o111 != 0, "scripts/package is executable");
+}
+
+/// The package itself, built from `[package.metadata.deb]` with dpkg-deb
+/// (what cargo-deb does, without its minutes of release build: the binary
+/// is this test build's), then unpacked into an empty root: every asset
+/// is where the metadata says with its mode, the unit and the maintainer
+/// scripts are in, and the installed binary runs.
+#[test]
+fn the_package_builds_and_unpacks_into_a_clean_root() {
+    use std::os::unix::fs::PermissionsExt;
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .arg("--manifest-path")
+        .arg(crate_dir().join("Cargo.toml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pkg = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "pmip")
+        .unwrap()
+        .clone();
+    let deb = &pkg["metadata"]["deb"];
+    let work = common::temp("deb");
+    let _ = std::fs::remove_dir_all(&work);
+    let stage = work.join("stage");
+    let man = work.join("man");
+    std::fs::create_dir_all(&stage).unwrap();
+    let o = Command::new(PMIP).arg("man").arg(&man).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for page in glob(&man, "*.1") {
+        assert!(
+            Command::new("gzip")
+                .arg("-9n")
+                .arg(&page)
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    let mut installed = Vec::new();
+    for a in deb["assets"].as_array().unwrap() {
+        let [src, dest, mode] = [0, 1, 2].map(|i| a[i].as_str().unwrap().to_owned());
+        let files = if src == "target/release/pmip" {
+            vec![PathBuf::from(PMIP)]
+        } else if src == "target/release/man/*.1.gz" {
+            glob(&man, "*.1.gz")
+        } else {
+            let path = crate_dir().join(&src);
+            glob(
+                path.parent().unwrap(),
+                &path.file_name().unwrap().to_string_lossy(),
+            )
+        };
+        assert!(!files.is_empty(), "{src}");
+        let dir = stage.join(&dest);
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in files {
+            let to = dir.join(f.file_name().unwrap());
+            std::fs::copy(&f, &to).unwrap();
+            let mode = u32::from_str_radix(&mode, 8).unwrap();
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(mode)).unwrap();
+            installed.push((to.strip_prefix(&stage).unwrap().to_owned(), mode));
+        }
+    }
+    let units = crate_dir().join(deb["systemd-units"]["unit-scripts"].as_str().unwrap());
+    let unit_dir = stage.join("usr/lib/systemd/system");
+    std::fs::create_dir_all(&unit_dir).unwrap();
+    std::fs::copy(units.join("pmip@.service"), unit_dir.join("pmip@.service")).unwrap();
+    installed.push(("usr/lib/systemd/system/pmip@.service".into(), 0o644));
+    let control = stage.join("DEBIAN");
+    std::fs::create_dir_all(&control).unwrap();
+    let scripts = crate_dir().join(deb["maintainer-scripts"].as_str().unwrap());
+    for s in ["postinst", "postrm"] {
+        let text = std::fs::read_to_string(scripts.join(s))
+            .unwrap()
+            .replace("#DEBHELPER#", "");
+        std::fs::write(control.join(s), text).unwrap();
+        std::fs::set_permissions(control.join(s), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let arch = Command::new("dpkg")
+        .arg("--print-architecture")
+        .output()
+        .unwrap();
+    let description: String = deb["extended-description"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .map(|l| format!(" {l}\n"))
+        .collect();
+    std::fs::write(
+        control.join("control"),
+        format!(
+            "Package: pmip\nVersion: {}-1\nArchitecture: {}\nMaintainer: {}\nSection: {}\nPriority: {}\n\
+             Depends: iproute2\nDescription: {}\n{description}",
+            pkg["version"].as_str().unwrap(),
+            String::from_utf8_lossy(&arch.stdout).trim(),
+            deb["maintainer"].as_str().unwrap(),
+            deb["section"].as_str().unwrap(),
+            deb["priority"].as_str().unwrap(),
+            pkg["description"].as_str().unwrap_or("proxy Mobile IPv4"),
+        ),
+    )
+    .unwrap();
+    let file = work.join("pmip.deb");
+    // No compression: the test binary carries its debug information.
+    let o = Command::new("dpkg-deb")
+        .args(["--root-owner-group", "-Znone", "--build"])
+        .arg(&stage)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let info = Command::new("dpkg-deb")
+        .arg("-I")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let info = String::from_utf8_lossy(&info.stdout).into_owned();
+    assert!(
+        info.contains("Package: pmip") && info.contains("postinst"),
+        "{info}"
+    );
+    let root = work.join("root");
+    let o = Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(&file)
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for (path, mode) in &installed {
+        let m = std::fs::metadata(root.join(path))
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode();
+        assert_eq!(m & 0o777, *mode, "{}", path.display());
+    }
+    let v = Command::new(root.join("usr/sbin/pmip"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let v = String::from_utf8_lossy(&v.stdout).into_owned();
+    assert!(v.starts_with("pmip "), "{v}");
+    println!(
+        "package: {} files unpacked into a clean root; the binary says {}",
+        installed.len(),
+        v.trim()
+    );
+    let _ = std::fs::remove_dir_all(&work);
 }
