@@ -19,6 +19,7 @@ const COMMANDS: &[&[Word]] = &[
     &[K("show"), K("running-config")],
     &[K("show"), K("running-config"), K("keys")],
     &[K("show"), K("version")],
+    &[K("show"), K("dhcp"), K("lease")],
     &[K("show"), K("ip"), K("mobile"), K("binding")],
     &[K("show"), K("ip"), K("mobile"), K("visitor")],
     &[K("show"), K("ip"), K("mobile"), K("traffic")],

@@ -282,25 +282,8 @@ impl Node {
         })
     }
 
-    /// `show dhcp lease` (keywords abbreviated and in any case, as the
-    /// other EXEC commands take them); `None` for any other command.
-    pub(crate) fn dhcp_exec(
-        &self,
-        now: pmip_engine::time::Instant,
-        words: &[String],
-        json: bool,
-    ) -> Option<Result<String, String>> {
-        let is = |w: &String, kw: &str| !w.is_empty() && kw.starts_with(&w.to_ascii_lowercase());
-        match words {
-            [a, b, c] if is(a, "show") && is(b, "dhcp") && is(c, "lease") => {
-                Some(self.show_dhcp_lease(now, json))
-            }
-            _ => None,
-        }
-    }
-
     /// `show dhcp lease`, text or JSON.
-    fn show_dhcp_lease(
+    pub(crate) fn show_dhcp_lease(
         &self,
         now: pmip_engine::time::Instant,
         json: bool,

@@ -46,9 +46,6 @@ impl Node {
     /// Keywords may be abbreviated and written in any case, as in IOS;
     /// `?` lists what may follow.
     pub fn exec(&mut self, now: Now, words: &[String], json: bool) -> Result<String, String> {
-        if let Some(answer) = self.dhcp_exec(now.instant, words, json) {
-            return answer;
-        }
         let words = match cli::parse(words)? {
             cli::Parsed::Command(c) => c,
             cli::Parsed::Help(h) => return Ok(h),
@@ -57,6 +54,7 @@ impl Node {
         let at = now.instant;
         match w.as_slice() {
             ["show", "running-config"] => Ok(self.running_config(false, json)),
+            ["show", "dhcp", "lease"] => self.show_dhcp_lease(at, json),
             // The operator asks for the keys explicitly.
             ["show", "running-config", "keys"] => Ok(self.running_config(true, json)),
             ["configure", rest @ ..] if !rest.is_empty() => self.configure(now, &rest.join(" ")),
