@@ -41,6 +41,13 @@ impl BindingInstaller {
                     binding.encapsulation,
                     binding.reverse_tunnel,
                 );
+                fast_path(&self.dataplane).binding_up(
+                    binding.home_address,
+                    binding.home_agent,
+                    binding.care_of_address,
+                    binding.encapsulation,
+                    binding.reverse_tunnel,
+                );
                 if *first {
                     if let Err(e) = self
                         .netlink
@@ -69,6 +76,7 @@ impl BindingInstaller {
                 interface,
                 last,
             } => {
+                pmip_fastpath::hook().binding_down(binding.home_address, binding.care_of_address);
                 self.dataplane
                     .remove_binding_tunnel(binding.home_address, binding.care_of_address);
                 if *last {
@@ -154,6 +162,13 @@ impl VisitorInstaller {
             },
             v.reverse_tunnel.then_some(v.encapsulation),
         );
+        fast_path(&self.dataplane).visitor_up(
+            v.home_address,
+            self.care_of_address,
+            v.home_agent,
+            (ifindex, v.mac),
+            v.reverse_tunnel.then_some(v.encapsulation),
+        );
         if v.reverse_tunnel {
             if let Err(e) = self
                 .netlink
@@ -172,6 +187,7 @@ impl VisitorInstaller {
     }
 
     pub async fn down(&self, v: &Visitor) {
+        pmip_fastpath::hook().visitor_down(v.home_address);
         self.dataplane.remove_visitor(v.home_address);
         if v.reverse_tunnel {
             let _ = self
@@ -180,5 +196,37 @@ impl VisitorInstaller {
                 .await;
         }
         tracing::info!(home = %v.home_address, "visitor removed");
+    }
+}
+
+/// The eBPF fast path (docs/fast-path.md): loaded in the background with
+/// the first binding or visitor unless PMIP_FASTPATH=off (`pmip run
+/// --no-fastpath`); the user-space data plane stays underneath for what it
+/// cannot carry. Its counters are folded into the data plane's, so `show
+/// ip mobile traffic` counts both paths.
+fn fast_path(dataplane: &DataPlane) -> &'static pmip_fastpath::Hook {
+    let c = dataplane.counters.clone();
+    pmip_fastpath::hook().start(TUNNEL_DEVICE, move |d| {
+        use std::sync::atomic::Ordering::Relaxed;
+        c.encapsulated.fetch_add(d.encapsulated_packets, Relaxed);
+        c.encapsulated_bytes
+            .fetch_add(d.encapsulated_bytes, Relaxed);
+        c.decapsulated.fetch_add(d.decapsulated_packets, Relaxed);
+        c.decapsulated_bytes
+            .fetch_add(d.decapsulated_bytes, Relaxed);
+        c.bad_tunnel_packet.fetch_add(d.dropped_malformed, Relaxed);
+    })
+}
+
+/// The router stops: the fast path's program and maps go with it.
+impl Drop for BindingInstaller {
+    fn drop(&mut self) {
+        pmip_fastpath::hook().stop();
+    }
+}
+
+impl Drop for VisitorInstaller {
+    fn drop(&mut self) {
+        pmip_fastpath::hook().stop();
     }
 }

@@ -51,6 +51,10 @@ enum Command {
         /// the emulated radio of the lab (docs/radio.md).
         #[arg(long, value_name = "SOCKET")]
         hostapd: Vec<PathBuf>,
+        /// Carry every tunnelled packet in user space: no eBPF fast path
+        /// (the same as PMIP_FASTPATH=off; docs/fast-path.md).
+        #[arg(long)]
+        no_fastpath: bool,
     },
     /// Run one EXEC command on a running device (show ..., clear ..., configure LINE).
     Exec {
@@ -485,14 +489,22 @@ fn main() -> ExitCode {
             control,
             state,
             hostapd,
-        } => run(
-            config,
-            pmip_device::daemon::RunOptions {
-                control,
-                state,
-                hostapd,
-            },
-        ),
+            no_fastpath,
+        } => {
+            if no_fastpath {
+                // SAFETY: still single-threaded: no runtime, no other
+                // thread reads the environment yet.
+                unsafe { std::env::set_var("PMIP_FASTPATH", "off") };
+            }
+            run(
+                config,
+                pmip_device::daemon::RunOptions {
+                    control,
+                    state,
+                    hostapd,
+                },
+            )
+        }
         Command::Exec {
             control,
             json,
