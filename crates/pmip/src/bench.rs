@@ -1,7 +1,9 @@
 //! `pmip bench tunnel`: TCP throughput (iperf3) from a correspondent to a
 //! mobile node away from home, through the `pmip` home agent and foreign
-//! agent daemons (HA tunnel, FA delivery), next to the same iperf3 over
-//! the same namespaces with plain kernel routing, in the same run.
+//! agent daemons (HA tunnel, FA delivery), each mode once with the eBPF
+//! fast path and once with user space only (`--no-fastpath`), next to the
+//! same iperf3 over the same namespaces with plain kernel routing, in the
+//! same run.
 //!
 //! Topology (every piece in a namespace this command creates and removes):
 //!
@@ -117,21 +119,31 @@ ip mobile foreign-agent care-of FastEthernet0
 /// Starts `pmip run` in `ns` with `config`; returns its control socket
 /// and process id once it is ready.
 fn run_daemon(ns: &mut Netns, dir: &Path, name: &str, config: &str) -> io::Result<(PathBuf, u32)> {
+    run_daemon_with(ns, dir, name, config, &[], Stdio::null())
+}
+
+/// [`run_daemon`] with more arguments to `pmip run` and its log going to
+/// `stderr`.
+fn run_daemon_with(
+    ns: &mut Netns,
+    dir: &Path,
+    name: &str,
+    config: &str,
+    extra: &[&str],
+    stderr: Stdio,
+) -> io::Result<(PathBuf, u32)> {
     let cfg = dir.join(format!("{name}.cfg"));
     std::fs::write(&cfg, config)?;
     let control = dir.join(format!("{name}.sock"));
     let me = std::env::current_exe()?;
-    let pid = ns.spawn(
-        me.to_str().unwrap_or("pmip"),
-        &[
-            "run",
-            cfg.to_str().unwrap_or_default(),
-            "--control",
-            control.to_str().unwrap_or_default(),
-        ],
-        Stdio::null(),
-        Stdio::null(),
-    )?;
+    let mut args = vec![
+        "run",
+        cfg.to_str().unwrap_or_default(),
+        "--control",
+        control.to_str().unwrap_or_default(),
+    ];
+    args.extend_from_slice(extra);
+    let pid = ns.spawn(me.to_str().unwrap_or("pmip"), &args, Stdio::null(), stderr)?;
     let start = std::time::Instant::now();
     while !control.exists() {
         if start.elapsed() > Duration::from_secs(10) {
@@ -203,30 +215,84 @@ pub fn tunnel(seconds: u32) -> io::Result<()> {
         kernel / 1e6
     );
 
+    println!(
+        "  {:<28} {:>26} {:>26}",
+        "pmip HA+FA", "eBPF fast path", "user space (--no-fastpath)"
+    );
     for (label, gre, reverse) in [
-        ("pmip HA+FA, IP-in-IP", false, false),
-        ("pmip HA+FA, GRE", true, false),
-        ("pmip HA+FA, IP-in-IP, reverse tunnel", false, true),
+        ("IP-in-IP", false, false),
+        ("GRE", true, false),
+        ("IP-in-IP, reverse tunnel", false, true),
     ] {
-        let mut campus = build()?;
-        let dir = campus.dir.clone();
-        run_daemon(&mut campus.ha, &dir, "ha", HA_CONFIG)?;
-        run_daemon(&mut campus.fa, &dir, "fa", FA_CONFIG)?;
-        let code = campus.mn.run(move || register_via_fa(gre, reverse))??;
-        if code != 0 {
-            return Err(io::Error::other(format!(
-                "registration refused with code {code}"
-            )));
-        }
-        let bps = iperf(&mut campus, seconds)?;
-        drop(campus);
-        println!(
-            "  {label:<37} {:>8.0} Mbit/s   {:.2} of kernel",
-            bps / 1e6,
-            bps / kernel
-        );
+        let fast = tunnel_run(gre, reverse, true, seconds, kernel)?;
+        let user = tunnel_run(gre, reverse, false, seconds, kernel)?;
+        println!("  {label:<28} {fast:>26} {user:>26}");
     }
     Ok(())
+}
+
+/// One `pmip bench tunnel` figure: iperf3 through the home agent and
+/// foreign agent daemons, with the eBPF fast path or with user space
+/// only, as "N Mbit/s  R of kernel" (or why the fast path did not run).
+fn tunnel_run(
+    gre: bool,
+    reverse: bool,
+    fast: bool,
+    seconds: u32,
+    kernel: f64,
+) -> io::Result<String> {
+    let mut campus = build()?;
+    let dir = campus.dir.clone();
+    let extra: &[&str] = if fast { &[] } else { &["--no-fastpath"] };
+    let mut logs = Vec::new();
+    for (name, config) in [("ha", HA_CONFIG), ("fa", FA_CONFIG)] {
+        let log = dir.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log)?;
+        let ns = if name == "ha" {
+            &mut campus.ha
+        } else {
+            &mut campus.fa
+        };
+        run_daemon_with(ns, &dir, name, config, extra, Stdio::from(file))?;
+        logs.push(log);
+    }
+    let code = campus.mn.run(move || register_via_fa(gre, reverse))??;
+    if code != 0 {
+        return Err(io::Error::other(format!(
+            "registration refused with code {code}"
+        )));
+    }
+    if fast {
+        // The fast path loads with the first binding or visitor: measure
+        // once both agents say it is on.
+        let start = std::time::Instant::now();
+        loop {
+            let texts: Vec<String> = logs
+                .iter()
+                .map(|l| std::fs::read_to_string(l).unwrap_or_default())
+                .collect();
+            if texts.iter().all(|t| t.contains("eBPF fast path on")) {
+                break;
+            }
+            if let Some(line) = texts.iter().flat_map(|t| t.lines()).find(|l| {
+                l.contains("eBPF fast path not loaded") || l.contains("eBPF fast path off")
+            }) {
+                let why = line.split("eBPF fast path").nth(1).unwrap_or(line);
+                return Ok(format!("n/a ({})", why.trim_start_matches([':', ' '])));
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                return Ok("n/a (fast path did not come on)".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let bps = iperf(&mut campus, seconds)?;
+    drop(campus);
+    Ok(format!(
+        "{:>6.0} Mbit/s {:>5.2} of kernel",
+        bps / 1e6,
+        bps / kernel
+    ))
 }
 
 /// The home agent daemon's registration rate: `count` Registration
