@@ -211,12 +211,13 @@ pub fn tunnel(seconds: u32) -> io::Result<()> {
     let kernel = iperf(&mut baseline, seconds)?;
     drop(baseline);
     println!(
-        "  kernel-routed path                    {:>8.0} Mbit/s",
+        "  {:<28} {:>6.0} Mbit/s",
+        "kernel-routed path",
         kernel / 1e6
     );
 
     println!(
-        "  {:<28} {:>26} {:>26}",
+        "  {:<28} {:>29}   {:>29}",
         "pmip HA+FA", "eBPF fast path", "user space (--no-fastpath)"
     );
     for (label, gre, reverse) in [
@@ -226,7 +227,7 @@ pub fn tunnel(seconds: u32) -> io::Result<()> {
     ] {
         let fast = tunnel_run(gre, reverse, true, seconds, kernel)?;
         let user = tunnel_run(gre, reverse, false, seconds, kernel)?;
-        println!("  {label:<28} {fast:>26} {user:>26}");
+        println!("  {label:<28} {fast:>29}   {user:>29}");
     }
     Ok(())
 }
