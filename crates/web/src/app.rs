@@ -121,6 +121,7 @@ pub(crate) fn router<D: Device>(app: Shared<D>) -> Router {
         .route("/statistics", get(statistics::<D>))
         .route("/statistics/chart.svg", get(chart::<D>))
         .route("/running-config", get(running_config::<D>))
+        .route("/running-config/save", post(save_config::<D>))
         .route("/api", get(api_index::<D>))
         .route("/api/{*name}", get(api::<D>))
         .route("/metrics", get(metrics_page::<D>))
@@ -505,7 +506,7 @@ async fn render_services<D: Device>(app: &App<D>, ctx: Ctx, status: StatusCode) 
         Err(e) => {
             return html(
                 StatusCode::BAD_GATEWAY,
-                pages::layout("Proxy Mobile IP", &ctx, pages::running_config(&e)),
+                pages::layout("Proxy Mobile IP", &ctx, pages::device_error(&e)),
             );
         }
     };
@@ -837,8 +838,42 @@ async fn running_config<D: Device>(State(app): State<Shared<D>>, headers: Header
     };
     html(
         StatusCode::OK,
-        pages::layout("Running configuration", &ctx, pages::running_config(&text)),
+        pages::layout(
+            "Running configuration",
+            &ctx,
+            pages::running_config(&ctx, &text),
+        ),
     )
+}
+
+/// The Save button: `write memory`. A save that cannot be written says
+/// why and leaves the previous file as it was.
+async fn save_config<D: Device>(
+    State(app): State<Shared<D>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = Form::parse(&body);
+    let (id, _) = match check_post(&app, &headers, &form) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    match app.exec(&["write", "memory"], false).await {
+        Ok(out) => {
+            let text = out.trim();
+            app.set_flash(
+                &id,
+                true,
+                if text.is_empty() {
+                    "Saved.".into()
+                } else {
+                    text.lines().last().unwrap_or(text).to_string()
+                },
+            );
+        }
+        Err(e) => app.set_flash(&id, false, e),
+    }
+    see_other("/running-config")
 }
 
 /// `/api` and `/metrics`: a session, or HTTP basic authentication with

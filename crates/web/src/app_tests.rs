@@ -171,6 +171,8 @@ impl Fake {
                     refused: 0,
                 }))
             }
+            // What the node answers; the daemon writes the file.
+            ["write", "memory"] => Ok("Building configuration...\n[OK]\n".into()),
             ["refresh", "ip", "proxy-mobile", "subnet-table"] if self.subnet_table => {
                 Ok("Asking the AAP for the subnet map table\n".into())
             }
@@ -669,6 +671,47 @@ async fn subnet_table_and_refresh() {
         page.contains("Asking the AAP for the subnet map table"),
         "{page}"
     );
+}
+
+/// The Save button runs `write memory` (CSRF checked, privilege 15) and
+/// says what the device answered.
+#[tokio::test]
+async fn save_writes_memory() {
+    let s = start().await;
+    let (c, csrf) = login(&s, "admin", "letmein").await;
+    let (_, page) = get(&c, &format!("{}/running-config", s.base)).await;
+    assert!(page.contains(r#"id="save""#), "{page}");
+    let (st, _) = post(
+        &c,
+        &format!("{}/running-config/save", s.base),
+        &[("csrf", "wrong")],
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    assert!(
+        !s.fake
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l == "write memory")
+    );
+    post(
+        &c,
+        &format!("{}/running-config/save", s.base),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert!(
+        s.fake
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l == "write memory")
+    );
+    let (_, page) = get(&c, &format!("{}/running-config", s.base)).await;
+    assert!(page.contains("[OK]"), "{page}");
 }
 
 #[tokio::test]

@@ -469,10 +469,23 @@ pub fn statistics(v: &StatsView) -> Markup {
     }
 }
 
-pub fn running_config(text: &str) -> Markup {
+/// What the device answered instead of its configuration.
+pub fn device_error(text: &str) -> Markup {
+    html! {
+        div class="msg err" id="device-error" { (text) }
+    }
+}
+
+/// The running configuration, and Save: `write memory`, the running
+/// configuration written to the file the device starts from.
+pub fn running_config(ctx: &Ctx, text: &str) -> Markup {
     html! {
         h2 { "show running-config" }
-        p class="note" { "Keys and passwords are masked." }
+        p class="note" { "Keys and passwords are masked. Save writes the running configuration to the file the device starts from (write memory); the previous file is kept as a backup." }
+        form method="post" action="/running-config/save" {
+            (csrf(ctx))
+            button type="submit" id="save" disabled=[disabled(ctx)] { "Save" }
+        }
         pre id="running-config" { (text) }
     }
 }
