@@ -316,6 +316,7 @@ impl AccessPoint {
             // held up behind the flood.
             let targets: Vec<Ipv4Addr> = self
                 .query_addresses()
+                .0
                 .into_iter()
                 .take(self.known.len().min(KNOWN_ROUND))
                 .collect();
@@ -354,8 +355,9 @@ impl AccessPoint {
     /// other APs of the campus saw lately (latest first: a station that
     /// roams here comes from one of them), then every address the AP
     /// could register for (its SA ranges) and its own subnet, where a
-    /// station is at home.
-    fn query_addresses(&self) -> Vec<Ipv4Addr> {
+    /// station is at home. With it, how many at its head are addresses
+    /// of stations seen (here or in the campus table).
+    fn query_addresses(&self) -> (Vec<Ipv4Addr>, usize) {
         let mut seen: Vec<(Instant, Ipv4Addr)> =
             self.known.values().map(|(a, t)| (*t, *a)).collect();
         seen.sort_by(|a, b| b.cmp(a));
@@ -368,6 +370,7 @@ impl AccessPoint {
                 v.push(a);
             }
         }
+        let likely = v.len();
         let cfg = self.engine.config();
         let own = (cfg.own_prefix_len >= 22 && !cfg.own_address.is_unspecified()).then(|| {
             let mask = u32::MAX << (32 - u32::from(cfg.own_prefix_len));
@@ -378,7 +381,7 @@ impl AccessPoint {
         for (lo, hi) in ranges {
             for a in u32::from(lo)..=u32::from(hi) {
                 if v.len() >= MAX_QUERY_ADDRESSES {
-                    return v;
+                    return (v, likely);
                 }
                 let a = Ipv4Addr::from(a);
                 if a != cfg.own_address && !v.contains(&a) {
@@ -386,7 +389,7 @@ impl AccessPoint {
                 }
             }
         }
-        v
+        (v, likely)
     }
 
     /// Sends the query rounds that are due: an ARP probe (RFC 5227: the
@@ -403,15 +406,10 @@ impl AccessPoint {
         if due.is_empty() {
             return;
         }
-        let addresses = self.query_addresses();
         // The head of the list: stations this AP saw, and those the campus
         // saw lately.
-        let likely = self.known.len()
-            + self
-                .stations
-                .recent(crate::exchange::CAMPUS_QUERY_ADDRESSES)
-                .len();
-        let likely = &addresses[..addresses.len().min(likely)];
+        let (addresses, likely) = self.query_addresses();
+        let likely = &addresses[..likely];
         for at in due {
             let known = match at {
                 Attach::Shared(_, m) => self.known.get(&m).map(|(a, _)| *a),
