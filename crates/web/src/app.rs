@@ -764,30 +764,44 @@ async fn subnet_refresh<D: Device>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = Form::parse(&body);
-    let (id, _) = match check_post(&app, &headers, &form) {
+    let words = ["refresh", "ip", "proxy-mobile", "subnet-table"];
+    let shown = |text: &str| text.to_string();
+    if let Some(refused) = run_button(&app, &headers, &body, &words, "Refreshed.", shown).await {
+        return refused;
+    }
+    see_other("/proxy-mobile/subnet-table")
+}
+
+/// A button that runs one EXEC command (its form's CSRF token and the
+/// user's privilege checked) and flashes the device's answer (`shown`
+/// picks what of it), or `quiet` when it answered nothing; the refusal
+/// when the form may not run it.
+async fn run_button<D: Device>(
+    app: &App<D>,
+    headers: &HeaderMap,
+    body: &Bytes,
+    words: &[&str],
+    quiet: &str,
+    shown: impl Fn(&str) -> String,
+) -> Option<Response> {
+    let form = Form::parse(body);
+    let (id, _) = match check_post(app, headers, &form) {
         Ok(x) => x,
-        Err(r) => return *r,
+        Err(r) => return Some(*r),
     };
-    match app
-        .exec(&["refresh", "ip", "proxy-mobile", "subnet-table"], false)
-        .await
-    {
+    match app.exec(words, false).await {
         Ok(out) => {
             let text = out.trim();
-            app.set_flash(
-                &id,
-                true,
-                if text.is_empty() {
-                    "Refreshed.".into()
-                } else {
-                    text.to_string()
-                },
-            );
+            let flash = if text.is_empty() {
+                quiet.to_string()
+            } else {
+                shown(text)
+            };
+            app.set_flash(&id, true, flash);
         }
         Err(e) => app.set_flash(&id, false, e),
     }
-    see_other("/proxy-mobile/subnet-table")
+    None
 }
 
 fn chart_of<D: Device>(app: &App<D>) -> String {
@@ -853,25 +867,11 @@ async fn save_config<D: Device>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = Form::parse(&body);
-    let (id, _) = match check_post(&app, &headers, &form) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    match app.exec(&["write", "memory"], false).await {
-        Ok(out) => {
-            let text = out.trim();
-            app.set_flash(
-                &id,
-                true,
-                if text.is_empty() {
-                    "Saved.".into()
-                } else {
-                    text.lines().last().unwrap_or(text).to_string()
-                },
-            );
-        }
-        Err(e) => app.set_flash(&id, false, e),
+    // `write memory` answers "Building configuration..." then the verdict.
+    let shown = |text: &str| text.lines().last().unwrap_or(text).to_string();
+    let words = ["write", "memory"];
+    if let Some(refused) = run_button(&app, &headers, &body, &words, "Saved.", shown).await {
+        return refused;
     }
     see_other("/running-config")
 }
