@@ -19,14 +19,17 @@ pub struct PacketSocket {
 
 impl PacketSocket {
     pub fn new() -> io::Result<PacketSocket> {
-        let s = Socket::new(
-            Domain::PACKET,
-            Type::DGRAM,
-            Some(Protocol::from(i32::from(ETH_P_IP.to_be()))),
-        )?;
+        // Protocol 0: we only send (each send names its ethertype), so no
+        // receive hook is registered and the kernel does not clone every
+        // frame the host sees to this socket only to drop it.
+        let s = Socket::new(Domain::PACKET, Type::DGRAM, Some(Protocol::from(0)))?;
         s.set_nonblocking(true)?;
-        // We only send; do not queue every IPv4 frame the host sees.
-        s.set_recv_buffer_size(0)?;
+        crate::raw::set_buffer(
+            &s,
+            libc::SO_SNDBUFFORCE,
+            libc::SO_SNDBUF,
+            crate::raw::BUFFER_BYTES,
+        );
         Ok(PacketSocket { fd: register(s)? })
     }
 

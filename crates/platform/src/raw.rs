@@ -10,6 +10,32 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::AsRawFd;
 use tokio::io::unix::AsyncFd;
 
+/// Socket buffer of the data plane's sockets: a few thousand full-size
+/// packets.
+pub(crate) const BUFFER_BYTES: usize = 8 << 20;
+
+/// Sets a socket buffer size to `bytes`, beyond net.core.[rw]mem_max with
+/// the FORCE option when we may (CAP_NET_ADMIN), else as far as the limit
+/// allows. A smaller buffer only costs throughput, so failure is ignored.
+pub(crate) fn set_buffer(s: &Socket, force: libc::c_int, plain: libc::c_int, bytes: usize) {
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    for opt in [force, plain] {
+        // SAFETY: setsockopt reads one c_int from a valid pointer.
+        let r = unsafe {
+            libc::setsockopt(
+                s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                (&value as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r == 0 {
+            return;
+        }
+    }
+}
+
 /// A raw IPv4 socket for one IP protocol.
 pub struct RawSocket {
     fd: AsyncFd<Socket>,
@@ -25,6 +51,11 @@ impl RawSocket {
             Some(Protocol::from(i32::from(protocol))),
         )?;
         s.set_nonblocking(true)?;
+        // A raw socket's queue is the only buffer between the kernel and
+        // a data plane that is busy sending: at the default (~200 KiB) a
+        // TCP burst overflows it and every drop costs the sender a
+        // retransmission.
+        set_buffer(&s, libc::SO_RCVBUFFORCE, libc::SO_RCVBUF, BUFFER_BYTES);
         Ok(RawSocket { fd: register(s)? })
     }
 
@@ -38,6 +69,7 @@ impl RawSocket {
             Some(Protocol::from(libc::IPPROTO_RAW)),
         )?;
         s.set_nonblocking(true)?;
+        set_buffer(&s, libc::SO_SNDBUFFORCE, libc::SO_SNDBUF, BUFFER_BYTES);
         Ok(RawSocket { fd: register(s)? })
     }
 

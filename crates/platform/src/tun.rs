@@ -10,12 +10,25 @@ use tokio::io::unix::AsyncFd;
 const IFF_TUN: libc::c_short = 0x0001;
 const IFF_NO_PI: libc::c_short = 0x1000;
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+const SIOCSIFTXQLEN: libc::c_ulong = 0x8943;
+/// Packets the kernel queues for us to read before it drops (the
+/// default is 500): a TCP window arriving between two of our reads fits
+/// instead of being dropped and retransmitted.
+const TX_QUEUE_LEN: libc::c_int = 4096;
 
 #[repr(C)]
 struct IfReq {
     name: [libc::c_char; libc::IFNAMSIZ],
     flags: libc::c_short,
     _pad: [u8; 22],
+}
+
+/// `struct ifreq` with its union as an int (ifr_qlen).
+#[repr(C)]
+struct IfReqInt {
+    name: [libc::c_char; libc::IFNAMSIZ],
+    value: libc::c_int,
+    _pad: [u8; 20],
 }
 
 /// A TUN device carrying bare IPv4 packets (no packet-information header).
@@ -58,6 +71,7 @@ impl Tun {
         if unsafe { libc::ioctl(fd.as_raw_fd(), TUNSETIFF as _, &mut req) } < 0 {
             return Err(io::Error::last_os_error());
         }
+        set_tx_queue_len(&req.name, TX_QUEUE_LEN);
         Ok(Tun {
             fd: crate::register(fd)?,
             name: name.to_owned(),
@@ -106,5 +120,28 @@ impl Tun {
                 Err(_would_block) => continue,
             }
         }
+    }
+}
+
+/// Sets the interface's transmit queue length, which for a TUN device is
+/// how many packets wait for our read. Best effort: a short queue only
+/// costs throughput.
+fn set_tx_queue_len(name: &[libc::c_char; libc::IFNAMSIZ], len: libc::c_int) {
+    // SAFETY: plain socket(2); the descriptor is closed below.
+    let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if s < 0 {
+        return;
+    }
+    // SAFETY: `s` is a fresh descriptor we own.
+    let s = unsafe { OwnedFd::from_raw_fd(s) };
+    let mut req = IfReqInt {
+        name: *name,
+        value: len,
+        _pad: [0; 20],
+    };
+    // SAFETY: SIOCSIFTXQLEN reads an ifreq with ifr_qlen, which `req` is.
+    let r = unsafe { libc::ioctl(s.as_raw_fd(), SIOCSIFTXQLEN as _, &mut req) };
+    if r < 0 {
+        tracing::debug!(error = %io::Error::last_os_error(), "TUN queue length unchanged");
     }
 }
