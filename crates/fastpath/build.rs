@@ -1,31 +1,47 @@
-//! Compiles the fast path's BPF program (bpf/fastpath.bpf.c) with clang.
+//! Compiles the BPF programs (bpf/fastpath.bpf.c, the tunnel fast path;
+//! bpf/isolation.bpf.c, the access point's visitor isolation) with clang.
 //! Without clang (or when it fails) the build still succeeds: the crate
-//! then reports "fast path not built" at run time and the user-space data
-//! plane carries every tunnelled packet.
+//! then reports "not built" at run time; the user-space data plane carries
+//! every tunnelled packet and isolation falls back to classic BPF by tc.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const SOURCE: &str = "bpf/fastpath.bpf.c";
+/// Source, object, and the variable that tells the crate why it is
+/// missing (empty when built).
+const PROGRAMS: [(&str, &str, &str); 2] = [
+    (
+        "bpf/fastpath.bpf.c",
+        "fastpath.bpf.o",
+        "PMIP_FASTPATH_NOT_BUILT",
+    ),
+    (
+        "bpf/isolation.bpf.c",
+        "isolation.bpf.o",
+        "PMIP_ISOLATION_NOT_BUILT",
+    ),
+];
 
 fn main() {
-    println!("cargo:rerun-if-changed={SOURCE}");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=CLANG");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let object = out.join("fastpath.bpf.o");
-    match compile(&object) {
-        Ok(()) => println!("cargo:rustc-env=PMIP_FASTPATH_NOT_BUILT="),
-        Err(reason) => {
-            // An empty object stands in; the reason is what the daemon logs.
-            let _ = std::fs::write(&object, b"");
-            println!("cargo:warning=pmip-fastpath: eBPF fast path not built: {reason}");
-            println!("cargo:rustc-env=PMIP_FASTPATH_NOT_BUILT={reason}");
+    for (source, object, env) in PROGRAMS {
+        println!("cargo:rerun-if-changed={source}");
+        let object = out.join(object);
+        match compile(source, &object) {
+            Ok(()) => println!("cargo:rustc-env={env}="),
+            Err(reason) => {
+                // An empty object stands in; the reason is what the daemon logs.
+                let _ = std::fs::write(&object, b"");
+                println!("cargo:warning=pmip-fastpath: {source} not built: {reason}");
+                println!("cargo:rustc-env={env}={reason}");
+            }
         }
     }
 }
 
-fn compile(object: &Path) -> Result<(), String> {
+fn compile(source: &str, object: &Path) -> Result<(), String> {
     let clang = std::env::var("CLANG").unwrap_or_else(|_| "clang".into());
     let Some(path) = find(&clang) else {
         // Installing clang later adds it here: build again then.
@@ -41,7 +57,7 @@ fn compile(object: &Path) -> Result<(), String> {
     println!("cargo:rerun-if-changed={}", path.display());
     let mut cmd = Command::new(&path);
     cmd.args([
-        "-O2", "-g", "-Wall", "-Werror", "-target", "bpf", "-c", SOURCE, "-o",
+        "-O2", "-g", "-Wall", "-Werror", "-target", "bpf", "-c", source, "-o",
     ])
     .arg(object);
     // Debian keeps <asm/types.h>, which <linux/bpf.h> includes, under the

@@ -140,9 +140,8 @@ struct Driver {
     held: std::collections::VecDeque<Output>,
     /// Station ports that could not be watched yet, and how often.
     watch_retries: BTreeMap<u32, u32>,
-    /// Port isolation requests (port name, isolate or release), carried
-    /// out in order by a worker of their own.
-    isolation: mpsc::UnboundedSender<(String, bool)>,
+    /// Visitor isolation requests, carried out in order off the loop.
+    isolation: std::sync::mpsc::Sender<crate::isolation::Request>,
     /// What survives a restart (the home agent's bindings and replay
     /// state, the foreign agent's visitors, the kernel ledger), committed
     /// before the replies that depend on it leave.
@@ -384,13 +383,21 @@ impl Driver {
                     r.visitors.down(&v).await;
                 }
             }
-            // `tc` runs in processes of its own (milliseconds each): off
-            // the loop, in order, on the isolation worker.
-            Install::IsolatePort { name } => {
-                let _ = self.isolation.send((name, true));
+            Install::IsolateStation {
+                port,
+                mac,
+                own_port,
+            } => {
+                let _ = self.isolation.send(crate::isolation::Request::Isolate {
+                    port,
+                    mac,
+                    own_port,
+                });
             }
-            Install::ReleasePort { name } => {
-                let _ = self.isolation.send((name, false));
+            Install::ReleaseStation { port, mac } => {
+                let _ = self
+                    .isolation
+                    .send(crate::isolation::Request::Release { port, mac });
             }
         }
     }
@@ -725,29 +732,6 @@ async fn follow_hostapd(
     Ok(())
 }
 
-/// Carries out port isolation requests one after the other, each on a
-/// blocking thread (they spawn `tc`), so the loop never waits for them.
-fn isolation_worker() -> mpsc::UnboundedSender<(String, bool)> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<(String, bool)>();
-    tokio::spawn(async move {
-        while let Some((name, isolate)) = rx.recv().await {
-            let port = name.clone();
-            let done = tokio::task::spawn_blocking(move || {
-                if isolate {
-                    pmip_platform::isolation::isolate(&port)
-                } else {
-                    pmip_platform::isolation::release(&port)
-                }
-            })
-            .await;
-            if isolate && let Ok(Err(e)) = done {
-                tracing::warn!(port = %name, error = %e, "cannot keep broadcasts and registration replies from the visitor");
-            }
-        }
-    });
-    tx
-}
-
 fn station_port(p: pmip_platform::radio::StationPort) -> StationPort {
     StationPort {
         ifindex: p.ifindex,
@@ -825,7 +809,7 @@ async fn serve(
         wait: Vec::new(),
         config_path: config_path.to_owned(),
         held: Default::default(),
-        isolation: isolation_worker(),
+        isolation: crate::isolation::worker(bridge.is_some()),
         watch_retries: BTreeMap::new(),
         state: None,
         debug: None,

@@ -11,6 +11,7 @@ mod hostapd;
 mod installer;
 pub mod interfaces;
 mod io;
+mod isolation;
 
 /// Logs to stderr; `RUST_LOG` overrides the default `info` level.
 pub fn init_logging() {

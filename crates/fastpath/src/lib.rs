@@ -14,6 +14,7 @@
 //! first use and falls back to the user-space path when it cannot.
 
 mod hook;
+pub mod isolation;
 mod sys;
 
 pub use hook::{Hook, hook};

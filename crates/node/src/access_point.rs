@@ -199,6 +199,13 @@ impl AccessPoint {
         }
         if let Some(mac) = p.mac {
             tracing::info!(port = %p.station.name, "station disassociated");
+            // Its isolation is keyed by MAC and outlives the port.
+            if self.intercepting.contains_key(&mac) {
+                out.push_back(Output::Install(Install::ReleaseStation {
+                    port: p.station.name.clone(),
+                    mac,
+                }));
+            }
             let mut actions = Vec::new();
             self.engine.disassociate(now, mac, &mut actions);
             self.carry_out(actions, out);
@@ -802,15 +809,22 @@ impl AccessPoint {
                     // that is not on this link: correct it at once, before
                     // the slower port isolation.
                     self.tell_client(client_mac, home_address, gateway, fa_mac, out);
-                    if let Some(name) = self.port_name_of(client_mac) {
-                        out.push_back(Output::Install(Install::IsolatePort { name }));
+                    if let Some((port, own_port)) = self.port_name_of(client_mac) {
+                        out.push_back(Output::Install(Install::IsolateStation {
+                            port,
+                            mac: client_mac,
+                            own_port,
+                        }));
                     }
                     tracing::info!(client = %home_address, "intercepting for visiting client");
                 }
                 Action::Release { client_mac, .. } => {
                     self.intercepting.remove(&client_mac);
-                    if let Some(name) = self.port_name_of(client_mac) {
-                        out.push_back(Output::Install(Install::ReleasePort { name }));
+                    if let Some((port, _)) = self.port_name_of(client_mac) {
+                        out.push_back(Output::Install(Install::ReleaseStation {
+                            port,
+                            mac: client_mac,
+                        }));
                     }
                 }
                 Action::AnnounceHome {
@@ -839,13 +853,14 @@ impl AccessPoint {
             .map(|p| (p.station.ifindex, p))
     }
 
-    /// The port only `client_mac` uses, which can be isolated as a whole
-    /// (not a shared radio port).
-    fn port_name_of(&self, client_mac: Mac) -> Option<String> {
+    /// The interface `client_mac` is reached through, and whether it is
+    /// the station's own port (an emulated radio's) rather than a radio
+    /// shared by every station (hostapd's).
+    fn port_name_of(&self, client_mac: Mac) -> Option<(String, bool)> {
         self.ports
             .iter()
-            .find(|(a, p)| matches!(a, Attach::Port(_)) && p.mac == Some(client_mac))
-            .map(|(_, p)| p.station.name.clone())
+            .find(|(_, p)| p.mac == Some(client_mac))
+            .map(|(a, p)| (p.station.name.clone(), matches!(a, Attach::Port(_))))
     }
 
     /// An unsolicited ARP reply to the client: `ip` is at `mac`.

@@ -186,13 +186,19 @@ pub enum Install {
         mac: Mac,
         address: Ipv4Addr,
     },
-    /// Keep broadcasts, multicasts and registration replies from a
-    /// visiting station's port (proxy Mobile IP does not carry them).
-    IsolatePort {
-        name: String,
+    /// Keep registration replies from a visiting station, and on its own
+    /// `port` broadcasts and multicasts too (proxy Mobile IP does not carry
+    /// them; a radio shared by every station cannot hold them back from
+    /// one).
+    IsolateStation {
+        port: String,
+        mac: Mac,
+        own_port: bool,
     },
-    ReleasePort {
-        name: String,
+    /// The station is home again: everything reaches it.
+    ReleaseStation {
+        port: String,
+        mac: Mac,
     },
 }
 

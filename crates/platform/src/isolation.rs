@@ -4,8 +4,9 @@
 //! the port's egress drops broadcast and multicast frames and UDP from
 //! port 434. This kernel has cls_bpf but no u32/flower classifiers or
 //! gact actions, so the program decides itself (direct action: 2 drops,
-//! 0 passes). Installed with iproute2's `tc` for now (rtnetlink has no
-//! cls_bpf builder).
+//! 0 passes). The fallback of the eBPF program keyed by MAC
+//! (`pmip_fastpath::isolation`), used where that one cannot load; installed
+//! with iproute2's `tc` (rtnetlink has no cls_bpf builder).
 
 use std::io;
 use std::process::Command;

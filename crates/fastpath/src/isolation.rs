@@ -1,0 +1,282 @@
+//! Visitor isolation at the access point (bpf/isolation.bpf.c): one tc
+//! egress program, loaded once, attached to each port a visiting station
+//! is reached through, and two maps keyed by the station's MAC and by the
+//! port. Starting or stopping isolation is a map update (microseconds),
+//! where `tc` processes cost milliseconds each.
+
+use crate::{Error, chain, sys};
+use aya::maps::{HashMap, MapData, PerCpuArray};
+use aya::programs::LinkOrder;
+use aya::programs::tc::{
+    self, SchedClassifier, SchedClassifierLinkId, TcAttachOptions, TcAttachType,
+};
+use std::collections::BTreeMap;
+
+/// Why the isolation object is missing, set by build.rs (empty when built).
+const NOT_BUILT: &str = env!("PMIP_ISOLATION_NOT_BUILT");
+
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/isolation.bpf.o"));
+
+const PROGRAM: &str = "pmip_isolate";
+
+/// Indexes of `pmip_isolation_counters`.
+const DROPPED_GROUP: u32 = 0;
+const DROPPED_REPLIES: u32 = 1;
+
+/// `struct station` in bpf/isolation.bpf.c.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct StationKey {
+    mac: [u8; 6],
+    pad: [u8; 2],
+}
+
+// SAFETY: plain old data with no padding the compiler adds (8 bytes of u8).
+unsafe impl aya::Pod for StationKey {}
+
+fn key(mac: [u8; 6]) -> StationKey {
+    StationKey { mac, pad: [0; 2] }
+}
+
+/// Whether the isolation program was compiled into this binary; the
+/// reason when not.
+pub fn built() -> Result<(), &'static str> {
+    if NOT_BUILT.is_empty() && !OBJECT.is_empty() {
+        Ok(())
+    } else if NOT_BUILT.is_empty() {
+        Err("empty BPF object")
+    } else {
+        Err(NOT_BUILT)
+    }
+}
+
+/// What the isolation program dropped since it was loaded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IsolationCounters {
+    /// Broadcast and multicast frames kept from a visitor's own port.
+    pub group_frames: u64,
+    /// Registration replies (UDP from port 434) kept from a visitor.
+    pub registration_replies: u64,
+}
+
+/// A port the program is attached to.
+struct Attached {
+    name: String,
+    link: SchedClassifierLinkId,
+    /// A clsact qdisc we added for it (kernels before tcx).
+    qdisc: bool,
+}
+
+/// The loaded program and its maps (see the module documentation).
+/// Dropping it detaches the program from every port.
+pub struct Isolation {
+    stations: HashMap<MapData, StationKey, u8>,
+    ports: HashMap<MapData, u32, u8>,
+    counters: PerCpuArray<MapData, u64>,
+    /// By interface index: a port removed and made again is a new one.
+    attached: BTreeMap<u32, Attached>,
+    tcx: bool,
+    // Last: dropped after the maps, it holds the program and its links.
+    ebpf: aya::Ebpf,
+}
+
+impl Isolation {
+    /// Loads the program (the verifier runs once, here) without attaching
+    /// it anywhere yet.
+    pub fn load() -> Result<Isolation, Error> {
+        built().map_err(Error::NotBuilt)?;
+        let mut ebpf = aya::EbpfLoader::new()
+            .load(OBJECT)
+            .map_err(|e| Error::Load(chain(&e)))?;
+        let map_err = |map: &'static str| {
+            move |e: aya::maps::MapError| Error::Map {
+                map,
+                reason: chain(&e),
+            }
+        };
+        let mut take = |map: &'static str| {
+            ebpf.take_map(map).ok_or(Error::Map {
+                map,
+                reason: "missing from the object".into(),
+            })
+        };
+        let stations = HashMap::try_from(take("pmip_isolated_stations")?)
+            .map_err(map_err("pmip_isolated_stations"))?;
+        let ports = HashMap::try_from(take("pmip_isolated_ports")?)
+            .map_err(map_err("pmip_isolated_ports"))?;
+        let counters = PerCpuArray::try_from(take("pmip_isolation_counters")?)
+            .map_err(map_err("pmip_isolation_counters"))?;
+        let program: &mut SchedClassifier = ebpf
+            .program_mut(PROGRAM)
+            .ok_or_else(|| Error::Load(format!("no program {PROGRAM} in the object")))?
+            .try_into()
+            .map_err(|e: aya::programs::ProgramError| Error::Load(chain(&e)))?;
+        program.load().map_err(|e| Error::Load(chain(&e)))?;
+        let tcx = aya::util::KernelVersion::current()
+            .map(|v| v >= aya::util::KernelVersion::new(6, 6, 0))
+            .unwrap_or(false);
+        Ok(Isolation {
+            stations,
+            ports,
+            counters,
+            attached: BTreeMap::new(),
+            tcx,
+            ebpf,
+        })
+    }
+
+    fn program(&mut self) -> Result<&mut SchedClassifier, Error> {
+        self.ebpf
+            .program_mut(PROGRAM)
+            .ok_or_else(|| Error::Load(format!("no program {PROGRAM} in the object")))?
+            .try_into()
+            .map_err(|e: aya::programs::ProgramError| Error::Load(chain(&e)))
+    }
+
+    /// Attaches the program to `port`'s egress unless it is there already.
+    /// Links of ports that no longer exist are let go on the way.
+    fn attach(&mut self, port: &str) -> Result<u32, Error> {
+        let index = sys::ifindex(port).ok_or_else(|| Error::Attach {
+            interface: port.to_owned(),
+            reason: "no such interface".into(),
+        })?;
+        if self.attached.get(&index).is_some_and(|a| a.name == port) {
+            return Ok(index);
+        }
+        let gone: Vec<u32> = self
+            .attached
+            .iter()
+            .filter(|(i, a)| sys::ifindex(&a.name) != Some(**i))
+            .map(|(i, _)| *i)
+            .collect();
+        for i in gone {
+            if let Some(a) = self.attached.remove(&i)
+                && let Ok(p) = self.program()
+            {
+                // The kernel already unlinked it with its interface.
+                let _ = p.detach(a.link);
+            }
+        }
+        let tcx = self.tcx;
+        let mut qdisc = false;
+        if !tcx {
+            match tc::qdisc_add_clsact(port) {
+                Ok(()) => qdisc = true,
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                Err(e) => {
+                    return Err(Error::Attach {
+                        interface: port.to_owned(),
+                        reason: format!("clsact qdisc: {e}"),
+                    });
+                }
+            }
+        }
+        let program = self.program()?;
+        let link = if tcx {
+            program.attach_with_options(
+                port,
+                TcAttachType::Egress,
+                TcAttachOptions::TcxOrder(LinkOrder::default()),
+            )
+        } else {
+            program.attach(port, TcAttachType::Egress)
+        }
+        .map_err(|e| Error::Attach {
+            interface: port.to_owned(),
+            reason: chain(&e),
+        })?;
+        self.attached.insert(
+            index,
+            Attached {
+                name: port.to_owned(),
+                link,
+                qdisc,
+            },
+        );
+        Ok(index)
+    }
+
+    /// Keeps registration replies from the station `mac` behind `port`;
+    /// with `whole_port` (the port is the station's own), broadcasts and
+    /// multicasts on the port too.
+    pub fn isolate(&mut self, port: &str, mac: [u8; 6], whole_port: bool) -> Result<(), Error> {
+        let index = self.attach(port)?;
+        self.stations
+            .insert(key(mac), 1, 0)
+            .map_err(|e| Error::Map {
+                map: "pmip_isolated_stations",
+                reason: chain(&e),
+            })?;
+        if whole_port {
+            self.ports.insert(index, 1, 0).map_err(|e| Error::Map {
+                map: "pmip_isolated_ports",
+                reason: chain(&e),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Lets everything through to the station `mac` behind `port` again.
+    /// A port already gone is no error.
+    pub fn release(&mut self, port: &str, mac: [u8; 6]) -> Result<(), Error> {
+        let _ = self.stations.remove(&key(mac));
+        if let Some(index) = sys::ifindex(port) {
+            let _ = self.ports.remove(&index);
+        }
+        Ok(())
+    }
+
+    /// Whether `mac` is isolated.
+    pub fn is_isolated(&self, mac: [u8; 6]) -> bool {
+        self.stations.get(&key(mac), 0).is_ok()
+    }
+
+    /// The ports the program is attached to.
+    pub fn ports(&self) -> Vec<String> {
+        self.attached.values().map(|a| a.name.clone()).collect()
+    }
+
+    /// What was dropped, summed over every CPU.
+    pub fn counters(&self) -> Result<IsolationCounters, Error> {
+        let read = |i: u32| -> Result<u64, Error> {
+            let values = self.counters.get(&i, 0).map_err(|e| Error::Map {
+                map: "pmip_isolation_counters",
+                reason: chain(&e),
+            })?;
+            Ok(values.iter().copied().fold(0u64, u64::wrapping_add))
+        };
+        Ok(IsolationCounters {
+            group_frames: read(DROPPED_GROUP)?,
+            registration_replies: read(DROPPED_REPLIES)?,
+        })
+    }
+}
+
+impl Drop for Isolation {
+    fn drop(&mut self) {
+        let attached = std::mem::take(&mut self.attached);
+        let mut qdiscs = Vec::new();
+        for a in attached.into_values() {
+            if let Ok(p) = self.program() {
+                let _ = p.detach(a.link);
+            }
+            if a.qdisc {
+                qdiscs.push(a.name);
+            }
+        }
+        for q in &qdiscs {
+            sys::remove_clsact(q);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn station_key_matches_the_program() {
+        // struct station in bpf/isolation.bpf.c.
+        assert_eq!(std::mem::size_of::<StationKey>(), 8);
+    }
+}
