@@ -73,8 +73,8 @@ fn carry_out(backend: &mut Backend, request: Request) {
                 own_port,
             },
         ) => i.isolate(port, *mac, *own_port).map_err(|e| e.to_string()),
-        (Backend::Bpf(i), Request::Release { port, mac }) => {
-            i.release(port, *mac).map_err(|e| e.to_string())
+        (Backend::Bpf(i), Request::Release { mac, .. }) => {
+            i.release(*mac).map_err(|e| e.to_string())
         }
         (Backend::Tc, Request::Isolate { port, own_port, .. }) => {
             if *own_port {

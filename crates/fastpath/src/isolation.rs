@@ -75,6 +75,8 @@ pub struct Isolation {
     counters: PerCpuArray<MapData, u64>,
     /// By interface index: a port removed and made again is a new one.
     attached: BTreeMap<u32, Attached>,
+    /// Stations isolated on a port of their own: that port's index.
+    own_ports: BTreeMap<[u8; 6], u32>,
     tcx: bool,
     // Last: dropped after the maps, it holds the program and its links.
     ebpf: aya::Ebpf,
@@ -120,6 +122,7 @@ impl Isolation {
             ports,
             counters,
             attached: BTreeMap::new(),
+            own_ports: BTreeMap::new(),
             tcx,
             ebpf,
         })
@@ -212,16 +215,31 @@ impl Isolation {
                 map: "pmip_isolated_ports",
                 reason: chain(&e),
             })?;
+            self.own_ports.insert(mac, index);
         }
         Ok(())
     }
 
-    /// Lets everything through to the station `mac` behind `port` again.
-    /// A port already gone is no error.
-    pub fn release(&mut self, port: &str, mac: [u8; 6]) -> Result<(), Error> {
+    /// Lets everything through to the station `mac` again. Its own port
+    /// (if it had one) is let go whole: the program is detached from it,
+    /// by its index, not its name, because the port may be gone from
+    /// here already, and a station port that moved to another access
+    /// point's namespace (the emulated radio's roam) would otherwise
+    /// carry our program and our verdicts with it.
+    pub fn release(&mut self, mac: [u8; 6]) -> Result<(), Error> {
         let _ = self.stations.remove(&key(mac));
-        if let Some(index) = sys::ifindex(port) {
+        if let Some(index) = self.own_ports.remove(&mac) {
             let _ = self.ports.remove(&index);
+            if !self.own_ports.values().any(|i| *i == index)
+                && let Some(a) = self.attached.remove(&index)
+            {
+                if let Ok(p) = self.program() {
+                    let _ = p.detach(a.link);
+                }
+                if a.qdisc {
+                    sys::remove_clsact(&a.name);
+                }
+            }
         }
         Ok(())
     }

@@ -90,10 +90,19 @@ fn a_visitor_gets_neither_registration_replies_nor_group_frames_on_its_own_port(
     assert!(c.group_frames >= 1, "{c:?}");
     assert_eq!(c.registration_replies, 1);
 
+    // Released from its own port: the program lets go of the port.
+    iso = ap
+        .run(move || {
+            iso.release(station).unwrap();
+            iso
+        })
+        .unwrap();
+    assert!(iso.ports().is_empty(), "its own port is let go");
+    assert_eq!(received(&ap, &sta), ["broadcast", "reply", "unicast"]);
+
     // A radio shared with other stations: group frames must pass.
     iso = ap
         .run(move || {
-            iso.release("sta1", station).unwrap();
             iso.isolate("sta1", station, false).unwrap();
             iso
         })
@@ -103,12 +112,42 @@ fn a_visitor_gets_neither_registration_replies_nor_group_frames_on_its_own_port(
     // Released: everything passes again.
     iso = ap
         .run(move || {
-            iso.release("sta1", station).unwrap();
+            iso.release(station).unwrap();
             iso
         })
         .unwrap();
     assert!(!iso.is_isolated(station));
     assert_eq!(received(&ap, &sta), ["broadcast", "reply", "unicast"]);
+
+    // A port that moves to another namespace (the emulated radio's roam)
+    // while its station is isolated, then released, keeps nothing of ours.
+    let elsewhere = Netns::new(&unique_name("pmipt-bel")).unwrap();
+    let mut iso = ap
+        .run(move || {
+            iso.isolate("sta1", station, true).unwrap();
+            iso
+        })
+        .unwrap();
+    ap.ip(&["link", "set", "sta1", "netns", elsewhere.name()])
+        .unwrap();
+    iso = ap
+        .run(move || {
+            iso.release(station).unwrap();
+            iso
+        })
+        .unwrap();
+    elsewhere.ip(&["link", "set", "sta1", "up"]).unwrap();
+    elsewhere.addr("sta1", "10.9.0.1/24").unwrap();
+    assert_eq!(
+        received(&elsewhere, &sta),
+        ["broadcast", "reply", "unicast"],
+        "the moved port carries no verdict of ours"
+    );
+    elsewhere
+        .ip(&["link", "set", "sta1", "netns", ap.name()])
+        .unwrap();
+    ap.ip(&["link", "set", "sta1", "up"]).unwrap();
+    ap.addr("sta1", "10.9.0.1/24").unwrap();
 
     // A port removed and made again (the station reassociated) is
     // attached anew; the old link is let go.
