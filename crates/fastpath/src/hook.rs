@@ -1,7 +1,8 @@
 //! The device's handle on the fast path: one per process, loaded in the
 //! background on first use so no registration waits for the verifier,
 //! fed the same binding and visitor changes as the user-space data plane,
-//! and folding its counters into the caller's every quarter second.
+//! and folding its counters into the caller's every quarter second (when
+//! it also attaches to interfaces addressed since it loaded).
 //!
 //! The fast path only ever holds what it can carry alone: a home address
 //! with simultaneous bindings (RFC 5944 3.6.1.3, a copy to each care-of
@@ -178,8 +179,17 @@ impl Hook {
                 .wait_timeout(inner, FOLD_EVERY)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
-            if inner.generation != generation || !matches!(inner.state, State::On(_)) {
+            if inner.generation != generation {
                 return;
+            }
+            let State::On(fast) = &mut inner.state else {
+                return;
+            };
+            // An interface addressed since (DHCP, a configuration change)
+            // is covered within a tick.
+            let added = fast.cover_new_interfaces();
+            if !added.is_empty() {
+                tracing::info!(interfaces = ?added, "eBPF fast path attached to interfaces addressed since it loaded");
             }
             fold(&mut inner);
         }

@@ -303,6 +303,12 @@ pub struct FastPath {
     installed_visitors: BTreeMap<Ipv4Addr, Visitor>,
     peer_refs: BTreeMap<PeerKey, u32>,
     interfaces: Vec<String>,
+    /// The index each attached interface had (one deleted and made
+    /// again under its name is a new interface).
+    attached: BTreeMap<String, u32>,
+    /// Attach to interfaces that get an IPv4 address later too (no
+    /// explicit list was given).
+    follow: bool,
     attachment: Attachment,
     /// clsact qdiscs we added (old kernels), removed again on drop.
     qdiscs_added: Vec<String>,
@@ -361,38 +367,7 @@ impl FastPath {
         let tcx = aya::util::KernelVersion::current()
             .map(|v| v >= aya::util::KernelVersion::new(6, 6, 0))
             .unwrap_or(false);
-        let mut qdiscs_added = Vec::new();
-        for name in &interfaces {
-            let attached = if tcx {
-                program.attach_with_options(
-                    name,
-                    TcAttachType::Ingress,
-                    TcAttachOptions::TcxOrder(LinkOrder::default()),
-                )
-            } else {
-                match tc::qdisc_add_clsact(name) {
-                    Ok(()) => qdiscs_added.push(name.clone()),
-                    Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
-                    Err(e) => {
-                        return Err(Error::Attach {
-                            interface: name.clone(),
-                            reason: format!("clsact qdisc: {e}"),
-                        });
-                    }
-                }
-                program.attach(name, TcAttachType::Ingress)
-            };
-            if let Err(e) = attached {
-                for q in &qdiscs_added {
-                    sys::remove_clsact(q);
-                }
-                return Err(Error::Attach {
-                    interface: name.clone(),
-                    reason: chain(&e),
-                });
-            }
-        }
-        Ok(FastPath {
+        let mut fast = FastPath {
             bindings,
             visitors,
             peers,
@@ -400,15 +375,91 @@ impl FastPath {
             installed_bindings: BTreeMap::new(),
             installed_visitors: BTreeMap::new(),
             peer_refs: BTreeMap::new(),
-            interfaces,
+            interfaces: Vec::new(),
+            attached: BTreeMap::new(),
+            follow: options.interfaces.is_none(),
             attachment: if tcx {
                 Attachment::Tcx
             } else {
                 Attachment::Clsact
             },
-            qdiscs_added,
+            qdiscs_added: Vec::new(),
             ebpf,
-        })
+        };
+        for name in &interfaces {
+            // Dropping `fast` on an error detaches what was attached.
+            fast.attach(name)?;
+        }
+        Ok(fast)
+    }
+
+    /// Attaches the program to `name`'s ingress.
+    fn attach(&mut self, name: &str) -> Result<(), Error> {
+        let index = sys::ifindex(name).ok_or_else(|| Error::Attach {
+            interface: name.to_owned(),
+            reason: "no such interface".into(),
+        })?;
+        let tcx = self.attachment == Attachment::Tcx;
+        if !tcx {
+            match tc::qdisc_add_clsact(name) {
+                Ok(()) => self.qdiscs_added.push(name.to_owned()),
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                Err(e) => {
+                    return Err(Error::Attach {
+                        interface: name.to_owned(),
+                        reason: format!("clsact qdisc: {e}"),
+                    });
+                }
+            }
+        }
+        let program: &mut SchedClassifier = self
+            .ebpf
+            .program_mut(PROGRAM)
+            .ok_or_else(|| Error::Load(format!("no program {PROGRAM} in the object")))?
+            .try_into()
+            .map_err(|e: aya::programs::ProgramError| Error::Load(chain(&e)))?;
+        let attached = if tcx {
+            program.attach_with_options(
+                name,
+                TcAttachType::Ingress,
+                TcAttachOptions::TcxOrder(LinkOrder::default()),
+            )
+        } else {
+            program.attach(name, TcAttachType::Ingress)
+        };
+        attached.map_err(|e| Error::Attach {
+            interface: name.to_owned(),
+            reason: chain(&e),
+        })?;
+        self.attached.insert(name.to_owned(), index);
+        if !self.interfaces.iter().any(|i| i == name) {
+            self.interfaces.push(name.to_owned());
+        }
+        Ok(())
+    }
+
+    /// Attaches to the Ethernet interfaces that have an IPv4 address now
+    /// and did not when the fast path loaded (or were made again since),
+    /// unless the interfaces were given. Returns the ones it attached to.
+    pub fn cover_new_interfaces(&mut self) -> Vec<String> {
+        if !self.follow {
+            return Vec::new();
+        }
+        let Ok(now) = sys::ethernet_interfaces_with_ipv4() else {
+            return Vec::new();
+        };
+        let mut added = Vec::new();
+        for name in now {
+            let index = sys::ifindex(&name);
+            if index.is_none() || self.attached.get(&name).copied() == index {
+                continue;
+            }
+            match self.attach(&name) {
+                Ok(()) => added.push(name),
+                Err(e) => tracing::warn!(interface = %name, error = %e, "fast path not attached"),
+            }
+        }
+        added
     }
 
     /// The interfaces the program is attached to.

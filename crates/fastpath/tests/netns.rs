@@ -376,3 +376,64 @@ fn send_raw(proto: u8, src: Ipv4Addr, dst: Ipv4Addr, payload: &[u8]) -> usize {
         usize::from(n == pkt.len() as isize)
     }
 }
+
+#[test]
+fn interfaces_addressed_later_are_covered() {
+    let a = Netns::new(&unique_name("pmipf-la")).unwrap();
+    let b = Netns::new(&unique_name("pmipf-lb")).unwrap();
+    a.veth_to("eth0", &b, "eth0").unwrap();
+    a.addr("eth0", "192.0.2.1/24").unwrap();
+    let fast = match a.run(|| FastPath::load(&Options::default())).unwrap() {
+        Ok(f) => f,
+        Err(e) if e.is_refused() || matches!(e, Error::NotBuilt(_)) => {
+            println!("skipped: the fast path cannot run here: {e}");
+            return;
+        }
+        Err(e) => panic!("fast path did not load: {e}"),
+    };
+    assert_eq!(fast.interfaces(), ["eth0"]);
+    let attached = |ns: &Netns, dev: &'static str| {
+        ns.run(move || {
+            aya::programs::SchedClassifier::query_tcx(dev, aya::programs::tc::TcAttachType::Ingress)
+                .map(|(_, progs)| progs.len())
+                .unwrap_or(0)
+        })
+        .unwrap()
+    };
+    // An interface without an address is not ours; once addressed it is.
+    a.veth_to("eth1", &b, "eth1").unwrap();
+    let (mut fast, added) = a
+        .run(move || {
+            let mut fast = fast;
+            let added = fast.cover_new_interfaces();
+            (fast, added)
+        })
+        .unwrap();
+    assert!(added.is_empty(), "{added:?}");
+    a.addr("eth1", "198.51.100.1/24").unwrap();
+    let added;
+    (fast, added) = a
+        .run(move || {
+            let added = fast.cover_new_interfaces();
+            (fast, added)
+        })
+        .unwrap();
+    assert_eq!(added, ["eth1"]);
+    assert_eq!(attached(&a, "eth1"), 1);
+    // Once only; made again under the same name, it is attached again.
+    a.ip(&["link", "del", "eth1"]).unwrap();
+    a.veth_to("eth1", &b, "eth1").unwrap();
+    a.addr("eth1", "198.51.100.1/24").unwrap();
+    let added;
+    (fast, added) = a
+        .run(move || {
+            let added = fast.cover_new_interfaces();
+            (fast, added)
+        })
+        .unwrap();
+    assert_eq!(added, ["eth1"]);
+    assert_eq!(attached(&a, "eth1"), 1);
+    assert_eq!(attached(&a, "eth0"), 1);
+    let again = a.run(move || fast.cover_new_interfaces()).unwrap();
+    assert!(again.is_empty(), "{again:?}");
+}
