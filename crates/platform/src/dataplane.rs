@@ -13,13 +13,17 @@
 //! visitor's link to its link-layer address (the foreign agent, RFC 5944
 //! section 4.2.2: no ARP for a home address on the visited link).
 
-use crate::raw::RawSocket;
 use crate::tun::Tun;
+use crate::{packet, raw};
 use pmip_wire::ipv4::{self, protocol};
 use pmip_wire::tunnel::{self, Encapsulation, Encapsulator};
+use socket2::Socket;
 use std::collections::HashMap;
+use std::io;
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::ops::Range;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// Room in front of every packet read from the TUN device for the
@@ -184,92 +188,120 @@ impl DataPlane {
 
     /// Number of home addresses with a forward tunnel.
     pub fn tunnels(&self) -> usize {
-        self.tables
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .by_destination
-            .len()
+        self.read().by_destination.len()
     }
 
-    /// Encapsulates one packet read from the TUN device at
-    /// `buf[HEADROOM..HEADROOM + len]` and sends it. Returns how many
-    /// tunnel packets went out.
-    async fn outbound(&self, buf: &mut [u8], len: usize, sender: &RawSocket) -> usize {
-        let (src, dst) = {
-            let Ok(p) = ipv4::Packet::new_checked(&buf[HEADROOM..HEADROOM + len]) else {
-                self.counters
-                    .bad_tunnel_packet
-                    .fetch_add(1, Ordering::Relaxed);
-                return 0;
-            };
-            (p.src_addr(), p.dst_addr())
-        };
-        // Encapsulate under the lock, send after releasing it. The last
-        // (usually only) tunnel encapsulates in place; copies are made
-        // only for simultaneous bindings.
-        let mut copies: Vec<(Ipv4Addr, Vec<u8>)> = Vec::new();
-        let mut in_place = None;
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Tables> {
+        self.tables.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Encapsulates a batch of packets read from the TUN device (each at
+    /// `slots[i][HEADROOM..HEADROOM + lens[i]]`) and sends the tunnel
+    /// packets, counting each.
+    fn outbound(
+        &self,
+        slots: &mut [Vec<u8>],
+        lens: &[usize],
+        sender: RawFd,
+        stop: &Stop,
+        scratch: &mut Vec<Vec<u8>>,
+    ) {
+        // Where each tunnel packet lies: (remote, slot or copy, range).
+        let mut plan: Vec<(Ipv4Addr, Source, Range<usize>)> = Vec::with_capacity(slots.len());
+        scratch.clear();
         {
+            // One lock for the whole batch: encapsulating needs the
+            // tunnels mutably (outer identification, GRE sequence).
             let mut t = self.write();
             let Tables {
                 by_destination,
                 by_source,
                 ..
             } = &mut *t;
-            let encs: Vec<&mut Encapsulator> = match by_destination.get_mut(&dst) {
-                Some(list) => list.iter_mut().collect(),
-                None => by_source.get_mut(&src).into_iter().collect(),
-            };
-            if encs.is_empty() {
-                self.counters.no_tunnel.fetch_add(1, Ordering::Relaxed);
-                return 0;
-            }
-            let n = encs.len();
-            for (i, enc) in encs.into_iter().enumerate() {
-                let result = if i + 1 == n {
-                    enc.encapsulate(buf, HEADROOM, len, true)
-                        .map(|r| in_place = Some((enc.remote, r)))
-                } else {
-                    let mut copy = buf[..HEADROOM + len].to_vec();
-                    enc.encapsulate(&mut copy, HEADROOM, len, true)
-                        .map(|r| copies.push((enc.remote, copy[r].to_vec())))
+            for (i, (buf, &len)) in slots.iter_mut().zip(lens).enumerate() {
+                let Some(end) = HEADROOM.checked_add(len).filter(|&e| e <= buf.len()) else {
+                    self.counters
+                        .bad_tunnel_packet
+                        .fetch_add(1, Ordering::Relaxed);
+                    continue;
                 };
-                match result {
-                    Ok(()) => {}
-                    Err(pmip_wire::Error::TtlExceeded) => {
-                        self.counters.ttl_exceeded.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(_) => {
+                let (src, dst) = {
+                    let Ok(p) = ipv4::Packet::new_checked(&buf[HEADROOM..end]) else {
                         self.counters
                             .bad_tunnel_packet
                             .fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    };
+                    (p.src_addr(), p.dst_addr())
+                };
+                let encs: &mut [Encapsulator] = match by_destination.get_mut(&dst) {
+                    Some(list) => list,
+                    None => match by_source.get_mut(&src) {
+                        Some(e) => std::slice::from_mut(e),
+                        None => &mut [],
+                    },
+                };
+                if encs.is_empty() {
+                    self.counters.no_tunnel.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                // The last (usually only) tunnel encapsulates in place;
+                // copies are made only for simultaneous bindings (RFC
+                // 5944 3.6.1.3), and go out first, as they always have.
+                let n = encs.len();
+                for (k, enc) in encs.iter_mut().enumerate() {
+                    let result = if k + 1 == n {
+                        enc.encapsulate(buf, HEADROOM, len, true)
+                            .map(|r| plan.push((enc.remote, Source::Slot(i), r)))
+                    } else {
+                        let mut copy = buf[..end].to_vec();
+                        enc.encapsulate(&mut copy, HEADROOM, len, true).map(|r| {
+                            plan.push((enc.remote, Source::Copy(scratch.len()), r));
+                            scratch.push(copy);
+                        })
+                    };
+                    match result {
+                        Ok(()) => {}
+                        Err(pmip_wire::Error::TtlExceeded) => {
+                            self.counters.ttl_exceeded.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(_) => {
+                            self.counters
+                                .bad_tunnel_packet
+                                .fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                 }
             }
         }
-        let mut sent = 0;
-        let last = in_place.map(|(remote, r)| (remote, &buf[r]));
-        for (remote, pkt) in copies.iter().map(|(r, p)| (*r, &p[..])).chain(last) {
-            match sender.send_to(pkt, remote).await {
-                Ok(_) => {
-                    sent += 1;
-                    self.counters.encapsulated.fetch_add(1, Ordering::Relaxed);
-                    self.counters
-                        .encapsulated_bytes
-                        .fetch_add(pkt.len() as u64, Ordering::Relaxed);
-                }
-                Err(e) => {
-                    self.counters.send_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(error = %e, %remote, "tunnel send failed");
-                }
+        let msgs: Vec<(&[u8], libc::sockaddr_in)> = plan
+            .iter()
+            .map(|(remote, source, r)| {
+                let buf = match source {
+                    Source::Slot(i) => &slots[*i],
+                    Source::Copy(j) => &scratch[*j],
+                };
+                (&buf[r.clone()], raw::sockaddr_in(*remote))
+            })
+            .collect();
+        send_all(sender, &msgs, stop, |pkt, result| match result {
+            Ok(()) => {
+                self.counters.encapsulated.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .encapsulated_bytes
+                    .fetch_add(pkt.len() as u64, Ordering::Relaxed);
             }
-        }
-        sent
+            Err(e) => {
+                self.counters.send_errors.fetch_add(1, Ordering::Relaxed);
+                let remote = ipv4::Packet::new_checked(pkt).map(|p| p.dst_addr());
+                tracing::debug!(error = %e, ?remote, "tunnel send failed");
+            }
+        });
     }
 
     /// Decapsulates one tunnel packet and decides where it goes, or None
     /// (counted) when no rule accepts it.
-    fn inbound(&self, pkt: &[u8]) -> Option<(std::ops::Range<usize>, Delivery)> {
+    fn inbound(&self, t: &Tables, pkt: &[u8]) -> Option<(Range<usize>, Delivery)> {
         let d = match tunnel::decapsulate(pkt) {
             Ok(d) => d,
             Err(_) => {
@@ -279,7 +311,6 @@ impl DataPlane {
                 return None;
             }
         };
-        let t = self.tables.read().unwrap_or_else(|e| e.into_inner());
         let rule = t
             .inbound_by_destination
             .get(&d.inner_dst)
@@ -306,54 +337,333 @@ impl DataPlane {
         }
     }
 
+    /// Decapsulates a batch of tunnel packets received on a raw socket
+    /// and delivers the inner packets: to the kernel through the TUN
+    /// device, or onto a visitor's link.
+    fn deliver(
+        &self,
+        slots: &[Vec<u8>],
+        lens: &[usize],
+        tun: &Tun,
+        link: Option<&Socket>,
+        stop: &Stop,
+    ) {
+        let mut kernel: Vec<&[u8]> = Vec::new();
+        let mut frames: Vec<(&[u8], libc::sockaddr_ll)> = Vec::new();
+        {
+            let t = self.read();
+            for (buf, &len) in slots.iter().zip(lens) {
+                let pkt = &buf[..len.min(buf.len())];
+                let Some((inner, delivery)) = self.inbound(&t, pkt) else {
+                    continue;
+                };
+                match (delivery, link) {
+                    (Delivery::Kernel, _) => kernel.push(&pkt[inner]),
+                    (Delivery::Link { ifindex, mac }, Some(_)) => {
+                        frames.push((&pkt[inner], packet::sockaddr_ll_ipv4(ifindex, mac)));
+                    }
+                    (Delivery::Link { .. }, None) => {}
+                }
+            }
+        }
+        for pkt in kernel {
+            loop {
+                match tun.try_send(pkt) {
+                    Ok(_) => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        if !stop.wait(&[(tun.raw_fd(), libc::POLLOUT)]) {
+                            return;
+                        }
+                    }
+                    Err(_) => {
+                        self.counters.send_errors.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(link) = link {
+            send_all(link.as_raw_fd(), &frames, stop, |_, result| {
+                if result.is_err() {
+                    self.counters.send_errors.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+    }
+
+    /// Reads the TUN device until it is empty, a batch at a time, then
+    /// sleeps in poll(2) until it is readable again, so a busy device
+    /// costs one system call per packet read and one per batch sent.
+    fn outbound_loop(&self, tun: &Tun, sender: &Socket, stop: &Stop) -> io::Result<()> {
+        let mut slots: Vec<Vec<u8>> = (0..BATCH)
+            .map(|_| vec![0u8; HEADROOM + MAX_PACKET])
+            .collect();
+        let mut lens = [0usize; BATCH];
+        let mut scratch = Vec::new();
+        loop {
+            let mut n = 0;
+            let mut empty = false;
+            while n < BATCH {
+                match tun.try_recv(&mut slots[n][HEADROOM..]) {
+                    Ok(len) => {
+                        lens[n] = len;
+                        n += 1;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        empty = true;
+                        break;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if n > 0 {
+                self.outbound(
+                    &mut slots[..n],
+                    &lens[..n],
+                    sender.as_raw_fd(),
+                    stop,
+                    &mut scratch,
+                );
+            }
+            if stop.stopped() || (empty && !stop.wait(&[(tun.raw_fd(), libc::POLLIN)])) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Receives tunnel packets on both raw sockets, a batch per system
+    /// call, until both are empty, then sleeps in poll(2).
+    fn inbound_loop(
+        &self,
+        receivers: &[Socket; 2],
+        tun: &Tun,
+        link: Option<&Socket>,
+        stop: &Stop,
+    ) -> io::Result<()> {
+        let mut slots: Vec<Vec<u8>> = (0..BATCH).map(|_| vec![0u8; MAX_PACKET]).collect();
+        let mut lens = [0usize; BATCH];
+        let polled = receivers.each_ref().map(|r| (r.as_raw_fd(), libc::POLLIN));
+        loop {
+            let mut more = false;
+            for rx in receivers {
+                match raw::recv_many(rx.as_raw_fd(), &mut slots, &mut lens) {
+                    Ok(n) => {
+                        more |= n == BATCH;
+                        self.deliver(&slots[..n], &lens[..n], tun, link, stop);
+                    }
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                        ) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if stop.stopped() || (!more && !stop.wait(&polled)) {
+                return Ok(());
+            }
+        }
+    }
+
     /// Runs the data plane until an I/O error on the TUN device. Spawn it
     /// as a task; drop the task to stop it.
+    ///
+    /// The packets themselves are moved by two threads of their own
+    /// (tunnel packets out, tunnel packets in) with blocking poll(2) and
+    /// batched system calls: a tokio task per direction cost a runtime
+    /// wakeup and two system calls per packet.
     pub async fn run(
         self,
         tun: Arc<Tun>,
         link: Option<Arc<crate::packet::PacketSocket>>,
-    ) -> std::io::Result<()> {
-        let sender = Arc::new(RawSocket::sender()?);
-        let ipip = RawSocket::receiver(protocol::IPIP)?;
-        let gre = RawSocket::receiver(protocol::GRE)?;
-        let inbound = |rx: RawSocket| {
-            let dp = self.clone();
-            let tun = tun.clone();
-            let link = link.clone();
-            async move {
-                let mut buf = vec![0u8; MAX_PACKET];
-                loop {
-                    let n = rx.recv(&mut buf).await?;
-                    let Some((inner, delivery)) = dp.inbound(&buf[..n]) else {
-                        continue;
-                    };
-                    let res = match (&delivery, &link) {
-                        (Delivery::Kernel, _) => tun.send(&buf[inner]).await.map(drop),
-                        (Delivery::Link { ifindex, mac }, Some(l)) => {
-                            l.send_ipv4(*ifindex, *mac, &buf[inner]).await
+    ) -> io::Result<()> {
+        let sender = raw::sender_socket()?;
+        let receivers = [
+            raw::receiver_socket(protocol::IPIP)?,
+            raw::receiver_socket(protocol::GRE)?,
+        ];
+        // Frames for visitors go out on a packet socket of our own: the
+        // one given is registered with tokio for the daemon's other
+        // sends, and each frame it freed would wake the runtime.
+        let deliver = match link {
+            Some(_) => Some(packet::sender_socket()?),
+            None => None,
+        };
+        let stop = Arc::new(Stop::new()?);
+        let mut threads = Threads {
+            stop: stop.clone(),
+            handles: Vec::new(),
+        };
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        {
+            let (dp, tun, stop) = (self.clone(), tun.clone(), stop.clone());
+            threads.handles.push(
+                std::thread::Builder::new()
+                    .name("pmip-tunnel-out".into())
+                    .spawn(move || {
+                        let _ = done_tx.send(dp.outbound_loop(&tun, &sender, &stop));
+                    })?,
+            );
+        }
+        {
+            let (dp, stop) = (self.clone(), stop.clone());
+            threads.handles.push(
+                std::thread::Builder::new()
+                    .name("pmip-tunnel-in".into())
+                    .spawn(move || {
+                        if let Err(e) = dp.inbound_loop(&receivers, &tun, deliver.as_ref(), &stop) {
+                            tracing::warn!(error = %e, "tunnel receive stopped");
                         }
-                        (Delivery::Link { .. }, None) => Ok(()),
-                    };
-                    if res.is_err() {
-                        dp.counters.send_errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                #[allow(unreachable_code)]
-                Ok::<(), std::io::Error>(())
-            }
-        };
-        let ipip_task = tokio::spawn(inbound(ipip));
-        let gre_task = tokio::spawn(inbound(gre));
-        let mut buf = vec![0u8; HEADROOM + MAX_PACKET];
-        let result = loop {
-            let n = match tun.recv(&mut buf[HEADROOM..]).await {
-                Ok(n) => n,
-                Err(e) => break Err(e),
-            };
-            self.outbound(&mut buf, n, &sender).await;
-        };
-        ipip_task.abort();
-        gre_task.abort();
+                    })?,
+            );
+        }
+        let result = done_rx
+            .await
+            .unwrap_or_else(|_| Err(io::Error::other("tunnel data plane thread ended")));
+        drop(threads);
         result
+    }
+}
+
+/// Packets moved per system call (recvmmsg, sendmmsg) and read from the
+/// TUN device before they are sent.
+const BATCH: usize = 32;
+const _: () = assert!(BATCH <= raw::MAX_BATCH);
+
+/// Where an outbound tunnel packet lies.
+enum Source {
+    /// Encapsulated in place, in the slot it was read into.
+    Slot(usize),
+    /// A copy for another simultaneous binding.
+    Copy(usize),
+}
+
+/// Sends every message, each to its address, a batch per sendmmsg(2),
+/// waiting while the socket buffer is full; `done` learns the fate of
+/// each, in order. A message the kernel refuses is counted by `done` and
+/// skipped. Gives up (the rest unsent) when the data plane stops.
+fn send_all<A: raw::SocketAddress>(
+    fd: RawFd,
+    msgs: &[(&[u8], A)],
+    stop: &Stop,
+    mut done: impl FnMut(&[u8], io::Result<()>),
+) {
+    let mut i = 0;
+    while let Some(rest) = msgs.get(i..).filter(|r| !r.is_empty()) {
+        match raw::send_many(fd, rest) {
+            Ok(n) if n > 0 => {
+                for (pkt, _) in &rest[..n] {
+                    done(pkt, Ok(()));
+                }
+                i += n;
+            }
+            Ok(_) => {
+                done(rest[0].0, Err(io::Error::other("nothing sent")));
+                i += 1;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if !stop.wait(&[(fd, libc::POLLOUT)]) {
+                    return;
+                }
+            }
+            Err(e) => {
+                done(rest[0].0, Err(e));
+                i += 1;
+            }
+        }
+    }
+}
+
+/// Tells the data plane's threads to stop: a flag, and an eventfd that
+/// wakes them from poll(2).
+struct Stop {
+    event: OwnedFd,
+    stopped: AtomicBool,
+}
+
+impl Stop {
+    fn new() -> io::Result<Stop> {
+        // SAFETY: plain eventfd(2).
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Stop {
+            // SAFETY: `fd` is a fresh descriptor we own.
+            event: unsafe { OwnedFd::from_raw_fd(fd) },
+            stopped: AtomicBool::new(false),
+        })
+    }
+
+    fn signal(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        let one = 1u64;
+        // SAFETY: writing 8 bytes from a valid u64 to our eventfd.
+        unsafe {
+            libc::write(
+                self.event.as_raw_fd(),
+                (&one as *const u64).cast(),
+                std::mem::size_of::<u64>(),
+            )
+        };
+    }
+
+    fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
+    /// Sleeps until one of `fds` is ready for its events or the data
+    /// plane stops; false when it stopped.
+    fn wait(&self, fds: &[(RawFd, libc::c_short)]) -> bool {
+        let mut polled = [libc::pollfd {
+            fd: -1,
+            events: 0,
+            revents: 0,
+        }; 4];
+        polled[0] = libc::pollfd {
+            fd: self.event.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let n = 1 + fds.len().min(polled.len() - 1);
+        for (p, &(fd, events)) in polled[1..].iter_mut().zip(fds) {
+            p.fd = fd;
+            p.events = events;
+        }
+        loop {
+            if self.stopped() {
+                return false;
+            }
+            // SAFETY: `polled` holds `n` initialised pollfd entries.
+            let r = unsafe { libc::poll(polled.as_mut_ptr(), n as libc::nfds_t, -1) };
+            if r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            if r < 0 {
+                // Cannot happen with valid arguments; do not spin.
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            return !self.stopped();
+        }
+    }
+}
+
+/// The data plane's threads: stopped and joined when the task running
+/// [`DataPlane::run`] ends or is dropped (aborted), so the TUN device and
+/// sockets are closed by then.
+struct Threads {
+    stop: Arc<Stop>,
+    handles: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Threads {
+    fn drop(&mut self) {
+        self.stop.signal();
+        for h in self.handles.drain(..) {
+            let _ = h.join();
+        }
     }
 }

@@ -17,20 +17,46 @@ pub struct PacketSocket {
     fd: AsyncFd<Socket>,
 }
 
+/// A send-only cooked packet socket, not registered with tokio (the
+/// data plane's delivery thread sends on one of its own).
+pub(crate) fn sender_socket() -> io::Result<Socket> {
+    // Protocol 0: we only send (each send names its ethertype), so no
+    // receive hook is registered and the kernel does not clone every
+    // frame the host sees to this socket only to drop it.
+    let s = Socket::new(Domain::PACKET, Type::DGRAM, Some(Protocol::from(0)))?;
+    s.set_nonblocking(true)?;
+    crate::raw::set_buffer(
+        &s,
+        libc::SO_SNDBUFFORCE,
+        libc::SO_SNDBUF,
+        crate::raw::BUFFER_BYTES,
+    );
+    Ok(s)
+}
+
+/// The address of a frame to `mac` on interface `ifindex` carrying
+/// `ethertype`.
+pub(crate) fn sockaddr_ll(ifindex: u32, mac: [u8; 6], ethertype: u16) -> libc::sockaddr_ll {
+    // SAFETY: sockaddr_ll is plain data; zeroed is a valid start.
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_protocol = ethertype.to_be();
+    sll.sll_ifindex = ifindex as i32;
+    sll.sll_halen = 6;
+    sll.sll_addr[..6].copy_from_slice(&mac);
+    sll
+}
+
+/// An IPv4 frame's address (see [`sockaddr_ll`]).
+pub(crate) fn sockaddr_ll_ipv4(ifindex: u32, mac: [u8; 6]) -> libc::sockaddr_ll {
+    sockaddr_ll(ifindex, mac, ETH_P_IP)
+}
+
 impl PacketSocket {
     pub fn new() -> io::Result<PacketSocket> {
-        // Protocol 0: we only send (each send names its ethertype), so no
-        // receive hook is registered and the kernel does not clone every
-        // frame the host sees to this socket only to drop it.
-        let s = Socket::new(Domain::PACKET, Type::DGRAM, Some(Protocol::from(0)))?;
-        s.set_nonblocking(true)?;
-        crate::raw::set_buffer(
-            &s,
-            libc::SO_SNDBUFFORCE,
-            libc::SO_SNDBUF,
-            crate::raw::BUFFER_BYTES,
-        );
-        Ok(PacketSocket { fd: register(s)? })
+        Ok(PacketSocket {
+            fd: register(sender_socket()?)?,
+        })
     }
 
     async fn send(
@@ -40,13 +66,7 @@ impl PacketSocket {
         ethertype: u16,
         payload: &[u8],
     ) -> io::Result<()> {
-        // SAFETY: sockaddr_ll is plain data; zeroed is a valid start.
-        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_protocol = ethertype.to_be();
-        sll.sll_ifindex = ifindex as i32;
-        sll.sll_halen = 6;
-        sll.sll_addr[..6].copy_from_slice(&mac);
+        let sll = sockaddr_ll(ifindex, mac, ethertype);
         loop {
             let mut guard = self.fd.writable().await?;
             let r = guard.try_io(|s| {

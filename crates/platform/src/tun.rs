@@ -4,8 +4,7 @@
 //! modules; the device itself is one ioctl on /dev/net/tun, so no crate.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use tokio::io::unix::AsyncFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 const IFF_TUN: libc::c_short = 0x0001;
 const IFF_NO_PI: libc::c_short = 0x1000;
@@ -32,8 +31,10 @@ struct IfReqInt {
 }
 
 /// A TUN device carrying bare IPv4 packets (no packet-information header).
+/// Not registered with tokio: the data plane's own threads poll it, and a
+/// registration would wake the runtime for every packet queued.
 pub struct Tun {
-    fd: AsyncFd<OwnedFd>,
+    fd: OwnedFd,
     name: String,
 }
 
@@ -73,7 +74,7 @@ impl Tun {
         }
         set_tx_queue_len(&req.name, TX_QUEUE_LEN);
         Ok(Tun {
-            fd: crate::register(fd)?,
+            fd,
             name: name.to_owned(),
         })
     }
@@ -82,43 +83,33 @@ impl Tun {
         &self.name
     }
 
-    /// Reads one packet into `buf`, returning its length.
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            let mut guard = self.fd.readable().await?;
-            match guard.try_io(|fd| {
-                // SAFETY: reading into a valid, writable buffer.
-                let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-                if n < 0 {
-                    Err(io::Error::last_os_error())
-                } else {
-                    Ok(n as usize)
-                }
-            }) {
-                Ok(r) => return r,
-                Err(_would_block) => continue,
-            }
+    /// The descriptor (non-blocking), for the data plane's threads to
+    /// poll.
+    pub(crate) fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Reads one packet into `buf` without blocking, returning its length
+    /// (WouldBlock when none is queued).
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        // SAFETY: reading into a valid, writable buffer of buf.len() bytes.
+        let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
         }
     }
 
-    /// Writes one packet; the kernel then routes it as if it arrived on
-    /// this interface.
-    pub async fn send(&self, packet: &[u8]) -> io::Result<usize> {
-        loop {
-            let mut guard = self.fd.writable().await?;
-            match guard.try_io(|fd| {
-                // SAFETY: writing from a valid buffer.
-                let n =
-                    unsafe { libc::write(fd.as_raw_fd(), packet.as_ptr().cast(), packet.len()) };
-                if n < 0 {
-                    Err(io::Error::last_os_error())
-                } else {
-                    Ok(n as usize)
-                }
-            }) {
-                Ok(r) => return r,
-                Err(_would_block) => continue,
-            }
+    /// Writes one packet without blocking; the kernel then routes it as
+    /// if it arrived on this interface.
+    pub fn try_send(&self, packet: &[u8]) -> io::Result<usize> {
+        // SAFETY: writing from a valid buffer of packet.len() bytes.
+        let n = unsafe { libc::write(self.fd.as_raw_fd(), packet.as_ptr().cast(), packet.len()) };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
         }
     }
 }
