@@ -563,7 +563,8 @@ impl AccessPoint {
             .ports
             .get_mut(&at)
             .ok_or("frame from a station that is not associated")?;
-        if port.mac.is_none() {
+        let first_frame = port.mac.is_none();
+        if first_frame {
             port.mac = Some(src);
             let ssid = port.station.ssid.clone();
             tracing::info!(mac = %EthernetAddress(src), %ssid, "station associated");
@@ -634,6 +635,14 @@ impl AccessPoint {
             }
             _ => {}
         }
+        if first_frame
+            && self
+                .engine
+                .station(&src)
+                .is_some_and(|s| s.address.is_none())
+        {
+            self.first_frame_of_unknown(now, at, src, actions, out);
+        }
         if let Some(address) = self.engine.station(&src).and_then(|s| s.address) {
             if self.remember(now.instant, src, address) {
                 out.push_back(Output::Install(Install::StationKnown { mac: src, address }));
@@ -645,6 +654,39 @@ impl AccessPoint {
             }
         }
         Ok(())
+    }
+
+    /// The first frame from a station on a port of its own names it (its
+    /// MAC) without saying its address. Seen before, here or by another
+    /// AP of the campus: it is registered at once, as at a shared radio's
+    /// association, and asked by unicast to confirm. Otherwise the query
+    /// rounds start again now: those sent while its link was still coming
+    /// up were lost (a moved port drops frames for some milliseconds), and
+    /// its own frame says it can hear them now.
+    fn first_frame_of_unknown(
+        &mut self,
+        now: Now,
+        at: Attach,
+        mac: Mac,
+        actions: &mut Vec<Action>,
+        out: &mut VecDeque<Output>,
+    ) {
+        let Attach::Port(ifindex) = at else { return };
+        let local = self.known.get(&mac).map(|(a, _)| *a);
+        if let Some(address) = local.or_else(|| self.campus_address(&mac)) {
+            self.engine
+                .observe(now, mac, Observation::ArpSender(address), actions);
+            self.probe(ifindex, Some(mac), &[address], out);
+            return;
+        }
+        if let Some(q) = self.ports.get_mut(&at).and_then(|p| p.query.as_mut()) {
+            *q = Query {
+                round: 0,
+                at: now.instant,
+                since: now.instant,
+            };
+            self.run_queries(now, out);
+        }
     }
 
     /// The address the campus station table has for a station another

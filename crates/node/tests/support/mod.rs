@@ -320,6 +320,24 @@ impl Campus {
         self.station_packet(station, &pkt);
     }
 
+    /// The station sends a frame that says nothing of its IPv4 address
+    /// (an IPv6 router solicitation, as a host does when its link comes
+    /// up).
+    pub fn station_sends_ipv6(&mut self, station: usize) {
+        let s = &self.stations[station];
+        let Some(a) = s.at else { return };
+        let frame =
+            pmip_node::packets::eth_frame([0x33, 0x33, 0, 0, 0, 2], s.mac, 0x86dd, &[0x60; 48]);
+        let (ifindex, now) = (s.ifindex, self.at());
+        self.devices[a].node.handle(
+            now,
+            Input::Frame {
+                link: Link::Station(ifindex),
+                frame: &frame,
+            },
+        );
+    }
+
     /// The station sends an agent solicitation (its own Mobile IP
     /// stack, RFC 5944 2.4) to the broadcast address.
     pub fn station_solicits(&mut self, station: usize) {
