@@ -60,11 +60,31 @@ struct Query {
     since: Instant,
 }
 
-/// When each query round goes out, after the association (ms).
-/// The first round asks only for the addresses of stations seen before
-/// (the likely ones), so a known station's answer is read before the
-/// long list goes out; the full list follows 2 ms later.
-const QUERY_ROUNDS_MS: [u64; 7] = [0, 2, 20, 100, 400, 1500, 5000];
+/// When each query round goes out, after the association (ms), and
+/// whether it asks for every address the station may have or only the
+/// likely ones (of stations seen before, here or in the campus). The
+/// first round asks only for the likely ones, so a known station's
+/// answer is read before the long list goes out; the full list follows
+/// 2 ms later. The likely ones are asked again every few milliseconds
+/// meanwhile: a port that just appeared may drop what is sent to it until
+/// its link is up (a moved veth, some milliseconds), and a few probes cost
+/// less than a station waiting for the 20 ms round.
+const QUERY_ROUNDS: [(u64, bool); 12] = [
+    (0, false),
+    (1, false),
+    (2, true),
+    (4, false),
+    (6, false),
+    (9, false),
+    (13, false),
+    (20, true),
+    (100, true),
+    (400, true),
+    (1500, true),
+    (5000, true),
+];
+/// Most likely addresses asked for again between the full rounds.
+const LIKELY_AGAIN: usize = 16;
 /// Most addresses asked for in one round.
 const MAX_QUERY_ADDRESSES: usize = 512;
 /// Most addresses of known stations asked for a station that waits for a
@@ -430,7 +450,7 @@ impl AccessPoint {
             // On a shared radio the probe goes to the station's MAC only,
             // for its known address alone when there is one.
             let dst = port.mac.filter(|_| matches!(at, Attach::Shared(..)));
-            port.query = QUERY_ROUNDS_MS.get(q.round + 1).map(|ms| Query {
+            port.query = QUERY_ROUNDS.get(q.round + 1).map(|(ms, _)| Query {
                 round: q.round + 1,
                 at: q.since + std::time::Duration::from_millis(*ms),
                 since: q.since,
@@ -438,14 +458,16 @@ impl AccessPoint {
             if q.round == 0 {
                 self.queries_sent += 1;
             }
+            let full = QUERY_ROUNDS.get(q.round).is_some_and(|(_, full)| *full);
             let targets: &[Ipv4Addr] = match &known {
                 Some(a) => std::slice::from_ref(a),
                 None if q.round == 0 && !likely.is_empty() => likely,
                 // Nothing likely: the full list at once.
                 None if q.round == 0 => &addresses,
                 // ... and not again 2 ms later.
-                None if q.round == 1 && likely.is_empty() => &[],
-                None => &addresses,
+                None if q.round == 2 && likely.is_empty() => &[],
+                None if full => &addresses,
+                None => &likely[..likely.len().min(LIKELY_AGAIN)],
             };
             self.probe(ifindex, dst, targets, out);
         }
