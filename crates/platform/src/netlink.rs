@@ -7,6 +7,12 @@
 //! knows what the previous one installed, takes back what it installs
 //! again (an address already present is ours if the ledger says so) and
 //! removes the rest ([`Netlink::inherit`], [`Netlink::sweep_inherited`]).
+//!
+//! Host routes come and go by the thousand on a busy home agent, so they
+//! also have a batch path ([`Netlink::apply_batch`]): many requests in one
+//! `sendmsg` on a socket of their own, the kernel acknowledging only
+//! failures and the last request (docs/architecture.md, "Installs at
+//! scale").
 
 use futures_util::TryStreamExt;
 use rtnetlink::packet_route::AddressFamily;
@@ -177,6 +183,354 @@ impl Installed {
     }
 }
 
+/// One request of [`Netlink::apply_batch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchOp {
+    /// `ip route replace DST/LEN [via GW] [dev OIF]`, recorded once the
+    /// kernel took it.
+    ReplaceRoute {
+        dst: Ipv4Addr,
+        prefix_len: u8,
+        gateway: Option<Ipv4Addr>,
+        oif: Option<u32>,
+    },
+    /// `ip route del ...`; a route already gone is not an error.
+    DeleteRoute {
+        dst: Ipv4Addr,
+        prefix_len: u8,
+        gateway: Option<Ipv4Addr>,
+        oif: Option<u32>,
+    },
+    /// `ip neigh del proxy ADDR dev INDEX`; one already gone is not an
+    /// error.
+    DeleteProxy { index: u32, addr: Ipv4Addr },
+}
+
+impl BatchOp {
+    /// The ledger entry the request adds or removes.
+    fn item(&self) -> Installed {
+        match *self {
+            BatchOp::ReplaceRoute {
+                dst,
+                prefix_len,
+                gateway,
+                oif,
+            }
+            | BatchOp::DeleteRoute {
+                dst,
+                prefix_len,
+                gateway,
+                oif,
+            } => Installed::Route {
+                dst,
+                prefix_len,
+                gateway,
+                oif,
+            },
+            BatchOp::DeleteProxy { index, addr } => Installed::ProxyNeighbour { index, addr },
+        }
+    }
+
+    /// The removal of a ledger entry, for those the batch path removes.
+    fn removal(item: &Installed) -> Option<BatchOp> {
+        match *item {
+            Installed::Route {
+                dst,
+                prefix_len,
+                gateway,
+                oif,
+            } => Some(BatchOp::DeleteRoute {
+                dst,
+                prefix_len,
+                gateway,
+                oif,
+            }),
+            Installed::ProxyNeighbour { index, addr } => Some(BatchOp::DeleteProxy { index, addr }),
+            _ => None,
+        }
+    }
+
+    /// Appends the request as one netlink message with sequence `seq`.
+    fn encode(&self, seq: u32, ack: bool, out: &mut Vec<u8>) {
+        const RTM_NEWROUTE: u16 = 24;
+        const RTM_DELROUTE: u16 = 25;
+        const RTM_DELNEIGH: u16 = 29;
+        const RTA_DST: u16 = 1;
+        const RTA_OIF: u16 = 4;
+        const RTA_GATEWAY: u16 = 5;
+        const NDA_DST: u16 = 1;
+        const NTF_PROXY: u8 = 0x08;
+        let start = out.len();
+        let mut flags = libc::NLM_F_REQUEST as u16;
+        if ack {
+            flags |= libc::NLM_F_ACK as u16;
+        }
+        let kind = match self {
+            BatchOp::ReplaceRoute { .. } => {
+                flags |= (libc::NLM_F_CREATE | libc::NLM_F_REPLACE) as u16;
+                RTM_NEWROUTE
+            }
+            BatchOp::DeleteRoute { .. } => RTM_DELROUTE,
+            BatchOp::DeleteProxy { .. } => RTM_DELNEIGH,
+        };
+        // struct nlmsghdr; its length is written at the end.
+        out.extend(0u32.to_ne_bytes());
+        out.extend(kind.to_ne_bytes());
+        out.extend(flags.to_ne_bytes());
+        out.extend(seq.to_ne_bytes());
+        out.extend(0u32.to_ne_bytes());
+        let attr = |out: &mut Vec<u8>, kind: u16, value: &[u8]| {
+            out.extend((4 + value.len() as u16).to_ne_bytes());
+            out.extend(kind.to_ne_bytes());
+            out.extend(value);
+        };
+        match *self {
+            BatchOp::ReplaceRoute {
+                dst,
+                prefix_len,
+                gateway,
+                oif,
+            }
+            | BatchOp::DeleteRoute {
+                dst,
+                prefix_len,
+                gateway,
+                oif,
+            } => {
+                // struct rtmsg as RouteMessageBuilder makes it (so a route
+                // added either way is deleted either way): main table,
+                // protocol static, scope universe, unicast.
+                out.extend([libc::AF_INET as u8, prefix_len, 0, 0, 254, 4, 0, 1]);
+                out.extend(0u32.to_ne_bytes());
+                attr(out, RTA_DST, &dst.octets());
+                if let Some(gw) = gateway {
+                    attr(out, RTA_GATEWAY, &gw.octets());
+                }
+                if let Some(i) = oif {
+                    attr(out, RTA_OIF, &i.to_ne_bytes());
+                }
+            }
+            BatchOp::DeleteProxy { index, addr } => {
+                // struct ndmsg: family, padding, ifindex, state, flags, type.
+                out.extend([libc::AF_INET as u8, 0, 0, 0]);
+                out.extend(index.to_ne_bytes());
+                out.extend(0u16.to_ne_bytes());
+                out.extend([NTF_PROXY, 0]);
+                attr(out, NDA_DST, &addr.octets());
+            }
+        }
+        let len = (out.len() - start) as u32;
+        out[start..start + 4].copy_from_slice(&len.to_ne_bytes());
+    }
+
+    /// Whether the kernel's answer `errno` (positive) leaves the request
+    /// done: a deletion of what is already gone is.
+    fn done_despite(&self, errno: i32) -> bool {
+        match self {
+            BatchOp::ReplaceRoute { .. } => false,
+            BatchOp::DeleteRoute { .. } => errno == libc::ESRCH,
+            BatchOp::DeleteProxy { .. } => errno == libc::ENOENT || errno == libc::ESRCH,
+        }
+    }
+}
+
+/// Requests sent in one `sendmsg`: well under the socket's send buffer
+/// (the kernel refuses a message larger than it), and few enough that
+/// every failure's answer fits the receive buffer.
+const BATCH_REQUESTS: usize = 1024;
+
+/// A route netlink socket of its own for batches. The kernel handles a
+/// request sent to it inside `sendmsg` itself, so once the send returns
+/// every answer is queued: reading them never waits for more than the
+/// kernel's own work.
+struct Batcher {
+    fd: std::os::fd::OwnedFd,
+    seq: u32,
+    out: Vec<u8>,
+    answers: Vec<u8>,
+}
+
+impl Batcher {
+    fn open() -> std::io::Result<Batcher> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        // SAFETY: plain socket(2); the descriptor is owned from here on.
+        let raw = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+                libc::NETLINK_ROUTE,
+            )
+        };
+        if raw < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a fresh descriptor nothing else owns.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
+        let set = |level: i32, name: i32, value: i32| {
+            // SAFETY: an int option of the right size on our socket.
+            unsafe {
+                libc::setsockopt(
+                    fd.as_raw_fd(),
+                    level,
+                    name,
+                    (&value as *const i32).cast(),
+                    std::mem::size_of::<i32>() as u32,
+                )
+            }
+        };
+        // Answers without the request copied in (only its header).
+        set(libc::SOL_NETLINK, libc::NETLINK_CAP_ACK, 1);
+        // Room for a whole batch of failures (each answer costs about a
+        // kilobyte of buffer); lost answers are noticed (ENOBUFS) and the
+        // batch is then redone one request at a time.
+        if set(libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, 4 << 20) != 0 {
+            set(libc::SOL_SOCKET, libc::SO_RCVBUF, 4 << 20);
+        }
+        let timeout = libc::timeval {
+            tv_sec: 5,
+            tv_usec: 0,
+        };
+        // SAFETY: a timeval of the right size on our socket. A kernel
+        // that never answers must not hang the installs.
+        unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&timeout as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as u32,
+            );
+        }
+        // SAFETY: zeroed sockaddr_nl is the kernel's "any port" address.
+        let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+        addr.nl_family = libc::AF_NETLINK as u16;
+        // SAFETY: binding to a valid sockaddr_nl of its size.
+        let r = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&addr as *const libc::sockaddr_nl).cast(),
+                std::mem::size_of::<libc::sockaddr_nl>() as u32,
+            )
+        };
+        if r != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Batcher {
+            fd,
+            seq: 1,
+            out: Vec::with_capacity(BATCH_REQUESTS * 64),
+            answers: vec![0; 64 << 10],
+        })
+    }
+
+    fn send(&self) -> std::io::Result<()> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: zeroed sockaddr_nl addresses the kernel.
+        let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+        kernel.nl_family = libc::AF_NETLINK as u16;
+        // SAFETY: sending from a valid buffer to a valid address.
+        let n = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                self.out.as_ptr().cast(),
+                self.out.len(),
+                0,
+                (&kernel as *const libc::sockaddr_nl).cast(),
+                std::mem::size_of::<libc::sockaddr_nl>() as u32,
+            )
+        };
+        if n < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Runs `ops` (at most [`BATCH_REQUESTS`]) in one send; the result of
+    /// each: `Ok` or the kernel's errno.
+    fn run(&mut self, ops: &[BatchOp]) -> Vec<Result<(), i32>> {
+        use std::os::fd::AsRawFd;
+        let mut results = vec![Ok(()); ops.len()];
+        let Some(last) = ops.len().checked_sub(1) else {
+            return results;
+        };
+        let base = self.seq;
+        self.seq = self.seq.wrapping_add(ops.len() as u32);
+        self.out.clear();
+        for (i, op) in ops.iter().enumerate() {
+            // Only failures are answered, and the last request: its
+            // answer says the kernel went through them all.
+            op.encode(base.wrapping_add(i as u32), i == last, &mut self.out);
+        }
+        if let Err(e) = self.send() {
+            let errno = e.raw_os_error().unwrap_or(libc::EIO);
+            return vec![Err(errno); ops.len()];
+        }
+        loop {
+            // SAFETY: receiving into our own buffer of its length.
+            let n = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    self.answers.as_mut_ptr().cast(),
+                    self.answers.len(),
+                    0,
+                )
+            };
+            if n < 0 {
+                let e = std::io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    // Answers were lost: which requests failed is not
+                    // known. Asking again one at a time is (replacing a
+                    // route and deleting one are both idempotent).
+                    Some(libc::ENOBUFS) => return self.one_by_one(ops),
+                    errno => {
+                        tracing::warn!(error = %e, "netlink batch: no answer from the kernel");
+                        for r in &mut results {
+                            if r.is_ok() {
+                                *r = Err(errno.unwrap_or(libc::EIO));
+                            }
+                        }
+                        return results;
+                    }
+                }
+            }
+            let mut at = 0usize;
+            let got = &self.answers[..n as usize];
+            let mut finished = false;
+            while let Some(h) = got.get(at..at + 16) {
+                let len = u32::from_ne_bytes([h[0], h[1], h[2], h[3]]) as usize;
+                let kind = u16::from_ne_bytes([h[4], h[5]]);
+                let seq = u32::from_ne_bytes([h[8], h[9], h[10], h[11]]);
+                if len < 16 {
+                    break;
+                }
+                let index = seq.wrapping_sub(base) as usize;
+                if kind == libc::NLMSG_ERROR as u16
+                    && index < ops.len()
+                    && let Some(e) = got.get(at + 16..at + 20)
+                {
+                    let errno = -i32::from_ne_bytes([e[0], e[1], e[2], e[3]]);
+                    if errno != 0 && !ops[index].done_despite(errno) {
+                        results[index] = Err(errno);
+                    }
+                    finished |= index == last;
+                }
+                at += (len + 3) & !3;
+            }
+            if finished {
+                return results;
+            }
+        }
+    }
+
+    /// Each request on its own, acknowledged: after answers were lost.
+    fn one_by_one(&mut self, ops: &[BatchOp]) -> Vec<Result<(), i32>> {
+        ops.iter()
+            .map(|op| self.run(std::slice::from_ref(op)).remove(0))
+            .collect()
+    }
+}
+
 /// What went through the connection: the entries installed now, the
 /// changes not yet taken by [`Netlink::take_journal`], and what the
 /// previous run left in the kernel (until swept).
@@ -190,6 +544,9 @@ struct Ledger {
 /// A netlink connection plus the ledger of what went through it.
 pub struct Netlink {
     handle: Handle,
+    /// The socket of [`Netlink::apply_batch`], opened with the connection
+    /// so it lives in the same namespace whatever thread uses it later.
+    batch: Mutex<Batcher>,
     ledger: Mutex<Ledger>,
     /// Woken when the journal has something to take.
     journal_changed: tokio::sync::Notify,
@@ -203,6 +560,7 @@ impl Netlink {
         tokio::spawn(conn);
         Ok(Netlink {
             handle,
+            batch: Mutex::new(Batcher::open()?),
             ledger: Mutex::new(Ledger::default()),
             journal_changed: tokio::sync::Notify::new(),
         })
@@ -266,17 +624,107 @@ impl Netlink {
             }
             stale.into_iter().collect()
         };
-        for item in &stale {
-            // Much of it died with the old process (its tunnel device and
-            // the routes through it): gone is as good as removed.
-            if let Err(e) = self.remove_item(item).await {
-                tracing::debug!(?item, error = %e, "stale entry not removed");
-            }
+        // Much of it died with the old process (its tunnel device and the
+        // routes through it): gone is as good as removed.
+        for (item, e) in self.remove_items(&stale).await {
+            tracing::debug!(?item, error = %e, "stale entry not removed");
         }
         if !stale.is_empty() {
             self.journal_changed.notify_one();
         }
         stale.len()
+    }
+
+    /// Carries out `ops` in order with a few system calls per thousand
+    /// (see [`BATCH_REQUESTS`]), records the routes the kernel took and
+    /// forgets what was removed. Blocking for the time the kernel takes
+    /// (about 10 µs a route): callers on a runtime use `spawn_blocking`.
+    /// Returns each request's result, in order: `Ok`, or the kernel's
+    /// error.
+    pub fn apply_batch(&self, ops: &[BatchOp]) -> Vec<Result<(), std::io::Error>> {
+        let removed: Vec<Installed> = ops
+            .iter()
+            .filter(|op| !matches!(op, BatchOp::ReplaceRoute { .. }))
+            .map(BatchOp::item)
+            .collect();
+        // Forgotten before the kernel is asked, as the single removals do:
+        // an entry is never in the ledger once its removal may have begun.
+        self.forget_many(&removed);
+        let mut results = Vec::with_capacity(ops.len());
+        {
+            let mut b = self.batch.lock().unwrap_or_else(|e| e.into_inner());
+            for chunk in ops.chunks(BATCH_REQUESTS) {
+                results.extend(b.run(chunk));
+            }
+        }
+        let added = ops
+            .iter()
+            .zip(&results)
+            .filter(|(op, r)| matches!(op, BatchOp::ReplaceRoute { .. }) && r.is_ok())
+            .map(|(op, _)| op.item());
+        self.record_many(added);
+        results
+            .into_iter()
+            .map(|r| r.map_err(std::io::Error::from_raw_os_error))
+            .collect()
+    }
+
+    fn record_many(&self, items: impl Iterator<Item = Installed>) {
+        let mut l = self.ledger();
+        let mut changed = false;
+        for item in items {
+            l.inherited.remove(&item);
+            if l.items.insert(item.clone()) {
+                l.journal.push((true, item));
+                changed = true;
+            }
+        }
+        if changed {
+            self.journal_changed.notify_one();
+        }
+    }
+
+    fn forget_many(&self, items: &[Installed]) {
+        if items.is_empty() {
+            return;
+        }
+        let mut l = self.ledger();
+        let mut changed = false;
+        for item in items {
+            let inherited = l.inherited.remove(item);
+            if l.items.remove(item) || inherited {
+                l.journal.push((false, item.clone()));
+                changed = true;
+            }
+        }
+        if changed {
+            self.journal_changed.notify_one();
+        }
+    }
+
+    /// Removes `items` (already out of the ledger) in their order: routes
+    /// and proxy entries in batches, the rest one by one. Returns the
+    /// entries that could not be removed, with why.
+    async fn remove_items(&self, items: &[Installed]) -> Vec<(Installed, NetlinkError)> {
+        let mut failed = Vec::new();
+        let mut at = 0;
+        while at < items.len() {
+            let run: Vec<BatchOp> = items[at..].iter().map_while(BatchOp::removal).collect();
+            if run.is_empty() {
+                if let Err(e) = self.remove_item(&items[at]).await {
+                    failed.push((items[at].clone(), e));
+                }
+                at += 1;
+                continue;
+            }
+            for (op, r) in run.iter().zip(self.apply_batch(&run)) {
+                if let Err(e) = r {
+                    failed.push((op.item(), e.into()));
+                }
+            }
+            at += run.len();
+        }
+        failed
     }
 
     /// Interface index of `name`.
@@ -622,10 +1070,8 @@ impl Netlink {
             }
             items.into_iter().collect()
         };
-        for item in items {
-            if let Err(e) = self.remove_item(&item).await {
-                tracing::warn!(?item, error = %e, "could not remove on cleanup");
-            }
+        for (item, e) in self.remove_items(&items).await {
+            tracing::warn!(?item, error = %e, "could not remove on cleanup");
         }
     }
 
