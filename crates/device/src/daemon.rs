@@ -6,7 +6,10 @@
 //! installed on exit.
 
 use crate::control::{self, ControlSocket};
-use crate::installer::{BindingInstaller, REVERSE_TUNNEL_TABLE, TUNNEL_DEVICE, VisitorInstaller};
+use crate::installer::{
+    BindingInstaller, INSTALL_BATCH, INSTALL_QUEUE, REVERSE_TUNNEL_TABLE, TUNNEL_DEVICE,
+    VisitorInstaller,
+};
 use crate::interfaces;
 use crate::io::Io;
 use pmip_config::Config;
@@ -82,8 +85,36 @@ impl Default for Clock {
     }
 }
 
-/// Most inputs read from the sockets in one turn of the loop.
-const BATCH: usize = 64;
+/// Most inputs read from the sockets in one turn of the loop. Everything
+/// a turn changes is kept in one durable commit before its replies leave,
+/// so the commit's fsync is shared by up to this many registrations
+/// (docs/architecture.md, "Registrations and the durable commit").
+const BATCH: usize = 1024;
+
+/// Receive buffer of the registration sockets: room for a full turn of
+/// requests (and more) waiting while a commit's fsync is in flight.
+const UDP_RECEIVE_BUFFER: i32 = 4 << 20;
+
+/// Raises a UDP socket's receive buffer (beyond the system's maximum when
+/// root may); best effort, the default still works at a lower rate.
+fn raise_receive_buffer(socket: &tokio::net::UdpSocket) {
+    use std::os::fd::AsRawFd;
+    for option in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+        // SAFETY: an int option of the right size on a socket we own.
+        let r = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                option,
+                (&UDP_RECEIVE_BUFFER as *const i32).cast(),
+                std::mem::size_of::<i32>() as u32,
+            )
+        };
+        if r == 0 {
+            return;
+        }
+    }
+}
 
 /// What arrives from tasks off the hot path: RADIUS answers and link
 /// events.
@@ -102,11 +133,14 @@ enum Event {
 struct Router {
     dataplane: DataPlane,
     dataplane_task: tokio::task::JoinHandle<std::io::Result<()>>,
-    /// Binding installs go to their own task in order; the loop answers
-    /// the next registration meanwhile.
+    /// Binding installs go to their own task in order, which takes them
+    /// in batches; the loop answers the next registration meanwhile. The
+    /// queue is bounded: when it is full the loop waits for room (and
+    /// reads no more registrations), so no install is ever dropped and
+    /// memory stays bounded however fast registrations come.
     /// `None` only asks for the done signal (every install before it is
     /// done).
-    bindings: mpsc::UnboundedSender<(Option<Install>, Option<oneshot::Sender<()>>)>,
+    bindings: mpsc::Sender<(Option<Install>, Option<oneshot::Sender<()>>)>,
     installer_task: tokio::task::JoinHandle<()>,
     visitors: VisitorInstaller,
 }
@@ -367,10 +401,10 @@ impl Driver {
                 let Some(r) = &self.router else { return };
                 if matches!(i, Install::BindingDown { last: true, .. }) {
                     let (tx, rx) = oneshot::channel();
-                    let _ = r.bindings.send((Some(i), Some(tx)));
+                    let _ = r.bindings.send((Some(i), Some(tx))).await;
                     self.wait.push(rx);
                 } else {
-                    let _ = r.bindings.send((Some(i), None));
+                    let _ = r.bindings.send((Some(i), None)).await;
                 }
             }
             Install::VisitorUp(v) => {
@@ -611,21 +645,25 @@ async fn start_router(
     io.packet = Some(packet.clone());
     let dataplane = DataPlane::new();
     let dataplane_task = tokio::spawn(dataplane.clone().run(tun, Some(packet.clone())));
-    let installer = BindingInstaller {
-        netlink: netlink.clone(),
-        dataplane: dataplane.clone(),
-        tun_index,
-        arp: packet,
-    };
+    let mut installer =
+        BindingInstaller::new(netlink.clone(), dataplane.clone(), tun_index, packet);
     let (bindings, mut queue) =
-        mpsc::unbounded_channel::<(Option<Install>, Option<oneshot::Sender<()>>)>();
+        mpsc::channel::<(Option<Install>, Option<oneshot::Sender<()>>)>(INSTALL_QUEUE);
     let installer_task = tokio::spawn(async move {
-        while let Some((i, done)) = queue.recv().await {
-            if let Some(i) = i {
-                installer.apply(&i).await;
+        // What waited in the queue is carried out together: one netlink
+        // batch for all its host routes.
+        let mut taken = Vec::with_capacity(INSTALL_BATCH);
+        let mut installs = Vec::with_capacity(INSTALL_BATCH);
+        let mut done = Vec::new();
+        while queue.recv_many(&mut taken, INSTALL_BATCH).await > 0 {
+            for (i, d) in taken.drain(..) {
+                installs.extend(i);
+                done.extend(d);
             }
-            if let Some(done) = done {
-                let _ = done.send(());
+            installer.apply_batch(&installs).await;
+            installs.clear();
+            for d in done.drain(..) {
+                let _ = d.send(());
             }
         }
     });
@@ -828,10 +866,9 @@ async fn serve(
         }
     }
     for local in driver.node.udp_sockets() {
-        driver
-            .io
-            .udp
-            .push((local, pmip_platform::link::udp_socket(local)?));
+        let socket = pmip_platform::link::udp_socket(local)?;
+        raise_receive_buffer(&socket);
+        driver.io.udp.push((local, socket));
     }
     crate::dhcp::open(&driver.node, &mut driver.io)?;
     tracing::info!(addresses = ?driver.node.udp_sockets(), "listening on UDP");
@@ -866,7 +903,7 @@ async fn serve(
     driver.drive().await;
     if let Some(r) = &driver.router {
         let (tx, rx) = oneshot::channel();
-        let _ = r.bindings.send((None, Some(tx)));
+        let _ = r.bindings.send((None, Some(tx))).await;
         let _ = rx.await;
     }
     if let Some(s) = &mut driver.state {

@@ -1,15 +1,16 @@
 //! Kernel and data-plane state for the node's installs: a binding's
-//! tunnel, host route, proxy ARP entry and gratuitous ARP on the home link
+//! tunnel, host route, proxy ARP and gratuitous ARP on the home link
 //! (RFC 5944 4.6); a visitor's delivery by MAC and reverse-tunnel rule
 //! (RFC 3024).
 
 use pmip_engine::foreign_agent::Visitor;
 use pmip_node::Install;
 use pmip_platform::dataplane::{DataPlane, Delivery};
-use pmip_platform::netlink::Netlink;
-use std::collections::BTreeMap;
+use pmip_platform::netlink::{BatchOp, Netlink};
+use pmip_platform::packet::RawLink;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::Ipv4Addr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Name of the TUN device the home agent routes mobile nodes into.
 pub const TUNNEL_DEVICE: &str = "pmip0";
@@ -18,94 +19,269 @@ pub const TUNNEL_DEVICE: &str = "pmip0";
 /// reverse-tunnelled visitors' packets there (RFC 3024).
 pub const REVERSE_TUNNEL_TABLE: u32 = 4340;
 
+/// Most installs the installer takes from its queue at once: their host
+/// routes go to the kernel together (docs/architecture.md, "Installs at
+/// scale").
+pub const INSTALL_BATCH: usize = 1024;
+
+/// Installs waiting at most: the loop waits for room (and stops reading
+/// registrations meanwhile) rather than queue without bound or drop one.
+pub const INSTALL_QUEUE: usize = 4 * INSTALL_BATCH;
+
+/// Mobile nodes coming home probed at once (each probe holds a socket for
+/// up to a second); the others wait their turn.
+const RETURN_PROBES: usize = 64;
+
+/// A home link as the installer needs it, looked up once: its index, its
+/// MAC (gratuitous ARP, proxy ARP replies) and the home addresses it
+/// answers ARP for.
+struct HomeLink {
+    index: u32,
+    mac: [u8; 6],
+    bound: Arc<Mutex<HashSet<Ipv4Addr>>>,
+    responder: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for HomeLink {
+    fn drop(&mut self) {
+        self.responder.abort();
+    }
+}
+
 /// Applies the engine's binding actions to the kernel and the data plane.
 pub struct BindingInstaller {
-    pub netlink: Arc<Netlink>,
-    pub dataplane: DataPlane,
-    pub tun_index: u32,
-    pub arp: Arc<pmip_platform::packet::PacketSocket>,
+    netlink: Arc<Netlink>,
+    dataplane: DataPlane,
+    tun_index: u32,
+    arp: Arc<pmip_platform::packet::PacketSocket>,
+    links: HashMap<String, HomeLink>,
+    return_probes: Arc<tokio::sync::Semaphore>,
+}
+
+/// What one install of a batch asks of the kernel and the home link.
+enum Step {
+    Up {
+        home: Ipv4Addr,
+        link: String,
+    },
+    Down {
+        home: Ipv4Addr,
+        home_agent: Ipv4Addr,
+        link: String,
+    },
 }
 
 impl BindingInstaller {
-    pub async fn apply(&self, install: &Install) {
-        match install {
-            Install::BindingUp {
-                binding,
-                interface,
-                first,
-            } => {
-                self.dataplane.add_binding_tunnel(
-                    binding.home_address,
-                    binding.home_agent,
-                    binding.care_of_address,
-                    binding.encapsulation,
-                    binding.reverse_tunnel,
-                );
-                fast_path(&self.dataplane).binding_up(
-                    binding.home_address,
-                    binding.home_agent,
-                    binding.care_of_address,
-                    binding.encapsulation,
-                    binding.reverse_tunnel,
-                );
-                if *first {
-                    if let Err(e) = self
-                        .netlink
-                        .add_route(binding.home_address, 32, None, Some(self.tun_index))
-                        .await
-                    {
-                        tracing::error!(home = %binding.home_address, error = %e, "could not route the home address into the tunnel");
-                    }
-                    match self.netlink.link_index(interface).await {
-                        Ok(idx) => {
-                            if let Err(e) = self
-                                .netlink
-                                .add_proxy_neighbour(idx, binding.home_address)
-                                .await
-                            {
-                                tracing::error!(home = %binding.home_address, error = %e, "could not add proxy ARP");
-                            }
-                            self.gratuitous_arp(idx, binding.home_address).await;
-                        }
-                        Err(e) => tracing::error!(%interface, error = %e, "home interface missing"),
-                    }
-                }
-            }
-            Install::BindingDown {
-                binding,
-                interface,
-                last,
-            } => {
-                pmip_fastpath::hook().binding_down(binding.home_address, binding.care_of_address);
-                self.dataplane
-                    .remove_binding_tunnel(binding.home_address, binding.care_of_address);
-                if *last {
-                    let _ = self
-                        .netlink
-                        .del_route(binding.home_address, 32, None, Some(self.tun_index))
-                        .await;
-                    if let Ok(idx) = self.netlink.link_index(interface).await {
-                        let _ = self
-                            .netlink
-                            .del_proxy_neighbour(idx, binding.home_address)
-                            .await;
-                        self.announce_return(idx, binding.home_agent, binding.home_address);
-                    }
-                }
-            }
-            _ => {}
+    pub fn new(
+        netlink: Arc<Netlink>,
+        dataplane: DataPlane,
+        tun_index: u32,
+        arp: Arc<pmip_platform::packet::PacketSocket>,
+    ) -> BindingInstaller {
+        BindingInstaller {
+            netlink,
+            dataplane,
+            tun_index,
+            arp,
+            links: HashMap::new(),
+            return_probes: Arc::new(tokio::sync::Semaphore::new(RETURN_PROBES)),
         }
+    }
+
+    /// Carries out `installs` in order: the data plane at once, every host
+    /// route of the batch in one netlink batch, then proxy ARP and the
+    /// gratuitous ARPs of the home addresses now routed into the tunnel
+    /// (RFC 5944 4.6).
+    pub async fn apply_batch(&mut self, installs: &[Install]) {
+        let mut steps = Vec::new();
+        for install in installs {
+            match install {
+                Install::BindingUp {
+                    binding,
+                    interface,
+                    first,
+                } => {
+                    self.dataplane.add_binding_tunnel(
+                        binding.home_address,
+                        binding.home_agent,
+                        binding.care_of_address,
+                        binding.encapsulation,
+                        binding.reverse_tunnel,
+                    );
+                    fast_path(&self.dataplane).binding_up(
+                        binding.home_address,
+                        binding.home_agent,
+                        binding.care_of_address,
+                        binding.encapsulation,
+                        binding.reverse_tunnel,
+                    );
+                    if *first {
+                        steps.push(Step::Up {
+                            home: binding.home_address,
+                            link: interface.clone(),
+                        });
+                    }
+                }
+                Install::BindingDown {
+                    binding,
+                    interface,
+                    last,
+                } => {
+                    pmip_fastpath::hook()
+                        .binding_down(binding.home_address, binding.care_of_address);
+                    self.dataplane
+                        .remove_binding_tunnel(binding.home_address, binding.care_of_address);
+                    if *last {
+                        steps.push(Step::Down {
+                            home: binding.home_address,
+                            home_agent: binding.home_agent,
+                            link: interface.clone(),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        if steps.is_empty() {
+            return;
+        }
+        for step in &steps {
+            let (Step::Up { link, .. } | Step::Down { link, .. }) = step;
+            self.home_link(link).await;
+        }
+        // Proxy ARP stops before the route goes, so the home agent never
+        // answers for an address it no longer routes.
+        for step in &steps {
+            if let Step::Down { home, link, .. } = step
+                && let Some(l) = self.links.get(link)
+            {
+                lock(&l.bound).remove(home);
+            }
+        }
+        let route = |dst| (dst, 32, None, Some(self.tun_index));
+        let ops: Vec<BatchOp> = steps
+            .iter()
+            .map(|step| match step {
+                Step::Up { home, .. } => {
+                    let (dst, prefix_len, gateway, oif) = route(*home);
+                    BatchOp::ReplaceRoute {
+                        dst,
+                        prefix_len,
+                        gateway,
+                        oif,
+                    }
+                }
+                Step::Down { home, .. } => {
+                    let (dst, prefix_len, gateway, oif) = route(*home);
+                    BatchOp::DeleteRoute {
+                        dst,
+                        prefix_len,
+                        gateway,
+                        oif,
+                    }
+                }
+            })
+            .collect();
+        let results = {
+            let netlink = self.netlink.clone();
+            // The kernel's work (about 10 µs a route) off the runtime's
+            // threads.
+            match tokio::task::spawn_blocking(move || netlink.apply_batch(&ops)).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, "host routes not installed");
+                    return;
+                }
+            }
+        };
+        // In order: a home address bound, unbound and bound again in one
+        // batch ends up answered for.
+        let mut announce: Vec<(u32, [u8; 6], Ipv4Addr)> = Vec::new();
+        for (step, result) in steps.iter().zip(&results) {
+            match step {
+                Step::Up { home, link } => {
+                    if let Err(e) = result {
+                        tracing::error!(%home, error = %e, "could not route the home address into the tunnel");
+                        continue;
+                    }
+                    if let Some(l) = self.links.get(link) {
+                        lock(&l.bound).insert(*home);
+                        announce.push((l.index, l.mac, *home));
+                    }
+                }
+                Step::Down {
+                    home,
+                    home_agent,
+                    link,
+                } => {
+                    if let Some(l) = self.links.get(link) {
+                        lock(&l.bound).remove(home);
+                        self.announce_return(l.index, l.mac, *home_agent, *home);
+                    }
+                }
+            }
+        }
+        for (index, mac, home) in announce {
+            let still_bound = self
+                .links
+                .values()
+                .any(|l| l.index == index && lock(&l.bound).contains(&home));
+            if still_bound {
+                self.gratuitous_arp(index, mac, home).await;
+            }
+        }
+    }
+
+    /// The home link named `name`, looked up on first use (index, MAC,
+    /// its proxy ARP responder). One that cannot be found is logged and
+    /// looked up again next time.
+    async fn home_link(&mut self, name: &str) {
+        if self.links.contains_key(name) {
+            return;
+        }
+        let found = match self.netlink.link_index(name).await {
+            Ok(index) => pmip_platform::link::mac_of_index(index)
+                .map(|mac| (index, mac))
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let (index, mac) = match found {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::error!(interface = %name, error = %e, "home interface missing");
+                return;
+            }
+        };
+        let bound = Arc::new(Mutex::new(HashSet::new()));
+        let responder = match RawLink::open_filtered(index, Some(&ARP_REQUESTS)) {
+            Ok(socket) => tokio::spawn(proxy_arp(socket, mac, bound.clone())),
+            Err(e) => {
+                tracing::error!(interface = %name, error = %e, "cannot answer ARP for mobile nodes away from home");
+                tokio::spawn(async {})
+            }
+        };
+        self.links.insert(
+            name.to_owned(),
+            HomeLink {
+                index,
+                mac,
+                bound,
+                responder,
+            },
+        );
     }
 
     /// The binding ended: hosts on the home link still map the home
     /// address to our MAC. If the node answers ARP on the home link (it
     /// came home), announce its own MAC with a gratuitous ARP on its
     /// behalf (RFC 5944 4.6 asks the node to; an unmodified client does
-    /// not). Runs on its own task so the probe does not hold up installs.
-    fn announce_return(&self, ifindex: u32, our_ip: Ipv4Addr, home: Ipv4Addr) {
+    /// not). Runs on its own task so the probe does not hold up installs;
+    /// a mass of them waits for its turn rather than open a socket each.
+    fn announce_return(&self, ifindex: u32, our_mac: [u8; 6], our_ip: Ipv4Addr, home: Ipv4Addr) {
         let arp = self.arp.clone();
+        let probes = self.return_probes.clone();
         tokio::spawn(async move {
-            let Ok(our_mac) = pmip_platform::link::mac_of_index(ifindex) else {
+            let Ok(_turn) = probes.acquire().await else {
                 return;
             };
             let found = pmip_platform::packet::arp_resolve(
@@ -128,10 +304,7 @@ impl BindingInstaller {
     /// RFC 5944 4.6: announce that the home address is now reached through
     /// our link-layer address, so hosts on the home link update their ARP
     /// caches at once.
-    async fn gratuitous_arp(&self, ifindex: u32, home: Ipv4Addr) {
-        let Ok(mac) = pmip_platform::link::mac_of_index(ifindex) else {
-            return;
-        };
+    async fn gratuitous_arp(&self, ifindex: u32, mac: [u8; 6], home: Ipv4Addr) {
         for frame in pmip_wire::arp::gratuitous(mac.into(), home) {
             if let Err(e) = self.arp.send_arp(ifindex, [0xff; 6], &frame).await {
                 tracing::debug!(error = %e, "gratuitous ARP not sent");
@@ -139,6 +312,106 @@ impl BindingInstaller {
         }
     }
 }
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// ARP requests only (classic BPF over the Ethernet frame): everything
+/// else on the home link stays in the kernel.
+static ARP_REQUESTS: [libc::sock_filter; 6] = [
+    libc::sock_filter {
+        code: 0x28,
+        jt: 0,
+        jf: 0,
+        k: 12,
+    }, // A = ethertype
+    libc::sock_filter {
+        code: 0x15,
+        jt: 0,
+        jf: 3,
+        k: 0x0806,
+    }, // not ARP -> drop
+    libc::sock_filter {
+        code: 0x28,
+        jt: 0,
+        jf: 0,
+        k: 20,
+    }, // A = operation
+    libc::sock_filter {
+        code: 0x15,
+        jt: 0,
+        jf: 1,
+        k: 1,
+    }, // not a request -> drop
+    libc::sock_filter {
+        code: 0x06,
+        jt: 0,
+        jf: 0,
+        k: 0x40000,
+    }, // accept
+    libc::sock_filter {
+        code: 0x06,
+        jt: 0,
+        jf: 0,
+        k: 0,
+    }, // drop
+];
+
+/// The home agent's proxy ARP on one home link (RFC 5944 4.6): answers
+/// requests for the home addresses of mobile nodes away from home with
+/// the link's own MAC.
+///
+/// Not the kernel's: a proxy neighbour entry per home address costs the
+/// kernel O(n) to add (its proxy table is a 16-bucket hash: 100 000
+/// entries took 44 s), and the `proxy_arp` sysctl answers for every
+/// address routed out of another interface, the default route's whole
+/// world included, not only the bound home addresses (docs/architecture.md,
+/// "Proxy ARP"). Like the kernel's proxy ARP it answers neither probes
+/// (sender 0.0.0.0, RFC 5227) nor announcements (sender = target).
+async fn proxy_arp(socket: RawLink, mac: [u8; 6], bound: Arc<Mutex<HashSet<Ipv4Addr>>>) {
+    use pmip_wire::arp::{Operation, Packet, Repr};
+    use pmip_wire::ethernet::EthernetAddress;
+    let mut buf = [0u8; 1514];
+    loop {
+        let n = match socket.recv(&mut buf).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::debug!(error = %e, "proxy ARP: read failed; resting");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Some(arp) = buf.get(14..n) else { continue };
+        let Ok(req) = Repr::parse(&Packet::new_unchecked(arp)) else {
+            continue;
+        };
+        if req.operation != Operation::Request
+            || req.sender_protocol_addr.is_unspecified()
+            || req.sender_protocol_addr == req.target_protocol_addr
+            || req.sender_hardware_addr.0 == mac
+            || !lock(&bound).contains(&req.target_protocol_addr)
+        {
+            continue;
+        }
+        let reply = Repr {
+            operation: Operation::Reply,
+            sender_hardware_addr: EthernetAddress(mac),
+            sender_protocol_addr: req.target_protocol_addr,
+            target_hardware_addr: req.sender_hardware_addr,
+            target_protocol_addr: req.sender_protocol_addr,
+        };
+        let mut frame = [0u8; 14 + pmip_wire::arp::PACKET_LEN];
+        frame[..6].copy_from_slice(&req.sender_hardware_addr.0);
+        frame[6..12].copy_from_slice(&mac);
+        frame[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
+        reply.emit(&mut frame[14..]);
+        if let Err(e) = socket.send(&frame).await {
+            tracing::debug!(error = %e, "proxy ARP reply not sent");
+        }
+    }
+}
+
 /// Installs and removes visitors in the data plane and the kernel.
 pub struct VisitorInstaller {
     pub netlink: Arc<Netlink>,

@@ -354,6 +354,7 @@ pub fn home_agent(count: u32, window: u32) -> io::Result<()> {
     })??;
     let _ = echo.join();
 
+    let first_sent = std::time::Instant::now();
     let (reg_time, replies, accepted) = mn.run(move || {
         let base = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -366,6 +367,20 @@ pub fn home_agent(count: u32, window: u32) -> io::Result<()> {
             |reply| reply.len() > 1 && reply[0] == 3 && reply[1] == 0,
         )
     })??;
+    // Installed: every accepted binding's host route into the tunnel is
+    // in the kernel (proxy ARP and the gratuitous ARP follow each batch of
+    // routes at once). Polled at a pace that leaves the CPU to the daemon
+    // (a dump of 100 000 routes is itself tens of milliseconds).
+    let routes = |ha: &Netns| -> io::Result<u64> {
+        let out = ha.ip(&["-4", "route", "show", "dev", "pmip0"])?;
+        Ok(out.stdout.iter().filter(|b| **b == b'\n').count() as u64)
+    };
+    let mut routed = routes(&ha)?;
+    while routed < u64::from(accepted) && first_sent.elapsed() < INSTALL_WAIT {
+        std::thread::sleep(Duration::from_millis(100));
+        routed = routes(&ha)?;
+    }
+    let install_time = first_sent.elapsed();
     let rss_after = rss_kib(pid)?;
     let me = std::env::current_exe()?;
     let bindings = std::process::Command::new(me)
@@ -382,6 +397,19 @@ pub fn home_agent(count: u32, window: u32) -> io::Result<()> {
         .output()?;
     let v: serde_json::Value = serde_json::from_slice(&bindings.stdout).unwrap_or_default();
     let held = v["total"].as_u64().unwrap_or(0);
+    // A clean stop removes every route (and the rest of the ledger).
+    let stopping = std::time::Instant::now();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()?;
+    while std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .is_ok_and(|s| !s.contains("State:\tZ"))
+        && stopping.elapsed() < Duration::from_secs(60)
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let stop_time = stopping.elapsed();
+    let left = routes(&ha).unwrap_or(0);
     drop(ha);
     let _ = std::fs::remove_dir_all(&dir);
 
@@ -393,11 +421,27 @@ pub fn home_agent(count: u32, window: u32) -> io::Result<()> {
         reg_rate / echo_rate
     );
     println!(
+        "  installed (host route into pmip0, proxy ARP, gratuitous ARP)  {routed} of {accepted} bindings {:.2} s after the first registration was sent{}",
+        install_time.as_secs_f64(),
+        if routed < u64::from(accepted) {
+            " (gave up waiting)"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "  clean stop with {held} bindings: {:.2} s, {left} routes left",
+        stop_time.as_secs_f64()
+    );
+    println!(
         "  daemon memory: {rss_before} KiB idle, {rss_after} KiB with {held} bindings ({:.0} bytes per binding)",
         (rss_after.saturating_sub(rss_before) as f64 * 1024.0) / held.max(1) as f64
     );
     Ok(())
 }
+
+/// How long `pmip bench ha` waits for every binding to be installed.
+const INSTALL_WAIT: Duration = Duration::from_secs(300);
 
 fn rss_kib(pid: u32) -> io::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;

@@ -254,8 +254,11 @@ fn registration_tunnel_reverse_tunnel_and_deregistration() {
     );
     let routes = String::from_utf8(ha.ip(&["route"]).unwrap().stdout).unwrap();
     assert!(!routes.contains("10.1.0.50"), "{routes}");
-    let proxies = String::from_utf8(ha.ip(&["neigh", "show", "proxy"]).unwrap().stdout).unwrap();
-    assert!(!proxies.contains("10.1.0.50"), "{proxies}");
+    // Nor does the home agent answer ARP for the address any more.
+    assert!(
+        !arp_answered_by(&cn, "c0", "10.1.0.50", &mac(&ha, "FastEthernet0")),
+        "proxy ARP after deregistration"
+    );
 
     let traffic = exec(&control, &["show", "ip", "mobile", "traffic"]);
     assert!(traffic.contains("Accepted 3"), "{traffic}");
@@ -288,6 +291,16 @@ fn registration_tunnel_reverse_tunnel_and_deregistration() {
     });
     let (ok, _, err) = common::exec(&control, &["clear", "ip", "mobile", "binding", "nonsense"]);
     assert!(!ok && err.contains("Invalid input"), "{err}");
+}
+
+/// Whether `ns` resolves `addr` on `dev` to `mac` now (its cache
+/// flushed first, so an ARP request goes out).
+fn arp_answered_by(ns: &Netns, dev: &str, addr: &str, mac: &str) -> bool {
+    ns.ip(&["neigh", "flush", "dev", dev]).unwrap();
+    let _ = ns.exec("ping", &["-c", "1", "-W", "1", addr]);
+    String::from_utf8(ns.ip(&["neigh", "show", addr]).unwrap().stdout)
+        .unwrap()
+        .contains(mac)
 }
 
 fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
@@ -490,30 +503,37 @@ fn a_restarted_home_agent_keeps_its_bindings_and_replay_state() {
     }
 }
 
-/// kill -9 leaves the proxy ARP entry, the interface addresses and the
-/// routes in the kernel. The next run reads the ledger the killed one
-/// saved: what it installs again is its own (removed at its clean stop),
-/// and what it does not (the proxy ARP of a binding it no longer serves)
-/// is removed at once.
+/// kill -9 leaves the interface addresses in the kernel (proxy ARP is
+/// the daemon's own and stops with it; the routes die with the tunnel
+/// device). The next run reads the ledger the killed one saved: what it
+/// installs again is its own (removed at its clean stop), and what it does
+/// not (an address no longer configured) is removed at once.
 #[test]
 fn after_kill_9_the_next_run_takes_back_or_removes_what_the_last_one_installed() {
-    let (mut ha, _cn, mn) = home_link("pmipt-hk", "pmipt-hkc", "pmipt-hkm");
+    let (mut ha, cn, mn) = home_link("pmipt-hk", "pmipt-hkc", "pmipt-hkm");
     let (control, pid) = common::start(&mut ha, "hk", CONFIG);
     let code = mn.run(|| register(600, RequestFlags::default())).unwrap();
     assert_eq!(code, ReplyCode::Accepted);
     let out = |ha: &Netns, args: &[&str]| {
         String::from_utf8_lossy(&ha.ip(args).unwrap().stdout).into_owned()
     };
-    let proxy = |ha: &Netns| out(ha, &["-4", "neigh", "show", "proxy"]);
-    let addrs = |ha: &Netns| out(ha, &["-4", "-o", "addr", "show", "FastEthernet0"]);
-    assert!(proxy(&ha).contains("10.1.0.50"), "{}", proxy(&ha));
+    let addrs = |ha: &Netns| out(ha, &["-4", "-o", "addr", "show"]);
+    let ha_mac = mac(&ha, "FastEthernet0");
+    wait_until("proxy ARP for the bound home address", || {
+        arp_answered_by(&cn, "c0", "10.1.0.50", &ha_mac)
+    });
     stop(pid, libc::SIGKILL);
     assert!(
-        proxy(&ha).contains("10.1.0.50") && addrs(&ha).contains("10.1.0.1/24"),
+        addrs(&ha).contains("10.1.0.1/24") && addrs(&ha).contains("192.0.2.1/24"),
         "kill -9 leaves the kernel state behind"
     );
-    // The next run no longer serves 10.1.0.50: its binding is not
-    // resumed, and the proxy ARP entry the killed run left is removed.
+    assert!(
+        !arp_answered_by(&cn, "c0", "10.1.0.50", &ha_mac),
+        "nobody answers for a home address nobody routes"
+    );
+    // The next run no longer serves 10.1.0.50 (its binding is not
+    // resumed) and has another address on eth1: the one the killed run
+    // left there is removed.
     let narrower = CONFIG
         .replace(
             "ip mobile host 10.1.0.10 10.1.0.99",
@@ -522,20 +542,20 @@ fn after_kill_9_the_next_run_takes_back_or_removes_what_the_last_one_installed()
         .replace(
             "ip mobile secure host 10.1.0.10 10.1.0.99",
             "ip mobile secure host 10.1.0.60 10.1.0.99",
+        )
+        .replace(
+            "ip address 192.0.2.1 255.255.255.0",
+            "ip address 198.51.100.1 255.255.255.0",
         );
     let (control2, pid) = common::start(&mut ha, "hk", &narrower);
     assert_eq!(control2, control);
-    let t = Instant::now();
-    while proxy(&ha).contains("10.1.0.50") {
-        assert!(
-            t.elapsed() < Duration::from_secs(5),
-            "the stale proxy ARP entry stays: {}",
-            proxy(&ha)
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until("the stale address to go", || {
+        !addrs(&ha).contains("192.0.2.1/24")
+    });
+    assert!(addrs(&ha).contains("198.51.100.1/24"), "{}", addrs(&ha));
     let b = exec(&control, &["show", "ip", "mobile", "binding"]);
     assert!(b.contains("Total 0"), "{b}");
+    assert!(!arp_answered_by(&cn, "c0", "10.1.0.50", &ha_mac));
     // Its addresses are its own again: a clean stop removes them, as it
     // does after a run that was never killed.
     assert!(addrs(&ha).contains("10.1.0.1/24"));
@@ -547,4 +567,103 @@ fn after_kill_9_the_next_run_takes_back_or_removes_what_the_last_one_installed()
     );
     let routes = out(&ha, &["-4", "route", "show", "table", "all"]);
     assert!(!routes.contains("10.1.0.50"), "{routes}");
+}
+
+/// A burst of 5 000 registrations (distinct home addresses): every
+/// binding's host route reaches the kernel within seconds (installs go in
+/// netlink batches through a bounded queue, none dropped), the home agent
+/// answers ARP for a bound address, and a clean stop removes every route
+/// at once.
+#[test]
+fn a_burst_of_5000_registrations_is_all_installed_and_all_removed_at_stop() {
+    const COUNT: u32 = 5000;
+    let (mut ha, cn, mn) = home_link("pmipt-hb", "pmipt-hbc", "pmipt-hbm");
+    let config = CONFIG
+        .replace(
+            "ip address 10.1.0.1 255.255.255.0",
+            "ip address 10.1.0.1 255.255.0.0",
+        )
+        .replace("10.1.0.10 10.1.0.99", "10.1.1.0 10.1.40.255");
+    mn.ip(&["route", "replace", "10.1.0.0/16", "via", "192.0.2.1"])
+        .unwrap();
+    cn.ip(&["route", "add", "10.1.0.0/16", "dev", "c0"])
+        .unwrap();
+    let (control, pid) = common::start(&mut ha, "hb", &config);
+    let home = |i: u32| Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 1, 1, 0)) + i);
+    let accepted = mn
+        .run(move || {
+            let s = UdpSocket::bind((COA, 434)).unwrap();
+            s.set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+            let mut answered = std::collections::BTreeSet::new();
+            let mut buf = [0u8; 512];
+            // In windows of 200, each request asked again until answered.
+            for _round in 0..5 {
+                let missing: Vec<u32> = (0..COUNT).filter(|i| !answered.contains(i)).collect();
+                for window in missing.chunks(200) {
+                    for &i in window {
+                        let msg = common::request(
+                            home(i),
+                            HA,
+                            COA,
+                            600,
+                            RequestFlags {
+                                decapsulation_by_mn: true,
+                                ..Default::default()
+                            },
+                        );
+                        s.send_to(&msg, (HA, 434)).unwrap();
+                    }
+                    while let Ok(n) = s.recv(&mut buf) {
+                        // Reply: type 3, code, lifetime, home address at 4.
+                        if n >= 8 && buf[0] == 3 && buf[1] == 0 {
+                            let h = Ipv4Addr::new(buf[4], buf[5], buf[6], buf[7]);
+                            answered.insert(u32::from(h) - u32::from(home(0)));
+                        }
+                        if window.iter().all(|i| answered.contains(i)) {
+                            break;
+                        }
+                    }
+                }
+            }
+            answered.len() as u32
+        })
+        .unwrap();
+    assert_eq!(accepted, COUNT, "every registration accepted");
+    // Once the daemon is gone so is pmip0, and `ip` fails: no routes.
+    let routes = |ha: &Netns| {
+        ha.ip(&["-4", "route", "show", "dev", "pmip0"])
+            .map(|o| String::from_utf8_lossy(&o.stdout).lines().count() as u32)
+            .unwrap_or(0)
+    };
+    let t = Instant::now();
+    while routes(&ha) < COUNT {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "{} of {COUNT} routes installed",
+            routes(&ha)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let b = exec(&control, &["show", "ip", "mobile", "binding", "summary"]);
+    assert!(b.contains("5000"), "{b}");
+    assert!(
+        arp_answered_by(&cn, "c0", "10.1.20.7", &mac(&ha, "FastEthernet0")),
+        "proxy ARP for a bound home address"
+    );
+    let t = Instant::now();
+    stop(pid, libc::SIGTERM);
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "a clean stop with {COUNT} bindings took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(routes(&ha), 0, "every route removed at the stop");
+    let all = String::from_utf8_lossy(
+        &ha.ip(&["-4", "route", "show", "table", "all"])
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    assert!(!all.contains("10.1.20.7"), "{all}");
 }
