@@ -77,6 +77,11 @@ impl BindingTable {
         self.count == 0
     }
 
+    /// Number of home addresses with at least one binding.
+    pub fn homes(&self) -> usize {
+        self.by_home.len()
+    }
+
     /// The bindings of one home address.
     pub fn get(&self, home: Ipv4Addr) -> &[Binding] {
         self.by_home.get(&home).map_or(&[], Vec::as_slice)

@@ -286,8 +286,9 @@ pub struct HostCounters {
     pub violations: u64,
 }
 
-/// Hosts with counters at most; beyond, the one idle longest without a
-/// binding makes room (configured ranges may be large).
+/// Hosts without a binding kept with counters at most (configured ranges
+/// may be large); beyond, those idle longest make room. A host with a
+/// binding always keeps its counters (`show ip mobile host`).
 pub const MAX_HOST_COUNTERS: usize = 4096;
 
 /// A Binding Update to a previous foreign agent waiting for its
@@ -488,20 +489,34 @@ impl HomeAgent {
         self.counters = Counters::default();
     }
 
-    /// The counters of `home`, made when it is a configured host; room
-    /// is made by dropping the host idle longest without a binding.
+    /// The counters of `home`, made when it is a configured host. Room is
+    /// made by dropping the hosts idle longest without a binding, an
+    /// eighth of [`MAX_HOST_COUNTERS`] at a time: the scan for them is paid
+    /// once per 512 new hosts, never once per host (a home agent with
+    /// 100 000 bindings registers new hosts at full speed).
     fn host_entry(&mut self, home: Ipv4Addr) -> Option<&mut HostCounters> {
         if !self.config.hosts.contains(home) {
             return None;
         }
-        if !self.hosts.contains_key(&home) && self.hosts.len() >= MAX_HOST_COUNTERS {
-            let idle = self
+        // Hosts with a binding number at most `homes()`: past this bound
+        // at least MAX_HOST_COUNTERS hosts are idle.
+        if !self.hosts.contains_key(&home)
+            && self.hosts.len() >= MAX_HOST_COUNTERS + self.bindings.homes()
+        {
+            let mut idle: Vec<(Option<Instant>, Ipv4Addr)> = self
                 .hosts
                 .iter()
                 .filter(|(h, _)| self.bindings.get(**h).is_empty())
-                .min_by_key(|(_, c)| c.last_code.map(|(_, at)| at))
-                .map(|(h, _)| *h)?;
-            self.hosts.remove(&idle);
+                .map(|(h, c)| (c.last_code.map(|(_, at)| at), *h))
+                .collect();
+            let evict = MAX_HOST_COUNTERS / 8;
+            if idle.len() > evict {
+                idle.select_nth_unstable(evict - 1);
+                idle.truncate(evict);
+            }
+            for (_, h) in idle {
+                self.hosts.remove(&h);
+            }
         }
         Some(self.hosts.entry(home).or_default())
     }

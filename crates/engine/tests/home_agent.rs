@@ -719,7 +719,8 @@ fn violations_are_logged_with_their_reason_and_bounded() {
 }
 
 /// Per-host counters only for configured hosts, and at most
-/// MAX_HOST_COUNTERS of them however many hosts a range holds.
+/// MAX_HOST_COUNTERS of them without a binding however many hosts a range
+/// holds; every host with a binding keeps its counters.
 #[test]
 fn host_counters_are_bounded() {
     use pmip_engine::home_agent::MAX_HOST_COUNTERS;
@@ -745,7 +746,19 @@ fn host_counters_are_bounded() {
         };
         send(&mut ha, now, FA1, HA, &r.bytes());
     }
-    assert_eq!(ha.host_counters().len(), MAX_HOST_COUNTERS);
+    // Denied (no SA for them): idle, and bounded; the longest idle are
+    // dropped an eighth of the bound at a time.
+    let n = ha.host_counters().len();
+    assert!(
+        n <= MAX_HOST_COUNTERS && n > MAX_HOST_COUNTERS - MAX_HOST_COUNTERS / 8,
+        "{n}"
+    );
+    assert!(
+        ha.host_counters().contains_key(&Ipv4Addr::from(
+            u32::from(Ipv4Addr::new(10, 1, 0, 2)) + MAX_HOST_COUNTERS as u32 + 499
+        )),
+        "the latest host has its counters"
+    );
     // A host outside every range gets none.
     let r = Rrq {
         home: Ipv4Addr::new(10, 9, 0, 1),
@@ -753,4 +766,46 @@ fn host_counters_are_bounded() {
     };
     send(&mut ha, now, FA1, HA, &r.bytes());
     assert!(!ha.host_counters().contains_key(&Ipv4Addr::new(10, 9, 0, 1)));
+}
+
+/// Hosts with bindings keep their counters past MAX_HOST_COUNTERS (and
+/// registering them does not slow down as the table grows).
+#[test]
+fn bound_hosts_keep_their_counters_past_the_bound() {
+    use pmip_engine::home_agent::MAX_HOST_COUNTERS;
+    let mut c = config();
+    c.networks[0].prefix_len = 16;
+    let (lo, hi) = (Ipv4Addr::new(10, 1, 1, 1), Ipv4Addr::new(10, 1, 255, 254));
+    c.hosts
+        .insert(
+            lo,
+            hi,
+            MobileHost {
+                interface: "FastEthernet0".into(),
+                lifetime: None,
+            },
+        )
+        .unwrap();
+    c.host_sas
+        .insert(lo, hi, sa(SPI, KEY, Algorithm::KeyedMd5PrefixSuffix))
+        .unwrap();
+    let mut ha = HomeAgent::new(c);
+    let now = t0();
+    let count = MAX_HOST_COUNTERS as u32 * 2;
+    let started = std::time::Instant::now();
+    for i in 0..count {
+        let r = Rrq {
+            home: Ipv4Addr::from(u32::from(lo) + i),
+            ..Rrq::new(now, FA1)
+        };
+        let (rep, _) = reply(&send(&mut ha, now, FA1, HA, &r.bytes()));
+        assert_eq!(rep.code, ReplyCode::Accepted);
+    }
+    eprintln!(
+        "{count} registrations of distinct hosts in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(ha.bindings().len(), count as usize);
+    assert_eq!(ha.host_counters().len(), count as usize);
+    assert!(ha.host_counters().values().all(|h| h.accepted == 1));
 }
