@@ -990,7 +990,9 @@ impl HomeAgent {
         }
         self.counters.accepted += 1;
         self.count_reply(now.instant, req.home_address, ReplyCode::Accepted);
-        tracing::info!(home = %req.home_address, coa = %req.care_of_address, lifetime = granted, "registration accepted");
+        // Not at INFO: one line per registration costs the registration
+        // rate (IOS too logs them only under `debug ip mobile`).
+        tracing::debug!(home = %req.home_address, coa = %req.care_of_address, lifetime = granted, "registration accepted");
         self.reply(
             src,
             &network,
