@@ -563,6 +563,10 @@ pub struct RunOptions {
     /// stations associate on (docs/deployment.md); none: the emulated
     /// radio (docs/radio.md).
     pub hostapd: Vec<PathBuf>,
+    /// Every reply waits until the state it depends on is on the disk,
+    /// not only in the state log (docs/architecture.md, "State kept across
+    /// restarts").
+    pub state_sync: bool,
 }
 
 /// Runs the device as `options` say, until SIGINT or SIGTERM.
@@ -571,6 +575,7 @@ pub async fn run_with(config_path: &Path, options: RunOptions) -> Result<(), Dae
         control: control_path,
         state: state_path,
         hostapd,
+        state_sync,
     } = options;
     let config = load(config_path)?;
     for w in config.warnings() {
@@ -595,6 +600,7 @@ pub async fn run_with(config_path: &Path, options: RunOptions) -> Result<(), Dae
         &control_path,
         &state_path,
         &hostapd,
+        state_sync,
     )
     .await;
     netlink.remove_all().await;
@@ -794,6 +800,7 @@ async fn serve(
     control_path: &Path,
     state_path: &Path,
     hostapd: &[PathBuf],
+    state_sync: bool,
 ) -> Result<(), DaemonError> {
     // With `ip address dhcp` the lease's router option is the gateway.
     if config.is_proxy_ap()
@@ -808,7 +815,8 @@ async fn serve(
     // run installs again is known to be ours.
     let clock = Clock::new();
     let (store, kept) = match pmip_platform::state::StateStore::open(state_path) {
-        Ok(store) => {
+        Ok(mut store) => {
+            store.set_flush_each_commit(state_sync);
             let kept = store.load(clock.now()).unwrap_or_else(|e| {
                 tracing::error!(error = %e, "saved state unreadable; starting empty");
                 Default::default()

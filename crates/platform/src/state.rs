@@ -7,10 +7,21 @@
 //! It lives in a redb database: an embedded, pure-Rust store whose
 //! commits are atomic and durable (copy-on-write pages, a checksummed
 //! commit record, fsync), so a crash at any moment leaves the last
-//! committed state and no C library is needed. Changes are collected
-//! while the node's outputs are carried out and committed in one
-//! transaction before the next datagram leaves: a reply is never sent
-//! for a binding the database does not hold yet.
+//! committed state and no C library is needed.
+//!
+//! In front of it is a write-ahead log (`PATH.wal.N` segments). Changes
+//! are collected while the node's outputs are carried out and written to
+//! the log in one `write` before the next datagram leaves: a reply is
+//! never sent for a binding the log does not hold, and what the log holds
+//! survives the daemon being killed (it is in the kernel's page cache).
+//! A thread of the store's own makes it survive a power cut too: it
+//! flushes the log to the disk within [`FLUSH_EVERY`] and folds each full
+//! segment into the database in one durable transaction, then deletes it.
+//! The registration path thus never waits for the disk (a flush costs
+//! 2–4 ms on a virtual disk, twice per registration through a foreign
+//! agent); `StateStore::set_flush_each_commit` makes every commit wait
+//! for its flush instead. Opening replays the segments left by a run that
+//! died before folding them. See docs/architecture.md.
 //!
 //! A database that cannot be opened (corrupted, truncated, not ours) is
 //! reported with its path, moved aside, and the device starts empty.
@@ -23,9 +34,19 @@ use pmip_engine::time::Instant;
 use pmip_engine::time::Now;
 use pmip_wire::tunnel::Encapsulation;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
+
+/// The log is flushed to the disk at most this long after a write.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// A log segment is folded into the database once it holds this many
+/// changes or is this old (and a commit comes).
+const SEGMENT_CHANGES: usize = 8192;
+const SEGMENT_AGE: Duration = Duration::from_secs(1);
 
 /// Bindings by (home address, care-of address).
 const BINDINGS: TableDefinition<u64, &[u8]> = TableDefinition::new("bindings");
@@ -53,6 +74,7 @@ pub struct Kept {
     pub stations: Vec<([u8; 6], Ipv4Addr, Duration)>,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Change {
     Put(u64, Vec<u8>),
     Delete(u64),
@@ -67,9 +89,40 @@ enum Change {
 }
 
 pub struct StateStore {
-    db: Database,
+    db: Arc<Database>,
     path: PathBuf,
     pending: Vec<Change>,
+    /// The log segment being written, made at the first commit.
+    segment: Option<Segment>,
+    /// Its generation next time one is made.
+    next_generation: u64,
+    flush_each_commit: bool,
+    folder: Option<Folder>,
+}
+
+/// One log segment: its file and what it holds (to fold into the
+/// database without reading it back).
+struct Segment {
+    path: PathBuf,
+    file: Arc<std::fs::File>,
+    changes: Vec<Change>,
+    started: std::time::Instant,
+}
+
+/// The thread that flushes the log and folds segments into the database.
+struct Folder {
+    tx: mpsc::Sender<Fold>,
+    /// The segment being written, for the periodic flush, and whether it
+    /// holds writes not flushed yet.
+    current: Arc<Mutex<Option<Arc<std::fs::File>>>>,
+    dirty: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// A full segment to fold: its changes, then delete its file.
+struct Fold {
+    changes: Vec<Change>,
+    segment: PathBuf,
 }
 
 fn key(home: Ipv4Addr, coa: Ipv4Addr) -> u64 {
@@ -278,11 +331,25 @@ impl StateStore {
                 Database::create(path).map_err(|e| other(path, &e))?
             }
         };
+        let db = Arc::new(db);
+        let next_generation = replay_log(&db, path).map_err(|e| other(path, &e))?;
+        let folder = Folder::start(db.clone(), path.to_owned()).map_err(|e| other(path, &e))?;
         Ok(StateStore {
             db,
             path: path.to_owned(),
             pending: Vec::new(),
+            segment: None,
+            next_generation,
+            flush_each_commit: false,
+            folder: Some(folder),
         })
+    }
+
+    /// With `each`, every commit waits until its changes are on the disk
+    /// (a power cut then loses nothing replied to, at a flush per
+    /// commit); without, the log is flushed within [`FLUSH_EVERY`].
+    pub fn set_flush_each_commit(&mut self, each: bool) {
+        self.flush_each_commit = each;
     }
 
     pub fn path(&self) -> &Path {
@@ -394,65 +461,387 @@ impl StateStore {
         !self.pending.is_empty()
     }
 
-    /// Commits every change since the last commit in one durable
-    /// transaction.
+    /// Writes every change since the last commit to the log, in one
+    /// write (see the module documentation for when it reaches the disk).
+    /// Where the log cannot be written, the changes go straight into the
+    /// database in one durable transaction.
     pub fn commit(&mut self) -> Result<(), String> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let e = |x: &dyn std::fmt::Display| format!("{}: {x}", self.path.display());
-        let tx = self.db.begin_write().map_err(|x| e(&x))?;
-        {
-            let mut bindings = tx.open_table(BINDINGS).map_err(|x| e(&x))?;
-            let mut replay = tx.open_table(REPLAY).map_err(|x| e(&x))?;
-            let mut visitors = tx.open_table(VISITORS).map_err(|x| e(&x))?;
-            let mut ledger = tx.open_table(LEDGER).map_err(|x| e(&x))?;
-            let mut stations = tx.open_table(STATIONS).map_err(|x| e(&x))?;
-            for c in self.pending.drain(..) {
-                match c {
-                    Change::Put(k, v) => {
-                        bindings.insert(k, v.as_slice()).map_err(|x| e(&x))?;
+        let changes = std::mem::take(&mut self.pending);
+        match self.log(&changes) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                tracing::warn!(path = %self.path.display(), error = %e, "state log not written; committing to the database directly");
+                apply(&self.db, &self.path, changes)
+            }
+        }
+    }
+
+    /// Appends `changes` to the current segment (one frame), flushing it
+    /// when asked to; hands the segment over when it is full or old.
+    fn log(&mut self, changes: &[Change]) -> std::io::Result<()> {
+        if self.segment.is_none() {
+            let path = segment_path(&self.path, self.next_generation);
+            self.next_generation += 1;
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)?;
+            let file = Arc::new(file);
+            if let Some(f) = &self.folder {
+                *f.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(file.clone());
+            }
+            self.segment = Some(Segment {
+                path,
+                file,
+                changes: Vec::new(),
+                started: std::time::Instant::now(),
+            });
+        }
+        let Some(seg) = self.segment.as_mut() else {
+            return Err(std::io::Error::other("no log segment"));
+        };
+        let frame = encode_frame(changes);
+        (&*seg.file).write_all(&frame)?;
+        if self.flush_each_commit {
+            seg.file.sync_data()?;
+        } else if let Some(f) = &self.folder {
+            f.dirty.store(true, Ordering::Release);
+        }
+        seg.changes.extend_from_slice(changes);
+        if seg.changes.len() >= SEGMENT_CHANGES || seg.started.elapsed() >= SEGMENT_AGE {
+            self.hand_over();
+        }
+        Ok(())
+    }
+
+    /// Hands the current segment to the folder thread (or folds it here
+    /// when there is none).
+    fn hand_over(&mut self) {
+        let Some(seg) = self.segment.take() else {
+            return;
+        };
+        let fold = Fold {
+            changes: seg.changes,
+            segment: seg.path,
+        };
+        match &self.folder {
+            Some(f) => {
+                *f.current.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                if let Err(mpsc::SendError(fold)) = f.tx.send(fold) {
+                    fold_segment(&self.db, &self.path, fold);
+                }
+            }
+            None => fold_segment(&self.db, &self.path, fold),
+        }
+    }
+}
+
+/// A clean stop folds everything into the database: no segment is left.
+impl Drop for StateStore {
+    fn drop(&mut self) {
+        self.hand_over();
+        if let Some(mut f) = self.folder.take() {
+            let thread = f.thread.take();
+            drop(f);
+            if let Some(t) = thread {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+impl Folder {
+    fn start(db: Arc<Database>, path: PathBuf) -> std::io::Result<Folder> {
+        let (tx, rx) = mpsc::channel::<Fold>();
+        let current: Arc<Mutex<Option<Arc<std::fs::File>>>> = Arc::default();
+        let dirty = Arc::new(AtomicBool::new(false));
+        let (c, d) = (current.clone(), dirty.clone());
+        let thread = std::thread::Builder::new()
+            .name("pmip-state".into())
+            .spawn(move || {
+                loop {
+                    match rx.recv_timeout(FLUSH_EVERY) {
+                        Ok(fold) => fold_segment(&db, &path, fold),
+                        Err(mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(mpsc::RecvTimeoutError::Disconnected) => return,
                     }
-                    Change::Delete(k) => {
-                        bindings.remove(k).map_err(|x| e(&x))?;
-                    }
-                    Change::VisitorPut(k, v) => {
-                        visitors.insert(k, v.as_slice()).map_err(|x| e(&x))?;
-                    }
-                    Change::VisitorDelete(k) => {
-                        visitors.remove(k).map_err(|x| e(&x))?;
-                    }
-                    Change::LedgerAdd(k) => {
-                        ledger.insert(k.as_slice(), ()).map_err(|x| e(&x))?;
-                    }
-                    Change::StationsBefore(cutoff) => {
-                        stations
-                            .retain(|_, v| {
-                                v.get(4..12)
-                                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                                    .is_some_and(|b| u64::from_be_bytes(b) >= cutoff)
-                            })
-                            .map_err(|x| e(&x))?;
-                    }
-                    Change::Station(mac, v) => {
-                        stations
-                            .insert(mac.as_slice(), v.as_slice())
-                            .map_err(|x| e(&x))?;
-                    }
-                    Change::LedgerRemove(k) => {
-                        ledger.remove(k.as_slice()).map_err(|x| e(&x))?;
-                    }
-                    Change::Replay(home, ident) => {
-                        let old = replay.get(home).map_err(|x| e(&x))?.map(|g| g.value());
-                        if old.is_none_or(|o| ident > o) {
-                            replay.insert(home, ident).map_err(|x| e(&x))?;
+                    if d.swap(false, Ordering::AcqRel) {
+                        let file = c.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                        if let Some(file) = file
+                            && let Err(e) = file.sync_data()
+                        {
+                            tracing::warn!(path = %path.display(), error = %e, "state log not flushed");
                         }
+                    }
+                }
+            })?;
+        Ok(Folder {
+            tx,
+            current,
+            dirty,
+            thread: Some(thread),
+        })
+    }
+}
+
+/// `PATH.wal.N`.
+fn segment_path(path: &Path, generation: u64) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(format!(".wal.{generation}"));
+    PathBuf::from(p)
+}
+
+/// The log segments beside `path`, oldest first.
+fn segments(path: &Path) -> Vec<(u64, PathBuf)> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Vec::new();
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!("{}.wal.", name.to_string_lossy());
+    let mut found: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let g = n.strip_prefix(&prefix)?.parse().ok()?;
+            Some((g, e.path()))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Folds the segments a previous run left into the database (in order;
+/// a torn last frame, from a crash mid-write, ends its segment) and
+/// deletes them. Returns the generation to use next.
+fn replay_log(db: &Database, path: &Path) -> Result<u64, String> {
+    let found = segments(path);
+    let next = found.last().map_or(0, |(g, _)| g + 1);
+    if found.is_empty() {
+        return Ok(next);
+    }
+    let mut changes = Vec::new();
+    for (_, seg) in &found {
+        let bytes = std::fs::read(seg).map_err(|e| format!("{}: {e}", seg.display()))?;
+        let (mut got, torn) = decode_frames(&bytes);
+        if torn {
+            tracing::warn!(segment = %seg.display(), "state log ends in a torn write (the daemon died writing it); kept what precedes it");
+        }
+        changes.append(&mut got);
+    }
+    let n = changes.len();
+    apply(db, path, changes)?;
+    for (_, seg) in &found {
+        let _ = std::fs::remove_file(seg);
+    }
+    tracing::info!(
+        segments = found.len(),
+        changes = n,
+        "state log of the last run folded into the database"
+    );
+    Ok(next)
+}
+
+/// Folds one handed-over segment into the database, then deletes it. A
+/// failure leaves the segment for the next start to replay.
+fn fold_segment(db: &Database, path: &Path, fold: Fold) {
+    match apply(db, path, fold.changes) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&fold.segment);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, segment = %fold.segment.display(), "state log not folded into the database; kept for the next start");
+        }
+    }
+}
+
+/// Applies `changes` in one durable transaction.
+fn apply(db: &Database, path: &Path, changes: Vec<Change>) -> Result<(), String> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let e = |x: &dyn std::fmt::Display| format!("{}: {x}", path.display());
+    let tx = db.begin_write().map_err(|x| e(&x))?;
+    {
+        let mut bindings = tx.open_table(BINDINGS).map_err(|x| e(&x))?;
+        let mut replay = tx.open_table(REPLAY).map_err(|x| e(&x))?;
+        let mut visitors = tx.open_table(VISITORS).map_err(|x| e(&x))?;
+        let mut ledger = tx.open_table(LEDGER).map_err(|x| e(&x))?;
+        let mut stations = tx.open_table(STATIONS).map_err(|x| e(&x))?;
+        for c in changes {
+            match c {
+                Change::Put(k, v) => {
+                    bindings.insert(k, v.as_slice()).map_err(|x| e(&x))?;
+                }
+                Change::Delete(k) => {
+                    bindings.remove(k).map_err(|x| e(&x))?;
+                }
+                Change::VisitorPut(k, v) => {
+                    visitors.insert(k, v.as_slice()).map_err(|x| e(&x))?;
+                }
+                Change::VisitorDelete(k) => {
+                    visitors.remove(k).map_err(|x| e(&x))?;
+                }
+                Change::LedgerAdd(k) => {
+                    ledger.insert(k.as_slice(), ()).map_err(|x| e(&x))?;
+                }
+                Change::StationsBefore(cutoff) => {
+                    stations
+                        .retain(|_, v| {
+                            v.get(4..12)
+                                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                                .is_some_and(|b| u64::from_be_bytes(b) >= cutoff)
+                        })
+                        .map_err(|x| e(&x))?;
+                }
+                Change::Station(mac, v) => {
+                    stations
+                        .insert(mac.as_slice(), v.as_slice())
+                        .map_err(|x| e(&x))?;
+                }
+                Change::LedgerRemove(k) => {
+                    ledger.remove(k.as_slice()).map_err(|x| e(&x))?;
+                }
+                Change::Replay(home, ident) => {
+                    let old = replay.get(home).map_err(|x| e(&x))?.map(|g| g.value());
+                    if old.is_none_or(|o| ident > o) {
+                        replay.insert(home, ident).map_err(|x| e(&x))?;
                     }
                 }
             }
         }
-        tx.commit().map_err(|x| e(&x))
     }
+    tx.commit().map_err(|x| e(&x))
+}
+
+/// One log frame: length (4, big-endian), a CRC-32 of the payload (4),
+/// the payload: the changes, each a tag and its fields.
+fn encode_frame(changes: &[Change]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(changes.len() * 48);
+    for c in changes {
+        let bytes = |p: &mut Vec<u8>, b: &[u8]| {
+            p.extend((b.len() as u16).to_be_bytes());
+            p.extend(b);
+        };
+        match c {
+            Change::Put(k, v) => {
+                p.push(1);
+                p.extend(k.to_be_bytes());
+                bytes(&mut p, v);
+            }
+            Change::Delete(k) => {
+                p.push(2);
+                p.extend(k.to_be_bytes());
+            }
+            Change::Replay(h, i) => {
+                p.push(3);
+                p.extend(h.to_be_bytes());
+                p.extend(i.to_be_bytes());
+            }
+            Change::VisitorPut(k, v) => {
+                p.push(4);
+                p.extend(k.to_be_bytes());
+                bytes(&mut p, v);
+            }
+            Change::VisitorDelete(k) => {
+                p.push(5);
+                p.extend(k.to_be_bytes());
+            }
+            Change::LedgerAdd(v) => {
+                p.push(6);
+                bytes(&mut p, v);
+            }
+            Change::LedgerRemove(v) => {
+                p.push(7);
+                bytes(&mut p, v);
+            }
+            Change::Station(mac, v) => {
+                p.push(8);
+                p.extend(mac);
+                p.extend(v);
+            }
+            Change::StationsBefore(t) => {
+                p.push(9);
+                p.extend(t.to_be_bytes());
+            }
+        }
+    }
+    let mut frame = Vec::with_capacity(8 + p.len());
+    frame.extend((p.len() as u32).to_be_bytes());
+    frame.extend(crc32fast::hash(&p).to_be_bytes());
+    frame.extend(p);
+    frame
+}
+
+/// The changes of every whole frame, and whether the bytes end in a
+/// torn or damaged one (what follows it is not read).
+fn decode_frames(mut b: &[u8]) -> (Vec<Change>, bool) {
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let Some(head) = b.get(..8) else {
+            return (out, true);
+        };
+        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let crc = u32::from_be_bytes([head[4], head[5], head[6], head[7]]);
+        let Some(p) = b.get(8..8 + len) else {
+            return (out, true);
+        };
+        if crc32fast::hash(p) != crc {
+            return (out, true);
+        }
+        match decode_changes(p) {
+            Some(mut c) => out.append(&mut c),
+            None => return (out, true),
+        }
+        b = &b[8 + len..];
+    }
+    (out, false)
+}
+
+fn decode_changes(mut p: &[u8]) -> Option<Vec<Change>> {
+    fn take<'a>(p: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+        let (a, rest) = (p.get(..n)?, p.get(n..)?);
+        *p = rest;
+        Some(a)
+    }
+    fn u64_of(p: &mut &[u8]) -> Option<u64> {
+        Some(u64::from_be_bytes(take(p, 8)?.try_into().ok()?))
+    }
+    fn u32_of(p: &mut &[u8]) -> Option<u32> {
+        Some(u32::from_be_bytes(take(p, 4)?.try_into().ok()?))
+    }
+    fn bytes_of(p: &mut &[u8]) -> Option<Vec<u8>> {
+        let n = u16::from_be_bytes(take(p, 2)?.try_into().ok()?) as usize;
+        Some(take(p, n)?.to_vec())
+    }
+    let mut out = Vec::new();
+    while let Some((&tag, rest)) = p.split_first() {
+        p = rest;
+        out.push(match tag {
+            1 => Change::Put(u64_of(&mut p)?, bytes_of(&mut p)?),
+            2 => Change::Delete(u64_of(&mut p)?),
+            3 => Change::Replay(u32_of(&mut p)?, u64_of(&mut p)?),
+            4 => Change::VisitorPut(u32_of(&mut p)?, bytes_of(&mut p)?),
+            5 => Change::VisitorDelete(u32_of(&mut p)?),
+            6 => Change::LedgerAdd(bytes_of(&mut p)?),
+            7 => Change::LedgerRemove(bytes_of(&mut p)?),
+            8 => Change::Station(
+                take(&mut p, 6)?.try_into().ok()?,
+                take(&mut p, 12)?.try_into().ok()?,
+            ),
+            9 => Change::StationsBefore(u64_of(&mut p)?),
+            _ => return None,
+        });
+    }
+    Some(out)
 }
 
 /// The instant a stored binding expires, for tests.
@@ -622,6 +1011,98 @@ mod tests {
         assert!(s.load(late).unwrap().visitors.is_empty());
         drop(s);
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn the_log_a_killed_run_left_is_replayed_up_to_a_torn_write() {
+        let d = dir("log");
+        let path = d.join("r1.state");
+        let t0 = Now::new(Instant::from_secs(110), Duration::from_secs(1_800_000_000));
+        let kept = binding([10, 1, 0, 50], [10, 2, 0, 1], false);
+        let gone = binding([10, 1, 0, 51], [10, 2, 0, 1], true);
+        {
+            let mut s = StateStore::open(&path).unwrap();
+            s.binding_up(&gone, t0);
+            s.commit().unwrap();
+        }
+        // What a run killed mid-write leaves: two segments, the second
+        // ending in half a frame.
+        let mut first = Vec::new();
+        first.extend(encode_frame(&[Change::Put(
+            key(kept.home_address, kept.care_of_address),
+            encode(&kept, t0),
+        )]));
+        first.extend(encode_frame(&[
+            Change::Delete(key(gone.home_address, gone.care_of_address)),
+            Change::Replay(u32::from(gone.home_address), 0xffff_ffff_0000_0000),
+            Change::Station(
+                [2, 0, 0, 0, 0, 1],
+                [10, 1, 0, 50, 0, 0, 1, 0x9a, 0, 0, 0, 0],
+            ),
+        ]));
+        std::fs::write(segment_path(&path, 7), &first).unwrap();
+        let torn = encode_frame(&[Change::Delete(key(kept.home_address, kept.care_of_address))]);
+        std::fs::write(segment_path(&path, 8), &torn[..torn.len() - 3]).unwrap();
+
+        let mut s = StateStore::open(&path).unwrap();
+        assert!(segments(&path).is_empty(), "folded into the database");
+        assert_eq!(s.next_generation, 9);
+        let k = s.load(t0).unwrap();
+        assert_eq!(
+            k.bindings
+                .iter()
+                .map(|b| b.home_address)
+                .collect::<Vec<_>>(),
+            [kept.home_address],
+            "the whole frames, not the torn one"
+        );
+        assert!(
+            k.replay
+                .contains(&(gone.home_address, 0xffff_ffff_0000_0000))
+        );
+        assert_eq!(k.stations.len(), 1);
+
+        // A commit is in the log (a segment) at once, and in the database
+        // once the store is closed.
+        s.binding_down(&kept, None);
+        s.commit().unwrap();
+        assert_eq!(segments(&path).len(), 1);
+        drop(s);
+        assert!(segments(&path).is_empty(), "a clean stop folds the log");
+        let s = StateStore::open(&path).unwrap();
+        assert!(s.load(t0).unwrap().bindings.is_empty());
+        drop(s);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn every_change_survives_the_log_encoding() {
+        let changes = vec![
+            Change::Put(1 << 40 | 7, vec![1, 2, 3]),
+            Change::Delete(9),
+            Change::Replay(0x0a01_0032, u64::MAX),
+            Change::VisitorPut(3, b"FastEthernet0".to_vec()),
+            Change::VisitorDelete(3),
+            Change::LedgerAdd(vec![0; 40]),
+            Change::LedgerRemove(vec![]),
+            Change::Station([1, 2, 3, 4, 5, 6], [7; 12]),
+            Change::StationsBefore(1_800_000_000_000),
+        ];
+        let mut log = encode_frame(&changes);
+        log.extend(encode_frame(&changes[..2]));
+        let (back, torn) = decode_frames(&log);
+        assert!(!torn);
+        assert_eq!(back.len(), changes.len() + 2);
+        assert_eq!(back[..changes.len()], changes[..]);
+        // A flipped bit ends the log there.
+        log[12] ^= 1;
+        assert_eq!(decode_frames(&log), (Vec::new(), true));
+        // Garbage of every length: never a panic.
+        for n in 0..64 {
+            let junk: Vec<u8> = (0..n).map(|i| (i * 37 + 5) as u8).collect();
+            let _ = decode_frames(&junk);
+            let _ = decode_changes(&junk);
+        }
     }
 
     #[test]
