@@ -1,7 +1,7 @@
 //! Bursts through the user-space data plane, which reads, receives and
 //! sends in batches: every packet of a burst comes out of the tunnel
 //! whole, once and in order (GRE sequence numbers follow the packets),
-//! and every one is counted once, both ways.
+//! its UDP checksum intact, and every one is counted once, both ways.
 
 use pmip_netns::{Netns, unique_name};
 use pmip_platform::dataplane::DataPlane;
@@ -144,6 +144,18 @@ fn care_of(
             let inner = ipv4::Packet::new_checked(&buf[d.inner.clone()]).unwrap();
             let udp = inner.payload();
             assert_eq!(udp.len(), 8 + PAYLOAD, "a tunnelled datagram arrived whole");
+            // Only the TTL changed inside: the UDP checksum still holds.
+            let pseudo = pmip_wire::checksum::pseudo_header(
+                inner.src_addr().octets(),
+                HOME.octets(),
+                protocol::UDP,
+                udp.len() as u16,
+            );
+            assert_eq!(
+                pmip_wire::checksum::combine(&[pseudo, pmip_wire::checksum::sum(udp)]),
+                0xffff,
+                "UDP checksum"
+            );
             let i = u32::from_be_bytes([udp[8], udp[9], udp[10], udp[11]]);
             assert_eq!(&udp[8..], &payload(i)[..]);
             got.push((i, d.gre_sequence));
