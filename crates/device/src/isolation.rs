@@ -89,7 +89,11 @@ fn carry_out(backend: &mut Backend, request: Request) {
             Ok(())
         }
     };
-    if let (Err(e), Request::Isolate { port, .. }) = (result, &request) {
-        tracing::warn!(%port, error = %e, "cannot keep broadcasts and registration replies from the visitor");
+    match (result, &request) {
+        (Err(e), Request::Isolate { port, .. }) => {
+            tracing::warn!(%port, error = %e, "cannot keep broadcasts and registration replies from the visitor");
+        }
+        (Err(_), Request::Release { .. }) => {}
+        (Ok(()), r) => tracing::debug!(request = ?r, "visitor isolation changed"),
     }
 }

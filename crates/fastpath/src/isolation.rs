@@ -63,8 +63,11 @@ pub struct IsolationCounters {
 struct Attached {
     name: String,
     link: SchedClassifierLinkId,
-    /// A clsact qdisc we added for it (kernels before tcx).
+    /// A clsact qdisc we added for it (kernels before tcx, or a station's
+    /// own port).
     qdisc: bool,
+    /// Attached as a tcx link, not a cls_bpf filter.
+    tcx: bool,
 }
 
 /// The loaded program and its maps (see the module documentation).
@@ -138,13 +141,32 @@ impl Isolation {
 
     /// Attaches the program to `port`'s egress unless it is there already.
     /// Links of ports that no longer exist are let go on the way.
-    fn attach(&mut self, port: &str) -> Result<u32, Error> {
+    ///
+    /// A station's own port is attached as a cls_bpf filter on a clsact
+    /// qdisc (by netlink), even where tcx links exist: the filter goes
+    /// when the port moves to another network namespace (the emulated
+    /// radio's roam), a tcx link stays on it, and our verdicts would
+    /// follow the station to the next AP until we let go (about 10 ms in
+    /// the lab: its broadcast queries dropped there). A radio shared by
+    /// every station stays where it is and gets a tcx link.
+    fn attach(&mut self, port: &str, own_port: bool) -> Result<u32, Error> {
         let index = sys::ifindex(port).ok_or_else(|| Error::Attach {
             interface: port.to_owned(),
             reason: "no such interface".into(),
         })?;
-        if self.attached.get(&index).is_some_and(|a| a.name == port) {
-            return Ok(index);
+        let tcx = self.tcx && !own_port;
+        match self.attached.remove(&index) {
+            Some(a) if a.name == port && a.tcx == tcx => {
+                self.attached.insert(index, a);
+                return Ok(index);
+            }
+            // Attached the other way: the port changed role.
+            Some(a) => {
+                if let Ok(p) = self.program() {
+                    let _ = p.detach(a.link);
+                }
+            }
+            None => {}
         }
         let gone: Vec<u32> = self
             .attached
@@ -160,7 +182,6 @@ impl Isolation {
                 let _ = p.detach(a.link);
             }
         }
-        let tcx = self.tcx;
         let mut qdisc = false;
         if !tcx {
             match tc::qdisc_add_clsact(port) {
@@ -182,7 +203,11 @@ impl Isolation {
                 TcAttachOptions::TcxOrder(LinkOrder::default()),
             )
         } else {
-            program.attach(port, TcAttachType::Egress)
+            program.attach_with_options(
+                port,
+                TcAttachType::Egress,
+                TcAttachOptions::Netlink(tc::NlOptions::default()),
+            )
         }
         .map_err(|e| Error::Attach {
             interface: port.to_owned(),
@@ -194,6 +219,7 @@ impl Isolation {
                 name: port.to_owned(),
                 link,
                 qdisc,
+                tcx,
             },
         );
         Ok(index)
@@ -203,7 +229,7 @@ impl Isolation {
     /// with `whole_port` (the port is the station's own), broadcasts and
     /// multicasts on the port too.
     pub fn isolate(&mut self, port: &str, mac: [u8; 6], whole_port: bool) -> Result<(), Error> {
-        let index = self.attach(port)?;
+        let index = self.attach(port, whole_port)?;
         self.stations
             .insert(key(mac), 1, 0)
             .map_err(|e| Error::Map {
@@ -236,7 +262,8 @@ impl Isolation {
                 if let Ok(p) = self.program() {
                     let _ = p.detach(a.link);
                 }
-                if a.qdisc {
+                // Only the port we added it to, not a new one of its name.
+                if a.qdisc && sys::ifindex(&a.name) == Some(index) {
                     sys::remove_clsact(&a.name);
                 }
             }
@@ -274,11 +301,11 @@ impl Drop for Isolation {
     fn drop(&mut self) {
         let attached = std::mem::take(&mut self.attached);
         let mut qdiscs = Vec::new();
-        for a in attached.into_values() {
+        for (index, a) in attached {
             if let Ok(p) = self.program() {
                 let _ = p.detach(a.link);
             }
-            if a.qdisc {
+            if a.qdisc && sys::ifindex(&a.name) == Some(index) {
                 qdiscs.push(a.name);
             }
         }
