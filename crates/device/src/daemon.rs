@@ -651,6 +651,7 @@ async fn start_router(
     io.packet = Some(packet.clone());
     let dataplane = DataPlane::new();
     let dataplane_task = tokio::spawn(dataplane.clone().run(tun, Some(packet.clone())));
+    crate::installer::preload_fast_path(&dataplane);
     let mut installer =
         BindingInstaller::new(netlink.clone(), dataplane.clone(), tun_index, packet);
     let (bindings, mut queue) =
