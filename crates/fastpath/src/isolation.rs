@@ -283,13 +283,7 @@ impl Isolation {
 
     /// What was dropped, summed over every CPU.
     pub fn counters(&self) -> Result<IsolationCounters, Error> {
-        let read = |i: u32| -> Result<u64, Error> {
-            let values = self.counters.get(&i, 0).map_err(|e| Error::Map {
-                map: "pmip_isolation_counters",
-                reason: chain(&e),
-            })?;
-            Ok(values.iter().copied().fold(0u64, u64::wrapping_add))
-        };
+        let read = |i: u32| crate::per_cpu_sum(&self.counters, "pmip_isolation_counters", i);
         Ok(IsolationCounters {
             group_frames: read(DROPPED_GROUP)?,
             registration_replies: read(DROPPED_REPLIES)?,

@@ -95,6 +95,20 @@ impl Error {
     }
 }
 
+/// Entry `index` of the per-CPU counter array `map` (named `name`),
+/// summed over every CPU.
+fn per_cpu_sum(
+    map: &PerCpuArray<MapData, u64>,
+    name: &'static str,
+    index: u32,
+) -> Result<u64, Error> {
+    let values = map.get(&index, 0).map_err(|e| Error::Map {
+        map: name,
+        reason: chain(&e),
+    })?;
+    Ok(values.iter().copied().fold(0u64, u64::wrapping_add))
+}
+
 /// An error and its sources on one line (aya nests the useful part).
 fn chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
@@ -618,13 +632,7 @@ impl FastPath {
 
     /// The counters, summed over every CPU.
     pub fn counters(&self) -> Result<Counters, Error> {
-        let read = |i: u32| -> Result<u64, Error> {
-            let values = self.counters.get(&i, 0).map_err(|e| Error::Map {
-                map: "pmip_counters",
-                reason: chain(&e),
-            })?;
-            Ok(values.iter().copied().fold(0u64, u64::wrapping_add))
-        };
+        let read = |i: u32| per_cpu_sum(&self.counters, "pmip_counters", i);
         Ok(Counters {
             encapsulated_packets: read(ENCAP_PACKETS)?,
             encapsulated_bytes: read(ENCAP_BYTES)?,

@@ -11,18 +11,6 @@ use std::time::Duration;
 const AP: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
 const STATION: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 50);
 
-fn mac(ns: &Netns, dev: &str) -> [u8; 6] {
-    let out = ns
-        .exec_ok("cat", &[&format!("/sys/class/net/{dev}/address")])
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    let mut m = [0u8; 6];
-    for (b, part) in m.iter_mut().zip(text.trim().split(':')) {
-        *b = u8::from_str_radix(part, 16).unwrap();
-    }
-    m
-}
-
 /// What the station receives on UDP port 9999 while the AP sends a
 /// registration reply (from port 434), a broadcast and a plain unicast.
 fn received(ap: &Netns, sta: &Netns) -> Vec<String> {
@@ -63,7 +51,7 @@ fn a_visitor_gets_neither_registration_replies_nor_group_frames_on_its_own_port(
     sta.addr("wlan0", "10.9.0.50/24").unwrap();
     ap.exec_ok("ping", &["-c", "1", "-W", "2", "10.9.0.50"])
         .unwrap();
-    let station = mac(&sta, "wlan0");
+    let station = sta.mac("wlan0").unwrap();
 
     let mut iso = match ap.run(Isolation::load).unwrap() {
         Ok(i) => i,
@@ -157,7 +145,7 @@ fn a_visitor_gets_neither_registration_replies_nor_group_frames_on_its_own_port(
     ap.veth_to("sta1", &sta, "wlan0").unwrap();
     ap.addr("sta1", "10.9.0.1/24").unwrap();
     sta.addr("wlan0", "10.9.0.50/24").unwrap();
-    let station = mac(&sta, "wlan0");
+    let station = sta.mac("wlan0").unwrap();
     ap.exec_ok("ping", &["-c", "1", "-W", "2", "10.9.0.50"])
         .unwrap();
     let iso = ap

@@ -109,18 +109,6 @@ fn agents(l: &Lab) -> Option<(FastPath, FastPath)> {
     }
 }
 
-fn mac(ns: &Netns, dev: &str) -> [u8; 6] {
-    let out = ns
-        .exec_ok("cat", &[&format!("/sys/class/net/{dev}/address")])
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    let mut m = [0u8; 6];
-    for (b, part) in m.iter_mut().zip(text.trim().split(':')) {
-        *b = u8::from_str_radix(part, 16).unwrap();
-    }
-    m
-}
-
 fn ifindex(ns: &Netns, dev: &str) -> u32 {
     let out = ns
         .exec_ok("cat", &[&format!("/sys/class/net/{dev}/ifindex")])
@@ -208,7 +196,7 @@ fn enter(l: &Lab, ha: &mut FastPath, fa: &mut FastPath, mode: Mode, reverse: boo
             care_of: COA,
             home_agent: HA,
             ifindex: ifindex(&l.fa, "FastEthernet0"),
-            mac: mac(&l.mn, "m0"),
+            mac: l.mn.mac("m0").unwrap(),
             reverse: reverse.then_some(mode),
         },
     )
@@ -400,40 +388,31 @@ fn interfaces_addressed_later_are_covered() {
         })
         .unwrap()
     };
-    // An interface without an address is not ours; once addressed it is.
-    a.veth_to("eth1", &b, "eth1").unwrap();
-    let (mut fast, added) = a
-        .run(move || {
+    // In the namespace, as the daemon's thread is.
+    let cover = |fast: FastPath| {
+        a.run(move || {
             let mut fast = fast;
             let added = fast.cover_new_interfaces();
             (fast, added)
         })
-        .unwrap();
+        .unwrap()
+    };
+    // An interface without an address is not ours; once addressed it is.
+    a.veth_to("eth1", &b, "eth1").unwrap();
+    let (fast, added) = cover(fast);
     assert!(added.is_empty(), "{added:?}");
     a.addr("eth1", "198.51.100.1/24").unwrap();
-    let added;
-    (fast, added) = a
-        .run(move || {
-            let added = fast.cover_new_interfaces();
-            (fast, added)
-        })
-        .unwrap();
+    let (fast, added) = cover(fast);
     assert_eq!(added, ["eth1"]);
     assert_eq!(attached(&a, "eth1"), 1);
     // Once only; made again under the same name, it is attached again.
     a.ip(&["link", "del", "eth1"]).unwrap();
     a.veth_to("eth1", &b, "eth1").unwrap();
     a.addr("eth1", "198.51.100.1/24").unwrap();
-    let added;
-    (fast, added) = a
-        .run(move || {
-            let added = fast.cover_new_interfaces();
-            (fast, added)
-        })
-        .unwrap();
+    let (fast, added) = cover(fast);
     assert_eq!(added, ["eth1"]);
     assert_eq!(attached(&a, "eth1"), 1);
     assert_eq!(attached(&a, "eth0"), 1);
-    let again = a.run(move || fast.cover_new_interfaces()).unwrap();
+    let (_fast, again) = cover(fast);
     assert!(again.is_empty(), "{again:?}");
 }

@@ -150,6 +150,21 @@ impl Netns {
         Ok(())
     }
 
+    /// The link-layer address of interface `dev` in this namespace.
+    pub fn mac(&self, dev: &str) -> io::Result<[u8; 6]> {
+        let out = self.exec_ok("cat", &[&format!("/sys/class/net/{dev}/address")])?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut m = [0u8; 6];
+        let mut parts = text.trim().split(':');
+        for b in &mut m {
+            *b = parts
+                .next()
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+                .ok_or_else(|| io::Error::other(format!("{dev}: no MAC in {text:?}")))?;
+        }
+        Ok(m)
+    }
+
     /// Adds `addr/len` to `dev` in this namespace.
     pub fn addr(&self, dev: &str, cidr: &str) -> io::Result<()> {
         self.ip(&["addr", "add", cidr, "dev", dev]).map(drop)

@@ -324,18 +324,7 @@ impl Campus {
     /// (an IPv6 router solicitation, as a host does when its link comes
     /// up).
     pub fn station_sends_ipv6(&mut self, station: usize) {
-        let s = &self.stations[station];
-        let Some(a) = s.at else { return };
-        let frame =
-            pmip_node::packets::eth_frame([0x33, 0x33, 0, 0, 0, 2], s.mac, 0x86dd, &[0x60; 48]);
-        let (ifindex, now) = (s.ifindex, self.at());
-        self.devices[a].node.handle(
-            now,
-            Input::Frame {
-                link: Link::Station(ifindex),
-                frame: &frame,
-            },
-        );
+        self.station_frame(station, [0x33, 0x33, 0, 0, 0, 2], 0x86dd, &[0x60; 48]);
     }
 
     /// The station sends an agent solicitation (its own Mobile IP
@@ -349,9 +338,14 @@ impl Campus {
 
     /// An IPv4 packet from the station, broadcast on its AP's port.
     fn station_packet(&mut self, station: usize, pkt: &[u8]) {
+        self.station_frame(station, [0xff; 6], ethernet::ethertype::IPV4, pkt);
+    }
+
+    /// A frame from the station to `dst` on its AP's port.
+    fn station_frame(&mut self, station: usize, dst: Mac, ethertype: u16, payload: &[u8]) {
         let s = &self.stations[station];
         let Some(a) = s.at else { return };
-        let frame = pmip_node::packets::eth_frame([0xff; 6], s.mac, ethernet::ethertype::IPV4, pkt);
+        let frame = pmip_node::packets::eth_frame(dst, s.mac, ethertype, payload);
         let (ifindex, now) = (s.ifindex, self.at());
         self.devices[a].node.handle(
             now,
