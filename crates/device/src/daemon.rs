@@ -399,6 +399,15 @@ impl Driver {
             | Install::StationKnown { .. } => {}
             Install::BindingUp { .. } | Install::BindingDown { .. } => {
                 let Some(r) = &self.router else { return };
+                match &i {
+                    Install::BindingUp { binding, .. } => {
+                        crate::installer::tunnel_up(&r.dataplane, binding);
+                    }
+                    Install::BindingDown { binding, .. } => {
+                        crate::installer::tunnel_down(&r.dataplane, binding);
+                    }
+                    _ => {}
+                }
                 if matches!(i, Install::BindingDown { last: true, .. }) {
                     let (tx, rx) = oneshot::channel();
                     let _ = r.bindings.send((Some(i), Some(tx))).await;
@@ -652,8 +661,7 @@ async fn start_router(
     let dataplane = DataPlane::new();
     let dataplane_task = tokio::spawn(dataplane.clone().run(tun, Some(packet.clone())));
     crate::installer::preload_fast_path(&dataplane);
-    let mut installer =
-        BindingInstaller::new(netlink.clone(), dataplane.clone(), tun_index, packet);
+    let mut installer = BindingInstaller::new(netlink.clone(), tun_index, packet);
     let (bindings, mut queue) =
         mpsc::channel::<(Option<Install>, Option<oneshot::Sender<()>>)>(INSTALL_QUEUE);
     let installer_task = tokio::spawn(async move {

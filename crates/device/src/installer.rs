@@ -48,10 +48,10 @@ impl Drop for HomeLink {
     }
 }
 
-/// Applies the engine's binding actions to the kernel and the data plane.
+/// Applies the engine's binding actions to the kernel (their tunnels:
+/// [`tunnel_up`], [`tunnel_down`]).
 pub struct BindingInstaller {
     netlink: Arc<Netlink>,
-    dataplane: DataPlane,
     tun_index: u32,
     arp: Arc<pmip_platform::packet::PacketSocket>,
     links: HashMap<String, HomeLink>,
@@ -74,13 +74,11 @@ enum Step {
 impl BindingInstaller {
     pub fn new(
         netlink: Arc<Netlink>,
-        dataplane: DataPlane,
         tun_index: u32,
         arp: Arc<pmip_platform::packet::PacketSocket>,
     ) -> BindingInstaller {
         BindingInstaller {
             netlink,
-            dataplane,
             tun_index,
             arp,
             links: HashMap::new(),
@@ -88,57 +86,33 @@ impl BindingInstaller {
         }
     }
 
-    /// Carries out `installs` in order: the data plane at once, every host
-    /// route of the batch in one netlink batch, then proxy ARP and the
-    /// gratuitous ARPs of the home addresses now routed into the tunnel
-    /// (RFC 5944 4.6).
+    /// Carries out `installs` in order (their tunnels were changed by
+    /// [`tunnel_up`]/[`tunnel_down`] already): every host route of the
+    /// batch in one netlink batch, then proxy ARP and the gratuitous ARPs
+    /// of the home addresses now routed into the tunnel (RFC 5944 4.6).
     pub async fn apply_batch(&mut self, installs: &[Install]) {
         let mut steps = Vec::new();
         for install in installs {
+            // Their tunnels are in already (`tunnel_up`, before the reply
+            // left); what is left is the kernel's part.
             match install {
                 Install::BindingUp {
                     binding,
                     interface,
-                    first,
-                } => {
-                    self.dataplane.add_binding_tunnel(
-                        binding.home_address,
-                        binding.home_agent,
-                        binding.care_of_address,
-                        binding.encapsulation,
-                        binding.reverse_tunnel,
-                    );
-                    fast_path(&self.dataplane).binding_up(
-                        binding.home_address,
-                        binding.home_agent,
-                        binding.care_of_address,
-                        binding.encapsulation,
-                        binding.reverse_tunnel,
-                    );
-                    if *first {
-                        steps.push(Step::Up {
-                            home: binding.home_address,
-                            link: interface.clone(),
-                        });
-                    }
-                }
+                    first: true,
+                } => steps.push(Step::Up {
+                    home: binding.home_address,
+                    link: interface.clone(),
+                }),
                 Install::BindingDown {
                     binding,
                     interface,
-                    last,
-                } => {
-                    pmip_fastpath::hook()
-                        .binding_down(binding.home_address, binding.care_of_address);
-                    self.dataplane
-                        .remove_binding_tunnel(binding.home_address, binding.care_of_address);
-                    if *last {
-                        steps.push(Step::Down {
-                            home: binding.home_address,
-                            home_agent: binding.home_agent,
-                            link: interface.clone(),
-                        });
-                    }
-                }
+                    last: true,
+                } => steps.push(Step::Down {
+                    home: binding.home_address,
+                    home_agent: binding.home_agent,
+                    link: interface.clone(),
+                }),
                 _ => {}
             }
         }
@@ -510,4 +484,32 @@ impl Drop for VisitorInstaller {
 /// behind (a 10-14 ms registration round trip on a 2-core machine).
 pub fn preload_fast_path(dataplane: &DataPlane) {
     fast_path(dataplane);
+}
+
+/// A binding's tunnel in the user-space data plane and the fast path's
+/// map: a hash-map insert and a BPF map update (microseconds), made on the
+/// loop before the registration reply leaves, so the first packet after
+/// the reply is tunnelled (by the fast path, which needs no route; the
+/// host route into the TUN device follows on the installer's batch).
+pub fn tunnel_up(dataplane: &DataPlane, binding: &pmip_engine::binding::Binding) {
+    dataplane.add_binding_tunnel(
+        binding.home_address,
+        binding.home_agent,
+        binding.care_of_address,
+        binding.encapsulation,
+        binding.reverse_tunnel,
+    );
+    fast_path(dataplane).binding_up(
+        binding.home_address,
+        binding.home_agent,
+        binding.care_of_address,
+        binding.encapsulation,
+        binding.reverse_tunnel,
+    );
+}
+
+/// The binding's tunnel goes, in the order the node decided it.
+pub fn tunnel_down(dataplane: &DataPlane, binding: &pmip_engine::binding::Binding) {
+    pmip_fastpath::hook().binding_down(binding.home_address, binding.care_of_address);
+    dataplane.remove_binding_tunnel(binding.home_address, binding.care_of_address);
 }
