@@ -6,10 +6,7 @@
 
 use crate::{Error, chain, sys};
 use aya::maps::{HashMap, MapData, PerCpuArray};
-use aya::programs::LinkOrder;
-use aya::programs::tc::{
-    self, SchedClassifier, SchedClassifierLinkId, TcAttachOptions, TcAttachType,
-};
+use aya::programs::tc::{SchedClassifier, SchedClassifierLinkId, TcAttachType};
 use std::collections::BTreeMap;
 
 /// Why the isolation object is missing, set by build.rs (empty when built).
@@ -41,13 +38,7 @@ fn key(mac: [u8; 6]) -> StationKey {
 /// Whether the isolation program was compiled into this binary; the
 /// reason when not.
 pub fn built() -> Result<(), &'static str> {
-    if NOT_BUILT.is_empty() && !OBJECT.is_empty() {
-        Ok(())
-    } else if NOT_BUILT.is_empty() {
-        Err("empty BPF object")
-    } else {
-        Err(NOT_BUILT)
-    }
+    crate::built_object(NOT_BUILT, OBJECT)
 }
 
 /// What the isolation program dropped since it was loaded.
@@ -93,33 +84,13 @@ impl Isolation {
         let mut ebpf = aya::EbpfLoader::new()
             .load(OBJECT)
             .map_err(|e| Error::Load(chain(&e)))?;
-        let map_err = |map: &'static str| {
-            move |e: aya::maps::MapError| Error::Map {
-                map,
-                reason: chain(&e),
-            }
-        };
-        let mut take = |map: &'static str| {
-            ebpf.take_map(map).ok_or(Error::Map {
-                map,
-                reason: "missing from the object".into(),
-            })
-        };
-        let stations = HashMap::try_from(take("pmip_isolated_stations")?)
-            .map_err(map_err("pmip_isolated_stations"))?;
-        let ports = HashMap::try_from(take("pmip_isolated_ports")?)
-            .map_err(map_err("pmip_isolated_ports"))?;
-        let counters = PerCpuArray::try_from(take("pmip_isolation_counters")?)
-            .map_err(map_err("pmip_isolation_counters"))?;
-        let program: &mut SchedClassifier = ebpf
-            .program_mut(PROGRAM)
-            .ok_or_else(|| Error::Load(format!("no program {PROGRAM} in the object")))?
-            .try_into()
-            .map_err(|e: aya::programs::ProgramError| Error::Load(chain(&e)))?;
-        program.load().map_err(|e| Error::Load(chain(&e)))?;
-        let tcx = aya::util::KernelVersion::current()
-            .map(|v| v >= aya::util::KernelVersion::new(6, 6, 0))
-            .unwrap_or(false);
+        let stations = crate::take_map(&mut ebpf, "pmip_isolated_stations")?;
+        let ports = crate::take_map(&mut ebpf, "pmip_isolated_ports")?;
+        let counters = crate::take_map(&mut ebpf, "pmip_isolation_counters")?;
+        crate::classifier(&mut ebpf, PROGRAM)?
+            .load()
+            .map_err(|e| Error::Load(chain(&e)))?;
+        let tcx = crate::tcx_available();
         Ok(Isolation {
             stations,
             ports,
@@ -132,11 +103,7 @@ impl Isolation {
     }
 
     fn program(&mut self) -> Result<&mut SchedClassifier, Error> {
-        self.ebpf
-            .program_mut(PROGRAM)
-            .ok_or_else(|| Error::Load(format!("no program {PROGRAM} in the object")))?
-            .try_into()
-            .map_err(|e: aya::programs::ProgramError| Error::Load(chain(&e)))
+        crate::classifier(&mut self.ebpf, PROGRAM)
     }
 
     /// Attaches the program to `port`'s egress unless it is there already.
@@ -182,37 +149,8 @@ impl Isolation {
                 let _ = p.detach(a.link);
             }
         }
-        let mut qdisc = false;
-        if !tcx {
-            match tc::qdisc_add_clsact(port) {
-                Ok(()) => qdisc = true,
-                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
-                Err(e) => {
-                    return Err(Error::Attach {
-                        interface: port.to_owned(),
-                        reason: format!("clsact qdisc: {e}"),
-                    });
-                }
-            }
-        }
         let program = self.program()?;
-        let link = if tcx {
-            program.attach_with_options(
-                port,
-                TcAttachType::Egress,
-                TcAttachOptions::TcxOrder(LinkOrder::default()),
-            )
-        } else {
-            program.attach_with_options(
-                port,
-                TcAttachType::Egress,
-                TcAttachOptions::Netlink(tc::NlOptions::default()),
-            )
-        }
-        .map_err(|e| Error::Attach {
-            interface: port.to_owned(),
-            reason: chain(&e),
-        })?;
+        let (link, qdisc) = crate::attach_classifier(program, port, TcAttachType::Egress, tcx)?;
         self.attached.insert(
             index,
             Attached {

@@ -43,12 +43,89 @@ pub const ENV: &str = "PMIP_FASTPATH";
 /// Whether the fast path was compiled into this binary; the reason when
 /// not.
 pub fn built() -> Result<(), &'static str> {
-    if NOT_BUILT.is_empty() && !OBJECT.is_empty() {
-        Ok(())
-    } else if NOT_BUILT.is_empty() {
+    built_object(NOT_BUILT, OBJECT)
+}
+
+/// Whether a BPF object was compiled in: `not_built` is what build.rs
+/// said when it could not (empty when it could).
+fn built_object(not_built: &'static str, object: &[u8]) -> Result<(), &'static str> {
+    if !not_built.is_empty() {
+        Err(not_built)
+    } else if object.is_empty() {
         Err("empty BPF object")
     } else {
-        Err(NOT_BUILT)
+        Ok(())
+    }
+}
+
+/// Whether this kernel has tcx links (Linux 6.6 and later).
+fn tcx_available() -> bool {
+    aya::util::KernelVersion::current()
+        .map(|v| v >= aya::util::KernelVersion::new(6, 6, 0))
+        .unwrap_or(false)
+}
+
+/// The map `map` of a loaded object, taken out of it as a `T`.
+fn take_map<T>(ebpf: &mut aya::Ebpf, map: &'static str) -> Result<T, Error>
+where
+    T: TryFrom<aya::maps::Map, Error = aya::maps::MapError>,
+{
+    let m = ebpf.take_map(map).ok_or(Error::Map {
+        map,
+        reason: "missing from the object".into(),
+    })?;
+    T::try_from(m).map_err(|e| Error::Map {
+        map,
+        reason: chain(&e),
+    })
+}
+
+/// The classifier program `name` of a loaded object.
+fn classifier<'a>(ebpf: &'a mut aya::Ebpf, name: &str) -> Result<&'a mut SchedClassifier, Error> {
+    ebpf.program_mut(name)
+        .ok_or_else(|| Error::Load(format!("no program {name} in the object")))?
+        .try_into()
+        .map_err(|e: aya::programs::ProgramError| Error::Load(chain(&e)))
+}
+
+/// Attaches `program` to `interface` at `hook`: a tcx link with `tcx`,
+/// else a cls_bpf filter on the interface's clsact qdisc, which is added
+/// when missing. Returns the link and whether the qdisc was added here.
+fn attach_classifier(
+    program: &mut SchedClassifier,
+    interface: &str,
+    hook: TcAttachType,
+    tcx: bool,
+) -> Result<(tc::SchedClassifierLinkId, bool), Error> {
+    let mut qdisc = false;
+    if !tcx {
+        match tc::qdisc_add_clsact(interface) {
+            Ok(()) => qdisc = true,
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+            Err(e) => {
+                return Err(Error::Attach {
+                    interface: interface.to_owned(),
+                    reason: format!("clsact qdisc: {e}"),
+                });
+            }
+        }
+    }
+    let options = if tcx {
+        TcAttachOptions::TcxOrder(LinkOrder::default())
+    } else {
+        TcAttachOptions::Netlink(tc::NlOptions::default())
+    };
+    match program.attach_with_options(interface, hook, options) {
+        Ok(link) => Ok((link, qdisc)),
+        Err(e) => {
+            if qdisc {
+                sys::remove_clsact(interface);
+            }
+            Err(Error::Attach {
+                interface: interface.to_owned(),
+                reason: chain(&e),
+            })
+        }
     }
 }
 
@@ -344,43 +421,24 @@ impl FastPath {
         let mut ebpf = aya::EbpfLoader::new()
             .load(OBJECT)
             .map_err(|e| Error::Load(chain(&e)))?;
-        let take = |ebpf: &mut aya::Ebpf, map: &'static str| {
-            ebpf.take_map(map).ok_or(Error::Map {
-                map,
-                reason: "missing from the object".into(),
-            })
-        };
-        let map_err = |map: &'static str| {
-            move |e: aya::maps::MapError| Error::Map {
-                map,
-                reason: chain(&e),
-            }
-        };
-        let bindings = HashMap::try_from(take(&mut ebpf, "pmip_bindings")?)
-            .map_err(map_err("pmip_bindings"))?;
-        let visitors = HashMap::try_from(take(&mut ebpf, "pmip_visitors")?)
-            .map_err(map_err("pmip_visitors"))?;
-        let peers =
-            HashMap::try_from(take(&mut ebpf, "pmip_peers")?).map_err(map_err("pmip_peers"))?;
-        let counters = PerCpuArray::try_from(take(&mut ebpf, "pmip_counters")?)
-            .map_err(map_err("pmip_counters"))?;
-        let mut config: Array<MapData, u32> =
-            Array::try_from(take(&mut ebpf, "pmip_config")?).map_err(map_err("pmip_config"))?;
+        let bindings = take_map(&mut ebpf, "pmip_bindings")?;
+        let visitors = take_map(&mut ebpf, "pmip_visitors")?;
+        let peers = take_map(&mut ebpf, "pmip_peers")?;
+        let counters = take_map(&mut ebpf, "pmip_counters")?;
+        let mut config: Array<MapData, u32> = take_map(&mut ebpf, "pmip_config")?;
         if let Some(tun) = &options.tun {
             let index = sys::ifindex(tun).unwrap_or(0);
             config
                 .set(CONFIG_TUN_IFINDEX, index, 0)
-                .map_err(map_err("pmip_config"))?;
+                .map_err(|e| Error::Map {
+                    map: "pmip_config",
+                    reason: chain(&e),
+                })?;
         }
-        let program: &mut SchedClassifier = ebpf
-            .program_mut(PROGRAM)
-            .ok_or_else(|| Error::Load(format!("no program {PROGRAM} in the object")))?
-            .try_into()
-            .map_err(|e: aya::programs::ProgramError| Error::Load(chain(&e)))?;
-        program.load().map_err(|e| Error::Load(chain(&e)))?;
-        let tcx = aya::util::KernelVersion::current()
-            .map(|v| v >= aya::util::KernelVersion::new(6, 6, 0))
-            .unwrap_or(false);
+        classifier(&mut ebpf, PROGRAM)?
+            .load()
+            .map_err(|e| Error::Load(chain(&e)))?;
+        let tcx = tcx_available();
         let mut fast = FastPath {
             bindings,
             visitors,
@@ -414,37 +472,11 @@ impl FastPath {
             reason: "no such interface".into(),
         })?;
         let tcx = self.attachment == Attachment::Tcx;
-        if !tcx {
-            match tc::qdisc_add_clsact(name) {
-                Ok(()) => self.qdiscs_added.push(name.to_owned()),
-                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
-                Err(e) => {
-                    return Err(Error::Attach {
-                        interface: name.to_owned(),
-                        reason: format!("clsact qdisc: {e}"),
-                    });
-                }
-            }
+        let program = classifier(&mut self.ebpf, PROGRAM)?;
+        let (_, qdisc) = attach_classifier(program, name, TcAttachType::Ingress, tcx)?;
+        if qdisc {
+            self.qdiscs_added.push(name.to_owned());
         }
-        let program: &mut SchedClassifier = self
-            .ebpf
-            .program_mut(PROGRAM)
-            .ok_or_else(|| Error::Load(format!("no program {PROGRAM} in the object")))?
-            .try_into()
-            .map_err(|e: aya::programs::ProgramError| Error::Load(chain(&e)))?;
-        let attached = if tcx {
-            program.attach_with_options(
-                name,
-                TcAttachType::Ingress,
-                TcAttachOptions::TcxOrder(LinkOrder::default()),
-            )
-        } else {
-            program.attach(name, TcAttachType::Ingress)
-        };
-        attached.map_err(|e| Error::Attach {
-            interface: name.to_owned(),
-            reason: chain(&e),
-        })?;
         self.attached.insert(name.to_owned(), index);
         if !self.interfaces.iter().any(|i| i == name) {
             self.interfaces.push(name.to_owned());
