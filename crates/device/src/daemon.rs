@@ -397,18 +397,17 @@ impl Driver {
             Install::BindingRenewed { .. }
             | Install::VisitorRenewed(_)
             | Install::StationKnown { .. } => {}
-            Install::BindingUp { .. } | Install::BindingDown { .. } => {
+            Install::BindingUp { ref binding, .. } => {
                 let Some(r) = &self.router else { return };
-                match &i {
-                    Install::BindingUp { binding, .. } => {
-                        crate::installer::tunnel_up(&r.dataplane, binding);
-                    }
-                    Install::BindingDown { binding, .. } => {
-                        crate::installer::tunnel_down(&r.dataplane, binding);
-                    }
-                    _ => {}
-                }
-                if matches!(i, Install::BindingDown { last: true, .. }) {
+                crate::installer::tunnel_up(&r.dataplane, binding);
+                let _ = r.bindings.send((Some(i), None)).await;
+            }
+            Install::BindingDown {
+                ref binding, last, ..
+            } => {
+                let Some(r) = &self.router else { return };
+                crate::installer::tunnel_down(&r.dataplane, binding);
+                if last {
                     let (tx, rx) = oneshot::channel();
                     let _ = r.bindings.send((Some(i), Some(tx))).await;
                     self.wait.push(rx);

@@ -305,7 +305,7 @@ impl AccessPoint {
         let ssid = sp.ssid.clone();
         // Seen here before, or else at another AP of the campus.
         let local = mac.and_then(|m| self.known.get(&m).map(|(a, _)| *a));
-        let known = local.or_else(|| mac.and_then(|m| self.campus_address(&m)));
+        let known = mac.and_then(|m| self.seen_address(&m));
         let querying = self.ports.values().filter(|p| p.query.is_some()).count();
         // A station whose address is known here needs only one confirming
         // probe (the first round); an unknown one, or one only the campus
@@ -694,8 +694,7 @@ impl AccessPoint {
         out: &mut VecDeque<Output>,
     ) {
         let Attach::Port(ifindex) = at else { return };
-        let local = self.known.get(&mac).map(|(a, _)| *a);
-        if let Some(address) = local.or_else(|| self.campus_address(&mac)) {
+        if let Some(address) = self.seen_address(&mac) {
             self.engine
                 .observe(now, mac, Observation::ArpSender(address), actions);
             self.probe(ifindex, Some(mac), &[address], out);
@@ -709,6 +708,15 @@ impl AccessPoint {
             };
             self.run_queries(now, out);
         }
+    }
+
+    /// The address of station `mac` as this AP saw it, or else as the
+    /// campus station table has it.
+    fn seen_address(&self, mac: &Mac) -> Option<Ipv4Addr> {
+        self.known
+            .get(mac)
+            .map(|(a, _)| *a)
+            .or_else(|| self.campus_address(mac))
     }
 
     /// The address the campus station table has for a station another
