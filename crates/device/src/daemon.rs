@@ -7,8 +7,7 @@
 
 use crate::control::{self, ControlSocket};
 use crate::installer::{
-    BindingInstaller, INSTALL_BATCH, INSTALL_QUEUE, REVERSE_TUNNEL_TABLE, TUNNEL_DEVICE,
-    VisitorInstaller,
+    BindingInstaller, INSTALL_QUEUE, REVERSE_TUNNEL_TABLE, TUNNEL_DEVICE, VisitorInstaller,
 };
 use crate::interfaces;
 use crate::io::Io;
@@ -24,7 +23,7 @@ use pmip_platform::packet::{PacketSocket, RawLink};
 use pmip_platform::tun::Tun;
 use pmip_platform::visited_link::VisitedLink;
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::signal::unix::{SignalKind, signal};
@@ -140,15 +139,15 @@ struct Router {
     /// memory stays bounded however fast registrations come.
     /// `None` only asks for the done signal (every install before it is
     /// done).
-    bindings: mpsc::Sender<(Option<Install>, Option<oneshot::Sender<()>>)>,
-    installer_task: tokio::task::JoinHandle<()>,
+    bindings: mpsc::Sender<crate::installer::Queued>,
+    /// Stopped (after the batch in hand) when the router goes.
+    _installer: crate::installer::InstallerThread,
     visitors: VisitorInstaller,
 }
 
 impl Drop for Router {
     fn drop(&mut self) {
         self.dataplane_task.abort();
-        self.installer_task.abort();
     }
 }
 
@@ -232,11 +231,54 @@ impl Driver {
                 }
             }
             self.commit_state();
+            // Datagrams go out together (sendmmsg), in order with the
+            // rest: those waiting are sent before any other output but a
+            // binding's or visitor's install, which may come before an
+            // earlier reply as well (a reply only has to follow its own).
+            let mut datagrams = Vec::new();
             for o in outputs {
-                self.apply(o).await;
+                match o {
+                    Output::Transmit(Transmit::Udp {
+                        local,
+                        remote,
+                        payload,
+                    }) => datagrams.push((local, remote, payload)),
+                    Output::Install(
+                        i @ (Install::BindingUp { .. }
+                        | Install::BindingRenewed { .. }
+                        | Install::BindingDown { .. }
+                        | Install::VisitorUp(_)
+                        | Install::VisitorRenewed(_)
+                        | Install::VisitorDown(_)),
+                    ) => self.install(i).await,
+                    other => {
+                        self.send_datagrams(&mut datagrams).await;
+                        self.apply(other).await;
+                    }
+                }
             }
+            self.send_datagrams(&mut datagrams).await;
             self.commit_state();
         }
+    }
+
+    /// Sends `datagrams` (local, remote, payload), each run from one
+    /// local address in sendmmsg batches, and empties it.
+    async fn send_datagrams(&mut self, datagrams: &mut Vec<(SocketAddrV4, SocketAddrV4, Vec<u8>)>) {
+        if datagrams.is_empty() {
+            return;
+        }
+        // A reply may only leave once what it confirms is kept.
+        self.commit_state();
+        for done in self.wait.drain(..) {
+            let _ = done.await;
+        }
+        for run in datagrams.chunk_by(|a, b| a.0 == b.0) {
+            let msgs: Vec<(SocketAddrV4, &[u8])> =
+                run.iter().map(|(_, to, p)| (*to, &p[..])).collect();
+            self.io.send_udp(run[0].0, &msgs).await;
+        }
+        datagrams.clear();
     }
 
     /// The node's debug trace (`debug ip mobile`, ...): to the log, and
@@ -350,19 +392,8 @@ impl Driver {
                 remote,
                 payload,
             } => {
-                // A reply may only leave once what it confirms is kept.
-                self.commit_state();
-                for done in self.wait.drain(..) {
-                    let _ = done.await;
-                }
-                match self.io.udp_socket(local) {
-                    Some(s) => {
-                        if let Err(e) = s.send_to(&payload, remote).await {
-                            tracing::debug!(%local, %remote, error = %e, "could not send");
-                        }
-                    }
-                    None => tracing::warn!(%local, "no socket to send from"),
-                }
+                self.send_datagrams(&mut vec![(local, remote, payload)])
+                    .await
             }
             Transmit::Packet {
                 interface,
@@ -660,27 +691,9 @@ async fn start_router(
     let dataplane = DataPlane::new();
     let dataplane_task = tokio::spawn(dataplane.clone().run(tun, Some(packet.clone())));
     crate::installer::preload_fast_path(&dataplane);
-    let mut installer = BindingInstaller::new(netlink.clone(), tun_index, packet);
-    let (bindings, mut queue) =
-        mpsc::channel::<(Option<Install>, Option<oneshot::Sender<()>>)>(INSTALL_QUEUE);
-    let installer_task = tokio::spawn(async move {
-        // What waited in the queue is carried out together: one netlink
-        // batch for all its host routes.
-        let mut taken = Vec::with_capacity(INSTALL_BATCH);
-        let mut installs = Vec::with_capacity(INSTALL_BATCH);
-        let mut done = Vec::new();
-        while queue.recv_many(&mut taken, INSTALL_BATCH).await > 0 {
-            for (i, d) in taken.drain(..) {
-                installs.extend(i);
-                done.extend(d);
-            }
-            installer.apply_batch(&installs).await;
-            installs.clear();
-            for d in done.drain(..) {
-                let _ = d.send(());
-            }
-        }
-    });
+    let installer = BindingInstaller::new(netlink.clone(), tun_index, packet);
+    let (bindings, queue) = mpsc::channel::<crate::installer::Queued>(INSTALL_QUEUE);
+    let installer_task = crate::installer::InstallerThread::spawn(installer, queue)?;
     let mut ifindex = BTreeMap::new();
     let visited = node.visited_interfaces();
     if node.config().is_foreign_agent() {
@@ -716,7 +729,7 @@ async fn start_router(
         dataplane,
         dataplane_task,
         bindings,
-        installer_task,
+        _installer: installer_task,
     })
 }
 

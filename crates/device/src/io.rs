@@ -8,11 +8,13 @@
 //! does ends the loop.
 
 use pmip_node::{Input, Link, Mac};
+use pmip_platform::datagrams::Received;
 use pmip_platform::packet::{PacketSocket, RawLink};
 use pmip_platform::visited_link::VisitedLink;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::SocketAddrV4;
+use std::os::fd::AsRawFd;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::UdpSocket;
@@ -81,6 +83,9 @@ pub struct Io {
     /// advertisements) and gratuitous ARP.
     pub packet: Option<std::sync::Arc<PacketSocket>>,
     resting: BTreeMap<Source, Instant>,
+    /// What each UDP socket's last recvmmsg(2) read and the node has not
+    /// had yet, by local address.
+    received: HashMap<SocketAddrV4, Received>,
     /// Where the next poll starts, so no busy socket starves the others.
     turn: usize,
 }
@@ -152,25 +157,39 @@ impl Io {
     }
 
     fn poll_one(
-        &self,
+        &mut self,
         cx: &mut Context<'_>,
         source: Source,
         buf: &mut [u8],
     ) -> Poll<io::Result<Option<Arrived>>> {
         match source {
             Source::Udp(i) => {
+                // Read in batches (recvmmsg), handed out one at a time.
                 let (local, socket) = &self.udp[i];
-                let mut rb = tokio::io::ReadBuf::new(buf);
-                socket.poll_recv_from(cx, &mut rb).map(|r| {
-                    r.map(|from| match from {
-                        SocketAddr::V4(remote) => Some(Arrived::Udp {
+                let batch = self.received.entry(*local).or_default();
+                loop {
+                    if let Some((remote, len)) = batch.take(buf) {
+                        return Poll::Ready(Ok(Some(Arrived::Udp {
                             local: *local,
                             remote,
-                            len: rb.filled().len(),
-                        }),
-                        SocketAddr::V6(_) => None,
-                    })
-                })
+                            len,
+                        })));
+                    }
+                    match socket.poll_recv_ready(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Ready(Ok(())) => {}
+                    }
+                    match socket.try_io(tokio::io::Interest::READABLE, || {
+                        batch.fill(socket.as_raw_fd())
+                    }) {
+                        // WouldBlock cleared the readiness: the next
+                        // poll_recv_ready registers the waker.
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) => return Poll::Ready(Err(e)),
+                    }
+                }
             }
             Source::Visited(i) => self.visited[i]
                 .2
@@ -203,6 +222,35 @@ impl Io {
 
     pub fn udp_socket(&self, local: SocketAddrV4) -> Option<&UdpSocket> {
         self.udp.iter().find(|(a, _)| *a == local).map(|(_, s)| s)
+    }
+
+    /// Sends datagrams from the socket on `local`, each to its address,
+    /// in sendmmsg(2) batches, waiting while the socket buffer is full.
+    /// One the kernel refuses (no route to its address) is logged and
+    /// skipped.
+    pub async fn send_udp(&self, local: SocketAddrV4, msgs: &[(SocketAddrV4, &[u8])]) {
+        let Some(socket) = self.udp_socket(local) else {
+            tracing::warn!(%local, "no socket to send from");
+            return;
+        };
+        let mut i = 0;
+        while i < msgs.len() {
+            if let Err(e) = socket.writable().await {
+                tracing::debug!(%local, error = %e, "could not send");
+                return;
+            }
+            match socket.try_io(tokio::io::Interest::WRITABLE, || {
+                pmip_platform::datagrams::send(socket.as_raw_fd(), &msgs[i..])
+            }) {
+                Ok(n) => i += n.max(1),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    tracing::debug!(%local, remote = %msgs[i].0, error = %e, "could not send");
+                    i += 1;
+                }
+            }
+        }
     }
 
     pub fn visited_index(&self, interface: &str) -> Option<u32> {

@@ -5,6 +5,7 @@
 
 pub mod config_file;
 pub mod dataplane;
+pub mod datagrams;
 pub mod hostapd;
 pub mod isolation;
 pub mod link;
