@@ -48,6 +48,76 @@ impl Drop for HomeLink {
     }
 }
 
+/// What the binding installer's queue carries: an install, and a signal
+/// for when it (and everything before it) is done; `None` only asks for
+/// the signal.
+pub type Queued = (Option<Install>, Option<tokio::sync::oneshot::Sender<()>>);
+
+/// The binding installer on a thread of its own: it takes what waits in
+/// the queue together (one netlink batch for all its host routes) and
+/// blocks in the kernel's route work there, not on a runtime thread and
+/// without a hop to the blocking pool for every batch. It runs on the
+/// caller's runtime (its sockets and timers); dropping it stops it after
+/// the batch in hand.
+pub struct InstallerThread {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl InstallerThread {
+    pub fn spawn(
+        mut installer: BindingInstaller,
+        mut queue: tokio::sync::mpsc::Receiver<Queued>,
+    ) -> std::io::Result<InstallerThread> {
+        let runtime = tokio::runtime::Handle::current();
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("pmip-install".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let mut taken = Vec::with_capacity(INSTALL_BATCH);
+                    let mut installs = Vec::with_capacity(INSTALL_BATCH);
+                    let mut done = Vec::new();
+                    loop {
+                        tokio::select! {
+                            biased;
+                            _ = &mut stopped => break,
+                            n = queue.recv_many(&mut taken, INSTALL_BATCH) => {
+                                if n == 0 {
+                                    break;
+                                }
+                            }
+                        }
+                        for (i, d) in taken.drain(..) {
+                            installs.extend(i);
+                            done.extend(d);
+                        }
+                        installer.apply_batch(&installs).await;
+                        installs.clear();
+                        for d in done.drain(..) {
+                            let _ = d.send(());
+                        }
+                    }
+                });
+            })?;
+        Ok(InstallerThread {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for InstallerThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// Applies the engine's binding actions to the kernel (their tunnels:
 /// [`tunnel_up`], [`tunnel_down`]).
 pub struct BindingInstaller {
@@ -156,18 +226,9 @@ impl BindingInstaller {
                 }
             })
             .collect();
-        let results = {
-            let netlink = self.netlink.clone();
-            // The kernel's work (about 10 µs a route) off the runtime's
-            // threads.
-            match tokio::task::spawn_blocking(move || netlink.apply_batch(&ops)).await {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!(error = %e, "host routes not installed");
-                    return;
-                }
-            }
-        };
+        // The kernel's work (about 10 µs a route) on this thread of its
+        // own (see `spawn`), not on the runtime's.
+        let results = self.netlink.apply_batch(&ops);
         // In order: a home address bound, unbound and bound again in one
         // batch ends up answered for.
         let mut announce: Vec<(u32, [u8; 6], Ipv4Addr)> = Vec::new();
@@ -195,14 +256,27 @@ impl BindingInstaller {
                 }
             }
         }
+        // RFC 5944 4.6: hosts on the home link learn at once that each
+        // home address is now reached through our link-layer address
+        // (request and reply forms, as some hosts accept only one); all
+        // of the batch's announcements in sendmmsg batches.
+        let mut frames = Vec::with_capacity(announce.len() * 2);
         for (index, mac, home) in announce {
             let still_bound = self
                 .links
                 .values()
                 .any(|l| l.index == index && lock(&l.bound).contains(&home));
             if still_bound {
-                self.gratuitous_arp(index, mac, home).await;
+                frames.extend(pmip_wire::arp::gratuitous(mac.into(), home).map(|f| (index, f)));
             }
+        }
+        let frames: Vec<(u32, [u8; 6], &[u8])> = frames
+            .iter()
+            .map(|(index, f)| (*index, [0xff; 6], &f[..]))
+            .collect();
+        let refused = self.arp.send_arps(&frames).await;
+        if refused > 0 {
+            tracing::debug!(refused, "gratuitous ARPs not sent");
         }
     }
 
@@ -274,26 +348,28 @@ impl BindingInstaller {
             }
         });
     }
-
-    /// RFC 5944 4.6: announce that the home address is now reached through
-    /// our link-layer address, so hosts on the home link update their ARP
-    /// caches at once.
-    async fn gratuitous_arp(&self, ifindex: u32, mac: [u8; 6], home: Ipv4Addr) {
-        for frame in pmip_wire::arp::gratuitous(mac.into(), home) {
-            if let Err(e) = self.arp.send_arp(ifindex, [0xff; 6], &frame).await {
-                tracing::debug!(error = %e, "gratuitous ARP not sent");
-            }
-        }
-    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// ARP requests only (classic BPF over the Ethernet frame): everything
+/// ARP requests only (classic BPF over the Ethernet frame), and none
+/// we sent ourselves (our own gratuitous ARPs are requests too): everything
 /// else on the home link stays in the kernel.
-static ARP_REQUESTS: [libc::sock_filter; 6] = [
+static ARP_REQUESTS: [libc::sock_filter; 8] = [
+    libc::sock_filter {
+        code: 0x30,
+        jt: 0,
+        jf: 0,
+        k: SKF_AD_PKTTYPE,
+    }, // A = the frame's packet type
+    libc::sock_filter {
+        code: 0x15,
+        jt: 5,
+        jf: 0,
+        k: libc::PACKET_OUTGOING as u32,
+    }, // sent from this host -> drop
     libc::sock_filter {
         code: 0x28,
         jt: 0,
@@ -331,6 +407,10 @@ static ARP_REQUESTS: [libc::sock_filter; 6] = [
         k: 0,
     }, // drop
 ];
+
+/// The classic BPF ancillary load of a frame's packet type
+/// (SKF_AD_OFF + SKF_AD_PKTTYPE, linux/filter.h).
+const SKF_AD_PKTTYPE: u32 = (-0x1000i32 + 4) as u32;
 
 /// The home agent's proxy ARP on one home link (RFC 5944 4.6): answers
 /// requests for the home addresses of mobile nodes away from home with

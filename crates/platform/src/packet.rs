@@ -103,6 +103,35 @@ impl PacketSocket {
     pub async fn send_arp(&self, ifindex: u32, mac: [u8; 6], arp: &[u8]) -> io::Result<()> {
         self.send(ifindex, mac, ETH_P_ARP, arp).await
     }
+
+    /// Sends ARP packets, each `(ifindex, mac, body)`, a batch per
+    /// sendmmsg(2) (a burst of bindings announces thousands of home
+    /// addresses at once). Returns how many the kernel refused.
+    pub async fn send_arps(&self, frames: &[(u32, [u8; 6], &[u8])]) -> usize {
+        let msgs: Vec<(&[u8], libc::sockaddr_ll)> = frames
+            .iter()
+            .map(|(ifindex, mac, body)| (*body, sockaddr_ll(*ifindex, *mac, ETH_P_ARP)))
+            .collect();
+        let mut refused = 0;
+        let mut i = 0;
+        while i < msgs.len() {
+            let Ok(mut guard) = self.fd.writable().await else {
+                return refused + msgs.len() - i;
+            };
+            match guard.try_io(|s| crate::raw::send_many(s.get_ref().as_raw_fd(), &msgs[i..])) {
+                Ok(Ok(n)) => i += n.max(1),
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                // The first of the rest cannot go (no such link, ...):
+                // skip it, keep the others.
+                Ok(Err(_)) => {
+                    refused += 1;
+                    i += 1;
+                }
+                Err(_would_block) => {}
+            }
+        }
+        refused
+    }
 }
 
 /// Asks who has `target` on interface `ifindex` (an ARP request from
