@@ -470,8 +470,11 @@ impl StateStore {
             return Ok(());
         }
         let changes = std::mem::take(&mut self.pending);
-        match self.log(&changes) {
-            Ok(()) => Ok(()),
+        match self.log(&encode_frame(&changes)) {
+            Ok(()) => {
+                self.keep(changes);
+                Ok(())
+            }
             Err(e) => {
                 tracing::warn!(path = %self.path.display(), error = %e, "state log not written; committing to the database directly");
                 apply(&self.db, &self.path, changes)
@@ -479,9 +482,9 @@ impl StateStore {
         }
     }
 
-    /// Appends `changes` to the current segment (one frame), flushing it
-    /// when asked to; hands the segment over when it is full or old.
-    fn log(&mut self, changes: &[Change]) -> std::io::Result<()> {
+    /// Appends one frame to the current segment, flushing it when asked
+    /// to.
+    fn log(&mut self, frame: &[u8]) -> std::io::Result<()> {
         if self.segment.is_none() {
             let path = segment_path(&self.path, self.next_generation);
             self.next_generation += 1;
@@ -503,18 +506,29 @@ impl StateStore {
         let Some(seg) = self.segment.as_mut() else {
             return Err(std::io::Error::other("no log segment"));
         };
-        let frame = encode_frame(changes);
-        (&*seg.file).write_all(&frame)?;
+        (&*seg.file).write_all(frame)?;
         if self.flush_each_commit {
             seg.file.sync_data()?;
         } else if let Some(f) = &self.folder {
             f.dirty.store(true, Ordering::Release);
         }
-        seg.changes.extend_from_slice(changes);
+        Ok(())
+    }
+
+    /// Keeps the changes just logged with their segment, for the folder;
+    /// hands the segment over when it is full or old.
+    fn keep(&mut self, mut changes: Vec<Change>) {
+        let Some(seg) = self.segment.as_mut() else {
+            return;
+        };
+        if seg.changes.is_empty() {
+            seg.changes = changes;
+        } else {
+            seg.changes.append(&mut changes);
+        }
         if seg.changes.len() >= SEGMENT_CHANGES || seg.started.elapsed() >= SEGMENT_AGE {
             self.hand_over();
         }
-        Ok(())
     }
 
     /// Hands the current segment to the folder thread (or folds it here
