@@ -175,10 +175,16 @@ struct Pending {
     expires: Instant,
 }
 
-/// Requests one home address, and one link-layer address, may have
-/// pending at once.
+/// Requests one visitor (link-layer address) may have pending at once
+/// for one home address, and in all.
 pub const MAX_PENDING_PER_HOME: usize = 4;
 pub const MAX_PENDING_PER_MAC: usize = 8;
+/// How long a pending request is sure of its place. A home agent answers
+/// in milliseconds; past this, when a bound is reached, the oldest
+/// request in the way is given up (counted as timed out) to make room
+/// for the newer one, so unanswered requests never hold a visitor, or
+/// everybody, out for the whole `reg-wait`.
+pub const PENDING_GRACE: Duration = Duration::from_secs(1);
 
 /// What the engine asks the platform to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -607,29 +613,89 @@ impl ForeignAgent {
         if !repr.flags.decapsulation_by_mn && repr.care_of_address != self.config.care_of_address {
             return deny(self, ReplyCode::InvalidCareOfAddress, out);
         }
-        if self.pending.len() >= self.config.max_pending {
-            return deny(self, ReplyCode::InsufficientResourcesFa, out);
-        }
-        // One visitor cannot deny the others: each link-layer address and
-        // each home address may have only a few requests pending; beyond
-        // that its own new requests are refused for want of resources
-        // (code 66), while everybody else's are relayed.
-        let same_home = self
-            .pending
-            .range((repr.home_address, 0)..=(repr.home_address, u32::MAX))
-            .count();
-        let same_mac = || {
-            self.pending
-                .values()
-                .filter(|p| p.visitor.mac == d.mac)
-                .count()
-        };
-        if same_home >= MAX_PENDING_PER_HOME || same_mac() >= MAX_PENDING_PER_MAC {
-            self.counters.over_pending_limit += 1;
-            if self.counters.over_pending_limit == 1 {
-                tracing::warn!(home = %repr.home_address, "a visitor exceeded its pending-request limit; its new requests get 66 (counted from now on)");
+        // Only a unicast address can be a home agent: the request is not
+        // sent to a broadcast, multicast, loopback or reserved address,
+        // nor back onto the visited link as a broadcast (RFC 5944 3.7.2.1:
+        // poorly formed).
+        if !relayable_home_agent(repr.home_agent, &intf) {
+            if self
+                .counters
+                .drop_reason("home agent address that cannot be one")
+            {
+                tracing::warn!(home_agent = %repr.home_agent, src = %d.src, "refused to relay a request to a home agent address that cannot be one (logged once)");
             }
-            return deny(self, ReplyCode::InsufficientResourcesFa, out);
+            return deny(self, ReplyCode::PoorlyFormedRequestFa, out);
+        }
+        // One visitor cannot deny the others: each link-layer address may
+        // have only a few requests pending, for one home address and in
+        // all; beyond that its own new requests are refused for want of
+        // resources (code 66), while everybody else's are relayed. A
+        // retransmission of a request still pending takes that request's
+        // place; a request another visitor has pending under the same
+        // home address and identification is not taken over.
+        let key = (repr.home_address, repr.identification.low());
+        match self.pending.get(&key) {
+            Some(p) if p.visitor.mac != d.mac => {
+                return deny(self, ReplyCode::InsufficientResourcesFa, out);
+            }
+            Some(_) => {
+                self.pending.remove(&key);
+            }
+            None => {}
+        }
+        let grace_over = now.instant + self.config.reg_wait.saturating_sub(PENDING_GRACE);
+        let mine = |k: &(Ipv4Addr, u32), p: &Pending, same_home: bool| {
+            p.visitor.mac == d.mac && (!same_home || k.0 == repr.home_address)
+        };
+        for same_home in [true, false] {
+            let limit = if same_home {
+                MAX_PENDING_PER_HOME
+            } else {
+                MAX_PENDING_PER_MAC
+            };
+            let held: Vec<((Ipv4Addr, u32), Instant)> = if same_home {
+                self.pending
+                    .range((repr.home_address, 0)..=(repr.home_address, u32::MAX))
+                    .filter(|(k, p)| mine(k, p, true))
+                    .map(|(k, p)| (*k, p.expires))
+                    .collect()
+            } else {
+                self.pending
+                    .iter()
+                    .filter(|(k, p)| mine(k, p, false))
+                    .map(|(k, p)| (*k, p.expires))
+                    .collect()
+            };
+            if held.len() < limit {
+                continue;
+            }
+            // Its oldest request, once past its grace, gives way.
+            let oldest = held.iter().min_by_key(|(_, e)| *e).copied();
+            match oldest {
+                Some((k, expires)) if expires <= grace_over => {
+                    self.pending.remove(&k);
+                    self.counters.timeouts += 1;
+                }
+                _ => {
+                    self.counters.over_pending_limit += 1;
+                    if self.counters.over_pending_limit == 1 {
+                        tracing::warn!(home = %repr.home_address, "a visitor exceeded its pending-request limit; its new requests get 66 (counted from now on)");
+                    }
+                    return deny(self, ReplyCode::InsufficientResourcesFa, out);
+                }
+            }
+        }
+        if self.pending.len() >= self.config.max_pending {
+            // Full: the oldest request of all gives way once past its
+            // grace; within it, the newcomer is refused.
+            match self.pending.iter().min_by_key(|(_, p)| p.expires) {
+                Some((k, p)) if p.expires <= grace_over => {
+                    let k = *k;
+                    self.pending.remove(&k);
+                    self.counters.timeouts += 1;
+                }
+                _ => return deny(self, ReplyCode::InsufficientResourcesFa, out),
+            }
         }
         // `limit N`: a new visitor beyond the interface's limit is refused
         // for want of resources (RFC 5944 3.7.2.1 code 66); visitors we
@@ -660,7 +726,7 @@ impl ForeignAgent {
             );
         }
         self.pending.insert(
-            (repr.home_address, repr.identification.low()),
+            key,
             Pending {
                 visitor: visitor.clone(),
                 expires: now.instant + self.config.reg_wait,
@@ -936,6 +1002,33 @@ fn auth_fault(
         Some(s) if s.spi != sa.spi => (s.spi, ViolationReason::BadSpi),
         Some(s) => (s.spi, ViolationReason::BadAuthenticator),
     }
+}
+
+/// Whether a request may be relayed to `ha` as its home agent: a unicast
+/// address, and not the network or broadcast address of the visited link
+/// `intf` (the mobile node's home network is elsewhere). Another
+/// subnet's directed broadcast stays allowed (dynamic home agent
+/// discovery, RFC 5944 3.8.3.1; routers do not forward it by default).
+fn relayable_home_agent(ha: Ipv4Addr, intf: &ServiceInterface) -> bool {
+    let first = ha.octets()[0];
+    if ha.is_unspecified()
+        || ha.is_broadcast()
+        || ha.is_multicast()
+        || ha.is_loopback()
+        || first == 0
+        || first >= 240
+    {
+        return false;
+    }
+    if intf.prefix_len >= 31 {
+        return true;
+    }
+    let mask = u32::MAX
+        .checked_shl(32 - u32::from(intf.prefix_len))
+        .unwrap_or(0);
+    let net = u32::from(intf.address) & mask;
+    let a = u32::from(ha);
+    !(a & mask == net && (a == net || a == net | !mask))
 }
 
 fn registration_port() -> u16 {

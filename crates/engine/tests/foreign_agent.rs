@@ -1065,3 +1065,182 @@ fn foreign_agent_violations_are_logged() {
     assert_eq!(fa.counters.requests, 0);
     assert_eq!(fa.violations.total, 4);
 }
+
+/// A visitor's request from `mac`; the actions it caused.
+fn from_mac(fa: &mut ForeignAgent, now: Now, mac: [u8; 6], payload: &[u8]) -> Vec<Action> {
+    let mut out = Vec::new();
+    fa.handle_from_visitor(
+        now,
+        FromVisitor {
+            interface: "FastEthernet0",
+            mac,
+            src: SocketAddrV4::new(MN, 434),
+            payload,
+        },
+        &mut out,
+    );
+    out
+}
+
+fn was_relayed(out: &[Action]) -> bool {
+    out.iter()
+        .any(|a| matches!(a, Action::SendToNetwork { .. }))
+}
+
+fn code_to_visitor(out: &[Action]) -> Option<u8> {
+    out.iter().find_map(|a| match a {
+        Action::SendToVisitor { payload, .. } => Some(payload[1]),
+        _ => None,
+    })
+}
+
+/// The foreign agent relays only to an address that can be a home agent:
+/// a request naming the unspecified, limited broadcast, multicast,
+/// loopback or reserved address, or the visited link's own network or
+/// broadcast address, is refused with 70 and sent nowhere. Another
+/// subnet's directed broadcast (dynamic home agent discovery) and a
+/// unicast home agent are relayed.
+#[test]
+fn requests_naming_an_address_that_cannot_be_a_home_agent_are_not_relayed() {
+    let mut fa = ForeignAgent::new(config());
+    let now = t0();
+    let refused = [
+        Ipv4Addr::UNSPECIFIED,
+        Ipv4Addr::BROADCAST,
+        Ipv4Addr::new(224, 0, 0, 11),
+        Ipv4Addr::new(239, 1, 2, 3),
+        Ipv4Addr::new(127, 0, 0, 1),
+        Ipv4Addr::new(0, 1, 2, 3),
+        Ipv4Addr::new(240, 0, 0, 1),
+        // The visited link is 198.51.100.0/24.
+        Ipv4Addr::new(198, 51, 100, 255),
+        Ipv4Addr::new(198, 51, 100, 0),
+    ];
+    for (i, ha) in refused.into_iter().enumerate() {
+        let out = from_mn(&mut fa, now, &request_to(ha, i as u64 + 1));
+        assert!(!was_relayed(&out), "{ha}: relayed {out:?}");
+        assert_eq!(
+            code_to_visitor(&out),
+            Some(u8::from(ReplyCode::PoorlyFormedRequestFa)),
+            "{ha}: {out:?}"
+        );
+    }
+    assert_eq!(fa.pending_count(), 0);
+    for (i, ha) in [HA, Ipv4Addr::new(10, 1, 0, 255)].into_iter().enumerate() {
+        let out = from_mn(&mut fa, now, &request_to(ha, 100 + i as u64));
+        assert!(was_relayed(&out), "{ha}: {out:?}");
+    }
+}
+
+/// A visitor flooding requests in another's home address (with its own
+/// link-layer address) fills only its own share: the owner's request
+/// for that home address is still relayed, and a request reusing the
+/// owner's pending identification does not take its place.
+#[test]
+fn a_flood_in_another_visitors_home_address_does_not_deny_it() {
+    let mut fa = ForeignAgent::new(config());
+    let now = t0();
+    let flooder = [2, 0, 0, 0, 0, 0x66];
+    let owner_ident = 0xeeb0_fac0_0000_0001;
+    let out = from_mac(&mut fa, now, MAC, &request_of(MN, owner_ident));
+    assert!(was_relayed(&out));
+    let mut relayed = 0;
+    for i in 0..200u64 {
+        if was_relayed(&from_mac(&mut fa, now, flooder, &request_of(MN, i + 2))) {
+            relayed += 1;
+        }
+    }
+    assert!(relayed <= 4, "{relayed} of the flood relayed");
+    // The same home address and identification from the flooder: refused,
+    // the owner's pending request keeps its place (its reply reaches it).
+    let out = from_mac(&mut fa, now, flooder, &request_of(MN, owner_ident));
+    assert!(!was_relayed(&out), "{out:?}");
+    let out = from_ha(&mut fa, now, &accepted_for(MN, owner_ident));
+    assert!(
+        out.iter()
+            .any(|a| matches!(a, Action::SendToVisitor { mac, .. } if *mac == MAC)),
+        "the reply goes to the owner: {out:?}"
+    );
+    // The owner registers again at once (a new identification).
+    let out = from_mac(&mut fa, now, MAC, &request_of(MN, owner_ident + 1000));
+    assert!(was_relayed(&out), "{out:?}");
+}
+
+/// Unanswered requests do not hold a visitor out for the whole reg-wait
+/// (15 s here): a retransmission with the same identification takes its
+/// own place, and once a visitor's oldest request has waited a second it
+/// gives way to the visitor's next (counted as timed out); within that
+/// second the visitor's flood still gets 66.
+#[test]
+fn unanswered_requests_give_way_after_a_second() {
+    let mut fa = ForeignAgent::new(config());
+    let t = t0();
+    for i in 1..=4u64 {
+        assert!(was_relayed(&from_mn(&mut fa, t, &request_of(MN, i))));
+    }
+    // At the per-home bound: a fifth is refused, a retransmission of the
+    // fourth is relayed again.
+    let out = from_mn(&mut fa, t, &request_of(MN, 5));
+    assert_eq!(code_to_visitor(&out), Some(66), "{out:?}");
+    assert!(was_relayed(&from_mn(&mut fa, t, &request_of(MN, 4))));
+    assert_eq!(fa.pending_count(), 4);
+    // Half a second on: still within the grace.
+    let out = from_mn(
+        &mut fa,
+        t.advance(Duration::from_millis(500)),
+        &request_of(MN, 6),
+    );
+    assert_eq!(code_to_visitor(&out), Some(66), "{out:?}");
+    // A second on: the oldest gives way, the new one is relayed.
+    let t1 = t.advance(Duration::from_millis(1001));
+    let before = fa.counters.timeouts;
+    assert!(was_relayed(&from_mn(&mut fa, t1, &request_of(MN, 7))));
+    assert_eq!(fa.counters.timeouts, before + 1);
+    assert_eq!(fa.pending_count(), 4);
+    // The newest is pending: its reply reaches the visitor.
+    let out = from_ha(&mut fa, t1, &accepted_for(MN, 7));
+    assert!(
+        out.iter()
+            .any(|a| matches!(a, Action::SendToVisitor { .. })),
+        "{out:?}"
+    );
+    // The per-visitor bound (other home addresses from the same MAC)
+    // gives way the same way.
+    let mut fa = ForeignAgent::new(config());
+    for i in 0..8u32 {
+        let home = Ipv4Addr::from(u32::from(MN) + 1 + i);
+        assert!(was_relayed(&from_mn(&mut fa, t, &request_of(home, 1))));
+    }
+    let ninth = Ipv4Addr::from(u32::from(MN) + 100);
+    assert!(!was_relayed(&from_mn(&mut fa, t, &request_of(ninth, 1))));
+    assert!(was_relayed(&from_mn(&mut fa, t1, &request_of(ninth, 1))));
+    assert_eq!(fa.pending_count(), 8);
+}
+
+/// A full pending list (requests from many link-layer addresses) refuses
+/// newcomers only while its oldest request is within its grace; after
+/// that the oldest gives way.
+#[test]
+fn a_full_pending_list_gives_way_after_a_second() {
+    let mut fa = ForeignAgent::new(ForeignAgentConfig {
+        max_pending: 16,
+        ..config()
+    });
+    let t = t0();
+    for i in 0..16u8 {
+        let home = Ipv4Addr::new(10, 1, 0, 100 + i);
+        assert!(was_relayed(&from_mac(
+            &mut fa,
+            t,
+            [2, 0, 0, 0, 1, i],
+            &request_of(home, 1)
+        )));
+    }
+    let newcomer = Ipv4Addr::new(10, 1, 0, 200);
+    let out = from_mac(&mut fa, t, [2, 0, 0, 0, 2, 0], &request_of(newcomer, 1));
+    assert_eq!(code_to_visitor(&out), Some(66), "{out:?}");
+    let t1 = t.advance(Duration::from_millis(1001));
+    let out = from_mac(&mut fa, t1, [2, 0, 0, 0, 2, 0], &request_of(newcomer, 1));
+    assert!(was_relayed(&out), "{out:?}");
+    assert_eq!(fa.pending_count(), 16);
+}
