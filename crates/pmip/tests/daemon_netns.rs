@@ -266,3 +266,82 @@ fn write_memory_survives_a_restart() {
         let _ = std::fs::remove_file(temp(f));
     }
 }
+
+/// 300 `pmip exec` processes started at once against one daemon all get
+/// their answer (none fails with a broken pipe, a reset or a refused
+/// connection), and the daemon answers the next one as before. Printed:
+/// how long the 300 took.
+#[test]
+fn three_hundred_parallel_execs_are_all_answered() {
+    let mut ns = Netns::new(&unique_name("pmipt-px")).unwrap();
+    let peer = Netns::new(&unique_name("pmipt-pq")).unwrap();
+    ns.veth_to("eth1", &peer, "p1").unwrap();
+    let (control, pid) = common::start(
+        &mut ns,
+        "px",
+        "hostname px\ninterface eth1\n ip address 10.9.0.1 255.255.255.0\nrouter mobile\n\
+         ip mobile home-agent\nip mobile host 10.9.0.10 10.9.0.99 interface eth1\n",
+    );
+    let t = Instant::now();
+    let children: Vec<_> = (0..300)
+        .map(|i| {
+            let words: &[&str] = if i % 2 == 0 {
+                &["show", "running-config"]
+            } else {
+                &["show", "ip", "mobile", "binding"]
+            };
+            std::process::Command::new(PMIP)
+                .arg("exec")
+                .arg("--control")
+                .arg(&control)
+                .args(words)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        if !out.status.success() || out.stdout.is_empty() {
+            failures.push(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+    }
+    println!("300 parallel pmip exec answered in {:?}", t.elapsed());
+    assert!(
+        failures.is_empty(),
+        "{} of 300 failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert!(exec(&control, &["show", "version"]).0);
+    common::stop(pid, libc::SIGTERM);
+}
+
+/// `pmip exec` whose reader has gone (`pmip exec show ... | head -0`)
+/// ends quietly: status 0, nothing on stderr.
+#[test]
+fn exec_into_a_closed_pipe_ends_quietly() {
+    let mut ns = Netns::new(&unique_name("pmipt-cp")).unwrap();
+    let (control, pid) = common::start(&mut ns, "cp", "hostname cp\n");
+    let mut child = std::process::Command::new(PMIP)
+        .arg("exec")
+        .arg("--control")
+        .arg(&control)
+        .args(["show", "running-config"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes before anything is written.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    common::stop(pid, libc::SIGTERM);
+}
