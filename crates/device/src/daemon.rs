@@ -1011,14 +1011,16 @@ async fn serve(
                 driver.node.handle(now, arrived.input(&driver.io, &buf));
                 // What else is waiting already is taken in the same turn
                 // (up to a batch), so its work is carried out together.
-                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-                for _ in 1..BATCH {
-                    match driver.io.poll_recv(&mut cx, &mut buf) {
-                        std::task::Poll::Ready(more) => {
-                            let now = driver.clock.now();
-                            driver.node.handle(now, more.input(&driver.io, &buf));
+                {
+                    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                    for _ in 1..BATCH {
+                        match driver.io.poll_recv(&mut cx, &mut buf) {
+                            std::task::Poll::Ready(more) => {
+                                let now = driver.clock.now();
+                                driver.node.handle(now, more.input(&driver.io, &buf));
+                            }
+                            std::task::Poll::Pending => break,
                         }
-                        std::task::Poll::Pending => break,
                     }
                 }
                 driver.drive().await;

@@ -330,7 +330,18 @@ fn run(config: PathBuf, options: pmip_device::daemon::RunOptions) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(pmip_device::daemon::run_with(&config, options)) {
+    // The daemon's loop runs as a task on a worker thread, not on this
+    // thread: a worker that waits in epoll runs the task its event woke
+    // itself, where `block_on` here took a second wake-up (worker, then
+    // this thread) for every datagram.
+    let daemon = rt.spawn(async move { pmip_device::daemon::run_with(&config, options).await });
+    let result = match rt.block_on(daemon) {
+        Ok(r) => r,
+        Err(e) => Err(pmip_device::daemon::DaemonError::Io(std::io::Error::other(
+            e,
+        ))),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pmip: {e}");
