@@ -896,6 +896,7 @@ fn unix_now() -> f64 {
 /// printed (not asserted as a timing).
 #[test]
 fn faults_restarts_and_link_flaps() {
+    let before = root_state();
     let l = LabGuard::new("f");
     let topo = l.topology(
         "subnet 1 10.1.0.0/24 aap\nsubnet 2 10.2.0.0/24 aap\nclient c1 home 1 10.1.0.50\n",
@@ -1017,6 +1018,12 @@ fn faults_restarts_and_link_flaps() {
         pmip_netns::list(&l.prefix()).is_empty(),
         "nothing left behind"
     );
+    assert!(
+        processes_of(&l.dir).is_empty(),
+        "no daemon left: {:?}",
+        processes_of(&l.dir)
+    );
+    assert_eq!(root_state(), before, "the root namespace is untouched");
 }
 
 /// A hostile visitor on subnet 2 floods the foreign agent with 20 000
@@ -1142,6 +1149,195 @@ fn a_visitor_flooding_bad_requests_does_not_deny_the_others() {
         pmip_netns::list(&l.prefix()).is_empty(),
         "nothing left behind"
     );
+}
+
+/// 25 000 idle TCP connections to the visited AP's web port (`ip http
+/// server` entered at run time), from 64 addresses of the correspondent,
+/// while the correspondent pings the roamed client every 10 ms. The
+/// client's traffic flows on (its longest echo gap is printed), the
+/// binding and visitor stay, the AP answers its control socket, a roam
+/// home and back during the flood is registered, and `no ip http server`
+/// stops the server at run time. Nothing is left after `lab down`.
+#[test]
+fn a_web_flood_on_the_visited_ap_leaves_the_client_served() {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    use std::os::fd::AsRawFd;
+    const FLOOD: usize = 25_000;
+    const SOURCES: u32 = 64;
+    const BATCH: usize = 1000;
+    let before = root_state();
+    // This process holds the connections the AP keeps.
+    // SAFETY: getrlimit/setrlimit on this process with a valid struct.
+    unsafe {
+        let mut r = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
+        r.rlim_cur = r.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+    }
+    let l = LabGuard::new("w");
+    let topo = l.topology(
+        "subnet 1 10.1.0.0/24 aap\nsubnet 2 10.2.0.0/24 aap\nclient c1 home 1 10.1.0.50\n",
+    );
+    let o = lab(&["up", &topo, "--dir", l.dir()]);
+    assert!(o.status.success(), "{}", text(&o));
+    wait_for(
+        "ap2 to hear its foreign agent and the subnet map",
+        Duration::from_secs(20),
+        || {
+            let v = l.exec_json("ap2", &["show", "ip", "proxy-mobile"]);
+            !v["foreign_agent"].is_null()
+                && v["subnet_map"].as_array().is_some_and(|m| m.len() == 2)
+        },
+    );
+    let o = lab(&["roam", "c1", "ap2", "--dir", l.dir()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let bound = || {
+        l.exec_json("r1", &["show", "ip", "mobile", "binding"])["bindings"][0]["care_of_address"]
+            == "10.2.0.1"
+            && l.exec_json("r2", &["show", "ip", "mobile", "visitor"])["total"] == 1
+    };
+    wait_for("c1 bound through r2", Duration::from_secs(10), bound);
+    let ap2 = l.dir.join("ap2.sock");
+    common::exec_ok(&ap2, &["configure", "ip http server"]);
+    let sources: Vec<Ipv4Addr> = (0..SOURCES)
+        .map(|k| Ipv4Addr::new(203, 0, 113, 100 + k as u8))
+        .collect();
+    for a in &sources {
+        let o = l.in_ns(
+            "cn",
+            "ip",
+            &["addr", "add", &format!("{a}/24"), "dev", "eth0"],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let echo = EchoStream::start(&l, "10.1.0.50");
+    wait_for("the echo stream", Duration::from_secs(5), || {
+        echo.outage_since(unix_now() - 0.5) < Duration::from_millis(100)
+    });
+    let at = unix_now();
+    let started = Instant::now();
+    let flood = pmip_netns::thread_in(&l.ns("cn"), move || {
+        let dst = SockAddr::from(std::net::SocketAddr::from((Ipv4Addr::new(10, 2, 0, 2), 80)));
+        let open = |s: &Socket| {
+            let mut b = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+            matches!(s.peek(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        };
+        let (mut held, mut refused, mut failed) = (Vec::<Socket>::new(), 0usize, 0usize);
+        for start in (0..FLOOD).step_by(BATCH) {
+            let mut batch = Vec::new();
+            for i in start..(start + BATCH).min(FLOOD) {
+                let src = sources[i * SOURCES as usize / FLOOD];
+                let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+                s.set_nonblocking(true).unwrap();
+                s.bind(&std::net::SocketAddr::from((src, 0)).into())
+                    .unwrap();
+                match s.connect(&dst) {
+                    Ok(()) => batch.push(s),
+                    Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => batch.push(s),
+                    Err(_) => failed += 1,
+                }
+            }
+            let mut fds: Vec<libc::pollfd> = batch
+                .iter()
+                .map(|s| libc::pollfd {
+                    fd: s.as_raw_fd(),
+                    events: libc::POLLOUT,
+                    revents: 0,
+                })
+                .collect();
+            let t = Instant::now();
+            while !fds.is_empty() && t.elapsed() < Duration::from_secs(3) {
+                // SAFETY: poll over descriptors this thread owns.
+                unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 100) };
+                fds.retain(|f| f.revents == 0);
+            }
+            let n = held.len();
+            held.retain(open);
+            refused += n - held.len();
+            for s in batch {
+                match s.take_error() {
+                    Ok(None) if s.peer_addr().is_ok() => held.push(s),
+                    Ok(Some(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => refused += 1,
+                    _ => failed += 1,
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let n = held.len();
+        held.retain(open);
+        refused += n - held.len();
+        (held, refused, failed)
+    })
+    .unwrap();
+    // A roam home and back while the flood comes in.
+    std::thread::sleep(Duration::from_millis(500));
+    let roam_at = Instant::now();
+    for ap in ["ap1", "ap2"] {
+        let o = lab(&["roam", "c1", ap, "--dir", l.dir()]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    wait_for(
+        "c1 registered again through r2 during the flood",
+        Duration::from_secs(20),
+        bound,
+    );
+    let registered = roam_at.elapsed();
+    let (held, refused, failed) = flood.join().unwrap().unwrap();
+    let flood_took = started.elapsed();
+    let t = Instant::now();
+    let (ok, _, err) = common::exec(&ap2, &["show", "ip", "proxy-mobile"]);
+    assert!(ok, "ap2 answers during the flood: {err}");
+    let exec_took = t.elapsed();
+    assert!(bound(), "binding and visitor as before");
+    wait_for("the echo stream", Duration::from_secs(10), || {
+        echo.outage_since(unix_now() - 0.3) < Duration::from_millis(100)
+    });
+    let gap = echo.outage_since(at);
+    println!(
+        "web flood on ap2: {FLOOD} connections from {SOURCES} addresses in {flood_took:?}: \
+         {} held, {refused} reset, {failed} failed; longest echo gap {:.0} ms (including a roam \
+         home and back, registered again {registered:?} after it started); pmip exec answered in {exec_took:?}",
+        held.len(),
+        gap.as_secs_f64() * 1e3
+    );
+    assert!(
+        held.len() <= 1024,
+        "{} connections held past the server's limit",
+        held.len()
+    );
+    assert!(refused > 0, "the flood met the server's limits");
+    // `no ip http server` at run time closes the port (open until then).
+    drop(held);
+    let port_open = || {
+        l.in_ns("cn", "bash", &["-c", "exec 3<>/dev/tcp/10.2.0.2/80"])
+            .status
+            .success()
+    };
+    wait_for(
+        "the web port taking a connection",
+        Duration::from_secs(5),
+        port_open,
+    );
+    common::exec_ok(&ap2, &["configure", "no ip http server"]);
+    wait_for("the web port closed", Duration::from_secs(5), || {
+        !port_open()
+    });
+    drop(echo);
+    let o = lab(&["down", "--dir", l.dir()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        pmip_netns::list(&l.prefix()).is_empty(),
+        "nothing left behind"
+    );
+    assert!(
+        processes_of(&l.dir).is_empty(),
+        "{:?}",
+        processes_of(&l.dir)
+    );
+    assert_eq!(root_state(), before, "the root namespace is untouched");
 }
 
 /// Processes a test started itself, stopped (SIGTERM, then waited for)
