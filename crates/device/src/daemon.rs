@@ -126,6 +126,25 @@ enum Event {
     Link(LinkEvent),
     /// Something changed on the links: list the bridge's ports again.
     LinksChanged,
+    /// A listing of the bridge's ports, made while associations had
+    /// reached `epoch`.
+    Ports {
+        epoch: u64,
+        ports: Option<LinkEvent>,
+    },
+}
+
+/// The bridge's ports are listed (a netlink dump, a millisecond or more)
+/// on a task of their own, one listing at a time: a roam brings a burst of
+/// link events, and a listing in the loop held the registration reply that
+/// arrived meanwhile.
+#[derive(Default)]
+struct PortListing {
+    running: bool,
+    again: bool,
+    /// Associations seen: a listing begun before one may not know its
+    /// port, so its result gives way to a new listing.
+    epoch: u64,
 }
 
 /// The tunnel data plane and the kernel installs of the router roles.
@@ -173,6 +192,7 @@ struct Driver {
     held: std::collections::VecDeque<Output>,
     /// Station ports that could not be watched yet, and how often.
     watch_retries: BTreeMap<u32, u32>,
+    listing: PortListing,
     /// Visitor isolation requests, carried out in order off the loop.
     isolation: std::sync::mpsc::Sender<crate::isolation::Request>,
     /// What survives a restart (the home agent's bindings and replay
@@ -472,6 +492,39 @@ impl Driver {
                     .isolation
                     .send(crate::isolation::Request::Release { port, mac });
             }
+        }
+    }
+
+    /// Lists the bridge's ports on a task (see [`PortListing`]).
+    fn list_ports(&mut self) {
+        let Some(bridge) = self.bridge else { return };
+        if self.listing.running {
+            self.listing.again = true;
+            return;
+        }
+        self.listing.running = true;
+        let (netlink, events, epoch) = (
+            self.netlink.clone(),
+            self.events.clone(),
+            self.listing.epoch,
+        );
+        tokio::spawn(async move {
+            let ports = list_ports(&netlink, bridge).await;
+            let _ = events.send(Event::Ports { epoch, ports }).await;
+        });
+    }
+
+    /// A listing's result: handed to the node unless an association came
+    /// after it began (then it is made again).
+    async fn ports_listed(&mut self, epoch: u64, ports: Option<LinkEvent>) {
+        self.listing.running = false;
+        if epoch != self.listing.epoch {
+            self.listing.again = true;
+        } else if let Some(e) = ports {
+            self.handle(Input::Link(e)).await;
+        }
+        if std::mem::take(&mut self.listing.again) {
+            self.list_ports();
         }
     }
 
@@ -878,6 +931,7 @@ async fn serve(
         held: Default::default(),
         isolation: crate::isolation::worker(bridge.is_some()),
         watch_retries: BTreeMap::new(),
+        listing: PortListing::default(),
         state: None,
         debug: None,
         dhcp: Default::default(),
@@ -1035,22 +1089,14 @@ async fn serve(
                 Event::Sa { role, home, result } => {
                     driver.handle(Input::SaResult { role, home, result }).await;
                 }
-                Event::Link(e) => driver.handle(Input::Link(e)).await,
-                Event::LinksChanged => {
-                    if let Some(b) = driver.bridge
-                        && let Some(e) = list_ports(&driver.netlink, b).await
-                    {
-                        driver.handle(Input::Link(e)).await;
-                    }
-                }
-            },
-            _ = port_poll.tick(), if driver.bridge.is_some() => {
-                if let Some(b) = driver.bridge
-                    && let Some(e) = list_ports(&driver.netlink, b).await
-                {
+                Event::Link(e) => {
+                    driver.listing.epoch += 1;
                     driver.handle(Input::Link(e)).await;
                 }
-            }
+                Event::LinksChanged => driver.list_ports(),
+                Event::Ports { epoch, ports } => driver.ports_listed(epoch, ports).await,
+            },
+            _ = port_poll.tick(), if driver.bridge.is_some() => driver.list_ports(),
             Some((words, json, reply)) = command_rx.recv() => {
                 let answer = after_exec(&mut driver, &words, json, &mut web).await;
                 let _ = reply.send(answer);
