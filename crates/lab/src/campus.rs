@@ -147,6 +147,13 @@ pub fn write_files(dir: &Path, t: &Topology, keep_configs: bool) -> Result<Lab, 
         std::fs::write(&p, text).map_err(|e| format!("{}: {e}", p.display()))
     };
     write("topology", &t.to_text(), false)?;
+    // A new campus: nothing a device kept from an earlier one (a binding
+    // for a client that was away when that campus went down) may come
+    // back into it.
+    for s in &t.subnets {
+        remove_state(dir, &s.router());
+        remove_state(dir, &s.ap());
+    }
     for (k, s) in t.subnets.iter().enumerate() {
         write(
             &format!("{}.cfg", s.router()),
@@ -596,8 +603,24 @@ pub fn down(lab: &Lab) -> Vec<String> {
     for d in lab.devices() {
         let _ = std::fs::remove_file(lab.control(&d));
         let _ = std::fs::remove_file(lab.dir.join(format!("{d}.pid")));
+        remove_state(&lab.dir, &d);
     }
     removed
+}
+
+/// Removes what `device` kept across restarts in `dir` (its state
+/// database, the database's log segments, one moved aside as corrupt):
+/// `lab stop`/`lab start` keep it, a campus taken down does not.
+fn remove_state(dir: &Path, device: &str) {
+    let prefix = format!("{device}.state");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Tears down every namespace whose name starts with `prefix`; the names
