@@ -312,6 +312,15 @@ impl StateStore {
                 other => break other,
             }
         };
+        // redb trusts its pages once the header checks out: a damaged
+        // page behind an intact header would stop the reader with a panic
+        // at every start, so the whole file is checked first.
+        let created = created.and_then(|mut db| {
+            if !db.check_integrity()? {
+                tracing::warn!(path = %path.display(), "the state database was damaged and has been repaired");
+            }
+            Ok(db)
+        });
         let db = match created {
             Ok(db) => db,
             Err(e) => {

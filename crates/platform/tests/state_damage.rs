@@ -117,7 +117,6 @@ fn a_truncated_database_starts_empty_or_whole() {
 /// case below; `StateStore::open` should call it and move the file aside
 /// when it fails.
 #[test]
-#[ignore = "StateStore::open does not yet check the database's integrity"]
 fn an_overwritten_database_starts_empty_or_whole() {
     let d = dir("overwritten");
     let d = &d.0;
