@@ -537,6 +537,62 @@ fn a_restarted_foreign_agent_gets_its_visitors_back() {
     assert_eq!(c.bindings("r1")[0].1, "10.2.0.1");
 }
 
+/// The foreign agent's advertisements stop for longer than their
+/// lifetime (its link to the AP cut, the agent itself running on) and come
+/// back: the AP re-registers its visitor at the first one (RFC 5944 2.4:
+/// the agent may have lost its state meanwhile), not at the next renewal.
+#[test]
+fn advertisements_that_stop_and_come_back_bring_a_registration_at_once() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let mut c = booted();
+    let client = c.add_station(Ipv4Addr::new(10, 1, 0, 50));
+    c.associate(client, "ap2");
+    c.run_for(Duration::from_secs(30));
+    assert_eq!(c.visitors("r2"), ["10.1.0.50"]);
+    let r2 = c.index("r2");
+    // Subnet 2's LAN cut for 20 s, beyond the advertisements' 12 s
+    // holdtime; then the registration requests the AP sends are counted.
+    let cut = Rc::new(Cell::new(true));
+    let requests = Rc::new(Cell::new(0u32));
+    let (k, n) = (cut.clone(), requests.clone());
+    c.lose = Some(Box::new(move |w| match w {
+        Wire::Lan {
+            subnet: 2,
+            from,
+            frame,
+        } => {
+            if k.get() {
+                return true;
+            }
+            if *from != r2 && frame.len() > 42 && frame[23] == 17 && frame[42] == TYPE_REQUEST {
+                n.set(n.get() + 1);
+            }
+            false
+        }
+        _ => false,
+    }));
+    c.run_for(Duration::from_secs(20));
+    cut.set(false);
+    let t0 = c.now;
+    let mut again = None;
+    for _ in 0..10_000 {
+        c.run_for(Duration::from_millis(1));
+        if requests.get() > 0 {
+            again = Some(c.now.saturating_since(t0));
+            break;
+        }
+    }
+    let again = again.expect("the AP registers its visitor again");
+    eprintln!("registration sent {again:?} after the foreign agent's advertisements came back");
+    // The agent advertises every 3-4 s: the first one brings the
+    // registration (the visitor's renewal would be minutes away).
+    assert!(again <= Duration::from_secs(5), "{again:?}");
+    c.run_for(Duration::from_millis(100));
+    assert_eq!(c.visitors("r2"), ["10.1.0.50"]);
+    assert_eq!(c.bindings("r1")[0].1, "10.2.0.1");
+}
+
 /// The APs configured exactly as the Aironet walkthrough prints it (no
 /// exchange key): the exchange runs unauthenticated, every AP learns every
 /// home agent and a visitor is served; a table from an address that is no
