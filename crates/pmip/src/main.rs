@@ -135,6 +135,12 @@ enum BenchWhat {
         #[arg(long, default_value_t = 32)]
         window: u32,
     },
+    /// The product's share of a handoff for a receive-only client, on the keyed campus and the walkthrough's (IP-in-IP, GRE, reverse tunnel), apart from the emulated radio's cost.
+    Handoff {
+        /// Roams per campus.
+        #[arg(long, default_value_t = 10)]
+        roams: u32,
+    },
     /// TCP throughput through the home agent tunnel vs plain kernel routing.
     Tunnel {
         /// Seconds per iperf3 run.
@@ -568,6 +574,15 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("pmip: bench aaa: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Bench {
+            what: BenchWhat::Handoff { roams },
+        } => match bench::handoff(roams) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("pmip: bench handoff: {e}");
                 ExitCode::FAILURE
             }
         },
