@@ -254,6 +254,10 @@ pub struct ProxyAp {
     /// fetches under way.
     aaa_sas: BTreeMap<Ipv4Addr, SecurityAssociation>,
     fetching: BTreeSet<Ipv4Addr>,
+    /// Stations at home whose deregistration waits for their home agent
+    /// to be known (an AP that starts with its stations already home has
+    /// heard no advertisement and holds no subnet map yet).
+    home_undone: BTreeSet<Mac>,
     pub counters: Counters,
 }
 
@@ -268,6 +272,7 @@ impl ProxyAp {
             clock_offset: BTreeMap::new(),
             aaa_sas: BTreeMap::new(),
             fetching: BTreeSet::new(),
+            home_undone: BTreeSet::new(),
             counters: Counters::default(),
         }
     }
@@ -364,6 +369,7 @@ impl ProxyAp {
     /// reconsiders stations that had no home agent.
     pub fn set_subnet_map(&mut self, now: Now, map: SubnetMap, out: &mut Vec<Action>) {
         self.subnet_map = map;
+        self.deregister_held(now, out);
         let waiting: Vec<Mac> = self
             .stations
             .values()
@@ -414,6 +420,7 @@ impl ProxyAp {
     /// already be registered through another AP (the home agent tells
     /// the old foreign agent with a Binding Update).
     pub fn disassociate(&mut self, _now: Now, mac: Mac, out: &mut Vec<Action>) {
+        self.home_undone.remove(&mac);
         if let Some(s) = self.stations.remove(&mac)
             && s.intercepting
             && let Some(a) = s.address
@@ -466,6 +473,7 @@ impl ProxyAp {
                 home_agent: src,
                 prefix_len: len,
             });
+            self.deregister_held(now, out);
         }
         if m.flags.foreign_agent
             && !m.flags.busy
@@ -650,7 +658,15 @@ impl ProxyAp {
             .lookup(addr)
             .or(self.own_home_agent)
             .map(|e| e.home_agent);
-        let (Some(ha), Some(sa)) = (ha, self.node_sa(addr)) else {
+        let Some(ha) = ha else {
+            // Sent once the home agent is known (`deregister_held`): a
+            // binding it kept from before (this AP was down when the
+            // station came home) would hold the station's traffic away.
+            self.home_undone.insert(mac);
+            return;
+        };
+        self.home_undone.remove(&mac);
+        let Some(sa) = self.node_sa(addr) else {
             return;
         };
         let ident = self.identification(now, ha);
@@ -668,6 +684,19 @@ impl ProxyAp {
             &sa,
             out,
         );
+    }
+
+    /// The deregistrations held for want of a home agent, now that one
+    /// may be known; stations that left home meanwhile are dropped.
+    fn deregister_held(&mut self, now: Now, out: &mut Vec<Action>) {
+        for mac in std::mem::take(&mut self.home_undone) {
+            if let Some(s) = self.stations.get(&mac)
+                && s.state == State::Home
+                && let Some(addr) = s.address
+            {
+                self.deregister(now, mac, addr, out);
+            }
+        }
     }
 
     /// Deregisters a client's care-of address through the foreign agent

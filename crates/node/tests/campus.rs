@@ -387,6 +387,56 @@ fn a_restarted_ap_remembers_its_stations() {
     assert_eq!(probes, 1, "one probe, for the address it had");
 }
 
+/// The home AP is down while a client that only receives comes home;
+/// the home agent keeps the binding. The AP starts with the station on
+/// its radio before it has heard an advertisement or holds the subnet
+/// map: the deregistration waits for the home agent to be known and then
+/// goes, instead of being dropped (the binding would have held the
+/// client's traffic away until its lifetime ran out).
+#[test]
+fn a_station_home_before_its_ap_knows_the_home_agent_is_deregistered_when_it_does() {
+    let mut c = booted();
+    let client = c.add_station(Ipv4Addr::new(10, 1, 0, 79));
+    c.associate_radio(client, "ap2");
+    c.run_for(Duration::from_millis(100));
+    assert_eq!(c.bindings("r1")[0].1, "10.2.0.1");
+    // ap1 goes down; the client comes home meanwhile.
+    let ap1 = c.index("ap1");
+    c.devices[ap1].down = true;
+    c.associate_radio(client, "ap1");
+    c.run_for(Duration::from_secs(1));
+    assert_eq!(c.bindings("r1").len(), 1, "nobody told the home agent");
+    // ap1 starts again, remembering the station, with it on its radio.
+    let at = c.at();
+    let config = c.devices[ap1].node.config().clone();
+    let mac = c.devices[ap1].mac;
+    c.devices[ap1].node = pmip_node::Node::new(config, at);
+    c.devices[ap1].down = false;
+    c.devices[ap1].node.handle(
+        at,
+        pmip_node::Input::Link(pmip_node::LinkEvent::Bridge { mac }),
+    );
+    let station = c.stations[client].mac;
+    c.devices[ap1].node.restore_access_point(
+        at,
+        vec![(station, Ipv4Addr::new(10, 1, 0, 79), Duration::from_secs(1))],
+    );
+    c.associate_radio(client, "ap1");
+    let t0 = c.now;
+    let mut gone = None;
+    for _ in 0..20_000 {
+        c.run_for(Duration::from_millis(1));
+        if c.bindings("r1").is_empty() {
+            gone = Some(c.now.saturating_since(t0));
+            break;
+        }
+    }
+    let gone = gone.expect("the binding is withdrawn once the AP knows the home agent");
+    eprintln!("binding withdrawn {gone:?} after the restarted home AP found the station");
+    // The router advertises every 3-4 s; the exchange takes about as long.
+    assert!(gone < Duration::from_secs(10), "{gone:?}");
+}
+
 /// A flood of associations of stations that never answer (300 ports at
 /// once, more than the AP queries at a time) does not hold up a known
 /// station that only receives: it is asked for the addresses of stations
