@@ -231,6 +231,11 @@ impl RawLink {
 
     /// Sends one whole Ethernet frame as it is.
     pub async fn send(&self, frame: &[u8]) -> io::Result<()> {
+        // A link that went down and up again leaves its ENETDOWN pending
+        // on the socket, and the next send reports it instead of sending:
+        // after a link flap the first frame (an AP's registration request)
+        // was lost. Once reported, the error is gone: send again.
+        let mut stale_error_seen = false;
         loop {
             let mut guard = self.fd.writable().await?;
             match guard.try_io(|s| {
@@ -249,6 +254,9 @@ impl RawLink {
                     Ok(())
                 }
             }) {
+                Ok(Err(e)) if e.raw_os_error() == Some(libc::ENETDOWN) && !stale_error_seen => {
+                    stale_error_seen = true;
+                }
                 Ok(r) => return r,
                 Err(_would_block) => continue,
             }
