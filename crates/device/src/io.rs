@@ -83,6 +83,8 @@ pub struct Io {
     /// advertisements) and gratuitous ARP.
     pub packet: Option<std::sync::Arc<PacketSocket>>,
     resting: BTreeMap<Source, Instant>,
+    /// When each socket last failed.
+    last_error: BTreeMap<Source, Instant>,
     /// What each UDP socket's last recvmmsg(2) read and the node has not
     /// had yet, by local address.
     received: HashMap<SocketAddrV4, Received>,
@@ -148,8 +150,28 @@ impl Io {
                 Poll::Ready(Ok(Some(a))) => return Poll::Ready(a),
                 Poll::Ready(Ok(None)) | Poll::Pending => {}
                 Poll::Ready(Err(e)) => {
-                    tracing::debug!(?source, error = %e, "socket error; resting it");
-                    self.resting.insert(source, Instant::now() + REST);
+                    let now = Instant::now();
+                    // A link that went down reports ENETDOWN once, to the
+                    // next call; the socket works again once the link is
+                    // up (the kernel hooks it back), so a first report is
+                    // no reason to rest it: a roam right after a link flap
+                    // lost 100 ms to the rest. A socket that keeps failing
+                    // rests.
+                    let flap = e.raw_os_error() == Some(libc::ENETDOWN)
+                        && self
+                            .last_error
+                            .get(&source)
+                            .is_none_or(|t| now - *t > REST * 10);
+                    if self.last_error.len() >= 1024 {
+                        self.last_error.retain(|_, t| now - *t <= REST * 10);
+                    }
+                    self.last_error.insert(source, now);
+                    if flap {
+                        tracing::debug!(?source, "its link went down; reading on");
+                    } else {
+                        tracing::debug!(?source, error = %e, "socket error; resting it");
+                        self.resting.insert(source, now + REST);
+                    }
                 }
             }
         }
