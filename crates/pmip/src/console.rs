@@ -23,7 +23,7 @@ use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
 use rustyline::{
     Cmd, CompletionType, ConditionalEventHandler, Context, Editor, Event, EventContext,
-    EventHandler, Helper, KeyEvent, RepeatCount,
+    EventHandler, Helper, KeyCode, KeyEvent, Modifiers, RepeatCount,
 };
 use std::cell::Cell;
 use std::io::{self, BufRead, IsTerminal, Write};
@@ -31,7 +31,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// The longest line the console takes. A command or configuration line
@@ -198,6 +198,38 @@ impl ConditionalEventHandler for CtrlZ {
     }
 }
 
+/// Keeps a typed line within `MAX_LINE` bytes while it is edited: a
+/// character typed (or pasted without bracketed paste, key by key) into
+/// a full line is dropped and counted, so a flood costs nothing per byte
+/// (the editor redraws the whole line for each key it inserts into a line
+/// wider than the terminal: a 100 kB line took two minutes) and the line
+/// is refused with its length at Enter. The count starts again with an
+/// empty line (Ctrl-U after the refusal shows).
+struct LineCap(Arc<AtomicUsize>);
+
+impl ConditionalEventHandler for LineCap {
+    fn handle(&self, evt: &Event, n: RepeatCount, _: bool, ctx: &EventContext) -> Option<Cmd> {
+        let line = ctx.line();
+        if line.is_empty() {
+            self.0.store(0, Ordering::Relaxed);
+        }
+        if line.len() < MAX_LINE {
+            return None;
+        }
+        match evt {
+            Event::KeySeq(keys) => match keys.as_slice() {
+                [KeyEvent(KeyCode::Char(c), Modifiers::NONE | Modifiers::SHIFT)] => {
+                    self.0
+                        .fetch_add(c.len_utf8() * usize::from(n.max(1)), Ordering::Relaxed);
+                    Some(Cmd::Noop)
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
 /// What one read gave.
 enum Read {
     Line(String),
@@ -295,6 +327,8 @@ enum Input {
     Editor {
         editor: Box<Editor<Completion, DefaultHistory>>,
         ctrl_z: Arc<AtomicBool>,
+        /// Bytes typed beyond `MAX_LINE` and dropped (`LineCap`).
+        dropped: Arc<AtomicUsize>,
     },
     Plain(io::StdinLock<'static>),
 }
@@ -302,10 +336,22 @@ enum Input {
 impl Input {
     fn read(&mut self, prompt: &str, initial: &str, out: &mut impl Write) -> io::Result<Read> {
         match self {
-            Input::Editor { editor, ctrl_z } => {
+            Input::Editor {
+                editor,
+                ctrl_z,
+                dropped,
+            } => {
                 ctrl_z.store(false, Ordering::Relaxed);
+                dropped.store(0, Ordering::Relaxed);
                 match editor.readline_with_initial(prompt, (initial, "")) {
                     Ok(line) => {
+                        let over = dropped.swap(0, Ordering::Relaxed);
+                        if over > 0 {
+                            return Ok(Read::Refused(format!(
+                                "% Line refused: {} bytes, at most {MAX_LINE}",
+                                line.len() + over
+                            )));
+                        }
                         let read = check_line(line.as_bytes());
                         if let Read::Line(l) = &read
                             && !l.trim().is_empty()
@@ -543,9 +589,15 @@ pub fn run(control: PathBuf) -> ExitCode {
             KeyEvent::ctrl('Z'),
             EventHandler::Conditional(Box::new(CtrlZ(ctrl_z.clone()))),
         );
+        let dropped = Arc::new(AtomicUsize::new(0));
+        editor.bind_sequence(
+            Event::Any,
+            EventHandler::Conditional(Box::new(LineCap(dropped.clone()))),
+        );
         Input::Editor {
             editor: Box::new(editor),
             ctrl_z,
+            dropped,
         }
     } else {
         Input::Plain(io::stdin().lock())

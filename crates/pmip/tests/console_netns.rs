@@ -172,3 +172,169 @@ sh ip mob florp
     );
     assert!(out.stdout.is_empty());
 }
+
+/// `pmip console` on a terminal: a pseudo-terminal stands in for the
+/// operator's, so the line editor (rustyline) runs as it does for a
+/// person. Tab completes a keyword from the device's `?` help, the up
+/// arrow brings the last command back, and input of any length or
+/// encoding is refused with its reason: a 200 000-byte line typed key by
+/// key (every key dropped past 4096 bytes, so it costs no redraw) and
+/// bytes that are not UTF-8. Printed: how long the long line took.
+#[test]
+fn console_on_a_terminal() {
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    let mut ha = Netns::new(&unique_name("pmipt-ct")).unwrap();
+    let (control, _) = common::start(
+        &mut ha,
+        "tty1",
+        "hostname tty1\nrouter mobile\nip mobile home-agent\n",
+    );
+
+    let (mut master, mut slave) = (0, 0);
+    let size = libc::winsize {
+        ws_row: 24,
+        ws_col: 80,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes two descriptors it opened; the pointers are
+    // to locals.
+    let r = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    assert_eq!(r, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors were just opened and are owned here only.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let child = Command::new(common::PMIP)
+        .arg("console")
+        .arg("--control")
+        .arg(&control)
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .unwrap();
+    /// The console, killed when the test ends however it ends.
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let pid = child.id();
+    let mut child = Kill(child);
+
+    // Everything the console writes, drained all along so it never
+    // blocks on a full terminal.
+    let screen = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let mut reader = std::fs::File::from(master.try_clone().unwrap());
+    let seen = screen.clone();
+    std::thread::spawn(move || {
+        let mut b = [0u8; 65536];
+        while let Ok(n) = reader.read(&mut b) {
+            if n == 0 {
+                break;
+            }
+            seen.lock().unwrap().extend_from_slice(&b[..n]);
+        }
+    });
+    let mut keys = std::fs::File::from(master);
+    let mut from = 0;
+    // Waits for `want` after what was looked at so far; the text up to it.
+    let mut expect = |want: &str, within: Duration| -> String {
+        let t = Instant::now();
+        loop {
+            let text = String::from_utf8_lossy(&screen.lock().unwrap()[from..]).into_owned();
+            if let Some(i) = text.find(want) {
+                from += text[..i + want.len()].len();
+                return text[..i + want.len()].to_owned();
+            }
+            assert!(
+                t.elapsed() < within,
+                "console {pid}: no {want:?} within {within:?}; the screen after the last match:\n{}",
+                text.chars()
+                    .rev()
+                    .take(2000)
+                    .collect::<String>()
+                    .chars()
+                    .rev()
+                    .collect::<String>()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let second = Duration::from_secs(10);
+    // Keys go in only at a prompt: between two lines the terminal is not
+    // in the editor's raw mode.
+    expect("tty1#", second);
+
+    keys.write_all(b"sh ver\r").unwrap();
+    expect("tty1 uptime is", second);
+    expect("tty1#", second);
+
+    // Tab: `bi` becomes `binding ` from the device's own help.
+    keys.write_all(b"sh ip mob bi\t").unwrap();
+    expect("sh ip mob binding ", second);
+    keys.write_all(b"\r").unwrap();
+    expect("Mobility Binding List:", second);
+    expect("tty1#", second);
+
+    // Up arrow: the last command again.
+    keys.write_all(b"\x1b[A").unwrap();
+    expect("sh ip mob binding", second);
+    keys.write_all(b"\r").unwrap();
+    expect("Mobility Binding List:", second);
+    expect("tty1#", second);
+
+    // A line far past the limit, typed.
+    let t = Instant::now();
+    let long = vec![b'y'; 200_000];
+    let writer = {
+        let mut keys = keys.try_clone().unwrap();
+        std::thread::spawn(move || {
+            for chunk in long.chunks(4096) {
+                keys.write_all(chunk).unwrap();
+            }
+            keys.write_all(b"\r").unwrap();
+        })
+    };
+    expect(
+        "% Line refused: 200000 bytes, at most 4096",
+        Duration::from_secs(60),
+    );
+    writer.join().unwrap();
+    println!("a 200000-byte typed line refused after {:?}", t.elapsed());
+    expect("tty1#", second);
+
+    // Not UTF-8.
+    keys.write_all(b"show \xff\xfe version\r").unwrap();
+    expect("% Line refused: not UTF-8 text", second);
+    expect("tty1#", second);
+
+    // The session goes on as before.
+    keys.write_all(b"show version\r").unwrap();
+    expect("tty1 uptime is", second);
+    expect("tty1#", second);
+    keys.write_all(b"exit\r").unwrap();
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t.elapsed() < second, "console still running after exit");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Lines were refused: the exit status says so.
+    assert_eq!(status.code(), Some(1));
+}
