@@ -5,7 +5,7 @@
 
 use pmip_netns::{Netns, unique_name};
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
@@ -343,5 +343,136 @@ fn exec_into_a_closed_pipe_ends_quietly() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    common::stop(pid, libc::SIGTERM);
+}
+
+/// A small tmpfs of the test's own, unmounted on drop.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: std::path::PathBuf, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mount: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Tmpfs(dir)
+    }
+
+    fn remount(&self, how: &str) {
+        let out = Command::new("mount")
+            .args(["-o", &format!("remount,{how}")])
+            .arg(&self.0)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "remount {how}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// A save onto a full disk or a read-only file system: `write memory`
+/// fails with the system's reason in one line, the startup file and its
+/// backup are as they were and no temporary file is left; once there is
+/// room again the save goes through. The configuration lives on a small
+/// tmpfs of the test's own.
+#[test]
+fn a_save_that_cannot_be_written_says_why_and_keeps_the_file() {
+    let mut r1 = Netns::new(&unique_name("pmipt-wf")).unwrap();
+    let peer = Netns::new(&unique_name("pmipt-wq")).unwrap();
+    r1.veth_to("eth1", &peer, "p1").unwrap();
+    let disk = Tmpfs::mount(temp("small-disk"), "64k");
+    let cfg = disk.0.join("r1.cfg");
+    let original = "hostname r1\ninterface eth1\n ip address 10.9.0.1 255.255.255.0\n";
+    std::fs::write(&cfg, original).unwrap();
+    std::fs::write(disk.0.join("r1.cfg.bak"), "hostname r0\n").unwrap();
+    let (control, pid) = common::start_file(&mut r1, "wf", &cfg);
+    let (ok, _, err) = exec(&control, &["conf", "ip mobile bindupdate"]);
+    assert!(ok, "{err}");
+    let listing = || {
+        let mut names: Vec<String> = std::fs::read_dir(&disk.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let unchanged = |what: &str| {
+        assert_eq!(std::fs::read_to_string(&cfg).unwrap(), original, "{what}");
+        assert_eq!(
+            std::fs::read_to_string(disk.0.join("r1.cfg.bak")).unwrap(),
+            "hostname r0\n",
+            "{what}"
+        );
+    };
+
+    // Full: a file takes every block that is left.
+    let filler = disk.0.join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let block = [0u8; 4096];
+        while f.write_all(&block).is_ok() {}
+    }
+    let (ok, _, err) = exec(&control, &["write", "memory"]);
+    println!("full disk: {}", err.trim());
+    assert!(!ok);
+    assert!(
+        err.contains("Could not save")
+            && err.contains("No space left on device")
+            && err.contains("r1.cfg")
+            && err.lines().count() == 1,
+        "{err}"
+    );
+    unchanged("full disk");
+    assert_eq!(listing(), ["filler", "r1.cfg", "r1.cfg.bak"]);
+    std::fs::remove_file(&filler).unwrap();
+
+    // Read-only.
+    disk.remount("ro");
+    let (ok, _, err) = exec(&control, &["copy", "running-config", "startup-config"]);
+    println!("read-only: {}", err.trim());
+    assert!(!ok);
+    assert!(
+        err.contains("Read-only file system") && err.lines().count() == 1,
+        "{err}"
+    );
+    unchanged("read-only");
+
+    // Room again: saved, the previous file kept as the backup.
+    disk.remount("rw");
+    let (ok, out, err) = exec(&control, &["wr", "mem"]);
+    assert!(ok && out.contains("[OK]"), "{out}{err}");
+    assert!(
+        std::fs::read_to_string(&cfg)
+            .unwrap()
+            .contains("ip mobile bindupdate")
+    );
+    assert_eq!(
+        std::fs::read_to_string(disk.0.join("r1.cfg.bak")).unwrap(),
+        original
+    );
+    assert_eq!(listing(), ["r1.cfg", "r1.cfg.bak"]);
     common::stop(pid, libc::SIGTERM);
 }
