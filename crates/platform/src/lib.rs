@@ -4,8 +4,8 @@
 //! no ipip/gre modules).
 
 pub mod config_file;
-pub mod dataplane;
 pub mod datagrams;
+pub mod dataplane;
 pub mod hostapd;
 pub mod isolation;
 pub mod link;
