@@ -55,8 +55,8 @@ refusals! {
     // --- generic
     no_alone: "no", 1, "expected a command after `no`";
     unknown_command: "hostname a\nfrobnicate", 2, "unknown command";
-    abbreviation_not_accepted: "ip mob home", 1, "unknown command";
-    abbreviation_after_ip_mobile: "ip mobile home", 1, "expected `home-agent`, `host`, `secure`, `foreign-agent` or `bindupdate` after ip mobile, found \"home\"";
+    abbreviation_of_two_keywords: "ip mob ho 10.0.0.1", 1, "ambiguous: `ho` could be home-agent, host";
+    no_keyword_after_ip_mobile: "ip mobile hme", 1, "expected `home-agent`, `host`, `secure`, `foreign-agent` or `bindupdate` after ip mobile, found \"hme\"";
     interface_command_in_global: "ip irdp", 1, "`ip irdp` is an interface command; enter `interface NAME` first";
     registration_lifetime_in_global: "ip mobile registration-lifetime 600", 1, "`ip mobile registration-lifetime` is an interface command";
     proxy_mobile_bare_in_global: "ip proxy-mobile", 1, "`ip proxy-mobile` is an interface command";
@@ -125,7 +125,7 @@ refusals! {
     secure_key_ascii_long: "ip mobile secure host 10.0.0.1 spi 100 key ascii aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 1, "key ascii must be 1 to 64 characters, found 65 characters";
     secure_key_not_ascii: "ip mobile secure host 10.0.0.1 spi 100 key ascii clé", 1, "key ascii takes printable ASCII characters";
     secure_algorithm_bad: "ip mobile secure host 10.0.0.1 spi 100 key ascii k algorithm sha1", 1, "expected `md5 mode prefix-suffix` or `hmac-md5` after algorithm, found \"sha1\"";
-    secure_mode_bad: "ip mobile secure host 10.0.0.1 spi 100 key ascii k algorithm md5 mode prefix", 1, "expected `prefix-suffix` after mode, found \"prefix\"";
+    secure_mode_bad: "ip mobile secure host 10.0.0.1 spi 100 key ascii k algorithm md5 mode suffix", 1, "expected `prefix-suffix` after mode, found \"suffix\"";
     secure_replay_bad: "ip mobile secure host 10.0.0.1 spi 100 key ascii k replay nonce", 1, "expected `timestamp` after replay";
     secure_replay_within_bad: "ip mobile secure host 10.0.0.1 spi 100 key ascii k replay timestamp within 0", 1, "replay timestamp within (seconds) must be 1-65535, found 0";
     secure_trailing: "ip mobile secure host 10.0.0.1 spi 100 key ascii k extra", 1, "unexpected \"extra\"; expected `algorithm`, `replay timestamp` or end of line";
@@ -135,7 +135,7 @@ refusals! {
 
     // --- foreign agent
     fa_reg_wait_range: "ip mobile foreign-agent reg-wait 1", 1, "reg-wait (seconds) must be 5-600, found 1";
-    fa_unknown: "ip mobile foreign-agent care", 1, "unexpected \"care\"; expected `care-of INTERFACE`, `reg-wait N` or end of line";
+    fa_unknown: "ip mobile foreign-agent carry", 1, "unexpected \"carry\"; expected `care-of INTERFACE`, `reg-wait N` or end of line";
     fa_care_of_missing: "ip mobile foreign-agent care-of", 1, "expected an interface name";
     fa_second_care_of: "ip mobile foreign-agent care-of fa0\nip mobile foreign-agent care-of eth1", 2, "one care-of interface is supported, and FastEthernet0 is it; remove it first with `no ip mobile foreign-agent care-of FastEthernet0`";
     fa_two_care_of_in_a_line: "ip mobile foreign-agent care-of fa0 care-of eth1", 1, "one care-of interface is supported; this line names FastEthernet0 and eth1";

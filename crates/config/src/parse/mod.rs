@@ -74,6 +74,11 @@ struct Cur<'a> {
     text: &'a str,
     words: Vec<(usize, &'a str)>,
     i: usize,
+    /// Every keyword the parser tried, with the word position it tried it
+    /// at: a line that fails is tried again with a word that is the
+    /// unique prefix of a keyword tried at its position written out
+    /// (`ip mob home-agent lif 300`, as IOS takes it).
+    tried: std::cell::RefCell<Vec<(usize, &'static str)>>,
 }
 
 impl<'a> Cur<'a> {
@@ -92,7 +97,12 @@ impl<'a> Cur<'a> {
         if let Some(s) = start {
             words.push((s, &text[s..]));
         }
-        Cur { text, words, i: 0 }
+        Cur {
+            text,
+            words,
+            i: 0,
+            tried: Default::default(),
+        }
     }
 
     fn peek(&self) -> Option<&'a str> {
@@ -111,11 +121,14 @@ impl<'a> Cur<'a> {
         w
     }
 
-    fn is(&self, kw: &str) -> bool {
+    fn is(&self, kw: &'static str) -> bool {
+        if self.i < self.words.len() {
+            self.tried.borrow_mut().push((self.i, kw));
+        }
         self.peek().is_some_and(|w| w.eq_ignore_ascii_case(kw))
     }
 
-    fn eat(&mut self, kw: &str) -> bool {
+    fn eat(&mut self, kw: &'static str) -> bool {
         let yes = self.is(kw);
         if yes {
             self.i += 1;
@@ -143,7 +156,7 @@ impl<'a> Cur<'a> {
         self.i = self.words.len();
     }
 
-    fn expect(&mut self, kw: &str, what: &str) -> Result<(), String> {
+    fn expect(&mut self, kw: &'static str, what: &str) -> Result<(), String> {
         if self.eat(kw) {
             Ok(())
         } else {
@@ -215,6 +228,56 @@ impl<'a> Cur<'a> {
         self.i += n;
         Ok(name)
     }
+}
+
+/// Most abbreviated keywords written out in one line.
+const MAX_EXPANSIONS: usize = 12;
+
+/// What a failed line's abbreviations give.
+enum Expansion {
+    /// The line with its first abbreviated keyword written out.
+    Line(String),
+    /// The first word that is not a keyword where keywords were tried
+    /// prefixes several of them.
+    Ambiguous(String, Vec<&'static str>),
+    None,
+}
+
+/// IOS takes a keyword's unique prefix, in any case: the first word that
+/// is no keyword tried at its position but the prefix of exactly one is
+/// written out. A word that is itself a keyword tried there, or the prefix
+/// of none (a name, an address, a number), stays as written.
+fn expand_abbreviation(line: &str, tried: &[(usize, &'static str)]) -> Expansion {
+    let words = Cur::new(line).words;
+    for (i, &(offset, word)) in words.iter().enumerate() {
+        let here: Vec<&'static str> = tried
+            .iter()
+            .filter(|(p, _)| *p == i)
+            .map(|(_, k)| *k)
+            .collect();
+        if here.is_empty() || here.iter().any(|k| k.eq_ignore_ascii_case(word)) {
+            continue;
+        }
+        let mut choices: Vec<&'static str> = here
+            .into_iter()
+            .filter(|k| {
+                k.len() > word.len()
+                    && k.as_bytes()[..word.len()].eq_ignore_ascii_case(word.as_bytes())
+            })
+            .collect();
+        choices.sort_unstable();
+        choices.dedup();
+        match choices.as_slice() {
+            [] => continue,
+            [one] => {
+                // Only that word changes; the rest keeps its spacing.
+                let end = offset + word.len();
+                return Expansion::Line(format!("{}{one}{}", &line[..offset], &line[end..]));
+            }
+            _ => return Expansion::Ambiguous(word.to_string(), choices),
+        }
+    }
+    Expansion::None
 }
 
 fn expected(what: &str, found: Option<&str>) -> String {
@@ -570,12 +633,53 @@ impl Config {
             _ => {}
         }
         self.ensure_mode(mode);
+        // As written; if it fails, again with an abbreviated keyword
+        // written out (one at a time, left to right).
+        let mut line = text.to_string();
+        let mut expanded = 0;
+        loop {
+            let (result, tried) = self.try_line(mode, &line);
+            let reason = match result {
+                Ok(new_mode) => {
+                    *mode = new_mode;
+                    return Ok(());
+                }
+                Err(reason) => reason,
+            };
+            if expanded >= MAX_EXPANSIONS {
+                return Err(err(reason));
+            }
+            match expand_abbreviation(&line, &tried) {
+                Expansion::Line(l) => {
+                    line = l;
+                    expanded += 1;
+                }
+                Expansion::Ambiguous(word, choices) => {
+                    return Err(err(format!(
+                        "ambiguous: `{word}` could be {}",
+                        choices.join(", ")
+                    )));
+                }
+                Expansion::None => return Err(err(reason)),
+            }
+        }
+    }
+
+    /// One try of `text` in `mode` (and the modes above it): the mode it
+    /// leaves, or why not; and the keywords tried.
+    fn try_line(
+        &mut self,
+        mode: &Mode,
+        text: &str,
+    ) -> (Result<Mode, String>, Vec<(usize, &'static str)>) {
+        let mut tried = Vec::new();
         let mut m = mode.clone();
+        let words: Vec<&str> = text.split_whitespace().collect();
         loop {
             let mut c = Cur::new(text);
             let neg = c.eat("no");
             if neg && c.done() {
-                return Err(err("expected a command after `no`".to_string()));
+                return (Err("expected a command after `no`".to_string()), tried);
             }
             let step = match &m {
                 Mode::Global => self.global(&mut c, neg),
@@ -585,12 +689,10 @@ impl Config {
                 }
                 Mode::RouterMobile => Err(Fail::NotHere),
             };
+            tried.extend(c.tried.take());
             match step {
-                Ok(new_mode) => {
-                    *mode = new_mode;
-                    return Ok(());
-                }
-                Err(Fail::Bad(reason)) => return Err(err(reason)),
+                Ok(new_mode) => return (Ok(new_mode), tried),
+                Err(Fail::Bad(reason)) => return (Err(reason), tried),
                 Err(Fail::NotHere) if m != Mode::Global => m = m.parent(),
                 Err(Fail::NotHere) => {
                     let rest = if neg { &words[1..] } else { &words[..] };
@@ -603,7 +705,7 @@ impl Config {
                          router mobile, ip mobile ..., ip irdp ..., ip proxy-mobile ..., ip http ..., username ..., access-list ..., aaa ... or radius-server ..."
                             .to_string()
                     };
-                    return Err(err(reason));
+                    return (Err(reason), tried);
                 }
             }
         }
