@@ -60,3 +60,32 @@ fn a_line_that_is_wrong_still_says_why() {
     let e = Config::parse("frobnicate now\n").unwrap_err();
     assert!(e.reason.contains("unknown command"), "{}", e.reason);
 }
+
+#[test]
+fn the_keywords_that_may_follow_a_line_typed_so_far() {
+    use pmip_config::Mode;
+    let after = |mode: &Mode, line: &str| {
+        Config::keywords_after(mode, &line.split_whitespace().collect::<Vec<_>>())
+    };
+    let g = Mode::Global;
+    let ip_mobile = after(&g, "ip mobile");
+    for k in [
+        "home-agent",
+        "host",
+        "secure",
+        "foreign-agent",
+        "bindupdate",
+    ] {
+        assert!(ip_mobile.contains(&k), "{k} in {ip_mobile:?}");
+    }
+    // Abbreviated words before the cursor count as written out.
+    assert_eq!(after(&g, "ip mob"), ip_mobile);
+    assert!(after(&g, "ip mob home-agent").contains(&"lifetime"));
+    assert!(after(&g, "").contains(&"interface"));
+    assert!(after(&g, "").contains(&"hostname"));
+    // An interface's own commands in interface mode.
+    let fa0 = Mode::Interface("FastEthernet0".into());
+    assert!(after(&fa0, "ip irdp").contains(&"preference"));
+    // A value comes next: no keyword.
+    assert!(after(&g, "hostname").is_empty());
+}

@@ -25,7 +25,7 @@ use rustyline::{
     Cmd, CompletionType, ConditionalEventHandler, Context, Editor, Event, EventContext,
     EventHandler, Helper, KeyCode, KeyEvent, Modifiers, RepeatCount,
 };
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -121,7 +121,8 @@ fn is_word(w: &str, of: &[&str]) -> bool {
 /// configuration mode the session's own words and `do` EXEC commands.
 struct Completion {
     device: Rc<Device>,
-    configuring: Rc<Cell<bool>>,
+    /// The configuration mode, `None` in EXEC mode.
+    configuring: Rc<RefCell<Option<Mode>>>,
 }
 
 impl Completer for Completion {
@@ -149,14 +150,22 @@ impl Completer for Completion {
                 .map(|o| (*o).to_owned())
                 .collect()
         };
-        let found = if self.configuring.get() {
+        let configuring = self.configuring.borrow().clone();
+        let found = if let Some(mode) = configuring {
             if words.first().is_some_and(|w| is_word(w, &["do"])) {
                 words.remove(0);
                 self.device.keywords(&words, partial)
-            } else if words.is_empty() {
-                local(&["do", "end", "exit"])
             } else {
-                Vec::new()
+                // The configuration parser's own keywords for this place.
+                let mut k: Vec<String> = pmip_config::Config::keywords_after(&mode, &words)
+                    .into_iter()
+                    .filter(|k| k.starts_with(&lower))
+                    .map(str::to_owned)
+                    .collect();
+                if words.is_empty() {
+                    k.extend(local(&["do", "end", "exit"]));
+                }
+                k
             }
         } else if words.len() == 1 && is_configure_terminal(&words[..1]) {
             local(&["terminal"])
@@ -439,13 +448,43 @@ const CONFIG_HELP: &str = "  end           leave configuration mode (also Ctrl-Z
   LINE          a configuration line as in the device's file (interface X, ip mobile ...)
 ";
 
+/// `?` in configuration mode: at the start, the session's own words and
+/// the configuration's first keywords; after words, the keywords that may
+/// follow them (`ip mobile ?`), or complete the last one (`ip mo?`), as
+/// the configuration parser takes them.
+fn config_help(mode: &Mode, line: &str) -> String {
+    let typed = line.strip_suffix('?').unwrap_or(line);
+    let mut words: Vec<&str> = typed.split_whitespace().collect();
+    let partial = if typed.ends_with(char::is_whitespace) || typed.is_empty() {
+        ""
+    } else {
+        words.pop().unwrap_or("")
+    };
+    let lower = partial.to_ascii_lowercase();
+    let keywords: Vec<&str> = pmip_config::Config::keywords_after(mode, &words)
+        .into_iter()
+        .filter(|k| k.starts_with(&lower))
+        .collect();
+    let mut out = String::new();
+    if words.is_empty() && partial.is_empty() {
+        out.push_str(CONFIG_HELP);
+    }
+    for k in &keywords {
+        out.push_str(&format!("  {k}\n"));
+    }
+    if keywords.is_empty() && !(words.is_empty() && partial.is_empty()) {
+        out.push_str("  <value>  (a name, an address or a number), or <cr>\n");
+    }
+    out
+}
+
 /// The session: `Ok(true)` if every command went through.
 struct Session {
     device: Rc<Device>,
     host: String,
     /// `None` in EXEC mode.
     mode: Option<Mode>,
-    configuring: Rc<Cell<bool>>,
+    configuring: Rc<RefCell<Option<Mode>>>,
     all_ok: bool,
 }
 
@@ -524,7 +563,9 @@ impl Session {
                     return Ok(format!("do {again}"));
                 }
             }
-            _ if line.trim_end().ends_with('?') => out.write_all(CONFIG_HELP.as_bytes())?,
+            _ if line.trim_end().ends_with('?') => {
+                out.write_all(config_help(&mode, line.trim_end()).as_bytes())?
+            }
             _ => {
                 let mut lines = mode_lines(&mode);
                 lines.push(line.trim().to_owned());
@@ -567,7 +608,7 @@ pub fn run(control: PathBuf) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let configuring = Rc::new(Cell::new(false));
+    let configuring = Rc::new(RefCell::new(None));
     let mut input = if io::stdin().is_terminal() {
         let config = rustyline::Config::builder()
             .completion_type(CompletionType::List)
@@ -629,7 +670,7 @@ pub fn run(control: PathBuf) -> ExitCode {
 fn drive(session: &mut Session, input: &mut Input, out: &mut impl Write) -> io::Result<()> {
     let mut initial = String::new();
     loop {
-        session.configuring.set(session.mode.is_some());
+        *session.configuring.borrow_mut() = session.mode.clone();
         let prompt = session.prompt();
         out.flush()?;
         let read = input.read(&prompt, &initial, out)?;
@@ -705,6 +746,25 @@ mod tests {
         assert_eq!(got[6], format!("line {}", "y".repeat(MAX_LINE)));
         assert_eq!(got[7], "line last without newline");
         assert_eq!(got.len(), 8);
+    }
+
+    #[test]
+    fn configuration_help_lists_what_may_follow() {
+        let g = Mode::Global;
+        let h = config_help(&g, "ip mobile ?");
+        assert!(
+            h.contains("  home-agent\n") && h.contains("  host\n"),
+            "{h}"
+        );
+        let h = config_help(&g, "ip mo?");
+        assert!(h.contains("  mobile\n") && !h.contains("  route\n"), "{h}");
+        let h = config_help(&g, "?");
+        assert!(
+            h.contains("do COMMAND") && h.contains("  interface\n"),
+            "{h}"
+        );
+        let h = config_help(&g, "hostname ?");
+        assert!(h.contains("<value>"), "{h}");
     }
 
     #[test]

@@ -122,9 +122,9 @@ impl<'a> Cur<'a> {
     }
 
     fn is(&self, kw: &'static str) -> bool {
-        if self.i < self.words.len() {
-            self.tried.borrow_mut().push((self.i, kw));
-        }
+        // Also past the last word: what may follow a line typed so far
+        // (`?` and Tab in the console).
+        self.tried.borrow_mut().push((self.i, kw));
         self.peek().is_some_and(|w| w.eq_ignore_ascii_case(kw))
     }
 
@@ -663,6 +663,38 @@ impl Config {
                 Expansion::None => return Err(err(reason)),
             }
         }
+    }
+
+    /// The keywords that may follow `words` (abbreviated or not) in
+    /// `mode`, sorted: configuration help for `?` and Tab. Empty where a
+    /// value (a name, an address, a number) comes next, or the words
+    /// already go wrong.
+    pub fn keywords_after(mode: &Mode, words: &[&str]) -> Vec<&'static str> {
+        let mut scratch = Config::default();
+        scratch.ensure_mode(mode);
+        // A word that is no keyword stands at the cursor, so the parser
+        // tries every keyword that may come there (a line complete
+        // without it would end before asking).
+        let mut line = words.join(" ");
+        line.push_str(if line.is_empty() { "\u{1}" } else { " \u{1}" });
+        for _ in 0..=MAX_EXPANSIONS {
+            let (_, tried) = scratch.try_line(mode, &line);
+            let mut next: Vec<&'static str> = tried
+                .iter()
+                .filter(|(p, _)| *p == words.len())
+                .map(|(_, k)| *k)
+                .collect();
+            if !next.is_empty() {
+                next.sort_unstable();
+                next.dedup();
+                return next;
+            }
+            match expand_abbreviation(&line, &tried) {
+                Expansion::Line(l) => line = l,
+                _ => break,
+            }
+        }
+        Vec::new()
     }
 
     /// One try of `text` in `mode` (and the modes above it): the mode it
