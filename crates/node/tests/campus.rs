@@ -232,16 +232,9 @@ fn aap_list_and_key_changes_take_effect_at_run_time() {
 fn a_client_that_only_receives_is_registered_at_association() {
     let mut c = booted();
     let client = c.add_station(Ipv4Addr::new(10, 1, 0, 77));
-    let t0 = c.now;
     c.associate(client, "ap2");
-    let mut registered_after = None;
-    for _ in 0..100 {
-        c.run_for(Duration::from_millis(1));
-        if !c.bindings("r1").is_empty() {
-            registered_after = Some(c.now.saturating_since(t0));
-            break;
-        }
-    }
+    let registered_after =
+        c.run_until_done(Duration::from_millis(100), |c| !c.bindings("r1").is_empty());
     let after = registered_after.expect("registered without a frame of its own");
     eprintln!(
         "a station never seen before, associating at a foreign AP, was registered {after:?} after its association"
@@ -278,16 +271,8 @@ fn a_shared_radio_association_registers_a_known_station_at_once() {
     c.associate_radio(bystander, "ap2");
     c.run_for(Duration::from_millis(100));
     c.stations[bystander].received.clear();
-    let t0 = c.now;
     c.associate_radio(client, "ap2");
-    let mut first = None;
-    for _ in 0..100 {
-        c.run_for(Duration::from_millis(1));
-        if !c.bindings("r1").is_empty() {
-            first = Some(c.now.saturating_since(t0));
-            break;
-        }
-    }
+    let first = c.run_until_done(Duration::from_millis(100), |c| !c.bindings("r1").is_empty());
     let first = first.expect("an unknown station is found by unicast probes");
     let to_bystander = c.stations[bystander]
         .received
@@ -303,18 +288,10 @@ fn a_shared_radio_association_registers_a_known_station_at_once() {
     c.run_for(Duration::from_millis(100));
     assert!(c.bindings("r1").is_empty(), "deregistered at home");
     c.stations[client].received.clear();
-    let t1 = c.now;
     c.associate_radio(client, "ap2");
     // Registration leaves with the association itself: the request is
     // out before any frame of the station's (it sends none here).
-    let mut again = None;
-    for _ in 0..100 {
-        c.run_for(Duration::from_millis(1));
-        if !c.bindings("r1").is_empty() {
-            again = Some(c.now.saturating_since(t1));
-            break;
-        }
-    }
+    let again = c.run_until_done(Duration::from_millis(100), |c| !c.bindings("r1").is_empty());
     let again = again.expect("registered again");
     // ARP probes (RFC 5227: sender address zero), not the greeting's
     // gratuitous ARPs.
@@ -422,15 +399,9 @@ fn a_station_home_before_its_ap_knows_the_home_agent_is_deregistered_when_it_doe
         vec![(station, Ipv4Addr::new(10, 1, 0, 79), Duration::from_secs(1))],
     );
     c.associate_radio(client, "ap1");
-    let t0 = c.now;
-    let mut gone = None;
-    for _ in 0..20_000 {
-        c.run_for(Duration::from_millis(1));
-        if c.bindings("r1").is_empty() {
-            gone = Some(c.now.saturating_since(t0));
-            break;
-        }
-    }
+    let gone = c.run_until_done(Duration::from_millis(20_000), |c| {
+        c.bindings("r1").is_empty()
+    });
     let gone = gone.expect("the binding is withdrawn once the AP knows the home agent");
     eprintln!("binding withdrawn {gone:?} after the restarted home AP found the station");
     // The router advertises every 3-4 s; the exchange takes about as long.
@@ -469,17 +440,9 @@ fn a_flood_of_associations_does_not_delay_a_known_station() {
     for &f in &flood[..100] {
         c.associate_radio(f, "ap2");
     }
-    let t0 = c.now;
     c.associate(known, "ap2");
     c.associate_radio(radio, "ap2");
-    let mut registered = None;
-    for _ in 0..200 {
-        c.run_for(Duration::from_millis(1));
-        if c.bindings("r1").len() == 2 {
-            registered = Some(c.now.saturating_since(t0));
-            break;
-        }
-    }
+    let registered = c.run_until_done(Duration::from_millis(200), |c| c.bindings("r1").len() == 2);
     let after = registered.expect("both known stations registered behind the flood");
     eprintln!(
         "300 + 100 silent stations associating: two known stations registered {after:?} after their association"
@@ -571,15 +534,9 @@ fn a_restarted_foreign_agent_gets_its_visitors_back() {
     let at = c.at();
     c.devices[r2].node = pmip_node::Node::new(config, at);
     assert!(c.visitors("r2").is_empty());
-    let t0 = c.now;
-    let mut back = None;
-    for _ in 0..10_000 {
-        c.run_for(Duration::from_millis(1));
-        if !c.visitors("r2").is_empty() {
-            back = Some(c.now.saturating_since(t0));
-            break;
-        }
-    }
+    let back = c.run_until_done(Duration::from_millis(10_000), |c| {
+        !c.visitors("r2").is_empty()
+    });
     let back = back.expect("the visitor is back");
     eprintln!("visitor back at the restarted foreign agent after {back:?}");
     // Its first advertisement comes at boot: well under a second.
@@ -624,15 +581,7 @@ fn advertisements_that_stop_and_come_back_bring_a_registration_at_once() {
     }));
     c.run_for(Duration::from_secs(20));
     cut.set(false);
-    let t0 = c.now;
-    let mut again = None;
-    for _ in 0..10_000 {
-        c.run_for(Duration::from_millis(1));
-        if requests.get() > 0 {
-            again = Some(c.now.saturating_since(t0));
-            break;
-        }
-    }
+    let again = c.run_until_done(Duration::from_millis(10_000), |_| requests.get() > 0);
     let again = again.expect("the AP registers its visitor again");
     eprintln!("registration sent {again:?} after the foreign agent's advertisements came back");
     // The agent advertises every 3-4 s: the first one brings the
@@ -718,7 +667,6 @@ fn a_station_seen_at_one_ap_is_known_at_every_ap_within_a_second() {
     let client = c.add_station(address);
     c.associate(client, "ap1");
     c.station_sends(client, router_address(1));
-    let t0 = c.now;
     let knows = |c: &mut Campus, ap: &str| {
         let now = c.now;
         c.node(ap)
@@ -728,14 +676,9 @@ fn a_station_seen_at_one_ap_is_known_at_every_ap_within_a_second() {
             .iter()
             .any(|s| s.address == address && s.ap == ap_address(1) && !s.here)
     };
-    let mut took = None;
-    for _ in 0..1000 {
-        c.run_for(Duration::from_millis(1));
-        if knows(&mut c, "ap2") && knows(&mut c, "ap3") {
-            took = Some(c.now.saturating_since(t0));
-            break;
-        }
-    }
+    let took = c.run_until_done(Duration::from_millis(1000), |c| {
+        knows(c, "ap2") && knows(c, "ap3")
+    });
     let took = took.expect("ap2 and ap3 know the station within a second");
     eprintln!("a station seen at ap1 is in ap2's and ap3's campus table {took:?} later");
     let now = c.now;

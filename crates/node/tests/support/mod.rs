@@ -600,6 +600,23 @@ impl Campus {
         self.run_until(until);
     }
 
+    /// Runs a millisecond at a time until `done` holds, for at most
+    /// `limit`: how long it took, or `None` if it never held.
+    pub fn run_until_done(
+        &mut self,
+        limit: Duration,
+        mut done: impl FnMut(&mut Campus) -> bool,
+    ) -> Option<Duration> {
+        let start = self.now;
+        for _ in 0..limit.as_millis() {
+            self.run_for(Duration::from_millis(1));
+            if done(self) {
+                return Some(self.now.saturating_since(start));
+            }
+        }
+        None
+    }
+
     /// Home agent bindings on router `name`: (home address, care-of).
     pub fn bindings(&mut self, name: &str) -> Vec<(String, String)> {
         let v = self.json(name, "show ip mobile binding");
