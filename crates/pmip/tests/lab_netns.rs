@@ -69,6 +69,25 @@ impl LabGuard {
             .output()
             .unwrap()
     }
+    /// Waits until ap2 has heard its foreign agent and holds the subnet
+    /// map of a two-subnet campus.
+    fn wait_for_ap2_ready(&self) {
+        wait_for(
+            "ap2 to hear its foreign agent and the subnet map",
+            Duration::from_secs(20),
+            || {
+                let v = self.exec_json("ap2", &["show", "ip", "proxy-mobile"]);
+                !v["foreign_agent"].is_null()
+                    && v["subnet_map"].as_array().is_some_and(|m| m.len() == 2)
+            },
+        );
+    }
+    /// c1 (home on subnet 1) bound at r1 through r2, and r2's only visitor.
+    fn c1_bound_through_r2(&self) -> bool {
+        self.exec_json("r1", &["show", "ip", "mobile", "binding"])["bindings"][0]["care_of_address"]
+            == "10.2.0.1"
+            && self.exec_json("r2", &["show", "ip", "mobile", "visitor"])["total"] == 1
+    }
     fn ping_ok(&self, device: &str, to: &str) -> bool {
         self.in_ns(device, "ping", &["-c", "1", "-W", "1", "-n", to])
             .status
@@ -903,22 +922,10 @@ fn faults_restarts_and_link_flaps() {
     );
     let o = lab(&["up", &topo, "--dir", l.dir()]);
     assert!(o.status.success(), "{}", text(&o));
-    wait_for(
-        "ap2 to hear its foreign agent and the subnet map",
-        Duration::from_secs(20),
-        || {
-            let v = l.exec_json("ap2", &["show", "ip", "proxy-mobile"]);
-            !v["foreign_agent"].is_null()
-                && v["subnet_map"].as_array().is_some_and(|m| m.len() == 2)
-        },
-    );
+    l.wait_for_ap2_ready();
     let o = lab(&["roam", "c1", "ap2", "--dir", l.dir()]);
     assert!(o.status.success(), "{}", text(&o));
-    let bound = || {
-        l.exec_json("r1", &["show", "ip", "mobile", "binding"])["bindings"][0]["care_of_address"]
-            == "10.2.0.1"
-            && l.exec_json("r2", &["show", "ip", "mobile", "visitor"])["total"] == 1
-    };
+    let bound = || l.c1_bound_through_r2();
     wait_for("c1 bound through r2", Duration::from_secs(10), bound);
     let echo = EchoStream::start(&l, "10.1.0.50");
     wait_for("the echo stream", Duration::from_secs(5), || {
@@ -1067,15 +1074,7 @@ fn a_visitor_flooding_bad_requests_does_not_deny_the_others() {
     );
     let o = lab(&["up", &topo, "--dir", l.dir()]);
     assert!(o.status.success(), "{}", text(&o));
-    wait_for(
-        "ap2 to hear its foreign agent and the subnet map",
-        Duration::from_secs(20),
-        || {
-            let v = l.exec_json("ap2", &["show", "ip", "proxy-mobile"]);
-            !v["foreign_agent"].is_null()
-                && v["subnet_map"].as_array().is_some_and(|m| m.len() == 2)
-        },
-    );
+    l.wait_for_ap2_ready();
     // The hostile visitor is c2, roamed onto subnet 2; c1 is visiting
     // there too, under a 10 ms echo stream.
     for c in ["c1", "c2"] {
@@ -1209,22 +1208,10 @@ fn a_web_flood_on_the_visited_ap_leaves_the_client_served() {
     );
     let o = lab(&["up", &topo, "--dir", l.dir()]);
     assert!(o.status.success(), "{}", text(&o));
-    wait_for(
-        "ap2 to hear its foreign agent and the subnet map",
-        Duration::from_secs(20),
-        || {
-            let v = l.exec_json("ap2", &["show", "ip", "proxy-mobile"]);
-            !v["foreign_agent"].is_null()
-                && v["subnet_map"].as_array().is_some_and(|m| m.len() == 2)
-        },
-    );
+    l.wait_for_ap2_ready();
     let o = lab(&["roam", "c1", "ap2", "--dir", l.dir()]);
     assert!(o.status.success(), "{}", text(&o));
-    let bound = || {
-        l.exec_json("r1", &["show", "ip", "mobile", "binding"])["bindings"][0]["care_of_address"]
-            == "10.2.0.1"
-            && l.exec_json("r2", &["show", "ip", "mobile", "visitor"])["total"] == 1
-    };
+    let bound = || l.c1_bound_through_r2();
     wait_for("c1 bound through r2", Duration::from_secs(10), bound);
     let ap2 = l.dir.join("ap2.sock");
     common::exec_ok(&ap2, &["configure", "ip http server"]);
@@ -1490,15 +1477,7 @@ fn hostapd_associations_drive_registration_and_deregistration() {
             || control.exists(),
         );
     }
-    wait_for(
-        "ap2 to hear its foreign agent and the subnet map",
-        Duration::from_secs(20),
-        || {
-            let v = l.exec_json("ap2", &["show", "ip", "proxy-mobile"]);
-            !v["foreign_agent"].is_null()
-                && v["subnet_map"].as_array().is_some_and(|m| m.len() == 2)
-        },
-    );
+    l.wait_for_ap2_ready();
     std::fs::write(
         run.join("wpa.conf"),
         format!(
