@@ -115,45 +115,16 @@ impl Received {
 }
 
 /// Sends the first (at most [`BATCH`]) of `msgs`, each to its address,
-/// with one sendmmsg(2), without blocking. Returns how many went out, from
-/// the first on; an error means the first did not (WouldBlock: the socket
-/// buffer is full).
+/// with one sendmmsg(2) ([`crate::raw::send_many`]), without blocking.
+/// Returns how many went out, from the first on; an error means the first
+/// did not (WouldBlock: the socket buffer is full).
 pub fn send(fd: RawFd, msgs: &[(SocketAddrV4, &[u8])]) -> io::Result<usize> {
-    let n = msgs.len().min(BATCH);
-    if n == 0 {
-        return Ok(0);
-    }
-    // SAFETY: plain C data; zeroed is a valid start.
-    let mut iov: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    let mut names: [libc::sockaddr_in; BATCH] = unsafe { std::mem::zeroed() };
-    for (((v, h), name), (to, payload)) in iov
-        .iter_mut()
-        .zip(hdrs.iter_mut())
-        .zip(names.iter_mut())
-        .zip(msgs)
-        .take(n)
-    {
-        name.sin_family = libc::AF_INET as libc::sa_family_t;
-        name.sin_addr.s_addr = u32::from(*to.ip()).to_be();
-        name.sin_port = to.port().to_be();
-        v.iov_base = payload.as_ptr() as *mut libc::c_void;
-        v.iov_len = payload.len();
-        h.msg_hdr.msg_iov = v;
-        h.msg_hdr.msg_iovlen = 1;
-        h.msg_hdr.msg_name = (name as *mut libc::sockaddr_in).cast();
-        h.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-    }
-    // SAFETY: the first `n` headers point at live buffers and addresses
-    // that the kernel only reads (sendmmsg writes just msg_len).
-    let r = unsafe { libc::sendmmsg(fd, hdrs.as_mut_ptr(), n as libc::c_uint, libc::MSG_DONTWAIT) };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok((r as usize).min(n))
-    }
+    let msgs: Vec<(&[u8], libc::sockaddr_in)> = msgs
+        .iter()
+        .take(BATCH)
+        .map(|(to, payload)| (*payload, crate::raw::sockaddr_v4(*to)))
+        .collect();
+    crate::raw::send_many(fd, &msgs)
 }
 
 #[cfg(test)]

@@ -182,10 +182,16 @@ unsafe impl SocketAddress for libc::sockaddr_ll {}
 
 /// The socket address of an IPv4 host (port 0, as raw sockets take it).
 pub(crate) fn sockaddr_in(addr: Ipv4Addr) -> libc::sockaddr_in {
+    sockaddr_v4(SocketAddrV4::new(addr, 0))
+}
+
+/// The C socket address of `addr`.
+pub(crate) fn sockaddr_v4(addr: SocketAddrV4) -> libc::sockaddr_in {
     // SAFETY: sockaddr_in is plain data; zeroed is a valid start.
     let mut sin: libc::sockaddr_in = unsafe { std::mem::zeroed() };
     sin.sin_family = libc::AF_INET as libc::sa_family_t;
-    sin.sin_addr.s_addr = u32::from(addr).to_be();
+    sin.sin_addr.s_addr = u32::from(*addr.ip()).to_be();
+    sin.sin_port = addr.port().to_be();
     sin
 }
 
