@@ -12,6 +12,9 @@ use tokio::io::unix::AsyncFd;
 
 const ETH_P_IP: u16 = 0x0800;
 
+/// Receive buffer of a visited link's socket (as the registration port's).
+const RECEIVE_BUFFER: usize = 4 << 20;
+
 /// `udp dst port 434 or icmp[0] == 10`, for a cooked socket whose data
 /// starts at the IPv4 header. Unfragmented UDP only.
 const FILTER: [libc::sock_filter; 13] = [
@@ -49,7 +52,11 @@ pub struct VisitedLink {
 impl VisitedLink {
     pub fn open(ifindex: u32) -> io::Result<VisitedLink> {
         // The filter goes on before the bind, so nothing unfiltered queues.
+        // A visitor's flood of requests queues here beside everybody
+        // else's: a buffer like the registration port's keeps a burst from
+        // crowding the others' requests out.
         let s = bound_socket(Type::DGRAM, ETH_P_IP, ifindex, |s| {
+            crate::raw::set_buffer(s, libc::SO_RCVBUFFORCE, libc::SO_RCVBUF, RECEIVE_BUFFER);
             attach_filter(s, &FILTER)
         })?;
         Ok(VisitedLink {
