@@ -107,23 +107,31 @@ enum config {
 	CONFIGS,
 };
 
+// Room for as many bindings and visitors as a home or foreign agent
+// holds (a million; the tables grow as entries come, BPF_F_NO_PREALLOC,
+// so an idle agent pays nothing for the room).
+#define MAP_ENTRIES (1 << 20)
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, MAP_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __be32);
 	__type(value, struct binding);
 } pmip_bindings SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, MAP_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __be32);
 	__type(value, struct visitor);
 } pmip_visitors SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, MAP_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct peer);
 	__type(value, __u32);
 } pmip_peers SEC(".maps");

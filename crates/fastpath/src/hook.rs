@@ -62,6 +62,37 @@ struct Inner {
     /// Every binding the home agent holds: home address, care-of address.
     bindings: BTreeMap<Ipv4Addr, BTreeMap<Ipv4Addr, Wanted>>,
     visitors: BTreeMap<Ipv4Addr, Visitor>,
+    refusals: Refusals,
+}
+
+/// Map changes the kernel refused (a full table, memory): each leaves its
+/// binding or visitor with user space, which carries it as before. One
+/// warning says so, then at most one every [`WARN_EVERY`] with the count
+/// since, not one line per registration of a flood.
+#[derive(Default)]
+struct Refusals {
+    since_warning: u64,
+    warned: Option<std::time::Instant>,
+}
+
+/// How often refused map changes are logged at most.
+const WARN_EVERY: Duration = Duration::from_secs(10);
+
+impl Refusals {
+    fn refused(&mut self, what: &str, home: Ipv4Addr, e: &Error) {
+        self.since_warning += 1;
+        if self.warned.is_some_and(|t| t.elapsed() < WARN_EVERY) {
+            return;
+        }
+        tracing::warn!(
+            %home,
+            error = %e,
+            refused = self.since_warning,
+            "fast path {what} not changed; the user-space path carries it (refusals since the last warning counted)"
+        );
+        self.since_warning = 0;
+        self.warned = Some(std::time::Instant::now());
+    }
 }
 
 /// The process's fast path (see the module documentation).
@@ -81,6 +112,7 @@ pub fn hook() -> &'static Hook {
             folded: Counters::default(),
             bindings: BTreeMap::new(),
             visitors: BTreeMap::new(),
+            refusals: Refusals::default(),
         }),
         wake: Condvar::new(),
     })
@@ -342,8 +374,8 @@ fn sync_binding(inner: &mut Inner, home: Ipv4Addr) {
     };
     if let Err(e) = result {
         // The user-space path still holds the binding and carries it.
-        tracing::warn!(%home, error = %e, "fast path binding not changed");
         let _ = fast.unbind(home);
+        inner.refusals.refused("binding", home, &e);
     }
 }
 
@@ -360,7 +392,7 @@ fn sync_visitor(inner: &mut Inner, home: Ipv4Addr) {
         None => fast.remove_visitor(home),
     };
     if let Err(e) = result {
-        tracing::warn!(%home, error = %e, "fast path visitor not changed");
         let _ = fast.remove_visitor(home);
+        inner.refusals.refused("visitor", home, &e);
     }
 }

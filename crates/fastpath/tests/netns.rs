@@ -320,6 +320,51 @@ fn dropping_the_handle_detaches_the_program() {
     assert_eq!(attached(&l.fa, "FastEthernet0"), 0);
 }
 
+/// A home agent with more bindings than the first tables held (65 536),
+/// and a foreign agent with as many visitors: every one is in the maps,
+/// and the tunnel of the first still carries traffic.
+#[test]
+fn the_maps_hold_hundreds_of_thousands_of_bindings() {
+    const MANY: u32 = 200_000;
+    let l = lab();
+    let Some((mut ha, mut fa)) = agents(&l) else {
+        return;
+    };
+    enter(&l, &mut ha, &mut fa, Mode::IpInIp, false);
+    let fa_index = ifindex(&l.fa, "FastEthernet0");
+    let started = std::time::Instant::now();
+    for i in 1..MANY {
+        let home = Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 64, 0, 0)) + i);
+        // Many care-of addresses as well: the peers map grows with them.
+        let care_of = Ipv4Addr::from(u32::from(Ipv4Addr::new(100, 64, 0, 0)) + i);
+        let tunnel = Tunnel {
+            local: HA,
+            care_of,
+            mode: Mode::IpInIp,
+            reverse: false,
+        };
+        ha.bind(home, tunnel)
+            .unwrap_or_else(|e| panic!("binding {i}: {e}"));
+        let visitor = Visitor {
+            care_of: COA,
+            home_agent: HA,
+            ifindex: fa_index,
+            mac: [2, 0, 0, 0, 0, 1],
+            reverse: None,
+        };
+        fa.add_visitor(home, visitor)
+            .unwrap_or_else(|e| panic!("visitor {i}: {e}"));
+    }
+    println!(
+        "{MANY} bindings and visitors entered in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    let last = Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 64, 0, 0)) + MANY - 1);
+    assert!(ha.is_bound(last) && ha.is_bound(HOME));
+    assert!(fa.has_visitor(last) && fa.has_visitor(HOME));
+    assert!(ping(&l, &[]), "the first binding's tunnel stopped carrying");
+}
+
 /// An IPv4/UDP packet of `len` bytes from `src` to `dst` (checksum left
 /// zero: it never gets that far).
 fn inner(src: Ipv4Addr, dst: Ipv4Addr, len: u16) -> Vec<u8> {
