@@ -3,15 +3,24 @@
 /// One's-complement sum of `data` folded to 16 bits, not yet inverted.
 /// Odd-length data is padded with a zero byte, as RFC 1071 says.
 pub fn sum(data: &[u8]) -> u16 {
-    let mut acc: u32 = 0;
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        acc += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    // Four bytes at a time into 64 bits: the one's-complement sum of the
+    // 32-bit words folds to that of the 16-bit words (RFC 1071 2(B)).
+    let mut acc: u64 = 0;
+    let mut words = data.chunks_exact(4);
+    for w in &mut words {
+        acc += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
     }
-    if let [last] = chunks.remainder() {
-        acc += u32::from(*last) << 8;
+    let mut pairs = words.remainder().chunks_exact(2);
+    for c in &mut pairs {
+        acc += u64::from(u16::from_be_bytes([c[0], c[1]]));
     }
-    fold(acc)
+    if let [last] = pairs.remainder() {
+        acc += u64::from(*last) << 8;
+    }
+    while acc >> 16 != 0 {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    acc as u16
 }
 
 /// Folds carries of a 32-bit accumulator into 16 bits.
@@ -56,6 +65,20 @@ mod tests {
         // RFC 1071 section 3: the sum of these words is ddf2.
         let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
         assert_eq!(sum(&data), 0xddf2);
+    }
+
+    #[test]
+    fn word_at_a_time_matches_rfc1071_two_bytes_at_a_time() {
+        let data: Vec<u8> = (0..1501u32).map(|i| (i * 7919 % 256) as u8).collect();
+        for len in [0, 1, 2, 3, 4, 5, 6, 7, 1499, 1500, 1501] {
+            let d = &data[..len];
+            let mut acc: u32 = 0;
+            for c in d.chunks(2) {
+                acc += u32::from(c[0]) << 8 | u32::from(*c.get(1).unwrap_or(&0));
+            }
+            assert_eq!(sum(d), fold(acc), "{len} bytes");
+        }
+        assert_eq!(sum(&[0xff; 64]), 0xffff);
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod gre;
 pub mod icmp;
 pub mod identification;
 pub mod ipv4;
+pub mod offload;
 pub mod registration;
 mod reply_code;
 pub mod subnet_exchange;
