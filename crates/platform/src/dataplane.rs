@@ -13,9 +13,10 @@
 //! visitor's link to its link-layer address (the foreign agent, RFC 5944
 //! section 4.2.2: no ARP for a home address on the visited link).
 
-use crate::tun::Tun;
+use crate::tun::{Offload, Tun};
 use crate::{packet, raw};
 use pmip_wire::ipv4::{self, protocol};
+use pmip_wire::offload;
 use pmip_wire::tunnel::{self, Encapsulation, Encapsulator};
 use socket2::Socket;
 use std::collections::HashMap;
@@ -394,19 +395,78 @@ impl DataPlane {
 
     /// Reads the TUN device until it is empty, a batch at a time, then
     /// sleeps in poll(2) until it is readable again, so a busy device
-    /// costs one system call per packet read and one per batch sent.
+    /// costs one system call per packet read and one per batch sent. A
+    /// TCP packet the kernel handed over whole (up to 64 KiB, see
+    /// [`Tun`]) is cut into its segments here and sent with them.
     fn outbound_loop(&self, tun: &Tun, sender: &Socket, stop: &Stop) -> io::Result<()> {
         let mut slots: Vec<Vec<u8>> = (0..BATCH)
             .map(|_| vec![0u8; HEADROOM + MAX_PACKET])
             .collect();
         let mut lens = [0usize; BATCH];
+        let mut segments = Segments::default();
         let mut scratch = Vec::new();
         loop {
             let mut n = 0;
             let mut empty = false;
             while n < BATCH {
                 match tun.try_recv(&mut slots[n][HEADROOM..]) {
-                    Ok(len) => {
+                    Ok((offload, len)) => {
+                        let packet = &mut slots[n][HEADROOM..HEADROOM + len];
+                        match offload {
+                            Offload::None => {}
+                            Offload::Checksum { start, offset } => {
+                                if offload::finish_checksum(packet, start, offset).is_err() {
+                                    self.counters
+                                        .bad_tunnel_packet
+                                        .fetch_add(1, Ordering::Relaxed);
+                                    continue;
+                                }
+                            }
+                            Offload::Tcp { mss } => {
+                                // In order: what was read before it goes
+                                // first.
+                                if n > 0 {
+                                    self.outbound(
+                                        &mut slots[..n],
+                                        &lens[..n],
+                                        sender.as_raw_fd(),
+                                        stop,
+                                        &mut scratch,
+                                    );
+                                    slots.swap(0, n);
+                                    n = 0;
+                                }
+                                let packet = &slots[0][HEADROOM..HEADROOM + len];
+                                match offload::TcpSegments::new(packet, mss) {
+                                    Ok(cut) => {
+                                        let mut i = 0;
+                                        while i < cut.count() {
+                                            let k = segments.fill(&cut, i);
+                                            self.outbound(
+                                                &mut segments.slots[..k],
+                                                &segments.lens[..k],
+                                                sender.as_raw_fd(),
+                                                stop,
+                                                &mut scratch,
+                                            );
+                                            i += k;
+                                        }
+                                    }
+                                    Err(_) => {
+                                        self.counters
+                                            .bad_tunnel_packet
+                                            .fetch_add(1, Ordering::Relaxed);
+                                    }
+                                }
+                                continue;
+                            }
+                            Offload::Unsupported => {
+                                self.counters
+                                    .bad_tunnel_packet
+                                    .fetch_add(1, Ordering::Relaxed);
+                                continue;
+                            }
+                        }
                         lens[n] = len;
                         n += 1;
                     }
@@ -531,6 +591,34 @@ impl DataPlane {
 /// TUN device before they are sent.
 const BATCH: usize = 32;
 const _: () = assert!(BATCH <= raw::MAX_BATCH);
+
+/// Buffers for the segments of a TCP packet the TUN device handed over
+/// whole, each with room for the tunnel header in front, reused.
+#[derive(Default)]
+struct Segments {
+    slots: Vec<Vec<u8>>,
+    lens: Vec<usize>,
+}
+
+impl Segments {
+    /// Writes segments `from..` of `cut`, as many as one send batch
+    /// takes, and returns how many.
+    fn fill(&mut self, cut: &offload::TcpSegments<'_>, from: usize) -> usize {
+        let k = (cut.count() - from).min(BATCH);
+        self.slots.resize_with(k.max(self.slots.len()), Vec::new);
+        self.lens.resize(self.slots.len(), 0);
+        for j in 0..k {
+            let len = cut.len(from + j);
+            let slot = &mut self.slots[j];
+            if slot.len() < HEADROOM + len {
+                slot.resize(HEADROOM + len, 0);
+            }
+            // The length was asked of `cut` itself: the write fits.
+            self.lens[j] = cut.write(from + j, &mut slot[HEADROOM..]).unwrap_or(0);
+        }
+        k
+    }
+}
 
 /// Where an outbound tunnel packet lies.
 enum Source {

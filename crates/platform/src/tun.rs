@@ -8,7 +8,17 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 const IFF_TUN: libc::c_short = 0x0001;
 const IFF_NO_PI: libc::c_short = 0x1000;
+const IFF_VNET_HDR: libc::c_short = 0x4000;
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+const TUNSETOFFLOAD: libc::c_ulong = 0x4004_54d0;
+const TUN_F_CSUM: libc::c_uint = 0x01;
+const TUN_F_TSO4: libc::c_uint = 0x02;
+/// `struct virtio_net_hdr` (without the buffer count): what precedes
+/// every packet read from or written to the device.
+const VNET_HDR_LEN: usize = 10;
+const VNET_HDR_F_NEEDS_CSUM: u8 = 1;
+const VNET_HDR_GSO_NONE: u8 = 0;
+const VNET_HDR_GSO_TCPV4: u8 = 1;
 const SIOCSIFTXQLEN: libc::c_ulong = 0x8943;
 /// Packets the kernel queues for us to read before it drops (the
 /// default is 500): a TCP window arriving between two of our reads fits
@@ -30,12 +40,49 @@ struct IfReqInt {
     _pad: [u8; 20],
 }
 
-/// A TUN device carrying bare IPv4 packets (no packet-information header).
+/// A TUN device carrying IPv4 packets, each behind a virtio network
+/// header (no packet-information header). The device offers checksum
+/// and TCP segmentation offload, so the kernel hands over a TCP flow's
+/// 64 KiB packets whole, one read each, instead of cutting them into
+/// MTU-sized packets first; [`Offload`] says what is left to do.
 /// Not registered with tokio: the data plane's own threads poll it, and a
 /// registration would wake the runtime for every packet queued.
 pub struct Tun {
     fd: OwnedFd,
     name: String,
+}
+
+/// What a packet read from the device still needs before it is on the
+/// wire, from its virtio network header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offload {
+    /// Nothing: the packet is complete.
+    None,
+    /// Its checksum to finish (`pmip_wire::offload::finish_checksum`).
+    Checksum { start: usize, offset: usize },
+    /// A TCP packet to cut into segments of at most `mss` payload bytes
+    /// (`pmip_wire::offload::TcpSegments`), each with its checksums.
+    Tcp { mss: usize },
+    /// Something offered to no device of ours (UDP segmentation, IPv6):
+    /// dropped.
+    Unsupported,
+}
+
+impl Offload {
+    fn from_header(h: &[u8; VNET_HDR_LEN]) -> Offload {
+        // A legacy virtio header is in the host's byte order.
+        let word = |i: usize| usize::from(u16::from_ne_bytes([h[i], h[i + 1]]));
+        let (flags, gso_type) = (h[0], h[1] & 0x7f);
+        match gso_type {
+            VNET_HDR_GSO_TCPV4 => Offload::Tcp { mss: word(4) },
+            VNET_HDR_GSO_NONE if flags & VNET_HDR_F_NEEDS_CSUM != 0 => Offload::Checksum {
+                start: word(6),
+                offset: word(8),
+            },
+            VNET_HDR_GSO_NONE => Offload::None,
+            _ => Offload::Unsupported,
+        }
+    }
 }
 
 impl Tun {
@@ -62,7 +109,7 @@ impl Tun {
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let mut req = IfReq {
             name: [0; libc::IFNAMSIZ],
-            flags: IFF_TUN | IFF_NO_PI,
+            flags: IFF_TUN | IFF_NO_PI | IFF_VNET_HDR,
             _pad: [0; 22],
         };
         for (d, s) in req.name.iter_mut().zip(name.bytes()) {
@@ -73,6 +120,12 @@ impl Tun {
             return Err(io::Error::last_os_error());
         }
         set_tx_queue_len(&req.name, TX_QUEUE_LEN);
+        // Best effort: without offloads the kernel segments and checksums
+        // before the device, as for any device without them.
+        // SAFETY: TUNSETOFFLOAD takes the flags as its argument.
+        if unsafe { libc::ioctl(fd.as_raw_fd(), TUNSETOFFLOAD as _, TUN_F_CSUM | TUN_F_TSO4) } < 0 {
+            tracing::debug!(error = %io::Error::last_os_error(), "TUN offloads not taken");
+        }
         Ok(Tun {
             fd,
             name: name.to_owned(),
@@ -89,27 +142,49 @@ impl Tun {
         self.fd.as_raw_fd()
     }
 
-    /// Reads one packet into `buf` without blocking, returning its length
-    /// (WouldBlock when none is queued).
-    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        // SAFETY: reading into a valid, writable buffer of buf.len() bytes.
-        let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    /// Reads one packet into `buf` without blocking, returning what it
+    /// still needs and its length (WouldBlock when none is queued).
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<(Offload, usize)> {
+        let mut header = [0u8; VNET_HDR_LEN];
+        let iov = [
+            libc::iovec {
+                iov_base: header.as_mut_ptr().cast(),
+                iov_len: VNET_HDR_LEN,
+            },
+            libc::iovec {
+                iov_base: buf.as_mut_ptr().cast(),
+                iov_len: buf.len(),
+            },
+        ];
+        // SAFETY: both iovecs describe valid, writable buffers.
+        let n = unsafe { libc::readv(self.fd.as_raw_fd(), iov.as_ptr(), 2) };
         if n < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(n as usize)
+            return Err(io::Error::last_os_error());
         }
+        let len = (n as usize).saturating_sub(VNET_HDR_LEN);
+        Ok((Offload::from_header(&header), len))
     }
 
-    /// Writes one packet without blocking; the kernel then routes it as
-    /// if it arrived on this interface.
+    /// Writes one complete packet without blocking; the kernel then
+    /// routes it as if it arrived on this interface.
     pub fn try_send(&self, packet: &[u8]) -> io::Result<usize> {
-        // SAFETY: writing from a valid buffer of packet.len() bytes.
-        let n = unsafe { libc::write(self.fd.as_raw_fd(), packet.as_ptr().cast(), packet.len()) };
+        let header = [0u8; VNET_HDR_LEN];
+        let iov = [
+            libc::iovec {
+                iov_base: header.as_ptr() as *mut _,
+                iov_len: VNET_HDR_LEN,
+            },
+            libc::iovec {
+                iov_base: packet.as_ptr() as *mut _,
+                iov_len: packet.len(),
+            },
+        ];
+        // SAFETY: both iovecs describe valid buffers, only read from.
+        let n = unsafe { libc::writev(self.fd.as_raw_fd(), iov.as_ptr(), 2) };
         if n < 0 {
             Err(io::Error::last_os_error())
         } else {
-            Ok(n as usize)
+            Ok((n as usize).saturating_sub(VNET_HDR_LEN))
         }
     }
 }

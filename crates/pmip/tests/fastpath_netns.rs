@@ -383,7 +383,7 @@ fn reverse_tunnel_gre_through_the_fast_path() {
 }
 
 /// `pmip run --no-fastpath`: no program anywhere, and the user-space
-/// path still carries the tunnel.
+/// path still carries the tunnel, ping and TCP.
 #[test]
 fn no_fastpath_keeps_the_user_space_path() {
     let mut c = campus("fpn");
@@ -428,6 +428,10 @@ fn no_fastpath_keeps_the_user_space_path() {
         assert!(reason.contains("PMIP_FASTPATH=off"), "{reason}");
     }
     assert!(ping(&c, "3"), "user-space tunnel");
+    // TCP through the user-space path: the home agent's TUN device takes
+    // the correspondent's 64 KiB packets whole and the daemon cuts them
+    // into segments; a wrong checksum or sequence number would stall it.
+    assert_eq!(tcp_transfer(&c, 8 << 20), 8 << 20, "user-space tunnel TCP");
     let devs = ["FastEthernet0", "eth1"];
     assert!(attached(&c.ha, &devs).is_empty());
     assert!(attached(&c.fa, &devs).is_empty());
