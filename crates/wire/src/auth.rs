@@ -36,12 +36,49 @@ pub fn authenticator(algorithm: Algorithm, key: &[u8], covered: &[u8]) -> [u8; A
             h.finalize().into()
         }
         Algorithm::HmacMd5 => {
-            // HMAC accepts keys of any length (RFC 2104 section 3).
-            let mut m = <Hmac<Md5> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+            let mut m = keyed_hmac_md5(key);
             m.update(covered);
             m.finalize().into_bytes().into()
         }
     }
+}
+
+/// Keys whose HMAC state (the key padded and hashed with ipad and opad,
+/// RFC 2104 section 2) each thread keeps: a home agent answering a
+/// registration hashes with the same key twice (the request's
+/// authenticator and the reply's), and two of the four MD5 blocks of a
+/// registration's HMAC are the key's.
+const KEYED_STATES: usize = 8;
+
+thread_local! {
+    static KEYED: std::cell::RefCell<Vec<(Vec<u8>, Hmac<Md5>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// HMAC-MD5 keyed with `key`, from the thread's recent keys when there.
+fn keyed_hmac_md5(key: &[u8]) -> Hmac<Md5> {
+    let fresh = || <Hmac<Md5> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    KEYED
+        .try_with(|cache| {
+            let mut cache = cache.borrow_mut();
+            // Compared in constant time, like the authenticators: which
+            // key a request names must not show in how long it takes.
+            let hit = cache
+                .iter()
+                .position(|(k, _)| k.len() == key.len() && bool::from(k.as_slice().ct_eq(key)));
+            match hit {
+                Some(i) => cache[i].1.clone(),
+                None => {
+                    let m = fresh();
+                    if cache.len() == KEYED_STATES {
+                        cache.remove(0);
+                    }
+                    cache.push((key.to_vec(), m.clone()));
+                    m
+                }
+            }
+        })
+        .unwrap_or_else(|_| fresh())
 }
 
 /// Constant-time check of a received authenticator; a wrong length is a
@@ -56,6 +93,28 @@ mod tests {
     use super::*;
 
     // RFC 2202 section 2, HMAC-MD5 test case 2.
+    #[test]
+    fn keys_kept_by_the_thread_give_the_same_authenticators() {
+        // More keys than are kept, each twice, interleaved: every
+        // authenticator is the one a fresh HMAC gives.
+        for round in 0..2 {
+            for k in 0..(KEYED_STATES as u8 + 3) {
+                let key = [k; 16];
+                let mut fresh = <Hmac<Md5> as Mac>::new_from_slice(&key).unwrap();
+                fresh.update(b"registration");
+                let want: [u8; 16] = fresh.finalize().into_bytes().into();
+                assert_eq!(
+                    authenticator(Algorithm::HmacMd5, &key, b"registration"),
+                    want,
+                    "key {k}, round {round}"
+                );
+            }
+        }
+        // A key that is a prefix of a kept one is another key.
+        let long = authenticator(Algorithm::HmacMd5, b"abcdef", b"x");
+        assert_ne!(authenticator(Algorithm::HmacMd5, b"abc", b"x"), long);
+    }
+
     #[test]
     fn hmac_md5_rfc2202() {
         let mac = authenticator(Algorithm::HmacMd5, b"Jefe", b"what do ya want for nothing?");
