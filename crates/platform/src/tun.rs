@@ -1,7 +1,8 @@
 //! TUN devices: the kernel routes a mobile node's packets into one (a host
 //! route per binding) and we read them, encapsulate them and send them on
 //! a raw socket. Our own code, because this kernel has no ipip/gre
-//! modules; the device itself is one ioctl on /dev/net/tun, so no crate.
+//! modules; the device itself is two ioctls on /dev/net/tun (and readv/
+//! writev with a virtio network header), so no crate.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
