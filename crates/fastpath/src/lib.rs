@@ -589,7 +589,7 @@ impl FastPath {
     /// home agent and deliver them to its MAC; with `reverse`, tunnel its
     /// own packets to the home agent.
     pub fn add_visitor(&mut self, home: Ipv4Addr, v: Visitor) -> Result<(), Error> {
-        let our_mac = sys::mac_of_index(v.ifindex)?;
+        let our_mac = pmip_platform::link::mac_of_index(v.ifindex)?;
         let value = VisitorValue {
             care_of: be(v.care_of),
             home_agent: be(v.home_agent),

@@ -58,38 +58,6 @@ pub fn ifindex(name: &str) -> Option<u32> {
     (i != 0).then_some(i)
 }
 
-/// The link-layer address of interface `ifindex`.
-pub fn mac_of_index(ifindex: u32) -> io::Result<[u8; 6]> {
-    let mut name = [0 as libc::c_char; libc::IFNAMSIZ];
-    // SAFETY: `name` has room for IFNAMSIZ bytes, as if_indextoname needs.
-    if unsafe { libc::if_indextoname(ifindex, name.as_mut_ptr()) }.is_null() {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a plain datagram socket for the ioctl, closed below.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: zeroed ifreq is a valid request; the name is copied in.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    req.ifr_name = name;
-    // SAFETY: SIOCGIFHWADDR reads and writes an ifreq.
-    let r = unsafe { libc::ioctl(fd, libc::SIOCGIFHWADDR, &mut req) };
-    let err = io::Error::last_os_error();
-    // SAFETY: the descriptor opened above.
-    unsafe { libc::close(fd) };
-    if r < 0 {
-        return Err(err);
-    }
-    // SAFETY: SIOCGIFHWADDR filled the hardware-address member.
-    let data = unsafe { req.ifr_ifru.ifru_hwaddr.sa_data };
-    let mut mac = [0u8; 6];
-    for (m, d) in mac.iter_mut().zip(data.iter()) {
-        *m = *d as u8;
-    }
-    Ok(mac)
-}
-
 /// Removes a clsact qdisc we added (kernels without tcx).
 pub fn remove_clsact(name: &str) {
     let _ = std::process::Command::new("tc")

@@ -346,7 +346,7 @@ impl DataPlane {
         slots: &[Vec<u8>],
         lens: &[usize],
         tun: &Tun,
-        link: Option<&Socket>,
+        link: Option<&mut LinkSender>,
         stop: &Stop,
     ) {
         let mut kernel: Vec<&[u8]> = Vec::new();
@@ -358,12 +358,12 @@ impl DataPlane {
                 let Some((inner, delivery)) = self.inbound(&t, pkt) else {
                     continue;
                 };
-                match (delivery, link) {
+                match (delivery, link.is_some()) {
                     (Delivery::Kernel, _) => kernel.push(&pkt[inner]),
-                    (Delivery::Link { ifindex, mac }, Some(_)) => {
+                    (Delivery::Link { ifindex, mac }, true) => {
                         frames.push((&pkt[inner], packet::sockaddr_ll_ipv4(ifindex, mac)));
                     }
-                    (Delivery::Link { .. }, None) => {}
+                    (Delivery::Link { .. }, false) => {}
                 }
             }
         }
@@ -385,11 +385,7 @@ impl DataPlane {
             }
         }
         if let Some(link) = link {
-            send_all(link.as_raw_fd(), &frames, stop, |_, result| {
-                if result.is_err() {
-                    self.counters.send_errors.fetch_add(1, Ordering::Relaxed);
-                }
-            });
+            link.send(&frames, stop, &self.counters);
         }
     }
 
@@ -499,7 +495,7 @@ impl DataPlane {
         &self,
         receivers: &[Socket; 2],
         tun: &Tun,
-        link: Option<&Socket>,
+        mut link: Option<LinkSender>,
         stop: &Stop,
     ) -> io::Result<()> {
         let mut slots: Vec<Vec<u8>> = (0..BATCH).map(|_| vec![0u8; MAX_PACKET]).collect();
@@ -511,7 +507,7 @@ impl DataPlane {
                 match raw::recv_many(rx.as_raw_fd(), &mut slots, &mut lens) {
                     Ok(n) => {
                         more |= n == BATCH;
-                        self.deliver(&slots[..n], &lens[..n], tun, link, stop);
+                        self.deliver(&slots[..n], &lens[..n], tun, link.as_mut(), stop);
                     }
                     Err(e)
                         if matches!(
@@ -548,7 +544,7 @@ impl DataPlane {
         // one given is registered with tokio for the daemon's other
         // sends, and each frame it freed would wake the runtime.
         let deliver = match link {
-            Some(_) => Some(packet::sender_socket()?),
+            Some(_) => Some(LinkSender::new()?),
             None => None,
         };
         let stop = Arc::new(Stop::new()?);
@@ -573,7 +569,7 @@ impl DataPlane {
                 std::thread::Builder::new()
                     .name("pmip-tunnel-in".into())
                     .spawn(move || {
-                        if let Err(e) = dp.inbound_loop(&receivers, &tun, deliver.as_ref(), &stop) {
+                        if let Err(e) = dp.inbound_loop(&receivers, &tun, deliver, &stop) {
                             tracing::warn!(error = %e, "tunnel receive stopped");
                         }
                     })?,
@@ -617,6 +613,122 @@ impl Segments {
             self.lens[j] = cut.write(from + j, &mut slot[HEADROOM..]).unwrap_or(0);
         }
         k
+    }
+}
+
+/// The tunnel-in thread's sender of decapsulated packets onto visitors'
+/// links. Where the kernel takes virtio network headers on packet
+/// sockets, consecutive segments of one TCP flow in a batch go out as one
+/// frame (`pmip_wire::offload::coalesce_tcp`, as GRO would have made of
+/// them), which the kernel or the NIC cuts again for the link: one send
+/// and one pass through the visitor's stack per run instead of per
+/// segment. Elsewhere each packet is its own frame on a cooked socket.
+pub(crate) enum LinkSender {
+    Offload {
+        socket: Socket,
+        /// Our MAC on each visited link, the frames' source.
+        macs: HashMap<u32, [u8; 6]>,
+        /// The batch's frames, one after the other, reused.
+        frames: Vec<u8>,
+        /// A coalesced packet being built, reused.
+        run: Vec<u8>,
+    },
+    Cooked(Socket),
+}
+
+/// `struct virtio_net_hdr` length, and its values used here.
+const VNET_HDR_LEN: usize = 10;
+const VNET_HDR_F_NEEDS_CSUM: u8 = 1;
+const VNET_HDR_GSO_TCPV4: u8 = 1;
+const ETHERNET_HEADER_LEN: usize = 14;
+/// Where TCP's checksum lies in its header.
+const TCP_CHECKSUM_OFFSET: u16 = 16;
+
+impl LinkSender {
+    fn new() -> io::Result<LinkSender> {
+        Ok(match packet::offload_sender_socket() {
+            Ok(socket) => LinkSender::Offload {
+                socket,
+                macs: HashMap::new(),
+                frames: Vec::new(),
+                run: Vec::new(),
+            },
+            Err(e) => {
+                tracing::debug!(error = %e, "no offload on packet sockets; one frame per packet to visitors");
+                LinkSender::Cooked(packet::sender_socket()?)
+            }
+        })
+    }
+
+    /// Sends `packets` (each an IPv4 packet and its link address), in
+    /// order, counting failures.
+    fn send(&mut self, packets: &[(&[u8], libc::sockaddr_ll)], stop: &Stop, counters: &Counters) {
+        let count = |_: &[u8], result: io::Result<()>| {
+            if result.is_err() {
+                counters.send_errors.fetch_add(1, Ordering::Relaxed);
+            }
+        };
+        let (socket, macs, frames, run) = match self {
+            LinkSender::Cooked(socket) => {
+                send_all(socket.as_raw_fd(), packets, stop, count);
+                return;
+            }
+            LinkSender::Offload {
+                socket,
+                macs,
+                frames,
+                run,
+            } => (socket, macs, frames, run),
+        };
+        frames.clear();
+        let mut spans: Vec<(Range<usize>, libc::sockaddr_ll)> = Vec::with_capacity(packets.len());
+        let mut i = 0;
+        while i < packets.len() {
+            let (first, to) = packets[i];
+            let ifindex = to.sll_ifindex as u32;
+            let ours = match macs.get(&ifindex) {
+                Some(m) => *m,
+                None => match crate::link::mac_of_index(ifindex) {
+                    Ok(m) => *macs.entry(ifindex).or_insert(m),
+                    Err(_) => {
+                        counters.send_errors.fetch_add(1, Ordering::Relaxed);
+                        i += 1;
+                        continue;
+                    }
+                },
+            };
+            // The run: this packet and those after it to the same visitor.
+            let same = packets[i..]
+                .iter()
+                .take_while(|(_, a)| a.sll_ifindex == to.sll_ifindex && a.sll_addr == to.sll_addr)
+                .count();
+            let views: Vec<&[u8]> = packets[i..i + same].iter().map(|(p, _)| *p).collect();
+            let start = frames.len();
+            let mut header = [0u8; VNET_HDR_LEN];
+            let (body, taken) = match offload::coalesce_tcp(&views, run) {
+                Some(c) => {
+                    let word = |v: usize| (v as u16).to_le_bytes();
+                    header[0] = VNET_HDR_F_NEEDS_CSUM;
+                    header[1] = VNET_HDR_GSO_TCPV4;
+                    header[2..4].copy_from_slice(&word(ETHERNET_HEADER_LEN + c.header_len));
+                    header[4..6].copy_from_slice(&word(c.mss));
+                    header[6..8].copy_from_slice(&word(ETHERNET_HEADER_LEN + 20));
+                    header[8..10].copy_from_slice(&TCP_CHECKSUM_OFFSET.to_le_bytes());
+                    (&run[..], c.segments)
+                }
+                None => (first, 1),
+            };
+            frames.extend_from_slice(&header);
+            frames.extend_from_slice(&to.sll_addr[..6]);
+            frames.extend_from_slice(&ours);
+            frames.extend_from_slice(&0x0800u16.to_be_bytes());
+            frames.extend_from_slice(body);
+            spans.push((start..frames.len(), to));
+            i += taken;
+        }
+        let msgs: Vec<(&[u8], libc::sockaddr_ll)> =
+            spans.into_iter().map(|(r, to)| (&frames[r], to)).collect();
+        send_all(socket.as_raw_fd(), &msgs, stop, count);
     }
 }
 

@@ -13,20 +13,35 @@ pub fn mac_of_index(ifindex: u32) -> io::Result<[u8; 6]> {
     if p.is_null() {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: on success `name` holds a NUL-terminated string.
-    let name = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) }
-        .to_string_lossy()
-        .into_owned();
-    // /sys/class/net shows the namespace that mounted sysfs, which for
-    // `ip netns exec` is the device's own.
-    let text = std::fs::read_to_string(format!("/sys/class/net/{name}/address"))?;
+    // SIOCGIFHWADDR asks the socket's network namespace, which is the
+    // calling thread's (sysfs would show the namespace that mounted it).
+    // SAFETY: plain socket(2); the descriptor is owned below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor we own.
+    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    // SAFETY: ifreq is plain data; zeroed is a valid start.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    req.ifr_name = name;
+    // SAFETY: SIOCGIFHWADDR reads the name and writes ifr_hwaddr of an
+    // ifreq, which `req` is.
+    let r = unsafe {
+        libc::ioctl(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            libc::SIOCGIFHWADDR as _,
+            &mut req,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: after SIOCGIFHWADDR the union holds ifr_hwaddr.
+    let data = unsafe { req.ifr_ifru.ifru_hwaddr.sa_data };
     let mut mac = [0u8; 6];
-    let mut parts = text.trim().split(':');
-    for m in &mut mac {
-        let part = parts
-            .next()
-            .ok_or_else(|| io::Error::other("short MAC address"))?;
-        *m = u8::from_str_radix(part, 16).map_err(io::Error::other)?;
+    for (m, d) in mac.iter_mut().zip(data) {
+        *m = d as u8;
     }
     Ok(mac)
 }

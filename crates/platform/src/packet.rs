@@ -34,6 +34,41 @@ pub(crate) fn sender_socket() -> io::Result<Socket> {
     Ok(s)
 }
 
+/// `setsockopt(SOL_PACKET, PACKET_VNET_HDR)`: every frame sent begins
+/// with a virtio network header.
+const PACKET_VNET_HDR: libc::c_int = 15;
+
+/// A send-only raw packet socket whose frames each begin with a virtio
+/// network header (checksum and segmentation offload, as a TUN device's,
+/// `crate::tun`), then the Ethernet header: for frames that carry
+/// several TCP segments coalesced into one, which the kernel (or the
+/// NIC) cuts again where the link needs it.
+pub(crate) fn offload_sender_socket() -> io::Result<Socket> {
+    let s = Socket::new(Domain::PACKET, Type::RAW, Some(Protocol::from(0)))?;
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt with a pointer to an int and its size.
+    let r = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_PACKET,
+            PACKET_VNET_HDR,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    s.set_nonblocking(true)?;
+    crate::raw::set_buffer(
+        &s,
+        libc::SO_SNDBUFFORCE,
+        libc::SO_SNDBUF,
+        crate::raw::BUFFER_BYTES,
+    );
+    Ok(s)
+}
+
 /// The address of a frame to `mac` on interface `ifindex` carrying
 /// `ethertype`.
 pub(crate) fn sockaddr_ll(ifindex: u32, mac: [u8; 6], ethertype: u16) -> libc::sockaddr_ll {

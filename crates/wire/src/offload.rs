@@ -183,6 +183,145 @@ impl<'a> TcpSegments<'a> {
     }
 }
 
+/// TCP flags that end a run of segments that can be coalesced, or keep a
+/// segment out of one: anything but ACK and, on the last, PSH.
+const TCP_FLAG_ACK: u8 = 0x10;
+
+/// The parts of a TCP/IPv4 segment that decide whether it joins a run.
+struct Segment<'a> {
+    packet: &'a [u8],
+    header_len: usize,
+    seq: u32,
+    flags: u8,
+}
+
+impl<'a> Segment<'a> {
+    /// A segment that may be coalesced: IPv4 without options or
+    /// fragmentation, DF set (so its identification does not matter,
+    /// RFC 6864 4.1), TCP with data and no flag but ACK and PSH.
+    fn new(packet: &'a [u8]) -> Option<Segment<'a>> {
+        if packet.len() < 40
+            || packet[0] != 0x45
+            || packet[9] != TCP
+            || usize::from(u16::from_be_bytes([packet[2], packet[3]])) != packet.len()
+            || u16::from_be_bytes([packet[6], packet[7]]) != 0x4000
+        {
+            return None;
+        }
+        let header_len = 20 + usize::from(packet[32] >> 4) * 4;
+        let flags = packet[33];
+        if header_len < 40 || header_len >= packet.len() || flags & !TCP_FLAG_PSH != TCP_FLAG_ACK {
+            return None;
+        }
+        let seq = u32::from_be_bytes([packet[24], packet[25], packet[26], packet[27]]);
+        Some(Segment {
+            packet,
+            header_len,
+            seq,
+            flags,
+        })
+    }
+
+    fn payload(&self) -> usize {
+        self.packet.len() - self.header_len
+    }
+
+    /// The headers that must match the run's first segment (the last
+    /// segment is compared by [`continued_by`](Self::continued_by)).
+    fn continued_by_headers(&self, next: &Segment<'_>) -> bool {
+        self.header_len == next.header_len && self.packet[12..24] == next.packet[12..24]
+    }
+
+    /// Whether `next` continues this segment's flow where it ends, with
+    /// the same headers otherwise (addresses, TOS, TTL; ports,
+    /// acknowledgement, window, options), as GRO asks.
+    fn continued_by(&self, next: &Segment<'_>) -> bool {
+        let (a, b) = (self.packet, next.packet);
+        self.flags & TCP_FLAG_PSH == 0
+            && self.header_len == next.header_len
+            && a[1] == b[1]
+            && a[8] == b[8]
+            && a[12..20] == b[12..20]
+            && a[20..24] == b[20..24]
+            && a[28..32] == b[28..32]
+            && a[34..36] == b[34..36]
+            && a[38..self.header_len] == b[38..self.header_len]
+            && next.seq == self.seq.wrapping_add(self.payload() as u32)
+    }
+}
+
+/// What [`coalesce_tcp`] made of a run of segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Coalesced {
+    /// How many of the given segments went into it.
+    pub segments: usize,
+    /// Payload bytes per segment (the last may have fewer): what the
+    /// super-packet is cut at again, if ever.
+    pub mss: usize,
+    /// IPv4 and TCP header length.
+    pub header_len: usize,
+}
+
+/// Coalesces the longest run of TCP segments at the start of `segments`
+/// that continue one another (one flow, consecutive sequence numbers,
+/// every segment but the last `mss` long) into one packet, as GRO does
+/// (RFC 9293 3.4 allows any resegmentation of the byte stream): the
+/// first segment's headers with the total length and IPv4 checksum
+/// redone, and the TCP checksum field holding the pseudo-header sum for a
+/// device to finish (checksum offload, [`finish_checksum`]). Writes it to
+/// `out` (replacing what was there) and returns what it made, or None
+/// when the first segment joins nothing (send it as it is).
+pub fn coalesce_tcp(segments: &[&[u8]], out: &mut Vec<u8>) -> Option<Coalesced> {
+    let first = Segment::new(segments.first()?)?;
+    let mss = first.payload();
+    let mut last = Segment::new(first.packet)?;
+    let mut count = 1;
+    let mut total = first.packet.len();
+    for next in &segments[1..] {
+        let Some(next) = Segment::new(next) else {
+            break;
+        };
+        if last.payload() != mss
+            || next.payload() > mss
+            || total + next.payload() > usize::from(u16::MAX)
+            || !first.continued_by_headers(&next)
+            || !last.continued_by(&next)
+        {
+            break;
+        }
+        total += next.payload();
+        count += 1;
+        last = next;
+    }
+    if count == 1 {
+        return None;
+    }
+    let h = first.header_len;
+    out.clear();
+    out.extend_from_slice(first.packet);
+    for s in &segments[1..count] {
+        out.extend_from_slice(&s[h..]);
+    }
+    // The last segment's PSH, if any, is the run's.
+    out[33] |= last.flags & TCP_FLAG_PSH;
+    out[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    out[10..12].copy_from_slice(&[0, 0]);
+    let c = checksum::checksum(&out[..20]);
+    out[10..12].copy_from_slice(&c.to_be_bytes());
+    let pseudo = checksum::pseudo_header(
+        [out[12], out[13], out[14], out[15]],
+        [out[16], out[17], out[18], out[19]],
+        TCP,
+        (total - 20) as u16,
+    );
+    out[36..38].copy_from_slice(&pseudo.to_be_bytes());
+    Some(Coalesced {
+        segments: count,
+        mss,
+        header_len: h,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,5 +448,109 @@ mod tests {
         );
         assert!(finish_checksum(&mut p, 30, 6).is_err());
         assert!(finish_checksum(&mut p, usize::MAX, 6).is_err());
+    }
+
+    /// Segment `i` of a flow: `payload` bytes from sequence 1000 + i*1448.
+    fn flow_segment(i: u32, payload: usize, flags: u8) -> Vec<u8> {
+        let mut p = packet(payload, flags);
+        let seq = 1000u32.wrapping_add(i * 1448);
+        p[24..28].copy_from_slice(&seq.to_be_bytes());
+        let id = u16::from_be_bytes([p[4], p[5]]).wrapping_add(i as u16);
+        p[4..6].copy_from_slice(&id.to_be_bytes());
+        p
+    }
+
+    #[test]
+    fn a_run_of_segments_coalesces_and_cuts_back_into_the_same_segments() {
+        let segs: Vec<Vec<u8>> = (0..5)
+            .map(|i| {
+                let flags = if i == 3 { 0x18 } else { 0x10 };
+                let len = if i == 3 { 700 } else { 1448 };
+                flow_segment(i, len, flags)
+            })
+            .collect();
+        let views: Vec<&[u8]> = segs.iter().map(|s| &s[..]).collect();
+        let mut out = Vec::new();
+        // The fourth (short, PSH) ends the run; the fifth starts another.
+        let c = coalesce_tcp(&views, &mut out).unwrap();
+        assert_eq!(
+            c,
+            Coalesced {
+                segments: 4,
+                mss: 1448,
+                header_len: 52
+            }
+        );
+        assert_eq!(out.len(), 52 + 3 * 1448 + 700);
+        assert!(checksum::verify(&out[..20]));
+        assert_eq!(out[33], 0x18, "the run ends with PSH");
+        // Cut again (the checksum finished per segment), it gives the
+        // original segments back, byte for byte but the identification.
+        let cut = TcpSegments::new(&out, c.mss).unwrap();
+        assert_eq!(cut.count(), 4);
+        for (i, orig) in segs[..4].iter().enumerate() {
+            let mut seg = vec![0u8; 2000];
+            let n = cut.write(i, &mut seg).unwrap();
+            let mut want = orig.clone();
+            // Fill in the original's checksums to compare.
+            want[36..38].copy_from_slice(&[0, 0]);
+            let pseudo = checksum::pseudo_header(
+                [10, 0, 0, 1],
+                [10, 1, 0, 50],
+                TCP,
+                (want.len() - 20) as u16,
+            );
+            let c = !checksum::combine(&[pseudo, checksum::sum(&want[20..])]);
+            want[36..38].copy_from_slice(&c.to_be_bytes());
+            assert_eq!(seg[20..n], want[20..], "segment {i}");
+        }
+        assert!(
+            coalesce_tcp(&views[4..], &mut out).is_none(),
+            "one segment alone"
+        );
+    }
+
+    #[test]
+    fn segments_that_do_not_continue_each_other_are_left_alone() {
+        let base = |i| flow_segment(i, 1448, 0x10);
+        let check = |second: Vec<u8>, why: &str| {
+            let first = base(0);
+            let views = [&first[..], &second[..]];
+            assert!(coalesce_tcp(&views, &mut Vec::new()).is_none(), "{why}");
+        };
+        check(base(2), "a gap in the sequence");
+        check(base(0), "a repeat");
+        let mut other_port = base(1);
+        other_port[20] ^= 1;
+        check(other_port, "another flow");
+        let mut other_ack = base(1);
+        other_ack[28] ^= 1;
+        check(other_ack, "another acknowledgement");
+        let mut other_option = base(1);
+        other_option[45] ^= 1;
+        check(other_option, "other options (a timestamp)");
+        let mut fin = base(1);
+        fin[33] |= TCP_FLAG_FIN;
+        check(fin, "FIN");
+        let mut no_df = base(1);
+        no_df[6] = 0;
+        check(no_df, "no DF");
+        let mut ttl = base(1);
+        ttl[8] = 3;
+        check(ttl, "another TTL");
+        check(flow_segment(1, 1500, 0x10), "longer than the first");
+        let mut udp = base(1);
+        udp[9] = 17;
+        check(udp, "not TCP");
+        // A short first segment ends its run at once.
+        let (a, b) = (flow_segment(0, 100, 0x10), base(1));
+        assert!(coalesce_tcp(&[&a[..], &b[..]], &mut Vec::new()).is_none());
+        // Garbage of every length is refused, never panicked on.
+        let g = base(1);
+        for cut in 0..g.len() {
+            let _ = coalesce_tcp(&[&g[..cut], &g[..]], &mut Vec::new());
+            let _ = coalesce_tcp(&[&g[..], &g[..cut]], &mut Vec::new());
+        }
+        assert!(coalesce_tcp(&[], &mut Vec::new()).is_none());
     }
 }
