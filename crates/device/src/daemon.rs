@@ -734,6 +734,7 @@ async fn start_router(
         }
     };
     let tun_index = netlink.link_index(TUNNEL_DEVICE).await?;
+    netlink.routes_die_with(tun_index);
     // Room for the largest tunnel header on a 1500-byte path.
     netlink
         .set_mtu(tun_index, 1500 - pmip_platform::dataplane::HEADROOM as u32)

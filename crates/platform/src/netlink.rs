@@ -550,6 +550,10 @@ pub struct Netlink {
     ledger: Mutex<Ledger>,
     /// Woken when the journal has something to take.
     journal_changed: tokio::sync::Notify,
+    /// A device that disappears with this process (a TUN device of ours,
+    /// 0 for none): routes through it go with it, so the ledger does not
+    /// keep them for a next run to remove.
+    dies_with_us: std::sync::atomic::AtomicU32,
 }
 
 impl Netlink {
@@ -563,6 +567,7 @@ impl Netlink {
             batch: Mutex::new(Batcher::open()?),
             ledger: Mutex::new(Ledger::default()),
             journal_changed: tokio::sync::Notify::new(),
+            dies_with_us: std::sync::atomic::AtomicU32::new(0),
         })
     }
 
@@ -574,7 +579,27 @@ impl Netlink {
         self.ledger.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Routes through `index` die with this process (a non-persistent
+    /// TUN device: the kernel deletes the device when its last
+    /// descriptor closes, kill -9 included, and every route through it):
+    /// they are installed and removed as before, but not kept in the
+    /// ledger, which at a hundred thousand bindings doubled what the
+    /// state log wrote per registration.
+    pub fn routes_die_with(&self, index: u32) {
+        self.dies_with_us
+            .store(index, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether `item` goes away by itself when this process does.
+    fn dies_with_us(&self, item: &Installed) -> bool {
+        let dev = self.dies_with_us.load(std::sync::atomic::Ordering::Relaxed);
+        dev != 0 && matches!(item, Installed::Route { oif: Some(o), .. } if *o == dev)
+    }
+
     fn record(&self, item: Installed) {
+        if self.dies_with_us(&item) {
+            return;
+        }
         let mut l = self.ledger();
         l.inherited.remove(&item);
         if l.items.insert(item.clone()) {
@@ -672,7 +697,7 @@ impl Netlink {
     fn record_many(&self, items: impl Iterator<Item = Installed>) {
         let mut l = self.ledger();
         let mut changed = false;
-        for item in items {
+        for item in items.filter(|i| !self.dies_with_us(i)) {
             l.inherited.remove(&item);
             if l.items.insert(item.clone()) {
                 l.journal.push((true, item));
