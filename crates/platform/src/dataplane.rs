@@ -401,6 +401,9 @@ impl DataPlane {
         let mut lens = [0usize; BATCH];
         let mut segments = Segments::default();
         let mut scratch = Vec::new();
+        let mut send = |slots: &mut [Vec<u8>], lens: &[usize]| {
+            self.outbound(slots, lens, sender.as_raw_fd(), stop, &mut scratch)
+        };
         loop {
             let mut n = 0;
             let mut empty = false;
@@ -422,13 +425,7 @@ impl DataPlane {
                                 // In order: what was read before it goes
                                 // first.
                                 if n > 0 {
-                                    self.outbound(
-                                        &mut slots[..n],
-                                        &lens[..n],
-                                        sender.as_raw_fd(),
-                                        stop,
-                                        &mut scratch,
-                                    );
+                                    send(&mut slots[..n], &lens[..n]);
                                     slots.swap(0, n);
                                     n = 0;
                                 }
@@ -438,13 +435,7 @@ impl DataPlane {
                                         let mut i = 0;
                                         while i < cut.count() {
                                             let k = segments.fill(&cut, i);
-                                            self.outbound(
-                                                &mut segments.slots[..k],
-                                                &segments.lens[..k],
-                                                sender.as_raw_fd(),
-                                                stop,
-                                                &mut scratch,
-                                            );
+                                            send(&mut segments.slots[..k], &segments.lens[..k]);
                                             i += k;
                                         }
                                     }
@@ -475,13 +466,7 @@ impl DataPlane {
                 }
             }
             if n > 0 {
-                self.outbound(
-                    &mut slots[..n],
-                    &lens[..n],
-                    sender.as_raw_fd(),
-                    stop,
-                    &mut scratch,
-                );
+                send(&mut slots[..n], &lens[..n]);
             }
             if stop.stopped() || (empty && !stop.wait(&[(tun.raw_fd(), libc::POLLIN)])) {
                 return Ok(());

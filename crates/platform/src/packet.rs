@@ -20,10 +20,15 @@ pub struct PacketSocket {
 /// A send-only cooked packet socket, not registered with tokio (the
 /// data plane's delivery thread sends on one of its own).
 pub(crate) fn sender_socket() -> io::Result<Socket> {
-    // Protocol 0: we only send (each send names its ethertype), so no
-    // receive hook is registered and the kernel does not clone every
-    // frame the host sees to this socket only to drop it.
-    let s = Socket::new(Domain::PACKET, Type::DGRAM, Some(Protocol::from(0)))?;
+    send_only(Type::DGRAM)
+}
+
+/// A non-blocking packet socket of `kind` with a large send buffer that
+/// only sends: protocol 0 (each send names its ethertype), so no receive
+/// hook is registered and the kernel does not clone every frame the host
+/// sees to this socket only to drop it.
+fn send_only(kind: Type) -> io::Result<Socket> {
+    let s = Socket::new(Domain::PACKET, kind, Some(Protocol::from(0)))?;
     s.set_nonblocking(true)?;
     crate::raw::set_buffer(
         &s,
@@ -44,7 +49,7 @@ const PACKET_VNET_HDR: libc::c_int = 15;
 /// several TCP segments coalesced into one, which the kernel (or the
 /// NIC) cuts again where the link needs it.
 pub(crate) fn offload_sender_socket() -> io::Result<Socket> {
-    let s = Socket::new(Domain::PACKET, Type::RAW, Some(Protocol::from(0)))?;
+    let s = send_only(Type::RAW)?;
     let on: libc::c_int = 1;
     // SAFETY: setsockopt with a pointer to an int and its size.
     let r = unsafe {
@@ -59,13 +64,6 @@ pub(crate) fn offload_sender_socket() -> io::Result<Socket> {
     if r < 0 {
         return Err(io::Error::last_os_error());
     }
-    s.set_nonblocking(true)?;
-    crate::raw::set_buffer(
-        &s,
-        libc::SO_SNDBUFFORCE,
-        libc::SO_SNDBUF,
-        crate::raw::BUFFER_BYTES,
-    );
     Ok(s)
 }
 
