@@ -341,9 +341,12 @@ impl BindingInstaller {
             )
             .await;
             if let Ok(Some(mac)) = found {
-                for frame in pmip_wire::arp::gratuitous(mac.into(), home) {
-                    let _ = arp.send_arp(ifindex, [0xff; 6], &frame).await;
-                }
+                let frames = pmip_wire::arp::gratuitous(mac.into(), home);
+                let frames: Vec<(u32, [u8; 6], &[u8])> = frames
+                    .iter()
+                    .map(|f| (ifindex, [0xff; 6], &f[..]))
+                    .collect();
+                arp.send_arps(&frames).await;
                 tracing::info!(%home, "mobile node is home; announced its own link-layer address");
             }
         });
