@@ -341,15 +341,8 @@ fn a_restarted_ap_remembers_its_stations() {
         .collect();
     assert_eq!(kept.len(), 1, "one station, recorded once");
     // ap2 restarts from the same configuration and the kept state.
-    let ap2 = c.index("ap2");
+    let ap2 = c.restart("ap2");
     let at = c.at();
-    let config = c.devices[ap2].node.config().clone();
-    let mac = c.devices[ap2].mac;
-    c.devices[ap2].node = pmip_node::Node::new(config, at);
-    c.devices[ap2].node.handle(
-        at,
-        pmip_node::Input::Link(pmip_node::LinkEvent::Bridge { mac }),
-    );
     c.devices[ap2].node.restore_access_point(at, kept);
     c.run_for(Duration::from_secs(3));
     c.stations[client].received.clear();
@@ -385,14 +378,8 @@ fn a_station_home_before_its_ap_knows_the_home_agent_is_deregistered_when_it_doe
     assert_eq!(c.bindings("r1").len(), 1, "nobody told the home agent");
     // ap1 starts again, remembering the station, with it on its radio.
     let at = c.at();
-    let config = c.devices[ap1].node.config().clone();
-    let mac = c.devices[ap1].mac;
-    c.devices[ap1].node = pmip_node::Node::new(config, at);
+    c.restart("ap1");
     c.devices[ap1].down = false;
-    c.devices[ap1].node.handle(
-        at,
-        pmip_node::Input::Link(pmip_node::LinkEvent::Bridge { mac }),
-    );
     let station = c.stations[client].mac;
     c.devices[ap1].node.restore_access_point(
         at,
@@ -518,21 +505,23 @@ fn ip_proxy_mobile_is_needed_on_every_interface() {
     assert_eq!(c.bindings("r1").len(), 1);
 }
 
+/// A client of home subnet 1 visiting ap2 for 30 s, a visitor of r2.
+fn visitor_at_ap2(c: &mut Campus) {
+    let client = c.add_station(Ipv4Addr::new(10, 1, 0, 50));
+    c.associate(client, "ap2");
+    c.run_for(Duration::from_secs(30));
+    assert_eq!(c.visitors("r2"), ["10.1.0.50"]);
+}
+
 /// A foreign agent that restarts has forgotten its visitors; its first
 /// advertisement after the restart (sequence number back below 256) makes
 /// the AP register them again at once, long before their lifetime ends.
 #[test]
 fn a_restarted_foreign_agent_gets_its_visitors_back() {
     let mut c = booted();
-    let client = c.add_station(Ipv4Addr::new(10, 1, 0, 50));
-    c.associate(client, "ap2");
-    c.run_for(Duration::from_secs(30));
-    assert_eq!(c.visitors("r2"), ["10.1.0.50"]);
+    visitor_at_ap2(&mut c);
     // r2 restarts: a new node from the same configuration.
-    let r2 = c.index("r2");
-    let config = c.devices[r2].node.config().clone();
-    let at = c.at();
-    c.devices[r2].node = pmip_node::Node::new(config, at);
+    c.restart("r2");
     assert!(c.visitors("r2").is_empty());
     let back = c.run_until_done(Duration::from_millis(10_000), |c| {
         !c.visitors("r2").is_empty()
@@ -553,10 +542,7 @@ fn advertisements_that_stop_and_come_back_bring_a_registration_at_once() {
     use std::cell::Cell;
     use std::rc::Rc;
     let mut c = booted();
-    let client = c.add_station(Ipv4Addr::new(10, 1, 0, 50));
-    c.associate(client, "ap2");
-    c.run_for(Duration::from_secs(30));
-    assert_eq!(c.visitors("r2"), ["10.1.0.50"]);
+    visitor_at_ap2(&mut c);
     let r2 = c.index("r2");
     // Subnet 2's LAN cut for 20 s, beyond the advertisements' 12 s
     // holdtime; then the registration requests the AP sends are counted.

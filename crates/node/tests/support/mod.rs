@@ -198,10 +198,7 @@ impl Campus {
 
     pub fn add_device(&mut self, name: &str, subnet: u8, mac: Mac, config: &str) -> usize {
         let config = Config::parse(config).expect("campus configuration parses");
-        let mut node = Node::new(config, self.at());
-        if node.is_access_point() {
-            node.handle(self.at(), Input::Link(LinkEvent::Bridge { mac }));
-        }
+        let node = start_node(config, mac, self.at());
         self.devices.push(Device {
             name: name.to_owned(),
             node,
@@ -210,6 +207,16 @@ impl Campus {
             down: false,
         });
         self.devices.len() - 1
+    }
+
+    /// Device `name` restarted: a new node from its configuration, with
+    /// none of its state (what a daemon keeps across a restart is given
+    /// back by the caller). Returns its index.
+    pub fn restart(&mut self, name: &str) -> usize {
+        let i = self.index(name);
+        let config = self.devices[i].node.config().clone();
+        self.devices[i].node = start_node(config, self.devices[i].mac, self.at());
+        i
     }
 
     pub fn index(&self, name: &str) -> usize {
@@ -705,4 +712,14 @@ fn arp_answer(mac: Mac, address: Ipv4Addr, frame: &[u8]) -> Option<Vec<u8>> {
         req.sender_hardware_addr.0,
         mac,
     ))
+}
+
+/// A node starting from `config`; an AP learns its bridge's MAC first,
+/// as the daemon tells it at start.
+fn start_node(config: Config, mac: Mac, at: Now) -> Node {
+    let mut node = Node::new(config, at);
+    if node.is_access_point() {
+        node.handle(at, Input::Link(LinkEvent::Bridge { mac }));
+    }
+    node
 }
