@@ -49,18 +49,8 @@ fn lab() -> Lab {
         .unwrap();
     l.fa.ip(&["route", "add", "10.1.0.0/24", "via", "192.0.2.1"])
         .unwrap();
-    l.mn.addr("m0", "10.1.0.50/32").unwrap();
-    l.mn.ip(&[
-        "route",
-        "add",
-        "default",
-        "via",
-        "198.51.100.1",
-        "dev",
-        "m0",
-        "onlink",
-    ])
-    .unwrap();
+    l.mn.away_from_home("m0", "10.1.0.50", "198.51.100.1")
+        .unwrap();
     // The home address is routed nowhere but through the fast path: the
     // home link's own /24 route is taken out.
     l.ha.ip(&["route", "del", "10.1.0.0/24", "dev", "FastEthernet0"])

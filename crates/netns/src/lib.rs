@@ -170,6 +170,18 @@ impl Netns {
         self.ip(&["addr", "add", cidr, "dev", dev]).map(drop)
     }
 
+    /// Makes this namespace an unmodified host away from home on `dev`:
+    /// it keeps its `home` address (as a /32) and reaches everything
+    /// through the foreign agent at `router`, its router on the visited
+    /// link (RFC 5944 4.2.2), on-link whatever its own prefix.
+    pub fn away_from_home(&self, dev: &str, home: &str, router: &str) -> io::Result<()> {
+        self.addr(dev, &format!("{home}/32"))?;
+        self.ip(&[
+            "route", "add", "default", "via", router, "dev", dev, "onlink",
+        ])
+        .map(drop)
+    }
+
     /// Writes a sysctl inside the namespace (`net.ipv4.ip_forward=1`).
     pub fn sysctl(&self, key_value: &str) -> io::Result<()> {
         self.exec_ok("sysctl", &["-q", "-w", key_value]).map(drop)

@@ -60,17 +60,7 @@ fn build() -> io::Result<Campus> {
     c.fa.ip(&["route", "add", "10.1.0.0/24", "via", "192.0.2.1"])?;
     // The mobile node keeps its home address; the foreign agent is its
     // router on the visited link (RFC 5944 4.2.2).
-    c.mn.addr("m0", "10.1.0.50/32")?;
-    c.mn.ip(&[
-        "route",
-        "add",
-        "default",
-        "via",
-        "198.51.100.1",
-        "dev",
-        "m0",
-        "onlink",
-    ])?;
+    c.mn.away_from_home("m0", "10.1.0.50", "198.51.100.1")?;
     for ns in [&c.ha, &c.fa] {
         ns.sysctl("net.ipv4.ip_forward=1")?;
         ns.sysctl("net.ipv4.conf.all.rp_filter=0")?;

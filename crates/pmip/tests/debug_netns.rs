@@ -42,6 +42,34 @@ impl Drop for Follower {
     }
 }
 
+/// `pmip debug` following the daemon at `control`, its standard output
+/// piped.
+fn follow(control: &std::path::Path) -> Child {
+    Command::new(common::PMIP)
+        .arg("debug")
+        .arg("--control")
+        .arg(control)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// The lines of `follower`'s standard output, read on a thread of their
+/// own; it is killed when the returned guard drops.
+fn lines(mut follower: Child) -> (Follower, mpsc::Receiver<String>) {
+    let stdout = follower.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    (Follower(follower), rx)
+}
+
 /// Registers the mobile node from its co-located care-of address.
 fn register(mn: &Netns) -> ReplyCode {
     mn.run(|| {
@@ -94,24 +122,7 @@ fn debug_ip_mobile_streams_registrations_until_undebug_all() {
     assert_eq!(on, "Mobile IP debugging is on\n");
     assert!(exec(&control, &["show", "debugging"]).contains("Mobile IP debugging is on"));
 
-    let mut child = Command::new(common::PMIP)
-        .arg("debug")
-        .arg("--control")
-        .arg(&control)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let _follower = Follower(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let (_follower, rx) = lines(follow(&control));
 
     // The follower subscribes once its request is read: register until
     // its first line shows (at most a few tries).
@@ -170,34 +181,17 @@ fn debug_ip_mobile_streams_registrations_until_undebug_all() {
 
 /// A request for `HOME` signed with a key that is not the association's.
 fn forged_request() -> Vec<u8> {
-    use pmip_wire::auth::Algorithm;
-    use pmip_wire::extension::{self, Extensions, kind};
-    use pmip_wire::identification::Identification;
-    use pmip_wire::registration::RequestRepr;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    let mut msg = RequestRepr {
-        flags: RequestFlags {
+    common::request_signed(
+        HOME,
+        HA,
+        COA,
+        300,
+        RequestFlags {
             decapsulation_by_mn: true,
             ..Default::default()
         },
-        lifetime: 300,
-        home_address: HOME,
-        home_agent: HA,
-        care_of_address: COA,
-        identification: Identification::from_unix(now),
-        extensions: Extensions::new(),
-    }
-    .to_vec();
-    extension::append_authentication(
-        &mut msg,
-        kind::MOBILE_HOME_AUTH,
-        0x100,
-        Algorithm::HmacMd5,
         b"not-the-key-of-the-association",
-    );
-    msg
+    )
 }
 
 /// Home agent, correspondent and mobile node namespaces; the home agent
@@ -287,30 +281,10 @@ fn a_request_flood_with_debug_on_cannot_stall_the_daemon() {
     const FLOOD: usize = 30_000;
     let (_ha, _cn, mn, control) = home_agent("flood1");
     exec(&control, &["debug", "ip", "mobile"]);
-    let follow = || {
-        Command::new(common::PMIP)
-            .arg("debug")
-            .arg("--control")
-            .arg(&control)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let mut reading = follow();
-    let stdout = reading.stdout.take().unwrap();
-    let _reading = Follower(reading);
-    let stopped = follow();
+    let (_reading, rx) = lines(follow(&control));
+    let stopped = follow(&control);
     let stopped_pid = stopped.id();
     let _stopped = Follower(stopped);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
     // Both followers are subscribed once a registration's line reaches
     // the reading one (they asked at the same time).
     let t = Instant::now();

@@ -72,18 +72,8 @@ fn campus(tag: &str) -> Campus {
     c.fa.veth_to("FastEthernet0", &c.mn, "m0").unwrap();
     // An unmodified host that keeps its home address; the foreign agent
     // is its router on the visited link (RFC 5944 4.2.2).
-    c.mn.addr("m0", "10.1.0.50/32").unwrap();
-    c.mn.ip(&[
-        "route",
-        "add",
-        "default",
-        "via",
-        "198.51.100.1",
-        "dev",
-        "m0",
-        "onlink",
-    ])
-    .unwrap();
+    c.mn.away_from_home("m0", "10.1.0.50", "198.51.100.1")
+        .unwrap();
     c
 }
 

@@ -98,18 +98,8 @@ fn campus(tag: &str) -> (Netns, Netns, Netns, Netns) {
     fa.veth_to("FastEthernet0", &mn, "m0").unwrap();
     // An unmodified host that keeps its home address; the foreign agent
     // is its router on the visited link (RFC 5944 4.2.2).
-    mn.addr("m0", "10.1.0.50/32").unwrap();
-    mn.ip(&[
-        "route",
-        "add",
-        "default",
-        "via",
-        "198.51.100.1",
-        "dev",
-        "m0",
-        "onlink",
-    ])
-    .unwrap();
+    mn.away_from_home("m0", "10.1.0.50", "198.51.100.1")
+        .unwrap();
     (cn, ha, fa, mn)
 }
 

@@ -115,18 +115,8 @@ fn formerly_ignored_lines_work_or_are_refused() {
     let core = Netns::new(&unique_name("pmipt-il-co")).unwrap();
     fa.veth_to("FastEthernet0", &mn, "m0").unwrap();
     fa.veth_to("eth1", &core, "p1").unwrap();
-    mn.addr("m0", "10.1.0.50/32").unwrap();
-    mn.ip(&[
-        "route",
-        "add",
-        "default",
-        "via",
-        "198.51.100.1",
-        "dev",
-        "m0",
-        "onlink",
-    ])
-    .unwrap();
+    mn.away_from_home("m0", "10.1.0.50", "198.51.100.1")
+        .unwrap();
     core.addr("p1", "192.0.2.1/30").unwrap();
     core.addr("p1", "10.1.0.2/24").unwrap();
     let (control, _) = common::start(&mut fa, "fa9", FA_CONFIG);

@@ -144,6 +144,18 @@ pub fn request(
     lifetime: u16,
     flags: RequestFlags,
 ) -> Vec<u8> {
+    request_signed(home, ha, coa, lifetime, flags, &KEY)
+}
+
+/// The same request signed with `key` instead.
+pub fn request_signed(
+    home: Ipv4Addr,
+    ha: Ipv4Addr,
+    coa: Ipv4Addr,
+    lifetime: u16,
+    flags: RequestFlags,
+    key: &[u8],
+) -> Vec<u8> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     let mut msg = RequestRepr {
         flags,
@@ -160,7 +172,7 @@ pub fn request(
         kind::MOBILE_HOME_AUTH,
         0x100,
         Algorithm::HmacMd5,
-        &KEY,
+        key,
     );
     msg
 }
