@@ -559,42 +559,21 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Bench {
-            what: BenchWhat::Ha { count, window },
-        } => match bench::home_agent(count, window) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("pmip: bench ha: {e}");
-                ExitCode::FAILURE
+        Command::Bench { what } => {
+            let (name, result) = match what {
+                BenchWhat::Ha { count, window } => ("ha", bench::home_agent(count, window)),
+                BenchWhat::Aaa { count, window } => ("aaa", bench::aaa(count, window)),
+                BenchWhat::Handoff { roams } => ("handoff", bench::handoff(roams)),
+                BenchWhat::Tunnel { seconds } => ("tunnel", bench::tunnel(seconds)),
+            };
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("pmip: bench {name}: {e}");
+                    ExitCode::FAILURE
+                }
             }
-        },
-        Command::Bench {
-            what: BenchWhat::Aaa { count, window },
-        } => match bench::aaa(count, window) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("pmip: bench aaa: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        Command::Bench {
-            what: BenchWhat::Handoff { roams },
-        } => match bench::handoff(roams) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("pmip: bench handoff: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        Command::Bench {
-            what: BenchWhat::Tunnel { seconds },
-        } => match bench::tunnel(seconds) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("pmip: bench tunnel: {e}");
-                ExitCode::FAILURE
-            }
-        },
+        }
         Command::Lab { action } => match lab_command(action) {
             Ok(code) => code,
             Err(e) => {
