@@ -107,16 +107,7 @@ fn line_with(rx: &mpsc::Receiver<String>, want: &str, wait: Duration) -> Option<
 
 #[test]
 fn debug_ip_mobile_streams_registrations_until_undebug_all() {
-    let mut ha = Netns::new(&unique_name("pmipt-dbg-ha")).unwrap();
-    let cn = Netns::new(&unique_name("pmipt-dbg-cn")).unwrap();
-    let mn = Netns::new(&unique_name("pmipt-dbg-mn")).unwrap();
-    ha.veth_to("FastEthernet0", &cn, "c0").unwrap();
-    cn.addr("c0", "10.1.0.9/24").unwrap();
-    ha.veth_to("eth1", &mn, "m0").unwrap();
-    mn.addr("m0", "192.0.2.2/24").unwrap();
-    mn.ip(&["route", "add", "10.1.0.0/24", "via", "192.0.2.1"])
-        .unwrap();
-    let (control, _) = common::start(&mut ha, "dbg1", CONFIG);
+    let (_ha, _cn, mn, control) = home_agent("dbg1");
 
     let on = exec(&control, &["debug", "ip", "mobile"]);
     assert_eq!(on, "Mobile IP debugging is on\n");
