@@ -667,49 +667,52 @@ impl LinkSender {
         };
         frames.clear();
         let mut spans: Vec<(Range<usize>, libc::sockaddr_ll)> = Vec::with_capacity(packets.len());
-        let mut i = 0;
-        while i < packets.len() {
-            let (first, to) = packets[i];
+        // Each run of packets to one visitor: its frames' addresses once,
+        // then as many frames as coalescing leaves.
+        let same_visitor = |a: &(&[u8], libc::sockaddr_ll), b: &(&[u8], libc::sockaddr_ll)| {
+            a.1.sll_ifindex == b.1.sll_ifindex && a.1.sll_addr == b.1.sll_addr
+        };
+        for group in packets.chunk_by(same_visitor) {
+            let to = group[0].1;
             let ifindex = to.sll_ifindex as u32;
             let ours = match macs.get(&ifindex) {
                 Some(m) => *m,
                 None => match crate::link::mac_of_index(ifindex) {
                     Ok(m) => *macs.entry(ifindex).or_insert(m),
                     Err(_) => {
-                        counters.send_errors.fetch_add(1, Ordering::Relaxed);
-                        i += 1;
+                        counters
+                            .send_errors
+                            .fetch_add(group.len() as u64, Ordering::Relaxed);
                         continue;
                     }
                 },
             };
-            // The run: this packet and those after it to the same visitor.
-            let same = packets[i..]
-                .iter()
-                .take_while(|(_, a)| a.sll_ifindex == to.sll_ifindex && a.sll_addr == to.sll_addr)
-                .count();
-            let views: Vec<&[u8]> = packets[i..i + same].iter().map(|(p, _)| *p).collect();
-            let start = frames.len();
-            let mut header = [0u8; VNET_HDR_LEN];
-            let (body, taken) = match offload::coalesce_tcp(&views, run) {
-                Some(c) => {
-                    let word = |v: usize| (v as u16).to_le_bytes();
-                    header[0] = VNET_HDR_F_NEEDS_CSUM;
-                    header[1] = VNET_HDR_GSO_TCPV4;
-                    header[2..4].copy_from_slice(&word(ETHERNET_HEADER_LEN + c.header_len));
-                    header[4..6].copy_from_slice(&word(c.mss));
-                    header[6..8].copy_from_slice(&word(ETHERNET_HEADER_LEN + 20));
-                    header[8..10].copy_from_slice(&TCP_CHECKSUM_OFFSET.to_le_bytes());
-                    (&run[..], c.segments)
-                }
-                None => (first, 1),
-            };
-            frames.extend_from_slice(&header);
-            frames.extend_from_slice(&to.sll_addr[..6]);
-            frames.extend_from_slice(&ours);
-            frames.extend_from_slice(&0x0800u16.to_be_bytes());
-            frames.extend_from_slice(body);
-            spans.push((start..frames.len(), to));
-            i += taken;
+            let views: Vec<&[u8]> = group.iter().map(|(p, _)| *p).collect();
+            let mut i = 0;
+            while i < views.len() {
+                let start = frames.len();
+                let mut header = [0u8; VNET_HDR_LEN];
+                let (body, taken) = match offload::coalesce_tcp(&views[i..], run) {
+                    Some(c) => {
+                        let word = |v: usize| (v as u16).to_le_bytes();
+                        header[0] = VNET_HDR_F_NEEDS_CSUM;
+                        header[1] = VNET_HDR_GSO_TCPV4;
+                        header[2..4].copy_from_slice(&word(ETHERNET_HEADER_LEN + c.header_len));
+                        header[4..6].copy_from_slice(&word(c.mss));
+                        header[6..8].copy_from_slice(&word(ETHERNET_HEADER_LEN + 20));
+                        header[8..10].copy_from_slice(&TCP_CHECKSUM_OFFSET.to_le_bytes());
+                        (&run[..], c.segments)
+                    }
+                    None => (views[i], 1),
+                };
+                frames.extend_from_slice(&header);
+                frames.extend_from_slice(&to.sll_addr[..6]);
+                frames.extend_from_slice(&ours);
+                frames.extend_from_slice(&0x0800u16.to_be_bytes());
+                frames.extend_from_slice(body);
+                spans.push((start..frames.len(), to));
+                i += taken;
+            }
         }
         let msgs: Vec<(&[u8], libc::sockaddr_ll)> =
             spans.into_iter().map(|(r, to)| (&frames[r], to)).collect();
