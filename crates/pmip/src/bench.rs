@@ -322,7 +322,8 @@ pub fn home_agent(count: u32, window: u32) -> io::Result<()> {
     let rss_before = rss_kib(pid)?;
 
     // Baseline: a bare UDP echo in the home agent's namespace.
-    let echo = ha.thread(|| -> io::Result<()> {
+    let echo = ha.thread(|| -> io::Result<Duration> {
+        let started = own_cpu();
         let s = std::net::UdpSocket::bind((Ipv4Addr::new(192, 0, 2, 1), 7777))?;
         // As large as the daemon's registration port's.
         let _ = socket2::SockRef::from(&s).set_recv_buffer_size(4 << 20);
@@ -331,30 +332,42 @@ pub fn home_agent(count: u32, window: u32) -> io::Result<()> {
         while let Ok((n, from)) = s.recv_from(&mut b) {
             s.send_to(&b[..n], from)?;
         }
-        Ok(())
+        Ok(own_cpu().saturating_sub(started))
     })?;
     std::thread::sleep(Duration::from_millis(100));
-    let (echo_time, _, echoed) = mn.run(move || {
-        drive(
-            std::net::SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 7777),
-            count,
-            window,
-            |i| i.to_be_bytes().repeat(16),
-            |_| true,
-        )
-    })??;
-    let _ = echo.join();
-
-    let first_sent = std::time::Instant::now();
-    let (reg_time, replies, accepted) = mn.run(move || {
+    // Both runs send registrations made before the clock starts: the
+    // client's own work (HMAC-MD5 for each request) is not the daemon's,
+    // and the echo carries datagrams of the same length. Those for the
+    // daemon are made just before it is sent them, so their timestamps
+    // are fresh (RFC 5944 5.7: a home agent refuses stale ones).
+    let requests = move || -> Vec<Vec<u8>> {
         let base = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
+        (0..count)
+            .map(|i| bench_request(i, PMIP_HA, COA, base, &key))
+            .collect()
+    };
+    let (echo_time, _, echoed, echo_client) = mn.run(move || {
+        drive(
+            std::net::SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 7777),
+            &requests(),
+            window,
+            |_| true,
+        )
+    })??;
+    let echo_server = echo
+        .join()
+        .map_err(|_| io::Error::other("echo thread panicked"))???;
+
+    let registrations = requests();
+    let daemon_before = threads_cpu(pid)?;
+    let first_sent = std::time::Instant::now();
+    let (reg_time, replies, accepted, reg_client) = mn.run(move || {
         drive(
             std::net::SocketAddrV4::new(PMIP_HA, 434),
-            count,
+            &registrations,
             window,
-            |i| bench_request(i, PMIP_HA, COA, base, &key),
             |reply| reply.len() > 1 && reply[0] == 3 && reply[1] == 0,
         )
     })??;
@@ -372,6 +385,13 @@ pub fn home_agent(count: u32, window: u32) -> io::Result<()> {
         routed = routes(&ha)?;
     }
     let install_time = first_sent.elapsed();
+    let daemon_cpu: Vec<(String, Duration)> = threads_cpu(pid)?
+        .into_iter()
+        .map(|(name, t)| {
+            let before = daemon_before.get(&name).copied().unwrap_or_default();
+            (name, t.saturating_sub(before))
+        })
+        .collect();
     let rss_after = rss_kib(pid)?;
     let me = std::env::current_exe()?;
     let bindings = std::process::Command::new(me)
@@ -433,6 +453,35 @@ pub fn home_agent(count: u32, window: u32) -> io::Result<()> {
             ""
         }
     );
+    // Where the time goes, per datagram: the echo's two threads next to
+    // the daemon's (from the first registration sent until the last
+    // binding was installed) and the same client's.
+    let per = |t: Duration, n: u32| t.as_secs_f64() * 1e6 / f64::from(n.max(1));
+    let mut busiest = daemon_cpu.clone();
+    busiest.sort_by(|a, b| b.1.cmp(&a.1));
+    let daemon_total: Duration = daemon_cpu.iter().map(|(_, t)| *t).sum();
+    println!(
+        "  CPU per echoed datagram: server {:.1} µs, client {:.1} µs",
+        per(echo_server, echoed),
+        per(echo_client, echoed)
+    );
+    println!(
+        "  CPU per registration: daemon {:.1} µs ({}), client {:.1} µs",
+        per(daemon_total, accepted),
+        busiest
+            .iter()
+            .filter(|(_, t)| per(*t, accepted) >= 0.1)
+            .map(|(name, t)| format!("{name} {:.1}", per(*t, accepted)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        per(reg_client, accepted)
+    );
+    // With both cores busy all the time, registrations could reach this
+    // share of the echo's rate and no more.
+    println!(
+        "  at these costs two busy cores allow registrations at most {:.2} of echo",
+        per(echo_server + echo_client, echoed) / per(daemon_total + reg_client, accepted)
+    );
     println!(
         "  clean stop with {held} bindings: {:.2} s, {left} routes left",
         stop_time.as_secs_f64()
@@ -446,6 +495,42 @@ pub fn home_agent(count: u32, window: u32) -> io::Result<()> {
 
 /// How long `pmip bench ha` waits for every binding to be installed.
 const INSTALL_WAIT: Duration = Duration::from_secs(300);
+
+/// CPU time the calling thread has run (the scheduler's count, in
+/// nanoseconds: /proc/thread-self/schedstat).
+fn own_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .map(Duration::from_nanos)
+        .unwrap_or_default()
+}
+
+/// CPU time each of `pid`'s threads has run, summed by thread name (the
+/// daemon names its threads: pmip-install, pmip-state, ...; its loop runs
+/// on a tokio-rt-worker).
+fn threads_cpu(pid: u32) -> io::Result<std::collections::BTreeMap<String, Duration>> {
+    let mut by_name = std::collections::BTreeMap::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let dir = task?.path();
+        // A thread gone meanwhile is simply not counted.
+        let (Ok(name), Ok(stat)) = (
+            std::fs::read_to_string(dir.join("comm")),
+            std::fs::read_to_string(dir.join("schedstat")),
+        ) else {
+            continue;
+        };
+        let ns: u64 = stat
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        *by_name
+            .entry(name.trim().to_owned())
+            .or_insert(Duration::ZERO) += Duration::from_nanos(ns);
+    }
+    Ok(by_name)
+}
 
 fn rss_kib(pid: u32) -> io::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -486,9 +571,11 @@ fn bench_request(i: u32, ha: Ipv4Addr, coa: Ipv4Addr, base: Duration, key: &[u8]
     m
 }
 
-/// Sends `count` datagrams made by `make`, at most `window` unanswered,
-/// and counts answers and the ones `good` accepts. Returns the time from
-/// first send to last answer.
+/// Sends `datagrams`, at most `window` unanswered, and counts answers
+/// and the ones `good` accepts. Returns the time from first send to last
+/// answer, the answers, the good ones, and the CPU time the client took.
+/// The datagrams are made beforehand, so the client's time goes to
+/// sending and receiving only.
 ///
 /// One thread in a closed loop: it sleeps in `recv` while the window is
 /// full and sends the next datagram for each answer, so the client
@@ -497,11 +584,12 @@ fn bench_request(i: u32, ha: Ipv4Addr, coa: Ipv4Addr, base: Duration, key: &[u8]
 /// single-threaded echo).
 fn drive(
     to: std::net::SocketAddrV4,
-    count: u32,
+    datagrams: &[Vec<u8>],
     window: u32,
-    make: impl Fn(u32) -> Vec<u8>,
     good: impl Fn(&[u8]) -> bool,
-) -> io::Result<(Duration, u32, u32)> {
+) -> io::Result<(Duration, u32, u32, Duration)> {
+    let count = u32::try_from(datagrams.len()).unwrap_or(u32::MAX);
+    let make = |i: u32| &datagrams[i as usize];
     let s = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
     // Room for a window of answers sent together (sendmmsg): with the
     // default buffer some of 200 were dropped here, not by the server.
@@ -515,9 +603,10 @@ fn drive(
     let mut b = [0u8; 2048];
     let (mut sent, mut answered, mut good_count) = (0u32, 0u32, 0u32);
     let start = std::time::Instant::now();
+    let cpu = own_cpu();
     let mut last = start;
     while sent < count.min(window.max(1)) {
-        s.send_to(&make(sent), to)?;
+        s.send_to(make(sent), to)?;
         sent += 1;
     }
     while answered < count {
@@ -529,7 +618,7 @@ fn drive(
                 }
                 last = std::time::Instant::now();
                 if sent < count {
-                    s.send_to(&make(sent), to)?;
+                    s.send_to(make(sent), to)?;
                     sent += 1;
                 }
             }
@@ -540,7 +629,7 @@ fn drive(
                 ) =>
             {
                 if sent < count {
-                    s.send_to(&make(sent), to)?;
+                    s.send_to(make(sent), to)?;
                     sent += 1;
                 } else if last.elapsed() >= LAST {
                     break;
@@ -549,7 +638,12 @@ fn drive(
             Err(e) => return Err(e),
         }
     }
-    Ok((last.duration_since(start), answered, good_count))
+    Ok((
+        last.duration_since(start),
+        answered,
+        good_count,
+        own_cpu().saturating_sub(cpu),
+    ))
 }
 
 /// Registrations/s when every association comes from RADIUS:
@@ -655,16 +749,18 @@ pub fn aaa(count: u32, window: u32) -> io::Result<()> {
             let key: [u8; 16] = *b"0123456789abcdef";
             let mut rates = Vec::new();
             for round in 0..2u64 {
-                let (time, _, accepted) = mn.run(move || {
+                let (time, _, accepted, _) = mn.run(move || {
                     let base = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
                         .unwrap_or_default()
                         + Duration::from_secs(round);
+                    let requests: Vec<Vec<u8>> = (0..count)
+                        .map(|i| bench_request(i, HA, COA, base, &key))
+                        .collect();
                     drive(
                         std::net::SocketAddrV4::new(HA, 434),
-                        count,
+                        &requests,
                         window,
-                        |i| bench_request(i, HA, COA, base, &key),
                         |reply| reply.len() > 1 && reply[0] == 3 && reply[1] == 0,
                     )
                 })??;
