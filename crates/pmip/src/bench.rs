@@ -458,7 +458,7 @@ pub fn home_agent(count: u32, window: u32) -> io::Result<()> {
     // binding was installed) and the same client's.
     let per = |t: Duration, n: u32| t.as_secs_f64() * 1e6 / f64::from(n.max(1));
     let mut busiest = daemon_cpu.clone();
-    busiest.sort_by(|a, b| b.1.cmp(&a.1));
+    busiest.sort_by_key(|b| std::cmp::Reverse(b.1));
     let daemon_total: Duration = daemon_cpu.iter().map(|(_, t)| *t).sum();
     println!(
         "  CPU per echoed datagram: server {:.1} µs, client {:.1} µs",
