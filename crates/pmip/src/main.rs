@@ -119,7 +119,7 @@ enum Command {
 
 #[derive(Subcommand)]
 enum BenchWhat {
-    /// Registrations/s accepted by the home agent daemon vs a bare UDP echo, and memory per binding.
+    /// Registrations/s accepted by the home agent daemon vs a bare UDP echo, the CPU each took by thread, and memory per binding.
     Ha {
         /// Registrations to send (distinct home addresses).
         #[arg(long, default_value_t = 100_000)]
