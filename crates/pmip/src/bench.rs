@@ -948,4 +948,34 @@ median over 2 roams: outage 31 ms\n";
             (22.6, 2.9, 25.0)
         );
     }
+
+    /// The CPU figures count a named thread's own work, and a sleeping
+    /// thread's next to nothing.
+    #[test]
+    fn thread_cpu_is_counted_by_thread_name() {
+        let spin = |d: Duration| {
+            let t = std::time::Instant::now();
+            let mut x = 0u64;
+            while t.elapsed() < d {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+        };
+        let spinner = std::thread::Builder::new()
+            .name("pmipt-spinner".into())
+            .spawn(move || {
+                let before = own_cpu();
+                spin(Duration::from_millis(60));
+                let spun = own_cpu() - before;
+                let before = own_cpu();
+                std::thread::sleep(Duration::from_millis(60));
+                (spun, own_cpu() - before, threads_cpu(std::process::id()))
+            })
+            .unwrap();
+        let (spun, slept, threads) = spinner.join().unwrap();
+        // A loaded machine may take the CPU away part of the time.
+        assert!(spun >= Duration::from_millis(20), "{spun:?}");
+        assert!(slept < Duration::from_millis(10), "{slept:?}");
+        let counted = threads.unwrap()["pmipt-spinner"];
+        assert!(counted >= spun, "{counted:?} < {spun:?}");
+    }
 }
