@@ -117,34 +117,39 @@ enum Command {
     },
 }
 
+/// Home addresses in the benches' range, 10.16.0.2 to 10.31.255.254.
+const BENCH_HOSTS: i64 = 0x1f_fffd;
+
 #[derive(Subcommand)]
 enum BenchWhat {
     /// Registrations/s accepted by the home agent daemon vs a bare UDP echo, the CPU each took by thread, and memory per binding.
     Ha {
-        /// Registrations to send (distinct home addresses).
-        #[arg(long, default_value_t = 100_000)]
+        /// Registrations to send (distinct home addresses, as many as the bench's home range 10.16.0.2-10.31.255.254 holds).
+        #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..=BENCH_HOSTS))]
         count: u32,
         /// Requests outstanding at once.
-        #[arg(long, default_value_t = 64)]
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
         window: u32,
     },
     /// Registrations/s with SAs from FreeRADIUS: every one a RADIUS round trip vs cached (aaa load-sa) vs local.
     Aaa {
-        #[arg(long, default_value_t = 2000)]
+        /// Home addresses registered in each mode.
+        #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=BENCH_HOSTS))]
         count: u32,
-        #[arg(long, default_value_t = 32)]
+        /// Requests outstanding at once.
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
         window: u32,
     },
     /// The product's share of a handoff for a receive-only client, on the keyed campus and the walkthrough's (IP-in-IP, GRE, reverse tunnel), apart from the emulated radio's cost.
     Handoff {
         /// Roams per campus.
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
         roams: u32,
     },
     /// TCP throughput through the home agent tunnel vs plain kernel routing.
     Tunnel {
-        /// Seconds per iperf3 run.
-        #[arg(long, default_value_t = 5)]
+        /// Seconds per iperf3 run (iperf3 would take 0 as "forever").
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=3600))]
         seconds: u32,
     },
 }
@@ -581,5 +586,37 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts a bench cannot run with are refused before anything is
+    /// built: no registrations, an empty window, more home addresses than
+    /// the range holds, and iperf3's "0 seconds" (which means forever).
+    #[test]
+    fn bench_counts_out_of_range_are_refused() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["pmip", "bench"], args].concat());
+        for bad in [
+            &["ha", "--count", "0"][..],
+            &["ha", "--window", "0"],
+            &["ha", "--count", "2097150"],
+            &["aaa", "--count", "0"],
+            &["aaa", "--window", "0"],
+            &["handoff", "--roams", "0"],
+            &["tunnel", "--seconds", "0"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in [
+            &["ha"][..],
+            &["ha", "--count", "2097149", "--window", "1"],
+            &["aaa", "--count", "1"],
+            &["tunnel", "--seconds", "1"],
+        ] {
+            assert!(parse(good).is_ok(), "{good:?} refused");
+        }
     }
 }
