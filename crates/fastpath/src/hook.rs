@@ -59,8 +59,10 @@ struct Inner {
     sink: Option<Sink>,
     /// Totals already handed to the sink.
     folded: Counters,
-    /// Every binding the home agent holds: home address, care-of address.
-    bindings: BTreeMap<Ipv4Addr, BTreeMap<Ipv4Addr, Wanted>>,
+    /// Every binding the home agent holds: by home address, its care-of
+    /// addresses (nearly always one; a list of one costs a fraction of a
+    /// map's node, and there may be 100 000 of them).
+    bindings: BTreeMap<Ipv4Addr, Vec<(Ipv4Addr, Wanted)>>,
     visitors: BTreeMap<Ipv4Addr, Visitor>,
     refusals: Refusals,
 }
@@ -258,15 +260,17 @@ impl Hook {
         encapsulation: Encapsulation,
         reverse: bool,
     ) {
+        let wanted = Wanted {
+            local,
+            mode: Mode::from_encapsulation(encapsulation),
+            reverse,
+        };
         let mut inner = self.lock();
-        inner.bindings.entry(home).or_default().insert(
-            care_of,
-            Wanted {
-                local,
-                mode: Mode::from_encapsulation(encapsulation),
-                reverse,
-            },
-        );
+        let list = inner.bindings.entry(home).or_default();
+        match list.iter_mut().find(|(c, _)| *c == care_of) {
+            Some((_, w)) => *w = wanted,
+            None => list.push((care_of, wanted)),
+        }
         sync_binding(&mut inner, home);
     }
 
@@ -274,7 +278,7 @@ impl Hook {
     pub fn binding_down(&self, home: Ipv4Addr, care_of: Ipv4Addr) {
         let mut inner = self.lock();
         if let Some(list) = inner.bindings.get_mut(&home) {
-            list.remove(&care_of);
+            list.retain(|(c, _)| *c != care_of);
             if list.is_empty() {
                 inner.bindings.remove(&home);
             }
@@ -348,20 +352,27 @@ fn fold(inner: &mut Inner) {
     }
 }
 
+/// The tunnel the fast path carries for a home address with these
+/// bindings (care-of address, what it asked for): only a single binding
+/// whose encapsulation the program speaks. Simultaneous bindings want a
+/// copy to each care-of address (RFC 5944 3.6.1.3), GRE with a key or
+/// sequence numbers RFC 2890's handling: user space does both.
+fn carried_alone(bindings: &[(Ipv4Addr, Wanted)]) -> Option<Tunnel> {
+    match bindings {
+        [(care_of, w)] => w.mode.map(|mode| Tunnel {
+            local: w.local,
+            care_of: *care_of,
+            mode,
+            reverse: w.reverse,
+        }),
+        _ => None,
+    }
+}
+
 /// Puts `home`'s binding in the program's map when the fast path can
 /// carry it alone, and takes it out otherwise.
 fn sync_binding(inner: &mut Inner, home: Ipv4Addr) {
-    let want = match inner.bindings.get(&home) {
-        Some(list) if list.len() == 1 => list.iter().next().and_then(|(care_of, w)| {
-            w.mode.map(|mode| Tunnel {
-                local: w.local,
-                care_of: *care_of,
-                mode,
-                reverse: w.reverse,
-            })
-        }),
-        _ => None,
-    };
+    let want = inner.bindings.get(&home).and_then(|l| carried_alone(l));
     let State::On(fast) = &mut inner.state else {
         return;
     };
@@ -394,5 +405,59 @@ fn sync_visitor(inner: &mut Inner, home: Ipv4Addr) {
     if let Err(e) = result {
         let _ = fast.remove_visitor(home);
         inner.refusals.refused("visitor", home, &e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HA: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+    const COA1: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+    const COA2: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
+
+    fn wanted(e: Encapsulation, reverse: bool) -> Wanted {
+        Wanted {
+            local: HA,
+            mode: Mode::from_encapsulation(e),
+            reverse,
+        }
+    }
+
+    #[test]
+    fn only_a_single_binding_the_program_speaks_is_carried_alone() {
+        let ipip = wanted(Encapsulation::IpInIp, true);
+        assert_eq!(
+            carried_alone(&[(COA1, ipip)]),
+            Some(Tunnel {
+                local: HA,
+                care_of: COA1,
+                mode: Mode::IpInIp,
+                reverse: true,
+            })
+        );
+        let gre = wanted(
+            Encapsulation::Gre {
+                key: None,
+                sequence: false,
+            },
+            false,
+        );
+        assert_eq!(
+            carried_alone(&[(COA2, gre)]).map(|t| t.mode),
+            Some(Mode::Gre)
+        );
+        // Simultaneous bindings: a copy to each care-of address.
+        assert_eq!(carried_alone(&[(COA1, ipip), (COA2, ipip)]), None);
+        // GRE with a key (RFC 2890): user space.
+        let keyed = wanted(
+            Encapsulation::Gre {
+                key: Some(7),
+                sequence: false,
+            },
+            false,
+        );
+        assert_eq!(carried_alone(&[(COA1, keyed)]), None);
+        assert_eq!(carried_alone(&[]), None);
     }
 }
