@@ -477,9 +477,16 @@ pub fn home_agent(count: u32, window: u32) -> io::Result<()> {
         per(reg_client, accepted)
     );
     // With both cores busy all the time, registrations could reach this
-    // share of the echo's rate and no more.
+    // share of the echo's rate and no more. How busy they were says
+    // whether that bound applied: one request at a time leaves them idle
+    // most of the time, and then wake-ups set both rates.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let busy =
+        |cpu: Duration, wall: Duration| 100.0 * cpu.as_secs_f64() / (cores * wall.as_secs_f64());
     println!(
-        "  at these costs two busy cores allow registrations at most {:.2} of echo",
+        "  cores busy: {:.0} % during the echo, {:.0} % from the first registration to the last install; busy all the time, they would allow registrations at most {:.2} of echo at these costs",
+        busy(echo_server + echo_client, echo_time),
+        busy(daemon_total + reg_client, install_time),
         per(echo_server + echo_client, echoed) / per(daemon_total + reg_client, accepted)
     );
     println!(
