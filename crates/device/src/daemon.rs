@@ -92,28 +92,7 @@ const BATCH: usize = 1024;
 
 /// Receive buffer of the registration sockets: room for a full turn of
 /// requests (and more) waiting while a commit's fsync is in flight.
-const UDP_RECEIVE_BUFFER: i32 = 4 << 20;
-
-/// Raises a UDP socket's receive buffer (beyond the system's maximum when
-/// root may); best effort, the default still works at a lower rate.
-fn raise_receive_buffer(socket: &tokio::net::UdpSocket) {
-    use std::os::fd::AsRawFd;
-    for option in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
-        // SAFETY: an int option of the right size on a socket we own.
-        let r = unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::SOL_SOCKET,
-                option,
-                (&UDP_RECEIVE_BUFFER as *const i32).cast(),
-                std::mem::size_of::<i32>() as u32,
-            )
-        };
-        if r == 0 {
-            return;
-        }
-    }
-}
+const UDP_RECEIVE_BUFFER: usize = 4 << 20;
 
 /// What arrives from tasks off the hot path: RADIUS answers and link
 /// events.
@@ -951,7 +930,14 @@ async fn serve(
     }
     for local in driver.node.udp_sockets() {
         let socket = pmip_platform::link::udp_socket(local)?;
-        raise_receive_buffer(&socket);
+        // Beyond the system's maximum when root may; best effort, the
+        // default still works at a lower rate.
+        pmip_platform::raw::set_buffer(
+            &socket,
+            libc::SO_RCVBUFFORCE,
+            libc::SO_RCVBUF,
+            UDP_RECEIVE_BUFFER,
+        );
         driver.io.udp.push((local, socket));
     }
     crate::dhcp::open(&driver.node, &mut driver.io)?;

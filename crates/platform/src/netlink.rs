@@ -366,26 +366,12 @@ impl Batcher {
         }
         // SAFETY: `raw` is a fresh descriptor nothing else owns.
         let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
-        let set = |level: i32, name: i32, value: i32| {
-            // SAFETY: an int option of the right size on our socket.
-            unsafe {
-                libc::setsockopt(
-                    fd.as_raw_fd(),
-                    level,
-                    name,
-                    (&value as *const i32).cast(),
-                    std::mem::size_of::<i32>() as u32,
-                )
-            }
-        };
         // Answers without the request copied in (only its header).
-        set(libc::SOL_NETLINK, libc::NETLINK_CAP_ACK, 1);
+        let _ = crate::raw::set_int_option(&fd, libc::SOL_NETLINK, libc::NETLINK_CAP_ACK, 1);
         // Room for a whole batch of failures (each answer costs about a
         // kilobyte of buffer); lost answers are noticed (ENOBUFS) and the
         // batch is then redone one request at a time.
-        if set(libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, 4 << 20) != 0 {
-            set(libc::SOL_SOCKET, libc::SO_RCVBUF, 4 << 20);
-        }
+        crate::raw::set_buffer(&fd, libc::SO_RCVBUFFORCE, libc::SO_RCVBUF, 4 << 20);
         let timeout = libc::timeval {
             tv_sec: 5,
             tv_usec: 0,

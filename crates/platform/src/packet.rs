@@ -50,20 +50,7 @@ const PACKET_VNET_HDR: libc::c_int = 15;
 /// NIC) cuts again where the link needs it.
 pub(crate) fn offload_sender_socket() -> io::Result<Socket> {
     let s = send_only(Type::RAW)?;
-    let on: libc::c_int = 1;
-    // SAFETY: setsockopt with a pointer to an int and its size.
-    let r = unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::SOL_PACKET,
-            PACKET_VNET_HDR,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    crate::raw::set_int_option(&s, libc::SOL_PACKET, PACKET_VNET_HDR, 1)?;
     Ok(s)
 }
 

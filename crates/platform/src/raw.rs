@@ -7,30 +7,46 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use tokio::io::unix::AsyncFd;
 
 /// Socket buffer of the data plane's sockets: a few thousand full-size
 /// packets.
 pub(crate) const BUFFER_BYTES: usize = 8 << 20;
 
+/// Sets an int-valued socket option (the options socket2 does not name).
+pub fn set_int_option(
+    s: impl AsFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: setsockopt reads one c_int from a valid pointer, on a
+    // descriptor the caller holds open.
+    let r = unsafe {
+        libc::setsockopt(
+            s.as_fd().as_raw_fd(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
 /// Sets a socket buffer size to `bytes`, beyond net.core.[rw]mem_max with
 /// the FORCE option when we may (CAP_NET_ADMIN), else as far as the limit
 /// allows. A smaller buffer only costs throughput, so failure is ignored.
-pub(crate) fn set_buffer(s: &Socket, force: libc::c_int, plain: libc::c_int, bytes: usize) {
+pub fn set_buffer(s: impl AsFd, force: libc::c_int, plain: libc::c_int, bytes: usize) {
     let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    let fd = s.as_fd();
     for opt in [force, plain] {
-        // SAFETY: setsockopt reads one c_int from a valid pointer.
-        let r = unsafe {
-            libc::setsockopt(
-                s.as_raw_fd(),
-                libc::SOL_SOCKET,
-                opt,
-                (&value as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if r == 0 {
+        if set_int_option(fd, libc::SOL_SOCKET, opt, value).is_ok() {
             return;
         }
     }
