@@ -12,9 +12,7 @@
 
 use crate::checksum;
 use crate::error::{Error, Result, need};
-
-/// TCP's protocol number.
-const TCP: u8 = 6;
+use crate::ipv4::{self, protocol::TCP};
 const TCP_FLAG_FIN: u8 = 0x01;
 const TCP_FLAG_PSH: u8 = 0x08;
 const TCP_FLAG_CWR: u8 = 0x80;
@@ -55,35 +53,36 @@ impl<'a> TcpSegments<'a> {
     /// matching the buffer) and `mss` (at least one byte).
     pub fn new(packet: &'a [u8], mss: usize) -> Result<TcpSegments<'a>> {
         const WHAT: &str = "TCP super-packet";
-        need(WHAT, packet, 20)?;
-        if packet[0] >> 4 != 4 {
+        need(WHAT, packet, ipv4::HEADER_LEN)?;
+        let ip = ipv4::Packet::new_unchecked(packet);
+        if ip.version() != 4 {
             return Err(Error::Unsupported {
                 what: WHAT,
-                value: u32::from(packet[0] >> 4),
+                value: u32::from(ip.version()),
             });
         }
-        let ip_len = usize::from(packet[0] & 0x0f) * 4;
-        if ip_len < 20 {
+        let ip_len = ip.header_len();
+        if ip_len < ipv4::HEADER_LEN {
             return Err(Error::BadLength {
                 what: WHAT,
                 len: ip_len,
             });
         }
-        let total = usize::from(u16::from_be_bytes([packet[2], packet[3]]));
+        let total = usize::from(ip.total_len());
         if total != packet.len() {
             return Err(Error::BadLength {
                 what: WHAT,
                 len: total,
             });
         }
-        if packet[9] != TCP {
+        if ip.protocol() != TCP {
             return Err(Error::Unsupported {
                 what: WHAT,
-                value: u32::from(packet[9]),
+                value: u32::from(ip.protocol()),
             });
         }
         // More fragments, or an offset: not a packet to segment.
-        if u16::from_be_bytes([packet[6], packet[7]]) & 0x3fff != 0 {
+        if ip.more_frags() || ip.frag_offset() != 0 {
             return Err(Error::Malformed {
                 what: WHAT,
                 reason: "a fragment",
@@ -143,12 +142,11 @@ impl<'a> TcpSegments<'a> {
         out[h..].copy_from_slice(&self.packet[payload_start..payload_start + (len - h)]);
         // IPv4: length, identification (one more per segment, as the
         // kernel's segmentation does), checksum.
-        out[2..4].copy_from_slice(&(len as u16).to_be_bytes());
-        let id = u16::from_be_bytes([out[4], out[5]]).wrapping_add(i as u16);
-        out[4..6].copy_from_slice(&id.to_be_bytes());
-        out[10..12].copy_from_slice(&[0, 0]);
-        let c = checksum::checksum(&out[..ip]);
-        out[10..12].copy_from_slice(&c.to_be_bytes());
+        let mut header = ipv4::Packet::new_unchecked(&mut out[..ip]);
+        header.set_total_len(len as u16);
+        header.set_ident(header.ident().wrapping_add(i as u16));
+        header.fill_checksum();
+        let pseudo = tcp_pseudo_header(&out[..ip], len - ip);
         // TCP: sequence number, flags, checksum over the pseudo-header.
         let tcp = &mut out[ip..];
         let seq = u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]])
@@ -161,22 +159,6 @@ impl<'a> TcpSegments<'a> {
             tcp[13] &= !TCP_FLAG_CWR;
         }
         tcp[16..18].copy_from_slice(&[0, 0]);
-        let pseudo = checksum::pseudo_header(
-            [
-                self.packet[12],
-                self.packet[13],
-                self.packet[14],
-                self.packet[15],
-            ],
-            [
-                self.packet[16],
-                self.packet[17],
-                self.packet[18],
-                self.packet[19],
-            ],
-            TCP,
-            (len - ip) as u16,
-        );
         let c = !checksum::combine(&[pseudo, checksum::sum(tcp)]);
         tcp[16..18].copy_from_slice(&c.to_be_bytes());
         Ok(len)
@@ -304,22 +286,28 @@ pub fn coalesce_tcp(segments: &[&[u8]], out: &mut Vec<u8>) -> Option<Coalesced> 
     }
     // The last segment's PSH, if any, is the run's.
     out[33] |= last.flags & TCP_FLAG_PSH;
-    out[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-    out[10..12].copy_from_slice(&[0, 0]);
-    let c = checksum::checksum(&out[..20]);
-    out[10..12].copy_from_slice(&c.to_be_bytes());
-    let pseudo = checksum::pseudo_header(
-        [out[12], out[13], out[14], out[15]],
-        [out[16], out[17], out[18], out[19]],
-        TCP,
-        (total - 20) as u16,
-    );
+    let mut header = ipv4::Packet::new_unchecked(&mut out[..ipv4::HEADER_LEN]);
+    header.set_total_len(total as u16);
+    header.fill_checksum();
+    let pseudo = tcp_pseudo_header(&out[..ipv4::HEADER_LEN], total - ipv4::HEADER_LEN);
     out[36..38].copy_from_slice(&pseudo.to_be_bytes());
     Some(Coalesced {
         segments: count,
         mss,
         header_len: h,
     })
+}
+
+/// The sum of the TCP pseudo-header (RFC 9293 3.1) for the addresses of
+/// IPv4 header `ip` and `tcp_len` bytes of TCP.
+fn tcp_pseudo_header(ip: &[u8], tcp_len: usize) -> u16 {
+    let ip = ipv4::Packet::new_unchecked(ip);
+    checksum::pseudo_header(
+        ip.src_addr().octets(),
+        ip.dst_addr().octets(),
+        TCP,
+        tcp_len as u16,
+    )
 }
 
 #[cfg(test)]
