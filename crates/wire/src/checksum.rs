@@ -17,14 +17,11 @@ pub fn sum(data: &[u8]) -> u16 {
     if let [last] = pairs.remainder() {
         acc += u64::from(*last) << 8;
     }
-    while acc >> 16 != 0 {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    acc as u16
+    fold(acc)
 }
 
-/// Folds carries of a 32-bit accumulator into 16 bits.
-pub fn fold(mut acc: u32) -> u16 {
+/// Folds the carries of an accumulator into 16 bits.
+pub fn fold(mut acc: u64) -> u16 {
     while acc >> 16 != 0 {
         acc = (acc & 0xffff) + (acc >> 16);
     }
@@ -33,7 +30,7 @@ pub fn fold(mut acc: u32) -> u16 {
 
 /// Combines two partial sums.
 pub fn combine(sums: &[u16]) -> u16 {
-    fold(sums.iter().map(|&s| u32::from(s)).sum())
+    fold(sums.iter().map(|&s| u64::from(s)).sum())
 }
 
 /// The checksum field value for `data` (whose own checksum field is zero).
@@ -76,7 +73,7 @@ mod tests {
             for c in d.chunks(2) {
                 acc += u32::from(c[0]) << 8 | u32::from(*c.get(1).unwrap_or(&0));
             }
-            assert_eq!(sum(d), fold(acc), "{len} bytes");
+            assert_eq!(sum(d), fold(acc.into()), "{len} bytes");
         }
         assert_eq!(sum(&[0xff; 64]), 0xffff);
     }
