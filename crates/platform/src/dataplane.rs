@@ -621,13 +621,7 @@ pub(crate) enum LinkSender {
     Cooked(Socket),
 }
 
-/// `struct virtio_net_hdr` length, and its values used here.
-const VNET_HDR_LEN: usize = 10;
-const VNET_HDR_F_NEEDS_CSUM: u8 = 1;
-const VNET_HDR_GSO_TCPV4: u8 = 1;
 const ETHERNET_HEADER_LEN: usize = 14;
-/// Where TCP's checksum lies in its header.
-const TCP_CHECKSUM_OFFSET: u16 = 16;
 
 impl LinkSender {
     fn new() -> io::Result<LinkSender> {
@@ -691,19 +685,17 @@ impl LinkSender {
             let mut i = 0;
             while i < views.len() {
                 let start = frames.len();
-                let mut header = [0u8; VNET_HDR_LEN];
-                let (body, taken) = match offload::coalesce_tcp(&views[i..], run) {
-                    Some(c) => {
-                        let word = |v: usize| (v as u16).to_le_bytes();
-                        header[0] = VNET_HDR_F_NEEDS_CSUM;
-                        header[1] = VNET_HDR_GSO_TCPV4;
-                        header[2..4].copy_from_slice(&word(ETHERNET_HEADER_LEN + c.header_len));
-                        header[4..6].copy_from_slice(&word(c.mss));
-                        header[6..8].copy_from_slice(&word(ETHERNET_HEADER_LEN + 20));
-                        header[8..10].copy_from_slice(&TCP_CHECKSUM_OFFSET.to_le_bytes());
-                        (&run[..], c.segments)
-                    }
-                    None => (views[i], 1),
+                let (header, body, taken) = match offload::coalesce_tcp(&views[i..], run) {
+                    Some(c) => (
+                        crate::tun::tcp_segmentation_header(
+                            ETHERNET_HEADER_LEN,
+                            c.header_len,
+                            c.mss,
+                        ),
+                        &run[..],
+                        c.segments,
+                    ),
+                    None => ([0u8; crate::tun::VNET_HDR_LEN], views[i], 1),
                 };
                 frames.extend_from_slice(&header);
                 frames.extend_from_slice(&to.sll_addr[..6]);
