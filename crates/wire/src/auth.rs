@@ -92,7 +92,6 @@ pub fn verify(algorithm: Algorithm, key: &[u8], covered: &[u8], received: &[u8])
 mod tests {
     use super::*;
 
-    // RFC 2202 section 2, HMAC-MD5 test case 2.
     #[test]
     fn keys_kept_by_the_thread_give_the_same_authenticators() {
         // More keys than are kept, each twice, interleaved: every
@@ -115,6 +114,7 @@ mod tests {
         assert_ne!(authenticator(Algorithm::HmacMd5, b"abc", b"x"), long);
     }
 
+    // RFC 2202 section 2, HMAC-MD5 test case 2.
     #[test]
     fn hmac_md5_rfc2202() {
         let mac = authenticator(Algorithm::HmacMd5, b"Jefe", b"what do ya want for nothing?");
