@@ -503,14 +503,17 @@ pub fn home_agent(count: u32, window: u32) -> io::Result<()> {
 /// How long `pmip bench ha` waits for every binding to be installed.
 const INSTALL_WAIT: Duration = Duration::from_secs(300);
 
-/// CPU time the calling thread has run (the scheduler's count, in
-/// nanoseconds: /proc/thread-self/schedstat).
+/// CPU time a thread has run, from its `schedstat` file (the
+/// scheduler's count, in nanoseconds, is the first field).
+fn run_time(schedstat: &Path) -> Option<Duration> {
+    let text = std::fs::read_to_string(schedstat).ok()?;
+    let ns = text.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+/// CPU time the calling thread has run.
 fn own_cpu() -> Duration {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .map(Duration::from_nanos)
-        .unwrap_or_default()
+    run_time(Path::new("/proc/thread-self/schedstat")).unwrap_or_default()
 }
 
 /// CPU time each of `pid`'s threads has run, summed by thread name (the
@@ -521,20 +524,15 @@ fn threads_cpu(pid: u32) -> io::Result<std::collections::BTreeMap<String, Durati
     for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
         let dir = task?.path();
         // A thread gone meanwhile is simply not counted.
-        let (Ok(name), Ok(stat)) = (
+        let (Ok(name), Some(t)) = (
             std::fs::read_to_string(dir.join("comm")),
-            std::fs::read_to_string(dir.join("schedstat")),
+            run_time(&dir.join("schedstat")),
         ) else {
             continue;
         };
-        let ns: u64 = stat
-            .split_whitespace()
-            .next()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
         *by_name
             .entry(name.trim().to_owned())
-            .or_insert(Duration::ZERO) += Duration::from_nanos(ns);
+            .or_insert(Duration::ZERO) += t;
     }
     Ok(by_name)
 }
@@ -596,7 +594,7 @@ fn drive(
     good: impl Fn(&[u8]) -> bool,
 ) -> io::Result<(Duration, u32, u32, Duration)> {
     let count = u32::try_from(datagrams.len()).unwrap_or(u32::MAX);
-    let make = |i: u32| &datagrams[i as usize];
+    let datagram = |i: u32| &datagrams[i as usize];
     let s = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
     // Room for a window of answers sent together (sendmmsg): with the
     // default buffer some of 200 were dropped here, not by the server.
@@ -613,7 +611,7 @@ fn drive(
     let cpu = own_cpu();
     let mut last = start;
     while sent < count.min(window.max(1)) {
-        s.send_to(make(sent), to)?;
+        s.send_to(datagram(sent), to)?;
         sent += 1;
     }
     while answered < count {
@@ -625,7 +623,7 @@ fn drive(
                 }
                 last = std::time::Instant::now();
                 if sent < count {
-                    s.send_to(make(sent), to)?;
+                    s.send_to(datagram(sent), to)?;
                     sent += 1;
                 }
             }
@@ -636,7 +634,7 @@ fn drive(
                 ) =>
             {
                 if sent < count {
-                    s.send_to(make(sent), to)?;
+                    s.send_to(datagram(sent), to)?;
                     sent += 1;
                 } else if last.elapsed() >= LAST {
                     break;
