@@ -401,6 +401,12 @@ impl DataPlane {
         let mut lens = [0usize; BATCH];
         let mut segments = Segments::default();
         let mut scratch = Vec::new();
+        // A packet the device handed over that we cannot finish.
+        let bad = || {
+            self.counters
+                .bad_tunnel_packet
+                .fetch_add(1, Ordering::Relaxed);
+        };
         let mut send = |slots: &mut [Vec<u8>], lens: &[usize]| {
             self.outbound(slots, lens, sender.as_raw_fd(), stop, &mut scratch)
         };
@@ -415,9 +421,7 @@ impl DataPlane {
                             Offload::None => {}
                             Offload::Checksum { start, offset } => {
                                 if offload::finish_checksum(packet, start, offset).is_err() {
-                                    self.counters
-                                        .bad_tunnel_packet
-                                        .fetch_add(1, Ordering::Relaxed);
+                                    bad();
                                     continue;
                                 }
                             }
@@ -440,17 +444,13 @@ impl DataPlane {
                                         }
                                     }
                                     Err(_) => {
-                                        self.counters
-                                            .bad_tunnel_packet
-                                            .fetch_add(1, Ordering::Relaxed);
+                                        bad();
                                     }
                                 }
                                 continue;
                             }
                             Offload::Unsupported => {
-                                self.counters
-                                    .bad_tunnel_packet
-                                    .fetch_add(1, Ordering::Relaxed);
+                                bad();
                                 continue;
                             }
                         }
